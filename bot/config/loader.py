@@ -1,0 +1,184 @@
+"""Reads the config folder once, at the edge: settings, campaign and event files, with precise errors."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from bot.config.settings import SECRET_KEYS, ENV_PREFIX, Settings
+from bot.domain import Campaign, Event
+from bot.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppConfig:
+    """Everything read from a config folder; built once by the CLI and passed in."""
+
+    config_dir: Path
+    settings: Settings
+    campaign: Campaign
+    templates_dir: Path
+
+    @property
+    def events_dir(self) -> Path:
+        return self.config_dir / "events"
+
+
+@dataclass(kw_only=True)
+class EventFiles:
+    """The events read from `events/`, and what was wrong with the files that could not be read."""
+
+    events: dict[str, Event] = field(default_factory=dict)
+    sources: dict[str, Path] = field(default_factory=dict)
+    errors: list[ConfigError] = field(default_factory=list)
+
+
+def _where(loc: Iterable[int | str]) -> str:
+    text = ""
+    for key in loc:
+        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
+    return text or "(top level)"
+
+
+def _line(node: yaml.Node | None, loc: Iterable[int | str]) -> int | None:
+    """The line in the YAML file where the value at `loc` is (or its nearest parent)."""
+    if node is None:
+        return None
+    for key in loc:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if getattr(k, "value", None) == str(key)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            child = node.value[key]
+        if child is None:
+            break
+        node = child
+    return node.start_mark.line + 1
+
+
+def _problems(exc: ValidationError, node: yaml.Node | None = None, prefix: str = "") -> list[str]:
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        # Union members and validator wrappers add loc parts that mean nothing to a reader.
+        loc = [part for part in error["loc"] if not (isinstance(part, str) and ("[" in part or part in {
+            "function-after", "function-before", "str", "dict[str,str]", "tagged-union"}))]
+        line = _line(node, loc)
+        where = f"line {line}, " if line else ""
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{where}{prefix}{_where(loc)}: {message}")
+    return problems
+
+
+def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    try:
+        return yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(str(path), [f"{where}not valid YAML: {problem}"]) from None
+
+
+def parse_model(model: type[M], data: Any, source: Path, node: yaml.Node | None = None) -> M:
+    if not isinstance(data, Mapping):
+        raise ConfigError(str(source), ["expected a mapping of fields at the top level"])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(str(source), _problems(exc, node)) from None
+
+
+def load_event(path: Path) -> Event:
+    data, node = read_yaml(path)
+    if isinstance(data, dict):
+        data.setdefault("id", path.stem)
+    return parse_model(Event, data, path, node)
+
+
+def load_events(events_dir: Path) -> EventFiles:
+    """Read every `*.yaml` in `events_dir`; a bad file is reported and left out, never half-read."""
+    result = EventFiles()
+    for path in sorted([*events_dir.glob("*.yaml"), *events_dir.glob("*.yml")]):
+        try:
+            event = load_event(path)
+        except ConfigError as exc:
+            result.errors.append(exc)
+            continue
+        if event.id in result.events:
+            other = result.sources[event.id]
+            result.errors.append(ConfigError(str(path), [f"id: {event.id!r} is already used by {other}"]))
+            continue
+        result.events[event.id] = event
+        result.sources[event.id] = path
+    return result
+
+
+def _secrets_in_file(data: Mapping[str, Any], path: list[str]) -> list[str]:
+    found = []
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            found += _secrets_in_file(value, [*path, key])
+        elif key in SECRET_KEYS:
+            env = ENV_PREFIX + "__".join([*path, key]).upper()
+            found.append(
+                f"{'.'.join([*path, key])}: secrets must not be written in settings; "
+                f"set {env} in the environment or point {key}_file at a file"
+            )
+    return found
+
+
+def load_settings(config_dir: Path) -> Settings:
+    path = config_dir / "settings.toml"
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    if problems := _secrets_in_file(data, []):
+        raise ConfigError(str(path), problems)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path} (or {ENV_PREFIX}* variables)", _problems(exc)) from None
+
+
+def load_campaign(config_dir: Path) -> Campaign:
+    path = config_dir / "campaign.yaml"
+    data, node = read_yaml(path)
+    return parse_model(Campaign, data, path, node)
+
+
+def load_config(config_dir: Path) -> AppConfig:
+    """Read settings and campaign; check that every platform the campaign uses has a target."""
+    config_dir = config_dir.resolve()
+    if not config_dir.is_dir():
+        raise ConfigError(str(config_dir), ["no such config folder"])
+    settings = load_settings(config_dir)
+    campaign = load_campaign(config_dir)
+    problems = []
+    for index, step in enumerate(campaign.steps):
+        for platform in campaign.platforms_of(step):
+            if not settings.targets_of(platform):
+                problems.append(
+                    f"steps[{index}] ({step.id}): platform {platform.value!r} has no enabled target in settings.toml"
+                )
+    if problems:
+        raise ConfigError(str(config_dir / "campaign.yaml"), sorted(set(problems)))
+    templates = settings.templates_dir or next(
+        (p for p in (config_dir.parent / "templates", config_dir / "templates") if p.is_dir()),
+        config_dir.parent / "templates",
+    )
+    return AppConfig(config_dir=config_dir, settings=settings, campaign=campaign, templates_dir=templates)

@@ -1,0 +1,140 @@
+"""Settings from `settings.toml`, overridden by ANNOUNCE_BOT_<SECTION>__<KEY> environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.domain import LangCode, Platform
+
+ENV_PREFIX = "ANNOUNCE_BOT_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _TargetBase(_Section):
+    """Where posts of one platform go, in which language; secrets only from env or `*_file`."""
+
+    lang: LangCode = "en"
+    enabled: bool = True
+    api_base_url: str | None = Field(default=None, description="a self-hosted or test API server")
+    timeout: float = Field(default=15.0, gt=0)
+
+    # Names of the fields that hold secrets; each may instead be read from `<name>_file`.
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    def secret(self, name: str) -> str | None:
+        value: SecretStr | None = getattr(self, name)
+        if value is not None:
+            return value.get_secret_value().strip() or None
+        path: Path | None = getattr(self, f"{name}_file")
+        if path is not None:
+            try:
+                return path.read_text(encoding="utf-8").strip() or None
+            except OSError as exc:
+                raise ValueError(f"cannot read {name}_file {str(path)!r}: {exc.strerror}") from None
+        return None
+
+    def secrets(self) -> dict[str, str]:
+        found = {name: self.secret(name) for name in self.secret_fields}
+        return {name: value for name, value in found.items() if value}
+
+    @property
+    def has_credentials(self) -> bool:
+        return len(self.secrets()) == len(self.secret_fields)
+
+
+class TelegramTarget(_TargetBase):
+    platform: Literal[Platform.TELEGRAM]
+    chat_id: str = Field(description="@channelname or a numeric chat id")
+    url: str | None = Field(default=None, description="public link of the channel, for post links")
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    pin_live: bool = False
+    secret_fields: ClassVar[tuple[str, ...]] = ("token",)
+
+
+class VkTarget(_TargetBase):
+    platform: Literal[Platform.VK]
+    group_id: int = Field(gt=0, description="the community's numeric id (owner_id is its negative)")
+    api_version: str = "5.199"
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    secret_fields: ClassVar[tuple[str, ...]] = ("token",)
+
+
+class XTarget(_TargetBase):
+    platform: Literal[Platform.X]
+    username: str | None = Field(default=None, description="the account's handle, for post links")
+    consumer_key: SecretStr | None = None
+    consumer_key_file: Path | None = None
+    consumer_secret: SecretStr | None = None
+    consumer_secret_file: Path | None = None
+    access_token: SecretStr | None = None
+    access_token_file: Path | None = None
+    access_token_secret: SecretStr | None = None
+    access_token_secret_file: Path | None = None
+    secret_fields: ClassVar[tuple[str, ...]] = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+
+
+class DzenTarget(_TargetBase):
+    platform: Literal[Platform.DZEN]
+    feed_path: Path = Path("var/feeds/dzen.xml")
+    site_url: str = Field(default="https://example.org", description="the website the feed belongs to")
+    feed_title: str = "announce-bot"
+    draft: bool = Field(default=True, description="native-draft: items arrive as drafts in Dzen Studio")
+    post_format: Literal["article", "post"] = "article"
+    window_days: int = Field(default=7, gt=0, description="items older than this drop out of the feed")
+
+
+Target = Annotated[TelegramTarget | VkTarget | XTarget | DzenTarget, Field(discriminator="platform")]
+
+SECRET_KEYS = frozenset(
+    {"token", "consumer_key", "consumer_secret", "access_token", "access_token_secret", "password", "secret"}
+)
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///var/announce-bot.db"
+    echo: bool = False
+
+
+class OutboxSettings(_Section):
+    dir: Path = Path("var/outbox")
+
+
+class Settings(BaseSettings):
+    """All settings. Relative paths are relative to the working directory."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True, case_sensitive=False
+    )
+
+    database: DatabaseSettings = DatabaseSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    templates_dir: Path | None = None
+    targets: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")], Target] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over the file (passed as init values); nothing else is read.
+        return env_settings, init_settings
+
+    def targets_of(self, platform: Platform) -> dict[str, Any]:
+        return {name: t for name, t in self.targets.items() if t.platform == platform and t.enabled}
+
+    def all_secrets(self) -> list[str]:
+        """Every configured secret value, so that logs and errors can be scrubbed of them."""
+        return [value for target in self.targets.values() for value in target.secrets().values()]

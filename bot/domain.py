@@ -1,0 +1,281 @@
+"""Pure domain models: events, campaigns, planned posts and receipts (no I/O, no platform SDKs)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Frozen(BaseModel):
+    """Base for immutable value types: unknown fields are errors, nothing changes after validation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an http(s) URL: {value!r}")
+    return value
+
+
+Url = Annotated[str, AfterValidator(_check_url)]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")]
+LangCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+# A text is written once ("Moscow") or per language ({en: Moscow, ru: Москва}).
+Text = NonEmpty | dict[LangCode, NonEmpty]
+
+
+def pick(text: Text | None, lang: str, fallback: str) -> str:
+    """The text in `lang`, else in the event's own language, else any; '' for None."""
+    if text is None:
+        return ""
+    if isinstance(text, str):
+        return text
+    return text.get(lang) or text.get(fallback) or next(iter(text.values()))
+
+
+class Platform(StrEnum):
+    TELEGRAM = "telegram"
+    VK = "vk"
+    X = "x"
+    DZEN = "dzen"
+
+
+class EventStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    POSTPONED = "postponed"
+    CANCELLED = "cancelled"
+
+
+class PostKind(StrEnum):
+    ANNOUNCEMENT = "announcement"
+    REMINDER = "reminder"
+    LIVE = "live"
+    SUMMARY = "summary"
+    CHANGED = "changed"
+
+
+class Person(Frozen):
+    name: Text
+    position: Text | None = None
+    link: Url | None = None
+
+
+class Venue(Frozen):
+    name: Text
+    address: Text
+    map_url: Url | None = None
+
+
+class Accreditation(Frozen):
+    text: Text | None = None
+    form_url: Url | None = None
+    phone: Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{5,20}$")] | None = None
+
+
+class Cover(Frozen):
+    url: Url
+    alt: Text | None = None
+
+
+class Event(Frozen):
+    """One public event, as the organiser describes it in `config/events/<id>.yaml`."""
+
+    id: Slug
+    lang: LangCode = "en"
+    status: EventStatus = EventStatus.SCHEDULED
+    series: Text | None = None
+    title: Text
+    organiser: Text
+    format: Text = "event"
+    topic: Text
+    lead: Text | None = None
+    description: Text | None = None
+    start: datetime
+    end: datetime
+    timezone: str
+    venue: Venue
+    speakers: tuple[Person, ...] = ()
+    moderator: Person | None = None
+    languages: tuple[LangCode, ...] = ()
+    accreditation: Accreditation | None = None
+    live: dict[Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")], Url] = Field(default_factory=dict)
+    url: Url | None = None
+    hashtags: tuple[Annotated[str, Field(pattern=r"^\w{1,100}$")], ...] = ()
+    cover: Cover | None = None
+    report: Text | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in _zones():
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Moscow)")
+        try:
+            ZoneInfo(value)
+        except ZoneInfoNotFoundError as exc:  # pragma: no cover - available_timezones() said it exists
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("hashtags", mode="before")
+    @classmethod
+    def _strip_hash(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return tuple(v.lstrip("#") if isinstance(v, str) else v for v in value)
+        return value
+
+    @model_validator(mode="after")
+    def _localise_and_order(self) -> Event:
+        zone = ZoneInfo(self.timezone)
+        # Naive times in the file are wall-clock times in the event's zone; aware ones are converted.
+        start = _in_zone(self.start, zone)
+        end = _in_zone(self.end, zone)
+        if end <= start:
+            raise ValueError(f"end ({end.isoformat()}) must be after start ({start.isoformat()})")
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _in_zone(value: datetime, zone: ZoneInfo) -> datetime:
+    return value.replace(tzinfo=zone) if value.tzinfo is None else value.astimezone(zone)
+
+
+_ZONES: frozenset[str] | None = None
+
+
+def _zones() -> frozenset[str]:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = frozenset(available_timezones())
+    return _ZONES
+
+
+_OFFSET = re.compile(r"^(?P<anchor>start|end)(?:\s*(?P<sign>[+-])\s*(?P<amount>(?:\d+\s*[wdhm]\s*)+))?$")
+_UNIT = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
+
+
+class CatchUp(StrEnum):
+    """What to do with a post that comes due late (the bot was down): declared per campaign step."""
+
+    ALWAYS = "always"  # send whenever possible (announcement, summary)
+    BEFORE_START = "before_start"  # only while the event has not started (reminders)
+    WHILE_RUNNING = "while_running"  # only until the event ends (live post)
+
+
+class Step(Frozen):
+    """One planned post of a campaign: what kind goes out, when (relative to the event), and where."""
+
+    id: Slug
+    kind: PostKind
+    at: str = Field(description="'start', 'start - 7d', 'end + 2h', 'start - 1d 12h'")
+    platforms: tuple[Platform, ...] | None = None
+    catch_up: CatchUp = CatchUp.ALWAYS
+    requires_report: bool = False
+
+    @field_validator("at")
+    @classmethod
+    def _parse_at(cls, value: str) -> str:
+        if not _OFFSET.match(value.strip()):
+            raise ValueError(f"cannot read {value!r}: write 'start', 'start - 7d', 'end + 2h' (units w d h m)")
+        return value.strip()
+
+    @property
+    def anchor(self) -> Literal["start", "end"]:
+        match = _OFFSET.match(self.at)
+        assert match is not None
+        return "start" if match["anchor"] == "start" else "end"
+
+    @property
+    def offset(self) -> timedelta:
+        match = _OFFSET.match(self.at)
+        assert match is not None
+        total = timedelta()
+        for amount, unit in re.findall(r"(\d+)\s*([wdhm])", match["amount"] or ""):
+            total += int(amount) * _UNIT[unit]
+        return -total if match["sign"] == "-" else total
+
+    def due(self, event: Event) -> datetime:
+        return (event.start if self.anchor == "start" else event.end) + self.offset
+
+
+class Campaign(Frozen):
+    """The plan of what goes out when, shared by all events (`config/campaign.yaml`)."""
+
+    platforms: tuple[Platform, ...] = tuple(Platform)
+    steps: tuple[Step, ...]
+    notify_changes: bool = True
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Campaign:
+        seen: set[str] = set()
+        for step in self.steps:
+            if step.id in seen:
+                raise ValueError(f"step id {step.id!r} appears twice")
+            seen.add(step.id)
+        return self
+
+    def platforms_of(self, step: Step) -> tuple[Platform, ...]:
+        return step.platforms if step.platforms is not None else self.platforms
+
+
+class PostState(StrEnum):
+    WAITING = "waiting"  # planned, but a precondition is missing (no report yet)
+    PLANNED = "planned"
+    CLAIMED = "claimed"  # a sender took it; the network call may be in flight
+    RETRYING = "retrying"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"  # the sender died between claim and receipt
+
+
+class Part(Frozen):
+    """One message of a post: a Telegram message, a tweet of a thread, a whole VK post."""
+
+    text: str
+    length: int
+
+
+class RenderedPost(Frozen):
+    """A post rendered for one target, already fitted to the platform's limits."""
+
+    event_id: str
+    kind: PostKind
+    target: str
+    platform: Platform
+    lang: str
+    markup: str
+    parts: tuple[Part, ...]
+    limit: int
+    fitted: bool = False
+    title: str = ""
+    link: str | None = None
+    image: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(part.text for part in self.parts)
+
+
+class Receipt(Frozen):
+    """What a platform returned for a published post."""
+
+    platform: Platform
+    target: str
+    post_id: str
+    link: str | None = None
+    extra_ids: tuple[str, ...] = ()

@@ -1,0 +1,55 @@
+"""The errors the bot understands: bad configuration, and the four ways a publication can fail."""
+
+from __future__ import annotations
+
+
+class AnnounceBotError(Exception):
+    """Base of every error the bot raises on purpose."""
+
+
+class ConfigError(AnnounceBotError):
+    """A config, event or template file is wrong: names the file, the field and what is wrong."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        if len(self.problems) == 1:
+            return f"{self.source}: {self.problems[0]}"
+        return f"{self.source}:\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+class FitError(AnnounceBotError):
+    """A rendered post cannot be fitted to a platform's limits by the declared rule."""
+
+
+class PublishError(AnnounceBotError):
+    """Publishing failed. Messages are in plain words and never carry credentials."""
+
+    retryable = False
+
+
+class RateLimited(PublishError):
+    """The platform asked us to wait `retry_after` seconds."""
+
+    retryable = True
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TransientError(PublishError):
+    """Network trouble, a timeout or a 5xx: worth retrying later."""
+
+    retryable = True
+
+
+class PermanentError(PublishError):
+    """The platform refused this post (too long, duplicate, forbidden): retrying will not help."""
+
+
+class CredentialsError(PublishError):
+    """The token is revoked or lacks rights: stop this platform and tell the organiser."""

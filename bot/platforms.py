@@ -1,0 +1,113 @@
+"""Each platform's limits and markup, declared once; rendering fits posts to them, adapters cite them."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from twitter_text import parse_tweet
+
+from bot.domain import Platform
+
+
+class Markup(StrEnum):
+    TELEGRAM_HTML = "telegram_html"  # Telegram's HTML parse mode: a handful of tags, newlines as breaks
+    TEXT = "text"  # plain text (VK, X): nothing escaped, or they would publish '&amp;'
+    DZEN_HTML = "dzen_html"  # article HTML for Dzen's RSS import (`content:encoded`)
+
+    @property
+    def is_html(self) -> bool:
+        return self is not Markup.TEXT
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def visible_text(markup: str) -> str:
+    """What a reader sees of Telegram HTML: tags dropped, entities decoded."""
+    return html.unescape(_TAG.sub("", markup))
+
+
+def telegram_length(markup: str) -> int:
+    # Telegram counts after entity parsing, in UTF-16 code units (tags do not count, '&amp;' counts 1).
+    return utf16_units(visible_text(markup))
+
+
+def x_weighted_length(text: str) -> int:
+    # X's own weighting (URLs 23, CJK and emoji 2) as implemented by twitter-text.
+    return int(parse_tweet(text).weightedLength)
+
+
+def char_length(text: str) -> int:
+    return len(text)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlatformSpec:
+    """A platform's limits: what one message may hold and how a longer post is split."""
+
+    platform: Platform
+    label: str
+    markup: Markup
+    max_length: int
+    measure: Callable[[str], int]
+    caption_length: int | None = None
+    max_parts: int = 1
+    number_parts: bool = False  # "1/3" at the end of each part of a thread
+
+    def fits(self, text: str) -> bool:
+        return self.measure(text) <= self.max_length
+
+
+TELEGRAM = PlatformSpec(
+    platform=Platform.TELEGRAM,
+    label="Telegram",
+    markup=Markup.TELEGRAM_HTML,
+    # core.telegram.org/bots/api#sendmessage: "1-4096 characters after entities parsing";
+    # #sendphoto: caption "0-1024 characters after entities parsing".
+    max_length=4096,
+    caption_length=1024,
+    measure=telegram_length,
+    max_parts=5,
+)
+
+VK = PlatformSpec(
+    platform=Platform.VK,
+    label="VK",
+    markup=Markup.TEXT,
+    # VK's wall accepts up to 16384 characters in a post's text (the wall editor's limit; wall.post
+    # documents none). A longer text is refused, so a post is split into at most two wall posts.
+    max_length=16384,
+    measure=char_length,
+    max_parts=2,
+)
+
+X = PlatformSpec(
+    platform=Platform.X,
+    label="X",
+    markup=Markup.TEXT,
+    # developer.x.com counting-characters: 280 weighted characters; a longer post becomes a thread.
+    max_length=280,
+    measure=x_weighted_length,
+    max_parts=12,
+    number_parts=True,
+)
+
+DZEN = PlatformSpec(
+    platform=Platform.DZEN,
+    label="Dzen",
+    markup=Markup.DZEN_HTML,
+    # dzen.ru/help/ru/website/rss-modify: an article has no length limit that matters for our posts;
+    # 100000 keeps a runaway template from producing a feed nobody can import.
+    max_length=100_000,
+    measure=lambda text: len(visible_text(text)),
+)
+
+SPECS: dict[Platform, PlatformSpec] = {spec.platform: spec for spec in (TELEGRAM, VK, X, DZEN)}

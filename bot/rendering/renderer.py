@@ -1,0 +1,174 @@
+"""Renders an event's post for one target from the shared templates, then fits it to the platform."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError
+from jinja2 import TemplatesNotFound, UndefinedError
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup as Safe
+
+from bot.domain import Event, Part, Platform, PostKind, RenderedPost
+from bot.errors import ConfigError, FitError
+from bot.platforms import SPECS, Markup, PlatformSpec
+from bot.rendering.context import until, view
+from bot.rendering.fitting import fit
+from bot.rendering.markup import dzen_html_problems, telegram_html_problems, to_dzen_html
+
+
+@dataclass(frozen=True, kw_only=True)
+class Destination:
+    """Where a rendered post goes: a named target of a platform, read in one language."""
+
+    target: str
+    platform: Platform
+    lang: str
+
+
+def _html_filters() -> dict[str, Any]:
+    return {
+        "b": lambda value: Safe("<b>{}</b>").format(value),
+        "i": lambda value: Safe("<i>{}</i>").format(value),
+    }
+
+
+def _html_link(url: str, text: str | None = None) -> Safe:
+    return Safe('<a href="{}">{}</a>').format(url, text or url)
+
+
+def _text_link(url: str, text: str | None = None) -> str:
+    return f"{text}: {url}" if text and text != url else url
+
+
+def _environment(templates_dir: Path, markup: Markup) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        loader=FileSystemLoader(templates_dir),
+        undefined=StrictUndefined,
+        # HTML outputs escape every value; plain text must not, or VK and X would publish '&amp;'.
+        autoescape=markup.is_html,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["capitalize_first"] = lambda value: value[:1].upper() + value[1:]
+    if markup.is_html:
+        env.filters.update(_html_filters())
+        env.globals["link"] = _html_link
+    else:
+        env.filters.update({"b": str, "i": str})
+        env.globals["link"] = _text_link
+    return env
+
+
+_BLANK_RUNS = re.compile(r"\n{3,}")
+_TRAILING_SPACE = re.compile(r"[ \t]+\n")
+
+
+def _tidy(text: str) -> str:
+    # Telegram shows every newline, so stray blank lines from template logic must go.
+    return _BLANK_RUNS.sub("\n\n", _TRAILING_SPACE.sub("\n", text)).strip()
+
+
+class Renderer:
+    """Renders posts from `templates_dir`: `<platform>/<kind>.<lang>.j2` if present, else `<kind>.<lang>.j2`."""
+
+    def __init__(self, templates_dir: Path) -> None:
+        self.templates_dir = templates_dir
+        self._envs = {markup: _environment(templates_dir, markup) for markup in Markup}
+
+    def template_names(self, kind: PostKind, platform: Platform, lang: str) -> list[str]:
+        return [f"{platform.value}/{kind.value}.{lang}.j2", f"{kind.value}.{lang}.j2"]
+
+    def render(
+        self,
+        event: Event,
+        kind: PostKind,
+        destination: Destination,
+        *,
+        before_start: timedelta | None = None,
+    ) -> RenderedPost:
+        """Render and fit one post. Raises ConfigError for template faults, FitError when it cannot fit."""
+        spec = SPECS[destination.platform]
+        env = self._envs[spec.markup]
+        names = self.template_names(kind, destination.platform, destination.lang)
+        context = {
+            "event": view(event, destination.lang),
+            "kind": kind.value,
+            "platform": destination.platform.value,
+            "lang": destination.lang,
+            "until": until(before_start, destination.lang) if before_start else "",
+        }
+        try:
+            template = env.select_template(names)
+            module = template.make_module(context)
+            body = str(module)
+            headline = str(getattr(module, "headline", "")) or context["event"].title
+        except (TemplatesNotFound, TemplateNotFound):
+            raise ConfigError(str(self.templates_dir), [f"no template for {kind.value} in "
+                                                       f"{destination.lang!r}: looked for {', '.join(names)}"]) from None
+        except TemplateSyntaxError as exc:
+            raise ConfigError(f"{exc.filename or exc.name}", [f"line {exc.lineno}: {exc.message}"]) from None
+        except UndefinedError as exc:
+            raise ConfigError(self._path(names), [f"undefined variable: {exc.message}"]) from None
+        except TemplateError as exc:
+            raise ConfigError(self._path(names), [str(exc.message)]) from None
+        text = _tidy(body)
+        if spec.markup is Markup.DZEN_HTML:
+            text = to_dzen_html(text)
+        return self._fitted(spec, event, kind, destination, text, headline)
+
+    def _path(self, names: list[str]) -> str:
+        for name in names:
+            if (self.templates_dir / name).exists():
+                return str(self.templates_dir / name)
+        return str(self.templates_dir / names[-1])
+
+    def _fitted(
+        self, spec: PlatformSpec, event: Event, kind: PostKind, dest: Destination, text: str, headline: str
+    ) -> RenderedPost:
+        if not text:
+            raise FitError(f"{spec.label}: the {kind.value} template rendered an empty post")
+        problems = self.markup_problems(spec, text)
+        if problems:
+            # Every value is escaped, so this is a template writing tags the platform does not know.
+            raise ConfigError(self._path(self.template_names(kind, dest.platform, dest.lang)), problems)
+        # A post with a cover goes out as a photo, whose caption is shorter than a message.
+        # Only the caption must be short: the rest follows as messages of the full length.
+        parts = fit(text, spec, first_limit=spec.caption_length if event.cover else None)
+        link = _primary_link(event, kind, dest.platform)
+        return RenderedPost(
+            event_id=event.id,
+            kind=kind,
+            target=dest.target,
+            platform=dest.platform,
+            lang=dest.lang,
+            markup=spec.markup.value,
+            parts=tuple(Part(text=part, length=spec.measure(part)) for part in parts),
+            limit=spec.max_length,
+            fitted=len(parts) > 1,
+            title=headline,
+            link=link,
+            image=event.cover.url if event.cover else None,
+        )
+
+    @staticmethod
+    def markup_problems(spec: PlatformSpec, text: str) -> list[str]:
+        if spec.markup is Markup.TELEGRAM_HTML:
+            return telegram_html_problems(text)
+        if spec.markup is Markup.DZEN_HTML:
+            return dzen_html_problems(text)
+        return []
+
+
+def _primary_link(event: Event, kind: PostKind, platform: Platform) -> str | None:
+    """The link a post is about: the stream when live, otherwise the event's page."""
+    if kind is PostKind.LIVE:
+        return event.live.get(platform.value) or event.live.get("website") or event.url
+    return event.url or event.live.get("website")
+
+
+__all__ = ["Destination", "FitError", "Renderer"]
