@@ -1,0 +1,36 @@
+"""The explicit registry from platform to adapter; a target without credentials publishes to the outbox."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from bot.abc import Adapter
+from bot.adapters.outbox import OutboxAdapter
+from bot.config.settings import Settings
+from bot.domain import Platform
+
+# Imported only when a target of the platform has credentials, so the core never loads a platform SDK.
+REGISTRY: dict[Platform, str] = {
+    Platform.TELEGRAM: "bot.adapters.telegram:TelegramAdapter",
+    Platform.VK: "bot.adapters.vk:VkAdapter",
+    Platform.X: "bot.adapters.x:XAdapter",
+    Platform.DZEN: "bot.adapters.dzen:DzenAdapter",
+}
+
+
+def adapter_class(platform: Platform) -> type[Adapter]:
+    module, _, name = REGISTRY[platform].partition(":")
+    cls: type[Adapter] = getattr(import_module(module), name)
+    return cls
+
+
+def build_adapter(name: str, settings: Settings) -> Adapter:
+    """The adapter for target `name`: the platform's own, or the outbox when credentials are missing."""
+    target: Any = settings.targets[name]
+    if not target.has_credentials:
+        return OutboxAdapter(name, target.platform, settings.outbox.dir)
+    return adapter_class(target.platform)(name, target)
+
+
+__all__ = ["REGISTRY", "Adapter", "OutboxAdapter", "adapter_class", "build_adapter"]
