@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from bot.domain import RenderedPost, Receipt
+from bot.domain import Receipt, RenderedPost
 from bot.platforms import PlatformSpec
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
@@ -19,9 +20,10 @@ REGISTRY: dict[Platform, str] = {
 }
 
 
-def adapter_class(platform: Platform) -> type[Adapter]:
+def adapter_class(platform: Platform) -> Callable[[str, Any], Adapter]:
+    """The adapter class of `platform`, constructed as `cls(target_name, target_settings)`."""
     module, _, name = REGISTRY[platform].partition(":")
-    cls: type[Adapter] = getattr(import_module(module), name)
+    cls: Callable[[str, Any], Adapter] = getattr(import_module(module), name)
     return cls
 
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from bot.config.settings import SECRET_KEYS, ENV_PREFIX, Settings
+from bot.config.settings import ENV_PREFIX, SECRET_KEYS, Settings
 from bot.domain import Campaign, Event
 from bot.errors import ConfigError
 

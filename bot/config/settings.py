@@ -79,7 +79,9 @@ class XTarget(_TargetBase):
     access_token_file: Path | None = None
     access_token_secret: SecretStr | None = None
     access_token_secret_file: Path | None = None
-    secret_fields: ClassVar[tuple[str, ...]] = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+    secret_fields: ClassVar[tuple[str, ...]] = (
+        "consumer_key", "consumer_secret", "access_token", "access_token_secret"
+    )
 
 
 class DzenTarget(_TargetBase):

@@ -8,8 +8,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError
-from jinja2 import TemplatesNotFound, UndefinedError
+from jinja2 import (
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    TemplatesNotFound,
+    TemplateSyntaxError,
+    UndefinedError,
+)
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup as Safe
 
@@ -80,6 +87,16 @@ class Renderer:
         self.templates_dir = templates_dir
         self._envs = {markup: _environment(templates_dir, markup) for markup in Markup}
 
+    def all_template_names(self) -> list[str]:
+        return sorted(self._envs[Markup.TEXT].list_templates(extensions=["j2"]))
+
+    def compile(self, name: str) -> None:
+        """Parse one template, so that a syntax error is found before its post is due."""
+        try:
+            self._envs[Markup.TEXT].get_template(name)
+        except TemplateSyntaxError as exc:
+            raise ConfigError(str(self.templates_dir / name), [f"line {exc.lineno}: {exc.message}"]) from None
+
     def template_names(self, kind: PostKind, platform: Platform, lang: str) -> list[str]:
         return [f"{platform.value}/{kind.value}.{lang}.j2", f"{kind.value}.{lang}.j2"]
 
@@ -95,8 +112,10 @@ class Renderer:
         spec = SPECS[destination.platform]
         env = self._envs[spec.markup]
         names = self.template_names(kind, destination.platform, destination.lang)
+        event_view = view(event, destination.lang)
+        view_title = event_view.title
         context = {
-            "event": view(event, destination.lang),
+            "event": event_view,
             "kind": kind.value,
             "platform": destination.platform.value,
             "lang": destination.lang,
@@ -106,12 +125,12 @@ class Renderer:
             template = env.select_template(names)
             module = template.make_module(context)
             body = str(module)
-            headline = str(getattr(module, "headline", "")) or context["event"].title
+            headline = str(getattr(module, "headline", "")) or view_title
         except (TemplatesNotFound, TemplateNotFound):
-            raise ConfigError(str(self.templates_dir), [f"no template for {kind.value} in "
-                                                       f"{destination.lang!r}: looked for {', '.join(names)}"]) from None
+            problem = f"no template for {kind.value} in {destination.lang!r}: looked for {', '.join(names)}"
+            raise ConfigError(str(self.templates_dir), [problem]) from None
         except TemplateSyntaxError as exc:
-            raise ConfigError(f"{exc.filename or exc.name}", [f"line {exc.lineno}: {exc.message}"]) from None
+            raise ConfigError(str(exc.filename or exc.name), [f"line {exc.lineno}: {exc.message}"]) from None
         except UndefinedError as exc:
             raise ConfigError(self._path(names), [f"undefined variable: {exc.message}"]) from None
         except TemplateError as exc:

@@ -1,0 +1,251 @@
+"""Publishes to Dzen by adding or updating an item in an RSS feed file in Dzen's import format."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import mimetypes
+import os
+import re
+import tempfile
+import weakref
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bot.abc import Adapter
+from bot.config.settings import DzenTarget
+from bot.domain import Platform, Receipt, RenderedPost
+from bot.errors import PermanentError, TransientError
+from bot.platforms import DZEN
+
+# dzen.ru/help/ru/website/rss-modify: the namespaces a Dzen feed declares.
+NAMESPACES: dict[str, str] = {
+    "content": "http://purl.org/rss/1.0/modules/content/",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "media": "http://search.yahoo.com/mrss/",
+    "atom": "http://www.w3.org/2005/Atom",
+}
+MAX_ITEMS = 500  # Dzen reads at most 500 items of a feed
+LEAD_LENGTH = 300
+
+_CONTENT = "{" + NAMESPACES["content"] + "}encoded"
+_PARAGRAPH = re.compile(r"<p\b[^>]*>(.*?)</p\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeedItem:
+    """One item of the feed, as written to and read back from the file."""
+
+    guid: str
+    title: str
+    link: str
+    pub_date: datetime
+    description: str
+    content: str  # the article HTML (content:encoded)
+    categories: tuple[str, ...]  # Dzen's directives: native-draft, format-article, index, comment-all
+    image: str | None = None
+
+
+def directives(target: DzenTarget) -> tuple[str, ...]:
+    """Dzen's directive categories for an item published to `target`."""
+    found = ["native-draft"] if target.draft else []
+    return (*found, f"format-{target.post_format}", "index", "comment-all")
+
+
+def lead(article: str, limit: int = LEAD_LENGTH) -> str:
+    """A short plain-text lead: the first non-empty paragraph's text, cut at a word boundary."""
+    paragraphs = [_plain(p) for p in _PARAGRAPH.findall(article)]
+    text = next((p for p in paragraphs if p), _plain(article))
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:-–—") + "…"
+
+
+def image_type(url: str) -> str:
+    """The MIME type of an image from its URL's extension; JPEG when it cannot be told."""
+    guessed, _ = mimetypes.guess_type(urlsplit(url).path)
+    return "image/png" if guessed == "image/png" else "image/jpeg"
+
+
+def render_feed(items: Iterable[FeedItem], target: DzenTarget) -> bytes:
+    """The feed document holding `items` in the given order (pure: no clock, no files)."""
+    declarations = {f"xmlns:{prefix}": uri for prefix, uri in NAMESPACES.items()}
+    rss = ET.Element("rss", {"version": "2.0", **declarations})
+    channel = ET.SubElement(rss, "channel")
+    _add(channel, "title", target.feed_title)
+    _add(channel, "link", target.site_url)
+    _add(channel, "description", target.feed_title)
+    _add(channel, "language", target.lang)
+    for item in items:
+        node = ET.SubElement(channel, "item")
+        _add(node, "title", item.title)
+        _add(node, "link", item.link)
+        _add(node, "guid", item.guid, isPermaLink="false")
+        _add(node, "pubDate", format_datetime(item.pub_date.astimezone(UTC), usegmt=True))
+        _add(node, "media:rating", "nonadult", scheme="urn:simple")
+        for category in item.categories:
+            _add(node, "category", category)
+        if item.image:
+            ET.SubElement(node, "enclosure", url=item.image, type=image_type(item.image), length="0")
+        _add(node, "description", item.description)
+        _add(node, "content:encoded", item.content)
+    ET.indent(rss)
+    document: bytes = ET.tostring(rss, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"
+
+
+def parse_feed(data: bytes, source: str) -> list[FeedItem]:
+    """The items of a feed document; PermanentError naming `source` if it is not a feed we can read."""
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise PermanentError(f"the Dzen feed {source} is not valid XML ({exc}); fix or move it away") from None
+    channel = root.find("channel")
+    if root.tag != "rss" or channel is None:
+        raise PermanentError(f"the Dzen feed {source} is not an RSS feed (no rss/channel); fix or move it away")
+    return [_read_item(node, source, number) for number, node in enumerate(channel.findall("item"), 1)]
+
+
+def load_feed(path: Path) -> list[FeedItem]:
+    """The items of the feed file at `path`, none if it does not exist yet."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    return parse_feed(data, str(path))
+
+
+def _read_item(node: ET.Element, source: str, number: int) -> FeedItem:
+    guid = (node.findtext("guid") or "").strip()
+    stamp = (node.findtext("pubDate") or "").strip()
+    try:
+        pub_date = parsedate_to_datetime(stamp)
+    except (TypeError, ValueError):
+        pub_date = None
+    if not guid or pub_date is None:
+        raise PermanentError(
+            f"the Dzen feed {source}: item {number} has no guid or no readable pubDate; fix or move it away"
+        )
+    enclosure = node.find("enclosure")
+    return FeedItem(
+        guid=guid,
+        title=node.findtext("title") or "",
+        link=node.findtext("link") or "",
+        pub_date=pub_date if pub_date.tzinfo else pub_date.replace(tzinfo=UTC),
+        description=node.findtext("description") or "",
+        content=node.findtext(_CONTENT) or "",
+        categories=tuple(c.text.strip() for c in node.findall("category") if c.text and c.text.strip()),
+        image=enclosure.get("url") if enclosure is not None else None,
+    )
+
+
+def _add(parent: ET.Element, tag: str, text: str, **attrs: str) -> ET.Element:
+    node = ET.SubElement(parent, tag, attrs)
+    node.text = text
+    return node
+
+
+def _plain(markup: str) -> str:
+    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", markup))).strip()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# One lock per feed file and event loop, so concurrent publishes to one feed never lose an item.
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Path, asyncio.Lock]] = weakref.WeakKeyDictionary()
+
+
+def _lock_for(path: Path) -> asyncio.Lock:
+    locks = _LOCKS.setdefault(asyncio.get_running_loop(), {})
+    lock = locks.get(path)
+    if lock is None:
+        lock = locks[path] = asyncio.Lock()
+    return lock
+
+
+class DzenAdapter(Adapter):
+    """Keeps `target.feed_path` a Dzen RSS feed: one item per event and post kind, the last few days."""
+
+    spec = DZEN
+
+    def __init__(self, name: str, target: DzenTarget, now: Callable[[], datetime] = _utc_now) -> None:
+        self.name = name
+        self.target = target
+        self.path = target.feed_path.resolve()
+        self._now = now
+
+    async def publish(self, post: RenderedPost) -> Receipt:
+        if post.platform is not Platform.DZEN:
+            raise PermanentError(f"a post rendered for {post.platform.value} cannot go to the Dzen feed")
+        now = self._now()
+        now = now if now.tzinfo else now.replace(tzinfo=UTC)
+        item = self._item(post, now)
+        async with _lock_for(self.path):
+            await asyncio.to_thread(self._update, item, now)
+        return Receipt(platform=Platform.DZEN, target=self.name, post_id=item.guid, link=item.link)
+
+    def _item(self, post: RenderedPost, now: datetime) -> FeedItem:
+        article = post.text
+        description = lead(article)
+        return FeedItem(
+            guid=f"{post.event_id}-{post.kind.value}",
+            title=post.title.strip() or description or post.event_id,
+            link=post.link or self.target.site_url,
+            pub_date=now,
+            description=description,
+            content=article,
+            categories=directives(self.target),
+            image=post.image,
+        )
+
+    def _update(self, item: FeedItem, now: datetime) -> None:
+        try:
+            items = [old for old in load_feed(self.path) if old.guid != item.guid]
+            cutoff = now - timedelta(days=self.target.window_days)
+            kept = sorted((i for i in [item, *items] if i.pub_date >= cutoff), key=lambda i: i.pub_date, reverse=True)
+            self._write(render_feed(kept[:MAX_ITEMS], self.target))
+        except OSError as exc:
+            raise TransientError(f"cannot update the Dzen feed {self.path}: {exc.strerror or exc}") from None
+
+    def _write(self, data: bytes) -> None:
+        # Written beside the feed and renamed over it, so a reader sees the old feed or the new one.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            try:
+                mode = self.path.stat().st_mode & 0o777
+            except FileNotFoundError:
+                mode = 0o644  # a web server has to read the feed
+            os.chmod(tmp, mode)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _sync_folder(self.path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename durable where the platform allows opening a folder."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,170 @@
+"""Publishes to X with tweepy (API v2 `POST /2/tweets`, OAuth 1.0a user context), a thread for several parts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import requests
+import tweepy
+from requests.adapters import HTTPAdapter
+from requests.utils import should_bypass_proxies
+
+from bot.abc import Adapter
+from bot.config.settings import XTarget
+from bot.domain import Receipt, RenderedPost
+from bot.errors import CredentialsError, PermanentError, PublishError, RateLimited, TransientError
+from bot.platforms import X
+
+# tweepy hard-codes this host in BaseClient.request.
+X_API_HOST = "https://api.twitter.com"
+DEFAULT_RETRY_AFTER = 60.0
+
+# These libraries log the OAuth consumer key and access token at DEBUG while signing requests.
+_CHATTY_LOGGERS = ("requests_oauthlib", "requests_oauthlib.oauth1_auth", "oauthlib", "oauthlib.oauth1.rfc5849")
+
+
+class _ScrubSecrets(logging.Filter):
+    """Replaces our secrets in log records of the loggers it is attached to."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [secret for secret in secrets if secret]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(secret in message for secret in self.secrets):
+            for secret in self.secrets:
+                message = message.replace(secret, "***")
+            record.msg, record.args = message, None
+        return True
+
+
+class _Redirect(HTTPAdapter):
+    """Applies the timeout, and sends requests for X's host to `base_url` (after OAuth signed them)."""
+
+    def __init__(self, timeout: float, base_url: str | None) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.base_url = base_url.rstrip("/") if base_url else None
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        url = request.url or ""
+        if self.base_url and url.startswith(X_API_HOST + "/"):
+            request.url = self.base_url + url[len(X_API_HOST) :]
+            # The session chose proxies for X's host; the new host may be one NO_PROXY exempts.
+            if should_bypass_proxies(request.url, no_proxy=None):
+                kwargs["proxies"] = {}
+        return super().send(request, *args, **kwargs)
+
+
+class XAdapter(Adapter):
+    """Posts from one X account; a post of several parts becomes a thread of replies."""
+
+    spec = X
+
+    def __init__(self, name: str, target: XTarget) -> None:
+        secrets = {key: target.secret(key) for key in XTarget.secret_fields}
+        missing = [key for key, value in secrets.items() if value is None]
+        if missing:
+            raise CredentialsError(f"X target {name!r} lacks {', '.join(missing)}")
+        self.name = name
+        self.username = target.username or "i/web"
+        self._client: Any = tweepy.Client(
+            consumer_key=secrets["consumer_key"],
+            consumer_secret=secrets["consumer_secret"],
+            access_token=secrets["access_token"],
+            access_token_secret=secrets["access_token_secret"],
+            wait_on_rate_limit=False,  # True sleeps inside the call, and retries at once without a reset time
+        )
+        self._client.session.mount(X_API_HOST, _Redirect(target.timeout, target.api_base_url))
+        self._filter = _ScrubSecrets([value for value in secrets.values() if value])
+        for logger in _CHATTY_LOGGERS:
+            logging.getLogger(logger).addFilter(self._filter)
+        # Tweet ids of threads whose later part failed, so that a retry continues instead of repeating.
+        self._sent: dict[tuple[str, ...], list[str]] = {}
+
+    async def publish(self, post: RenderedPost) -> Receipt:
+        key = (post.event_id, post.kind.value, post.target, *(part.text for part in post.parts))
+        ids = self._sent.setdefault(key, [])
+        error: PublishError | None = None
+        for index in range(len(ids), len(post.parts)):
+            reply_to = ids[-1] if ids else None
+            try:
+                tweet_id = await asyncio.to_thread(self._create_tweet, post.parts[index].text, reply_to)
+            except (tweepy.TweepyException, requests.RequestException) as exc:
+                error = self._error(exc)
+            else:
+                if tweet_id:
+                    ids.append(tweet_id)
+                    continue
+                error = PermanentError("X answered POST /2/tweets without a tweet id")
+            break
+        if error is not None:
+            # Raised outside the except block, so no SDK exception (with the signed request) rides along.
+            if ids:
+                error.args = (f"{error} ({len(ids)} of {len(post.parts)} parts of the thread already posted)",)
+            raise error from None
+        del self._sent[key]
+        return Receipt(
+            platform=self.spec.platform,
+            target=self.name,
+            post_id=ids[0],
+            link=f"https://x.com/{self.username}/status/{ids[0]}",
+            extra_ids=tuple(ids[1:]),
+        )
+
+    async def aclose(self) -> None:
+        self._client.session.close()
+        for logger in _CHATTY_LOGGERS:
+            logging.getLogger(logger).removeFilter(self._filter)
+
+    def _create_tweet(self, text: str, reply_to: str | None) -> str | None:
+        response = self._client.create_tweet(text=text, in_reply_to_tweet_id=reply_to, user_auth=True)
+        data = response.data if response is not None else None
+        tweet_id = data.get("id") if isinstance(data, dict) else None
+        return str(tweet_id) if tweet_id else None
+
+    def _error(self, exc: Exception) -> PublishError:
+        """Our error for an SDK or network failure, in our own words."""
+        if isinstance(exc, tweepy.TooManyRequests):
+            reset = exc.response.headers.get("x-rate-limit-reset")
+            try:
+                wait = max(1.0, float(reset) - time.time()) if reset else DEFAULT_RETRY_AFTER
+            except ValueError:
+                wait = DEFAULT_RETRY_AFTER
+            return RateLimited(f"X rate limit reached (HTTP 429); wait {wait:.0f} s", retry_after=wait)
+        if isinstance(exc, tweepy.Forbidden):
+            if "duplicate" in self._reason(exc).lower():
+                return PermanentError("X refused a duplicate tweet (the same text was posted already)")
+            return CredentialsError(
+                "X refused the post (HTTP 403): the app or the account lacks write access, or is suspended; "
+                "give the app 'Read and write' and regenerate the access token and secret"
+            )
+        if isinstance(exc, tweepy.Unauthorized):
+            return CredentialsError("X rejected the credentials (HTTP 401): check the four OAuth 1.0a keys")
+        if isinstance(exc, tweepy.BadRequest):
+            return PermanentError(f"X refused the tweet (HTTP 400): {self._reason(exc)}")
+        if isinstance(exc, tweepy.TwitterServerError):
+            return TransientError(f"X answered HTTP {exc.response.status_code}; try again later")
+        if isinstance(exc, tweepy.HTTPException):
+            return PermanentError(f"X answered HTTP {exc.response.status_code} to POST /2/tweets")
+        if isinstance(exc, requests.Timeout):
+            return TransientError("X did not answer in time")
+        if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
+            return TransientError("cannot reach X (connection failed or dropped)")
+        if isinstance(exc, requests.JSONDecodeError):
+            return TransientError("X answered with something that is not JSON")
+        return PermanentError(f"X request failed ({type(exc).__name__})")
+
+    def _reason(self, exc: tweepy.HTTPException) -> str:
+        """X's own words: its error messages, or the problem's `detail` (tweepy collects both)."""
+        reason = "; ".join(str(message) for message in exc.api_messages)
+        reason = reason or str(exc.response.reason or "no reason given")
+        for secret in self._filter.secrets:
+            reason = reason.replace(secret, "***")
+        return reason[:300]

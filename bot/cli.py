@@ -1,0 +1,290 @@
+"""The `announce-bot` command line: validate, events, plan, preview, post, run."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from bot import logs
+from bot.config import AppConfig, load_config, load_events
+from bot.delivery import Outcome, Publisher, render_post, step_targets, targets_for
+from bot.domain import Event, Platform, PostKind, RenderedPost, Step
+from bot.errors import ConfigError, FitError
+from bot.importing import import_events
+from bot.platforms import SPECS
+from bot.rendering.renderer import Renderer
+from bot.storage import Store, open_database
+
+app = typer.Typer(help="Announces public events on every platform, on time.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+@dataclass
+class State:
+    config_dir: Path
+    log_level: str
+    _config: AppConfig | None = None
+
+    @property
+    def config(self) -> AppConfig:
+        if self._config is None:
+            try:
+                config = load_config(self.config_dir)
+            except ConfigError as exc:
+                raise _fail(exc) from None
+            logs.configure(self.log_level, config.settings.all_secrets())
+            self._config = config
+        return self._config
+
+    def store(self) -> Store:
+        return Store(open_database(self.config.settings.database.url, echo=self.config.settings.database.echo))
+
+    def renderer(self) -> Renderer:
+        return Renderer(self.config.templates_dir)
+
+
+def _fail(exc: ConfigError, code: int = 2) -> typer.Exit:
+    errors.print(Text(f"error: {exc}", style="red"))
+    return typer.Exit(code)
+
+
+def _state(ctx: typer.Context) -> State:
+    state: State = ctx.obj
+    return state
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[Path, typer.Option("--config", "-c", help="the config folder")] = Path("config"),
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")] = "WARNING",
+) -> None:
+    ctx.obj = State(config_dir=config, log_level=log_level.upper())
+
+
+def _local(moment: datetime, event: Event) -> str:
+    return moment.astimezone(event.zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@app.command()
+def validate(ctx: typer.Context) -> None:
+    """Check settings, campaign, templates, every event file and every post against the platforms' limits."""
+    state = _state(ctx)
+    config = state.config
+    renderer = state.renderer()
+    problems: list[str] = []
+    for name in renderer.all_template_names():
+        try:
+            renderer.compile(name)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    files = load_events(config.events_dir)
+    problems += [str(error) for error in files.errors]
+    checked = 0
+    for event_id, event in files.events.items():
+        for step in config.campaign.steps:
+            for target in step_targets(config, step):
+                checked += 1
+                try:
+                    render_post(config, renderer, event, step.kind, target, step)
+                except (ConfigError, FitError) as exc:
+                    problems.append(f"{files.sources[event_id]}: {step.id} for {target}: {exc}")
+    if problems:
+        for problem in dict.fromkeys(problems):
+            errors.print(Text(f"✗ {problem}", style="red"))
+        errors.print(f"{len(problems)} problem(s) found")
+        raise typer.Exit(1)
+    console.print(
+        f"✓ config {config.config_dir}: {len(config.settings.targets)} targets, "
+        f"{len(config.campaign.steps)} campaign steps, {len(files.events)} events, {checked} posts fit their limits"
+    )
+
+
+@app.command("events")
+def list_events(ctx: typer.Context) -> None:
+    """List the events and their state."""
+    state = _state(ctx)
+    store = state.store()
+    report = import_events(state.config, store)
+    _print_import_errors(report.errors)
+    table = Table("id", "title", "starts (local)", "status", "posts sent/planned")
+    posts = store.posts()
+    for event in store.events():
+        mine = [p for p in posts if p.event_id == event.id]
+        sent = sum(p.state == "sent" for p in mine)
+        title = event.title if isinstance(event.title, str) else event.title.get(event.lang, "")
+        table.add_row(event.id, title, _local(event.start, event), event.status.value, f"{sent}/{len(mine)}")
+    console.print(table)
+
+
+@app.command("plan")
+def show_plan(ctx: typer.Context, event_id: Annotated[str, typer.Argument(metavar="EVENT")]) -> None:
+    """Print an event's campaign timeline: local time, UTC, platform, kind, state."""
+    state = _state(ctx)
+    store = state.store()
+    report = import_events(state.config, store)
+    _print_import_errors(report.errors)
+    event = _event(store, event_id)
+    table = Table("local time", "UTC", "step", "kind", "target", "platform", "lang", "state", title=event.id)
+    for post in store.posts(event.id):
+        state_text = post.state + (f" ({post.reason})" if post.reason else "")
+        if post.link:
+            state_text += f" {post.link}"
+        table.add_row(_local(post.due_at, event), _utc(post.due_at), post.step_id, post.kind, post.target,
+                      post.platform, post.lang, state_text)
+    console.print(table)
+
+
+@app.command()
+def preview(
+    ctx: typer.Context,
+    event_id: Annotated[str, typer.Argument(metavar="EVENT")],
+    kind: Annotated[list[PostKind] | None, typer.Option("--kind", "-k")] = None,
+    platform: Annotated[list[Platform] | None, typer.Option("--platform", "-p")] = None,
+    lang: Annotated[list[str] | None, typer.Option("--lang", "-l")] = None,
+) -> None:
+    """Print the rendered posts of an event, with their length against each platform's limit."""
+    state = _state(ctx)
+    config = state.config
+    event = _event_from_files(config, event_id)
+    renderer = state.renderer()
+    steps: list[tuple[str, PostKind, Step | None]] = [
+        (step.id, step.kind, step) for step in config.campaign.steps if not kind or step.kind in kind
+    ]
+    # A kind the campaign does not plan (a change notice) is previewed on all the campaign's platforms.
+    steps += [(k.value, k, None) for k in kind or () if all(s.kind is not k for s in config.campaign.steps)]
+    failed = False
+    for label, post_kind, step in steps:
+        names = step_targets(config, step) if step else targets_for(config, post_kind)
+        for name in names:
+            target = config.settings.targets[name]
+            if (platform and target.platform not in platform) or (lang and target.lang not in lang):
+                continue
+            try:
+                post = render_post(config, renderer, event, post_kind, name, step)
+            except (ConfigError, FitError) as exc:
+                errors.print(Text(f"✗ {label} for {name}: {exc}", style="red"))
+                failed = True
+                continue
+            _print_post(post, label)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_post(post: RenderedPost, label: str) -> None:
+    spec = SPECS[post.platform]
+    for index, part in enumerate(post.parts, 1):
+        limit = spec.caption_length if post.image and index == 1 and spec.caption_length else spec.max_length
+        title = f"{label} → {post.target} ({spec.label}, {post.lang})"
+        if len(post.parts) > 1:
+            title += f"  part {index}/{len(post.parts)}"
+        subtitle = f"{part.length}/{limit}" + ("  · split to fit" if post.fitted else "")
+        console.print(Panel(Text(part.text), title=title, subtitle=subtitle, title_align="left"))
+
+
+@app.command()
+def post(
+    ctx: typer.Context,
+    event_id: Annotated[str, typer.Argument(metavar="EVENT")],
+    kind: Annotated[PostKind, typer.Argument(metavar="KIND")],
+    platform: Annotated[list[Platform] | None, typer.Option("--platform", "-p")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="render and show, send nothing")] = False,
+) -> None:
+    """Publish one kind of post for one event now, on every platform of the campaign or the ones named."""
+    state = _state(ctx)
+    store = state.store()
+    report = import_events(state.config, store)
+    _print_import_errors(report.errors)
+    event = _event(store, event_id)
+    publisher = Publisher(state.config, store, state.renderer())
+    targets = publisher.targets_for(kind, platform)
+    if not targets:
+        errors.print(f"no target publishes {kind.value} posts" + (f" on {', '.join(platform)}" if platform else ""))
+        raise typer.Exit(1)
+
+    async def go() -> list[Outcome]:
+        try:
+            return await publisher.publish(event, kind, targets, dry_run=dry_run)
+        finally:
+            await publisher.aclose()
+
+    outcomes = asyncio.run(go())
+    _print_outcomes(outcomes, dry_run)
+    if any(not outcome.ok for outcome in outcomes):
+        raise typer.Exit(1)
+
+
+def _print_outcomes(outcomes: list[Outcome], dry_run: bool) -> None:
+    if dry_run:
+        for outcome in outcomes:
+            if outcome.post:
+                _print_post(outcome.post, outcome.kind.value)
+    table = Table("target", "platform", "result", "post id", "link")
+    for outcome in outcomes:
+        if outcome.error is not None:
+            table.add_row(outcome.target, outcome.platform.value,
+                          Text(f"✗ {type(outcome.error).__name__}: {outcome.error}", style="red"), "", "")
+        elif outcome.receipt is not None:
+            table.add_row(outcome.target, outcome.platform.value, Text("✓ sent", style="green"),
+                          outcome.receipt.post_id, outcome.receipt.link or "")
+        else:
+            table.add_row(outcome.target, outcome.platform.value, "dry run: not sent", "", "")
+    console.print(table)
+
+
+@app.command()
+def run(ctx: typer.Context) -> None:
+    """Import the events, plan their campaigns and show what is due next."""
+    state = _state(ctx)
+    store = state.store()
+    report = import_events(state.config, store)
+    _print_import_errors(report.errors)
+    for result in report.results:
+        console.print(f"event {result.event_id}: {result.outcome} (+{result.planned} planned, "
+                      f"{result.replanned} re-planned, {result.cancelled} cancelled)")
+    now = datetime.now(UTC)
+    upcoming = [p for p in store.posts() if p.state == "planned" and p.due_at >= now]
+    console.print(f"{len(upcoming)} posts planned from now on")
+
+
+def _print_import_errors(problems: list[ConfigError]) -> None:
+    for problem in problems:
+        errors.print(Text(f"✗ not imported: {problem}", style="red"))
+
+
+def _event(store: Store, event_id: str) -> Event:
+    event = store.event(event_id)
+    if event is None:
+        known = ", ".join(e.id for e in store.events()) or "none"
+        errors.print(f"no event {event_id!r} (known: {known})")
+        raise typer.Exit(2)
+    return event
+
+
+def _event_from_files(config: AppConfig, event_id: str) -> Event:
+    files = load_events(config.events_dir)
+    if event_id in files.events:
+        return files.events[event_id]
+    for error in files.errors:
+        errors.print(Text(f"✗ {error}", style="red"))
+    errors.print(f"no valid event {event_id!r} in {config.events_dir} (known: {', '.join(files.events) or 'none'})")
+    raise typer.Exit(2)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,6 @@
+"""Storage: the schema, its migrations, and the repository the rest of the bot uses."""
+
+from bot.storage.database import open_database
+from bot.storage.repository import Store, SyncResult
+
+__all__ = ["Store", "SyncResult", "open_database"]
