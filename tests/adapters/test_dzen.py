@@ -1,0 +1,343 @@
+"""The Dzen adapter: the feed file it writes, read back with feedparser and ElementTree."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+
+from bot.adapters import dzen
+from bot.adapters.dzen import MAX_ITEMS, DzenAdapter, FeedItem, lead, parse_feed, render_feed
+from bot.config.settings import DzenTarget
+from bot.domain import Cover, Event, Platform, PostKind, RenderedPost, pick
+from bot.errors import PermanentError, TransientError
+
+RenderFn = Callable[..., RenderedPost]
+
+NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+GUID = "russia-dprk-treaty-announcement"
+NS = {
+    "content": "http://purl.org/rss/1.0/modules/content/",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "media": "http://search.yahoo.com/mrss/",
+    "atom": "http://www.w3.org/2005/Atom",
+}
+RFC822 = re.compile(r"^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} (GMT|[+-]\d{4})$")
+
+
+class Clock:
+    """A clock the test sets by hand."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def make_target(tmp_path: Path, **changes: Any) -> DzenTarget:
+    fields: dict[str, Any] = {
+        "platform": Platform.DZEN,
+        "feed_path": tmp_path / "feeds" / "dzen.xml",
+        "site_url": "https://valdaiclub.com",
+        "feed_title": "Клуб «Валдай»",
+        "lang": "ru",
+    }
+    return DzenTarget(**(fields | changes))
+
+
+def items_by_guid(path: Path) -> dict[str, ET.Element]:
+    channel = ET.parse(path).getroot().find("channel")
+    assert channel is not None
+    return {item.findtext("guid", ""): item for item in channel.findall("item")}
+
+
+def categories(item: ET.Element) -> list[str]:
+    return [c.text or "" for c in item.findall("category")]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def announcement(render: RenderFn) -> RenderedPost:
+    return render("announcement", "dzen", "ru")
+
+
+async def test_feed_declares_namespaces_and_channel(tmp_path: Path, clock: Clock, announcement: RenderedPost) -> None:
+    target = make_target(tmp_path)
+    await DzenAdapter("dzen", target, now=clock).publish(announcement)
+
+    declared = dict(ev for _, ev in ET.iterparse(target.feed_path, events=("start-ns",)))
+    assert declared == NS
+    root = ET.parse(target.feed_path).getroot()
+    assert root.tag == "rss"
+    assert root.get("version") == "2.0"
+
+    parsed = feedparser.parse(target.feed_path.read_bytes())
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.version == "rss20"
+    assert set(parsed.namespaces.values()) == set(NS.values())  # feedparser files atom under ''
+    assert parsed.feed.title == "Клуб «Валдай»"
+    assert parsed.feed.link == "https://valdaiclub.com"
+    assert parsed.feed.language == "ru"
+    channel = root.find("channel")
+    assert channel is not None
+    assert channel.findtext("description") == "Клуб «Валдай»"
+
+
+async def test_item_fields(tmp_path: Path, clock: Clock, announcement: RenderedPost, reference_event: Event) -> None:
+    target = make_target(tmp_path)
+    receipt = await DzenAdapter("dzen_ru", target, now=clock).publish(announcement)
+
+    assert receipt.platform is Platform.DZEN
+    assert receipt.target == "dzen_ru"
+    assert receipt.post_id == GUID
+    assert receipt.link == announcement.link == "https://valdaiclub.com/events/announcements/russia-dprk-treaty/"
+
+    items = items_by_guid(target.feed_path)
+    assert list(items) == [GUID]
+    item = items[GUID]
+    assert item.findtext("title") == announcement.title == "Клуб «Валдай» обсудит договор России и КНДР"
+    assert item.findtext("link") == announcement.link
+    guid = item.find("guid")
+    assert guid is not None
+    assert guid.get("isPermaLink") == "false"
+    stamp = item.findtext("pubDate", "")
+    assert RFC822.match(stamp), stamp
+    assert parsedate_to_datetime(stamp) == NOW
+    rating = item.find("media:rating", NS)
+    assert rating is not None
+    assert rating.text == "nonadult"
+    assert rating.get("scheme") == "urn:simple"
+    assert categories(item) == ["native-draft", "format-article", "index", "comment-all"]
+    assert item.find("enclosure") is None  # the reference event has no cover
+    content = item.findtext("content:encoded", namespaces=NS)
+    assert content == announcement.text
+    speakers = [pick(person.name, "ru", reference_event.lang) for person in reference_event.speakers]
+    assert len(speakers) == 6
+    for name in speakers:
+        assert name in (content or "")
+    description = item.findtext("description", "")
+    assert description == "Многополярность и связанность"  # the first paragraph, <i> stripped
+
+    entry = feedparser.parse(target.feed_path.read_bytes(), sanitize_html=False).entries[0]
+    assert entry.title == announcement.title
+    assert entry.link == announcement.link
+    assert entry.id == GUID
+    assert entry.guidislink is False
+    assert entry.published_parsed == NOW.timetuple()[:6] + entry.published_parsed[6:]
+    assert entry.media_rating == {"scheme": "urn:simple", "content": "nonadult"}
+    assert [tag.term for tag in entry.tags] == ["native-draft", "format-article", "index", "comment-all"]
+    assert entry.content[0].value == announcement.text
+    assert entry.summary == description
+    assert entry.enclosures == []
+
+
+async def test_enclosure_for_a_cover(tmp_path: Path, clock: Clock, render: RenderFn, reference_event: Event) -> None:
+    event = reference_event.model_copy(update={"cover": Cover(url="https://example.org/cover.jpg")})
+    post = render("announcement", "dzen", "ru", event=event)
+    assert post.image == "https://example.org/cover.jpg"
+    target = make_target(tmp_path)
+    await DzenAdapter("dzen", target, now=clock).publish(post)
+
+    enclosure = items_by_guid(target.feed_path)[GUID].find("enclosure")
+    assert enclosure is not None
+    assert enclosure.attrib == {"url": "https://example.org/cover.jpg", "type": "image/jpeg", "length": "0"}
+    entry = feedparser.parse(target.feed_path.read_bytes()).entries[0]
+    assert [(e.href, e.type) for e in entry.enclosures] == [("https://example.org/cover.jpg", "image/jpeg")]
+
+
+def test_image_type_from_the_extension() -> None:
+    assert dzen.image_type("https://example.org/a/cover.PNG?v=2") == "image/png"
+    assert dzen.image_type("https://example.org/a/cover.jpeg") == "image/jpeg"
+    assert dzen.image_type("https://example.org/image") == "image/jpeg"
+
+
+async def test_same_kind_updates_the_item_and_another_kind_adds_one(
+    tmp_path: Path, clock: Clock, render: RenderFn, announcement: RenderedPost
+) -> None:
+    target = make_target(tmp_path)
+    adapter = DzenAdapter("dzen", target, now=clock)
+    clock.now = NOW - timedelta(hours=5)
+    await adapter.publish(announcement)
+    clock.now = NOW
+    await adapter.publish(announcement.model_copy(update={"title": "Новое название"}))
+
+    items = items_by_guid(target.feed_path)
+    assert list(items) == [GUID]
+    assert items[GUID].findtext("title") == "Новое название"
+    assert parsedate_to_datetime(items[GUID].findtext("pubDate", "")) == NOW
+
+    clock.now = NOW + timedelta(minutes=1)
+    receipt = await adapter.publish(render("reminder", "dzen", "ru"))
+    assert receipt.post_id == "russia-dprk-treaty-reminder"
+    items = items_by_guid(target.feed_path)
+    assert list(items) == ["russia-dprk-treaty-reminder", GUID]  # newest first
+    assert len(feedparser.parse(target.feed_path.read_bytes()).entries) == 2
+
+
+async def test_items_older_than_the_window_drop_out(tmp_path: Path, clock: Clock, render: RenderFn) -> None:
+    target = make_target(tmp_path, window_days=7)
+    adapter = DzenAdapter("dzen", target, now=clock)
+    clock.now = NOW - timedelta(days=10)
+    await adapter.publish(render("announcement", "dzen", "ru"))
+    clock.now = NOW - timedelta(days=3)
+    await adapter.publish(render("reminder", "dzen", "ru"))
+    assert set(items_by_guid(target.feed_path)) == {GUID, "russia-dprk-treaty-reminder"}
+
+    clock.now = NOW
+    await adapter.publish(render("live", "dzen", "ru"))
+    assert list(items_by_guid(target.feed_path)) == ["russia-dprk-treaty-live", "russia-dprk-treaty-reminder"]
+
+
+async def test_the_feed_is_capped(tmp_path: Path, clock: Clock, announcement: RenderedPost) -> None:
+    target = make_target(tmp_path)
+    old = [
+        FeedItem(
+            guid=f"old-{n}",
+            title=f"Old {n}",
+            link="https://valdaiclub.com/",
+            pub_date=NOW - timedelta(minutes=n + 1),
+            description="",
+            content="<p>old</p>",
+            categories=("index",),
+        )
+        for n in range(MAX_ITEMS + 5)
+    ]
+    target.feed_path.parent.mkdir(parents=True)
+    target.feed_path.write_bytes(render_feed(old, target))
+
+    await DzenAdapter("dzen", target, now=clock).publish(announcement)
+    guids = list(items_by_guid(target.feed_path))
+    assert len(guids) == MAX_ITEMS
+    assert guids[0] == GUID
+    assert guids[-1] == f"old-{MAX_ITEMS - 2}"  # the newest 499 old ones stay
+
+
+async def test_draft_and_format_directives(tmp_path: Path, clock: Clock, announcement: RenderedPost) -> None:
+    target = make_target(tmp_path, draft=False)
+    await DzenAdapter("dzen", target, now=clock).publish(announcement)
+    assert categories(items_by_guid(target.feed_path)[GUID]) == ["format-article", "index", "comment-all"]
+
+    target = make_target(tmp_path / "post", post_format="post")
+    await DzenAdapter("dzen", target, now=clock).publish(announcement)
+    assert categories(items_by_guid(target.feed_path)[GUID]) == [
+        "native-draft",
+        "format-post",
+        "index",
+        "comment-all",
+    ]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        b'<?xml version="1.0"?><rss version="2.0"><channel><item><title>half',
+        b"<html><body>not a feed</body></html>",
+        b'<rss version="2.0"><channel><item><guid>x</guid><pubDate>yesterday</pubDate></item></channel></rss>',
+        b"",
+    ],
+)
+async def test_a_corrupted_feed_is_refused_and_left_alone(
+    tmp_path: Path, clock: Clock, announcement: RenderedPost, broken: bytes
+) -> None:
+    target = make_target(tmp_path)
+    target.feed_path.parent.mkdir(parents=True)
+    target.feed_path.write_bytes(broken)
+
+    with pytest.raises(PermanentError, match=re.escape(str(target.feed_path.resolve()))):
+        await DzenAdapter("dzen", target, now=clock).publish(announcement)
+    assert target.feed_path.read_bytes() == broken
+    assert os.listdir(target.feed_path.parent) == ["dzen.xml"]
+
+
+async def test_a_file_system_error_is_transient(tmp_path: Path, clock: Clock, announcement: RenderedPost) -> None:
+    (tmp_path / "blocker").write_text("a file where the feed folder should be")
+    target = make_target(tmp_path, feed_path=tmp_path / "blocker" / "dzen.xml")
+    with pytest.raises(TransientError, match="blocker"):
+        await DzenAdapter("dzen", target, now=clock).publish(announcement)
+
+
+async def test_a_post_for_another_platform_is_refused(tmp_path: Path, clock: Clock, render: RenderFn) -> None:
+    target = make_target(tmp_path)
+    with pytest.raises(PermanentError, match="telegram"):
+        await DzenAdapter("dzen", target, now=clock).publish(render("announcement", "telegram", "ru"))
+    assert not target.feed_path.exists()
+
+
+async def test_the_file_is_replaced_whole(tmp_path: Path, clock: Clock, announcement: RenderedPost) -> None:
+    target = make_target(tmp_path)
+    await DzenAdapter("dzen", target, now=clock).publish(announcement)
+    assert os.listdir(target.feed_path.parent) == ["dzen.xml"]  # no temporary file left behind
+    assert target.feed_path.stat().st_mode & 0o777 == 0o644
+    assert target.feed_path.read_bytes().startswith(b"<?xml version='1.0' encoding='utf-8'?>")
+
+
+async def test_concurrent_publishes_lose_no_item(
+    tmp_path: Path, clock: Clock, render: RenderFn, reference_event: Event
+) -> None:
+    events = [reference_event.model_copy(update={"id": f"event-{n}"}) for n in range(4)]
+    posts = [render(kind, "dzen", "ru", event=event) for event in events for kind in PostKind]
+    assert len(posts) == 20
+    target = make_target(tmp_path)
+    adapters = [DzenAdapter(f"dzen{n}", target, now=clock) for n in range(3)]
+
+    receipts = await asyncio.gather(*(adapters[n % 3].publish(post) for n, post in enumerate(posts)))
+
+    expected = {f"{event.id}-{kind.value}" for event in events for kind in PostKind}
+    assert {receipt.post_id for receipt in receipts} == expected
+    assert set(items_by_guid(target.feed_path)) == expected
+    assert len(feedparser.parse(target.feed_path.read_bytes()).entries) == 20
+
+
+def test_render_and_parse_round_trip(tmp_path: Path) -> None:
+    target = make_target(tmp_path)
+    items = [
+        FeedItem(
+            guid="a-live",
+            title="A & <B>",
+            link="https://valdaiclub.com/a",
+            pub_date=NOW,
+            description="lead",
+            content='<p>Text &amp; <a href="https://x.org/?a=1&amp;b=2">link</a></p>',
+            categories=("native-draft", "format-post", "index", "comment-all"),
+            image="https://example.org/a.png",
+        ),
+        FeedItem(
+            guid="b-summary",
+            title="B",
+            link="https://valdaiclub.com/b",
+            pub_date=NOW - timedelta(days=1),
+            description="",
+            content="<p>B</p>",
+            categories=(),
+        ),
+    ]
+    assert parse_feed(render_feed(items, target), "test") == items
+
+
+def test_lead_is_plain_and_cut_at_a_word() -> None:
+    words = " ".join(f"слово{n}" for n in range(100))
+    text = lead(f"<p>  </p><p><b>Начало</b> &amp; {words}</p><p>second</p>")
+    assert len(text) <= 300
+    assert text.endswith("…")
+    body = text[:-1]
+    source = f"Начало & {words}"
+    assert source.startswith(body)
+    assert source[len(body)] == " "  # cut between words, not inside one
+    assert "<" not in text
+
+    assert lead("<p>Short <i>one</i></p><p>second</p>") == "Short one"
+    assert lead("no paragraphs <b>at all</b>") == "no paragraphs at all"
