@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "config"
 TEMPLATES_DIR = ROOT / "templates"
 REFERENCE_EVENT_FILE = CONFIG_DIR / "events" / "russia-dprk-treaty.yaml"
+SEEDS = ROOT.parent / "shared" / "seeds"
 
 # Test servers live on loopback; a proxy from the environment must never be asked for them.
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
@@ -53,3 +54,17 @@ def render(reference_event: Event, renderer: Renderer) -> RenderFn:
         return renderer.render(event or reference_event, kind, destination, before_start=before)
 
     return _render
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the real config and templates in a temporary working directory (var/ lands there too)."""
+    import shutil
+
+    shutil.copytree(CONFIG_DIR, tmp_path / "config")
+    shutil.copytree(TEMPLATES_DIR, tmp_path / "templates")
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("ANNOUNCE_BOT_"):
+            monkeypatch.delenv(name)
+    return tmp_path

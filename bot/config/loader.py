@@ -12,10 +12,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from bot.config.settings import ENV_PREFIX, SECRET_KEYS, Settings
-from bot.domain import Campaign, Event
+from bot.domain import Campaign, Event, Platform
 from bot.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
+_PLATFORMS = frozenset(platform.value for platform in Platform)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +71,9 @@ def _problems(exc: ValidationError, node: yaml.Node | None = None, prefix: str =
         # Union members and validator wrappers add loc parts that mean nothing to a reader.
         loc = [part for part in error["loc"] if not (isinstance(part, str) and ("[" in part or part in {
             "function-after", "function-before", "str", "dict[str,str]", "tagged-union"}))]
+        # A target's platform is the tag of a union; pydantic repeats it after the target's name.
+        if len(loc) > 2 and loc[0] == "targets" and loc[2] in _PLATFORMS:
+            del loc[2]
         line = _line(node, loc)
         where = f"line {line}, " if line else ""
         message = error["msg"].removeprefix("Value error, ")
@@ -177,6 +181,14 @@ def load_config(config_dir: Path) -> AppConfig:
                 )
     if problems:
         raise ConfigError(str(config_dir / "campaign.yaml"), sorted(set(problems)))
+    feeds: dict[Path, str] = {}
+    for name, target in settings.targets_of(Platform.DZEN).items():
+        path = target.feed_path.resolve()
+        if path in feeds:
+            # Items are keyed by event and kind only, so two targets in one file would overwrite each other.
+            raise ConfigError(str(config_dir / "settings.toml"),
+                              [f"targets.{name}.feed_path: the same file as targets.{feeds[path]}"])
+        feeds[path] = name
     templates = settings.templates_dir or next(
         (p for p in (config_dir.parent / "templates", config_dir / "templates") if p.is_dir()),
         config_dir.parent / "templates",

@@ -1,0 +1,138 @@
+"""Reading event files, the campaign and settings: precise errors, nothing half-read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_config, load_event, load_events
+from bot.errors import ConfigError
+from tests.conftest import REFERENCE_EVENT_FILE, SEEDS
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def reference_text() -> str:
+    return REFERENCE_EVENT_FILE.read_text(encoding="utf-8")
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_event(path)
+    return str(info.value)
+
+
+def test_reference_event_is_transcribed_completely() -> None:
+    event = load_event(REFERENCE_EVENT_FILE)
+    assert event.id == "russia-dprk-treaty"
+    assert event.start.isoformat() == "2024-11-27T11:00:00+03:00"
+    assert event.timezone == "Europe/Moscow"
+    assert [p.name["en"] for p in event.speakers if isinstance(p.name, dict)] == [
+        "Dmitry Kiku", "Georgy Toloraya", "Ilya Dyachkov", "Anton Khlopkov", "Xu Bo", "Konstantin Asmolov",
+    ]
+    assert event.moderator is not None and event.moderator.name == {"en": "Ivan Timofeev", "ru": "Иван Тимофеев"}
+    assert event.languages == ("ru", "en")
+    assert event.accreditation is not None and event.accreditation.phone == "+79269307763"
+    assert set(event.live) == {"website", "x", "vk", "telegram", "dzen"}
+    assert isinstance(event.report, dict) and "Article 20" in event.report["en"]
+
+
+def test_reference_event_text_is_the_seeds_word_for_word() -> None:
+    event = load_event(REFERENCE_EVENT_FILE)
+    announcement, report = SEEDS / "event-announcement.txt", SEEDS / "event-report.txt"
+    if not announcement.exists():
+        pytest.skip(f"the seeds are not beside the repo ({SEEDS})")
+    assert isinstance(event.description, dict) and isinstance(event.report, dict)
+    text = announcement.read_text(encoding="utf-8")
+    for paragraph in event.description["en"].split("\n\n"):
+        assert paragraph in text
+    text = report.read_text(encoding="utf-8")
+    for paragraph in event.report["en"].split("\n\n"):
+        assert paragraph in text
+    assert len(event.description["ru"].split("\n\n")) == len(event.description["en"].split("\n\n"))
+
+
+def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "bad.yaml", "id: x\ntitle: [unclosed\nstart: 2024-01-01\n")
+    message = error_of(path)
+    assert str(path) in message
+    assert "not valid YAML" in message and "line 3" in message
+
+
+def test_unknown_field_is_named_with_its_line(tmp_path: Path) -> None:
+    text = reference_text().replace("\nvenue:", "\nvenu_typo: 1\nvenue:")
+    path = write(tmp_path / "e.yaml", text)
+    message = error_of(path)
+    line = text.splitlines().index("venu_typo: 1") + 1
+    assert f"line {line}, venu_typo: Extra inputs are not permitted" in message
+
+
+def test_missing_field(tmp_path: Path) -> None:
+    text = "\n".join(line for line in reference_text().splitlines() if not line.startswith("timezone:"))
+    message = error_of(write(tmp_path / "e.yaml", text))
+    assert "timezone: Field required" in message
+
+
+def test_unknown_time_zone(tmp_path: Path) -> None:
+    text = reference_text().replace("timezone: Europe/Moscow", "timezone: Europe/Atlantis")
+    message = error_of(write(tmp_path / "e.yaml", text))
+    assert "timezone: unknown time zone 'Europe/Atlantis'" in message
+
+
+def test_end_before_start(tmp_path: Path) -> None:
+    text = reference_text().replace("end: 2024-11-27 13:00", "end: 2024-11-27 10:00")
+    message = error_of(write(tmp_path / "e.yaml", text))
+    assert "end (2024-11-27T10:00:00+03:00) must be after start" in message
+
+
+def test_nested_field_error_points_into_the_list(tmp_path: Path) -> None:
+    text = reference_text().replace("form_url: https://valdaiclub.com/about/accreditation/", "form_url: not-a-url")
+    message = error_of(write(tmp_path / "e.yaml", text))
+    assert "accreditation.form_url: not an http(s) URL" in message
+
+
+def test_bad_file_is_left_out_and_good_ones_are_read(tmp_path: Path) -> None:
+    write(tmp_path / "good.yaml", reference_text().replace("id: russia-dprk-treaty", "id: good"))
+    write(tmp_path / "bad.yaml", reference_text().replace("id: russia-dprk-treaty", "id: bad").replace(
+        "timezone: Europe/Moscow", "timezone: Nowhere"))
+    files = load_events(tmp_path)
+    assert list(files.events) == ["good"]
+    assert len(files.errors) == 1 and "bad.yaml" in str(files.errors[0])
+
+
+def test_duplicate_ids_are_reported(tmp_path: Path) -> None:
+    write(tmp_path / "a.yaml", reference_text())
+    write(tmp_path / "b.yaml", reference_text())
+    files = load_events(tmp_path)
+    assert list(files.events) == ["russia-dprk-treaty"]
+    assert "already used by" in str(files.errors[0])
+
+
+def test_id_defaults_to_file_name(tmp_path: Path) -> None:
+    text = "\n".join(line for line in reference_text().splitlines() if not line.startswith("id:"))
+    assert load_event(write(tmp_path / "from-file-name.yaml", text)).id == "from-file-name"
+
+
+def test_campaign_platform_without_target(workdir: Path) -> None:
+    settings = (workdir / "config" / "settings.toml").read_text()
+    cut = settings.index("[targets.x]")
+    end = settings.index("[targets.dzen]")
+    (workdir / "config" / "settings.toml").write_text(settings[:cut] + settings[end:])
+    with pytest.raises(ConfigError) as info:
+        load_config(workdir / "config")
+    assert "campaign.yaml" in str(info.value)
+    assert "platform 'x' has no enabled target" in str(info.value)
+
+
+def test_bad_campaign_offset(workdir: Path) -> None:
+    path = workdir / "config" / "campaign.yaml"
+    path.write_text(path.read_text().replace("at: start - 7d", "at: a week before"))
+    with pytest.raises(ConfigError) as info:
+        load_config(workdir / "config")
+    assert "steps[0].at: cannot read 'a week before'" in str(info.value)
+    assert "line " in str(info.value)
