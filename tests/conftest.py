@@ -68,3 +68,16 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if name.startswith("ANNOUNCE_BOT_"):
             monkeypatch.delenv(name)
     return tmp_path
+
+
+@pytest.fixture(params=["sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every database the bot supports; storage tests run once per database (a contract suite)."""
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+def store(database_url: str):  # type: ignore[no-untyped-def]
+    from bot.storage import Store, open_database
+
+    return Store(open_database(database_url))
