@@ -55,8 +55,8 @@ def test_validate_reports_bad_event_file(workdir: Path) -> None:
 def test_validate_reports_a_post_that_cannot_fit(workdir: Path) -> None:
     path = workdir / "config" / "events" / "russia-dprk-treaty.yaml"
     text = path.read_text()
-    path.write_text(text.replace("    The Valdai Discussion Club was established in 2004.",
-                                 "    " + "Very long report sentence. " * 2000 + "\n\n    The Valdai Discussion Club was established in 2004."))
+    anchor = "    The Valdai Discussion Club was established in 2004."
+    path.write_text(text.replace(anchor, "    " + "Very long report sentence. " * 2000 + "\n\n" + anchor))
     result = invoke("validate")
     assert result.exit_code == 1
     assert "summary for telegram" in result.output and "parts" in result.output
