@@ -54,6 +54,8 @@ class TelegramAdapter(Adapter):
                 logger.setLevel(logging.WARNING)
 
     async def publish(self, post: RenderedPost) -> Receipt:
+        if not post.parts:
+            raise PermanentError(f"{self._where}: the post has no text to publish")
         sent: list[Message] = []
         failure: PublishError | None = None
         try:
