@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import contextlib
+import shutil
+import signal
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -15,14 +18,19 @@ from rich.table import Table
 from rich.text import Text
 
 from bot import logs
-from bot.config import AppConfig, load_config, load_events
+from bot.abc import Adapter
+from bot.adapters import OutboxAdapter, build_notifier
+from bot.alerts import Alerts
+from bot.config import AppConfig, Settings, load_config, load_events
 from bot.delivery import Outcome, Publisher, render_post, step_targets, targets_for
 from bot.domain import Event, Platform, PostKind, RenderedPost, Step
 from bot.errors import ConfigError, FitError
-from bot.importing import import_events
+from bot.importing import import_events, targets
+from bot.planning import plan, rehearsal
 from bot.platforms import SPECS
 from bot.rendering.renderer import Renderer
-from bot.storage import Store, open_database
+from bot.scheduling import Dispatcher
+from bot.storage import Claims, Store, open_database
 
 app = typer.Typer(help="Announces public events on every platform, on time.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -248,18 +256,131 @@ def _print_outcomes(outcomes: list[Outcome], dry_run: bool) -> None:
 
 
 @app.command()
-def run(ctx: typer.Context) -> None:
-    """Import the events, plan their campaigns and show what is due next."""
+def run(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="send what is due now, then exit")] = False,
+    demo: Annotated[bool, typer.Option(
+        "--demo", help="rehearse each event's campaign in under a minute, into a separate outbox, then exit")] = False,
+) -> None:
+    """Run the bot: import the events, plan their campaigns and publish every post when it is due."""
     state = _state(ctx)
-    store = state.store()
-    report = import_events(state.config, store)
+    config = state.config
+    if demo:
+        config, store, publisher = _rehearsal(state)
+    else:
+        store = state.store()
+        publisher = Publisher(config, store, state.renderer(), observer=_show_outcome)
+    report = import_events(config, store)
     _print_import_errors(report.errors)
     for result in report.results:
         console.print(f"event {result.event_id}: {result.outcome} (+{result.planned} planned, "
                       f"{result.replanned} re-planned, {result.cancelled} cancelled)")
+    asyncio.run(_serve(config, store, publisher, once=once, until_done=demo))
+    if demo or once:
+        _print_status(store, None)
+
+
+def _rehearsal(state: State) -> tuple[AppConfig, Store, Publisher]:
+    """A throw-away database and outbox, and every event moved to start within a minute."""
+    config = state.config
+    folder = Path("var/rehearsal")
+    shutil.rmtree(folder, ignore_errors=True)
+    store = Store(open_database(f"sqlite:///{folder / 'rehearsal.db'}"))
     now = datetime.now(UTC)
-    upcoming = [p for p in store.posts() if p.state == "planned" and p.due_at >= now]
-    console.print(f"{len(upcoming)} posts planned from now on")
+    campaign = config.campaign
+    for event in load_events(config.events_dir).events.values():
+        moved, campaign = rehearsal(event, config.campaign, now)
+        items = plan(moved, campaign, targets(config))
+        store.sync_event(moved, "rehearsal", items)
+    config = replace(config, campaign=campaign)
+    outbox = folder / "outbox"
+    console.print(f"rehearsal: posts go to {outbox}/, nothing is published")
+
+    def to_outbox(name: str, settings: Settings) -> Adapter:
+        return OutboxAdapter(name, settings.targets[name].platform, outbox)
+
+    publisher = Publisher(config, store, state.renderer(), adapters=to_outbox, observer=_show_outcome)
+    # The rehearsal's events live in its own database only: no re-reading of the real event files.
+    return replace(config, config_dir=folder / "no-config"), store, publisher
+
+
+async def _serve(config: AppConfig, store: Store, publisher: Publisher, *, once: bool, until_done: bool) -> None:
+    alerts = Alerts(notify=build_notifier(config.settings))
+    dispatcher = Dispatcher(config, store, Claims(store.sessions), publisher, alerts, reimport=not until_done)
+    if once:
+        await dispatcher.recover()
+        await dispatcher.dispatch()
+        await dispatcher.drain()
+        await publisher.aclose()
+        return
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await dispatcher.start()
+    console.print("announce-bot is running; Ctrl-C stops it" if not until_done else "rehearsing…")
+    while not stop.is_set():
+        if until_done and not any(p.state in ("planned", "retrying", "claimed", "waiting") for p in store.posts()):
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+    console.print("stopping: finishing the posts in flight…")
+    await dispatcher.stop()
+
+
+def _show_outcome(outcome: Outcome) -> None:
+    post = outcome.post
+    when = datetime.now().astimezone().strftime("%H:%M:%S")
+    if outcome.receipt is not None:
+        console.print(Text(f"{when} ✓ {outcome.kind.value} → {outcome.target}: "
+                           f"{outcome.receipt.link or outcome.receipt.post_id}", style="green"))
+        if post is not None and outcome.receipt.link and outcome.receipt.link.startswith("file:"):
+            _print_post(post, outcome.kind.value)  # the outbox: show what would have been published
+    elif outcome.error is not None:
+        console.print(Text(f"{when} ✗ {outcome.kind.value} → {outcome.target}: "
+                           f"{type(outcome.error).__name__}: {outcome.error}", style="red"))
+
+
+@app.command()
+def status(ctx: typer.Context, event_id: Annotated[str | None, typer.Argument(metavar="[EVENT]")] = None) -> None:
+    """Every planned post and its state: sent with link, retrying with the next attempt, failed or skipped with why."""
+    state = _state(ctx)
+    store = state.store()
+    if event_id is not None:
+        _event(store, event_id)
+    _print_status(store, event_id)
+
+
+def _print_status(store: Store, event_id: str | None) -> None:
+    events = {event.id: event for event in store.events()}
+    table = Table("#", "due (local)", "event", "step", "target", "state", "details")
+    styles = {"sent": "green", "failed": "red", "unknown": "red", "retrying": "yellow", "skipped": "dim"}
+    for post in store.posts(event_id):
+        event = events.get(post.event_id)
+        details = post.link or ""
+        if post.state == "retrying" and post.next_attempt_at:
+            details = f"next attempt {_utc(post.next_attempt_at)} (attempt {post.attempts + 1}): {post.reason}"
+        elif post.state not in ("sent", "planned") and post.reason:
+            details = post.reason
+        due = _local(post.due_at, event) if event else _utc(post.due_at)
+        table.add_row(str(post.id), due, post.event_id, post.step_id, post.target,
+                      Text(post.state, style=styles.get(post.state, "")), details)
+    console.print(table)
+
+
+@app.command()
+def retry(ctx: typer.Context, post_id: Annotated[int, typer.Argument(metavar="POST")]) -> None:
+    """Send a failed, skipped or unknown post again (the running bot picks it up within its sweep interval)."""
+    state = _state(ctx)
+    store = state.store()
+    post = Claims(store.sessions).retry(post_id, datetime.now(UTC))
+    if post is None:
+        errors.print(f"no planned post #{post_id}; `announce-bot status` lists them")
+        raise typer.Exit(2)
+    if post.state != "planned":
+        errors.print(f"post #{post_id} is {post.state}: only failed, skipped, unknown or retrying posts are retried")
+        raise typer.Exit(1)
+    console.print(f"post #{post_id} ({post.event_id} {post.step_id} on {post.target}) will be sent again now")
 
 
 def _print_import_errors(problems: list[ConfigError]) -> None:

@@ -79,11 +79,13 @@ class Publisher:
         store: Store,
         renderer: Renderer,
         adapters: AdapterFactory = build_adapter,
+        observer: Callable[[Outcome], None] | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.renderer = renderer
         self._factory = adapters
+        self._observer = observer
         self._adapters: dict[str, Adapter] = {}
 
     def adapter(self, target: str) -> Adapter:
@@ -111,6 +113,21 @@ class Publisher:
         )
 
     async def publish_one(
+        self,
+        event: Event,
+        kind: PostKind,
+        target: str,
+        *,
+        dry_run: bool = False,
+        planned_post_id: int | None = None,
+    ) -> Outcome:
+        """Render, send and record one post on one target; never raises for a platform's failure."""
+        outcome = await self._publish_one(event, kind, target, dry_run=dry_run, planned_post_id=planned_post_id)
+        if self._observer is not None:
+            self._observer(outcome)
+        return outcome
+
+    async def _publish_one(
         self,
         event: Event,
         kind: PostKind,

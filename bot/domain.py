@@ -163,16 +163,27 @@ def _zones() -> frozenset[str]:
     return _ZONES
 
 
-_OFFSET = re.compile(r"^(?P<anchor>start|end)(?:\s*(?P<sign>[+-])\s*(?P<amount>(?:\d+\s*[wdhm]\s*)+))?$")
-_UNIT = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
+_OFFSET = re.compile(r"^(?P<anchor>start|end)(?:\s*(?P<sign>[+-])\s*(?P<amount>(?:\d+\s*[wdhms]\s*)+))?$")
+_UNIT = {
+    "w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1),
+    "s": timedelta(seconds=1),
+}
 
 
 class CatchUp(StrEnum):
     """What to do with a post that comes due late (the bot was down): declared per campaign step."""
 
-    ALWAYS = "always"  # send whenever possible (announcement, summary)
+    ALWAYS = "always"  # send whenever possible (a summary)
+    BEFORE_END = "before_end"  # late is fine until the event is over (an announcement)
     BEFORE_START = "before_start"  # only while the event has not started (reminders)
     WHILE_RUNNING = "while_running"  # only until the event ends (live post)
+
+
+class OnUnknown(StrEnum):
+    """What to do after a crash left a post's outcome unknown (sent or not, nobody can tell)."""
+
+    REPORT = "report"  # mark it unknown and tell the organiser, who may `announce-bot retry` it
+    RESEND = "resend"  # send it again: a duplicate is better than nothing (a live link, say)
 
 
 class Step(Frozen):
@@ -183,13 +194,14 @@ class Step(Frozen):
     at: str = Field(description="'start', 'start - 7d', 'end + 2h', 'start - 1d 12h'")
     platforms: tuple[Platform, ...] | None = None
     catch_up: CatchUp = CatchUp.ALWAYS
+    on_unknown: OnUnknown = OnUnknown.REPORT
     requires_report: bool = False
 
     @field_validator("at")
     @classmethod
     def _parse_at(cls, value: str) -> str:
         if not _OFFSET.match(value.strip()):
-            raise ValueError(f"cannot read {value!r}: write 'start', 'start - 7d', 'end + 2h' (units w d h m)")
+            raise ValueError(f"cannot read {value!r}: write 'start', 'start - 7d', 'end + 2h' (units w d h m s)")
         return value.strip()
 
     @property
@@ -203,7 +215,7 @@ class Step(Frozen):
         match = _OFFSET.match(self.at)
         assert match is not None
         total = timedelta()
-        for amount, unit in re.findall(r"(\d+)\s*([wdhm])", match["amount"] or ""):
+        for amount, unit in re.findall(r"(\d+)\s*([wdhms])", match["amount"] or ""):
             total += int(amount) * _UNIT[unit]
         return -total if match["sign"] == "-" else total
 

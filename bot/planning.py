@@ -79,6 +79,36 @@ def still_useful(catch_up: CatchUp, event_start: datetime, event_end: datetime, 
     """None if a due post is still worth sending at `now`; otherwise why it is skipped."""
     if catch_up is CatchUp.BEFORE_START and now >= event_start:
         return "the event had already started"
-    if catch_up is CatchUp.WHILE_RUNNING and now >= event_end:
+    if catch_up in (CatchUp.WHILE_RUNNING, CatchUp.BEFORE_END) and now >= event_end:
         return "the event had already ended"
     return None
+
+
+def deadline(catch_up: CatchUp, event_start: datetime, event_end: datetime) -> datetime | None:
+    """The last moment a post of this policy is worth sending; None when it never expires."""
+    if catch_up is CatchUp.BEFORE_START:
+        return event_start
+    if catch_up in (CatchUp.WHILE_RUNNING, CatchUp.BEFORE_END):
+        return event_end
+    return None
+
+
+def rehearsal(event: Event, campaign: Campaign, now: datetime, gap: timedelta = timedelta(seconds=5)) -> tuple[
+    Event, Campaign
+]:
+    """The event and its campaign compressed into well under a minute, starting `gap` from `now`.
+
+    Posts keep the campaign's order, `gap` apart; the event lasts two gaps. For `run --demo`: it shows
+    on a fresh machine what the real campaign does over weeks.
+    """
+    planned = [step for step in campaign.steps if step.kind is not PostKind.CHANGED]
+    before = sorted((s for s in planned if s.anchor == "start" and s.offset < timedelta()), key=lambda s: s.offset)
+    at_start = [s for s in planned if s.anchor == "start" and s.offset >= timedelta()]
+    after = sorted((s for s in planned if s.anchor == "end"), key=lambda s: s.offset)
+    seconds = int(gap.total_seconds())
+    steps = [s.model_copy(update={"at": f"start - {seconds * (len(before) - i)}s"}) for i, s in enumerate(before)]
+    steps += [s.model_copy(update={"at": "start"}) for s in at_start]
+    steps += [s.model_copy(update={"at": f"end + {seconds * (i + 1)}s"}) for i, s in enumerate(after)]
+    start = now + gap * (len(before) + 1)
+    moved = event.model_copy(update={"id": f"{event.id}-rehearsal"[:80], "start": start, "end": start + 2 * gap})
+    return moved, campaign.model_copy(update={"steps": tuple(steps)})

@@ -61,6 +61,7 @@ class PlatformSpec:
     caption_length: int | None = None
     max_parts: int = 1
     number_parts: bool = False  # "1/3" at the end of each part of a thread
+    rate_per_second: float | None = None  # messages per second across all targets of the platform
 
     def fits(self, text: str) -> bool:
         return self.measure(text) <= self.max_length
@@ -76,6 +77,8 @@ TELEGRAM = PlatformSpec(
     caption_length=1024,
     measure=telegram_length,
     max_parts=5,
+    # core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this: about 30 messages per second.
+    rate_per_second=30,
 )
 
 VK = PlatformSpec(
@@ -87,6 +90,8 @@ VK = PlatformSpec(
     max_length=16384,
     measure=char_length,
     max_parts=2,
+    # dev.vk.com/ru/api/api-requests#Ограничения: 3 requests per second with a user token.
+    rate_per_second=3,
 )
 
 X = PlatformSpec(
@@ -98,6 +103,8 @@ X = PlatformSpec(
     measure=x_weighted_length,
     max_parts=12,
     number_parts=True,
+    # POST /2/tweets allows 100 requests per 15 minutes per user: a steady pace well under that.
+    rate_per_second=1,
 )
 
 DZEN = PlatformSpec(

@@ -120,11 +120,16 @@ def test_post_without_credentials_goes_to_outbox(workdir: Path) -> None:
     assert result.output.count("✓ sent") == 3
 
 
-def test_run_imports_and_plans(workdir: Path) -> None:
-    first = invoke("run")
+def test_run_once_imports_plans_and_catches_up(workdir: Path) -> None:
+    first = invoke("run", "--once")
     assert "event russia-dprk-treaty: created (+22 planned" in first.output
-    second = invoke("run")
+    # The reference event is long over: only its summary is still worth sending, and it goes out.
+    assert "✓ summary → telegram:" in first.output
+    assert "✓ announcement" not in first.output
+    assert "skipped" in first.output and "the event had already ended" in first.output
+    second = invoke("run", "--once")
     assert "event russia-dprk-treaty: unchanged (+0 planned, 0 re-planned, 0 cancelled)" in second.output
+    assert "✓ summary" not in second.output  # sent once, never twice
 
 
 def test_python_dash_m_entry_point(workdir: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from importlib import import_module
 from typing import Any
 
@@ -35,4 +35,15 @@ def build_adapter(name: str, settings: Settings) -> Adapter:
     return adapter_class(target.platform)(name, target)
 
 
-__all__ = ["REGISTRY", "Adapter", "OutboxAdapter", "adapter_class", "build_adapter"]
+def build_notifier(settings: Settings) -> Callable[[str], Awaitable[None]] | None:
+    """Sends alerts to the admin chat through a Telegram target's bot, if both are configured."""
+    chat = settings.admin.chat_id
+    target: Any = settings.targets.get(settings.admin.bot_target)
+    if not chat or target is None or target.platform is not Platform.TELEGRAM or not target.has_credentials:
+        return None
+    from bot.adapters.telegram import telegram_notifier
+
+    return telegram_notifier(target, chat)
+
+
+__all__ = ["REGISTRY", "Adapter", "OutboxAdapter", "adapter_class", "build_adapter", "build_notifier"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -219,3 +220,18 @@ def _retry_after_seconds(exc: RetryAfter) -> float:
         warnings.simplefilter("ignore", PTBDeprecationWarning)
         value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def telegram_notifier(target: TelegramTarget, chat_id: str) -> Callable[[str], Awaitable[None]]:
+    """Sends plain-text alerts to an admin chat with `target`'s bot (no parse mode: nothing to escape)."""
+    adapter = TelegramAdapter("admin", target)
+
+    async def notify(text: str) -> None:
+        bot = await adapter._ready_bot()
+        try:
+            await bot.send_message(chat_id=chat_id, text=text[:4000], link_preview_options=LinkPreviewOptions(
+                is_disabled=True))
+        except TelegramError as exc:
+            raise adapter._error(exc) from None
+
+    return notify

@@ -110,6 +110,31 @@ class OutboxSettings(_Section):
     dir: Path = Path("var/outbox")
 
 
+class DeliverySettings(_Section):
+    """How the scheduler sends: retries, back-off, leases, and how often it re-reads the event files."""
+
+    max_attempts: int = Field(default=6, ge=1, description="transient failures before a post is given up")
+    backoff_base: float = Field(default=10.0, gt=0, description="seconds before the first retry; doubles each time")
+    backoff_max: float = Field(default=900.0, gt=0)
+    credentials_pause: float = Field(default=900.0, gt=0, description="seconds a target rests after a token fails")
+    rate_limit: bool = Field(default=True, description="respect each platform's declared message rate")
+    shared_database: bool = Field(
+        default=False, description="several replicas share the database: only claims older than the lease are stale"
+    )
+    claim_lease: float = Field(default=300.0, gt=0, description="seconds after which a replica's claim is stale")
+    sweep_interval: float = Field(default=15.0, gt=0, description="seconds between checks for due posts")
+    reimport_interval: float = Field(default=10.0, gt=0, description="seconds between re-reads of the event files")
+    shutdown_grace: float = Field(default=30.0, ge=0, description="seconds in-flight sends get to finish on stop")
+
+
+class AdminSettings(_Section):
+    """Where failures that need a person are reported, besides the log."""
+
+    chat_id: str | None = Field(default=None, description="a Telegram chat for alerts, sent by `bot_target`")
+    bot_target: str = Field(default="telegram", description="the Telegram target whose token sends the alerts")
+    user_ids: tuple[int, ...] = ()
+
+
 class Settings(BaseSettings):
     """All settings. Relative paths are relative to the working directory."""
 
@@ -119,6 +144,8 @@ class Settings(BaseSettings):
 
     database: DatabaseSettings = DatabaseSettings()
     outbox: OutboxSettings = OutboxSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    admin: AdminSettings = AdminSettings()
     templates_dir: Path | None = None
     targets: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")], Target] = Field(default_factory=dict)
 

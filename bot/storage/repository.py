@@ -6,11 +6,12 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.domain import Event, PostState, Receipt
+from bot.domain import CatchUp, Event, PostKind, PostState, Receipt
 from bot.errors import PublishError
 from bot.planning import PlanItem
 from bot.storage.tables import DeliveryRow, EventRow, PlannedPostRow, utcnow
@@ -39,19 +40,29 @@ class Store:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
 
-    def sync_event(self, event: Event, source: str, items: Sequence[PlanItem]) -> SyncResult:
-        """Store `event` and bring its planned posts in line with `items`; unchanged input writes nothing."""
+    def sync_event(
+        self, event: Event, source: str, items: Sequence[PlanItem], *, notify_changes: bool = False,
+        now: datetime | None = None,
+    ) -> SyncResult:
+        """Store `event` and bring its planned posts in line with `items`; unchanged input writes nothing.
+
+        With `notify_changes`, a new time, a postponement or a cancellation plans a `changed` notice, due
+        now, on every target that already carried the announcement.
+        """
         digest = content_hash(event)
         active = event.status.value == "scheduled"
         planned = replanned = cancelled = 0
         with self.sessions.begin() as session:
             row = session.get(EventRow, event.id)
+            notice = False
             if row is None:
                 outcome = "created"
                 row = EventRow(id=event.id)
                 session.add(row)
             else:
                 outcome = "updated" if row.content_hash != digest or row.source != source else "unchanged"
+                was_active = row.status == "scheduled"
+                notice = notify_changes and was_active and (not active or row.start_at != event.start)
             if outcome != "unchanged":
                 row.content_hash = digest
                 row.data = event.model_dump(mode="json")
@@ -73,9 +84,11 @@ class Store:
                 elif post.state in _MUTABLE and _update(post, item, state, reason):
                     replanned += 1
             for post in existing.values():
-                if post.state in (PostState.PLANNED, PostState.WAITING):
+                if post.kind != PostKind.CHANGED and post.state in (PostState.PLANNED, PostState.WAITING):
                     post.state, post.reason = PostState.CANCELLED.value, "no longer in the campaign"
                     cancelled += 1
+            if notice:
+                planned += _plan_notices(session, event, now or utcnow())
         if outcome == "unchanged" and (planned or replanned or cancelled):
             outcome = "updated"
         return SyncResult(
@@ -137,6 +150,25 @@ class Store:
                 row.error, row.error_kind = str(error), type(error).__name__
 
 
+def _plan_notices(session: Session, event: Event, now: datetime) -> int:
+    announced = session.scalars(
+        select(PlannedPostRow).where(
+            PlannedPostRow.event_id == event.id,
+            PlannedPostRow.kind == PostKind.ANNOUNCEMENT.value,
+            PlannedPostRow.state == PostState.SENT.value,
+        )
+    ).all()
+    step_id = f"changed-{now:%Y%m%dt%H%M%S}"
+    for post in announced:
+        session.add(PlannedPostRow(
+            event_id=event.id, step_id=step_id, kind=PostKind.CHANGED.value, target=post.target,
+            platform=post.platform, lang=post.lang, catch_up=CatchUp.BEFORE_END.value, due_at=now,
+            state=PostState.PLANNED.value, reason=f"the event is {event.status.value}"
+            if event.status.value != "scheduled" else "the start time changed", attempts=0,
+        ))
+    return len(announced)
+
+
 def _desired(item: PlanItem, active: bool, event: Event) -> tuple[str, str | None]:
     if not active:
         return PostState.CANCELLED.value, f"the event is {event.status.value}"
@@ -175,3 +207,134 @@ def _update(post: PlannedPostRow, item: PlanItem, state: str, reason: str | None
     for key, value in changed.items():
         setattr(post, key, value)
     return bool(changed)
+
+
+_CLAIMABLE = (PostState.PLANNED.value, PostState.RETRYING.value)
+
+
+class Claims:
+    """The delivery state machine in the database: claim, then sent / retrying / failed / skipped / unknown.
+
+    A post is claimed with one atomic UPDATE before its network call, so that no two senders (tasks,
+    processes or replicas) ever send it twice; PostgreSQL skips rows another replica has locked.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def claim_due(self, now: datetime, worker: str, limit: int = 500) -> list[PlannedPostRow]:
+        with self.sessions.begin() as session:
+            due = (
+                select(PlannedPostRow.id)
+                .where(
+                    PlannedPostRow.state.in_(_CLAIMABLE),
+                    PlannedPostRow.due_at <= now,
+                    or_(PlannedPostRow.next_attempt_at.is_(None), PlannedPostRow.next_attempt_at <= now),
+                )
+                .order_by(PlannedPostRow.due_at, PlannedPostRow.id)
+                .limit(limit)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            claimed = session.scalars(
+                update(PlannedPostRow)
+                .where(PlannedPostRow.id.in_(due.scalar_subquery()), PlannedPostRow.state.in_(_CLAIMABLE))
+                .values(
+                    state=PostState.CLAIMED.value,
+                    claimed_by=worker,
+                    claimed_at=now,
+                    attempts=PlannedPostRow.attempts + 1,
+                    updated_at=now,
+                )
+                .returning(PlannedPostRow)
+                .execution_options(synchronize_session=False)
+            ).all()
+            return sorted(claimed, key=lambda post: (post.due_at, post.id))
+
+    def _finish(self, row_id: int, worker: str, **values: object) -> bool:
+        """Move a post this worker claimed to its outcome; False if the claim was lost meanwhile."""
+        with self.sessions.begin() as session:
+            result = session.execute(
+                update(PlannedPostRow)
+                .where(
+                    PlannedPostRow.id == row_id,
+                    PlannedPostRow.state == PostState.CLAIMED.value,
+                    PlannedPostRow.claimed_by == worker,
+                )
+                .values(updated_at=utcnow(), **values)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    def sent(self, row_id: int, worker: str, receipt: Receipt) -> bool:
+        return self._finish(row_id, worker, state=PostState.SENT.value, post_id=receipt.post_id,
+                            link=receipt.link, reason=None, next_attempt_at=None)
+
+    def retry_at(self, row_id: int, worker: str, when: datetime, reason: str) -> bool:
+        return self._finish(row_id, worker, state=PostState.RETRYING.value, next_attempt_at=when, reason=reason)
+
+    def failed(self, row_id: int, worker: str, reason: str) -> bool:
+        return self._finish(row_id, worker, state=PostState.FAILED.value, reason=reason, next_attempt_at=None)
+
+    def skipped(self, row_id: int, worker: str, reason: str) -> bool:
+        return self._finish(row_id, worker, state=PostState.SKIPPED.value, reason=reason, next_attempt_at=None)
+
+    def release(self, row_id: int, worker: str) -> bool:
+        """Give a claim back untouched (shutting down before the post was sent)."""
+        return self._finish(row_id, worker, state=PostState.PLANNED.value, attempts=PlannedPostRow.attempts - 1)
+
+    def stale_claims(self, older_than: datetime | None = None) -> list[PlannedPostRow]:
+        """Claims whose sender is gone: all of them at start-up of a single process, else older than a lease."""
+        with self.sessions() as session:
+            query = select(PlannedPostRow).where(PlannedPostRow.state == PostState.CLAIMED.value)
+            if older_than is not None:
+                query = query.where(PlannedPostRow.claimed_at < older_than)
+            return list(session.scalars(query).all())
+
+    def resolve_stale(self, post: PlannedPostRow, *, resend: bool) -> bool:
+        """A claim whose outcome is unknown: send again (per the campaign) or mark unknown for a person."""
+        values: dict[str, object] = (
+            {"state": PostState.PLANNED.value, "reason": "re-sent after a crash (outcome was unknown)"}
+            if resend
+            else {"state": PostState.UNKNOWN.value,
+                  "reason": "the bot stopped while sending: it may or may not have been published"}
+        )
+        with self.sessions.begin() as session:
+            result = session.execute(
+                update(PlannedPostRow)
+                .where(PlannedPostRow.id == post.id, PlannedPostRow.state == PostState.CLAIMED.value,
+                       PlannedPostRow.claimed_by == post.claimed_by)
+                .values(updated_at=utcnow(), **values)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    def retry(self, row_id: int, now: datetime) -> PlannedPostRow | None:
+        """The organiser asks to send a failed, unknown or skipped post again, now."""
+        with self.sessions.begin() as session:
+            post = session.get(PlannedPostRow, row_id)
+            if post is None or post.state not in (PostState.FAILED, PostState.UNKNOWN, PostState.SKIPPED,
+                                                  PostState.RETRYING):
+                return post
+            post.state, post.next_attempt_at, post.attempts = PostState.PLANNED.value, None, 0
+            post.reason = "retry asked by the organiser"
+            if post.due_at > now:
+                post.due_at = now
+            return post
+
+    def next_wake(self) -> datetime | None:
+        """When the next planned or retrying post comes due."""
+        with self.sessions() as session:
+            due = session.scalar(
+                select(func.min(func.coalesce(PlannedPostRow.next_attempt_at, PlannedPostRow.due_at)))
+                .where(PlannedPostRow.state.in_(_CLAIMABLE))
+            )
+            if due is None:
+                return None
+            return due if isinstance(due, datetime) and due.tzinfo else _parse_utc(due)
+
+
+def _parse_utc(value: object) -> datetime:
+    # SQLite returns an aggregate over a custom type as its raw stored text.
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,0 +1,253 @@
+"""Fires planned posts on time with APScheduler; the database decides what is due and who sends it.
+
+APScheduler 3 loses a one-off job that came due while the process was down, and two schedulers
+sharing a job store run a job twice. So no post lives in APScheduler: each is a row, claimed with an
+atomic UPDATE before sending. The scheduler only holds three in-memory jobs: a wake-up at the next
+due time, a periodic sweep (a safety net), and a periodic re-read of the event files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.alerts import Alerts
+from bot.config import AppConfig
+from bot.config.settings import DeliverySettings
+from bot.delivery import Outcome, Publisher
+from bot.domain import CatchUp, Event, OnUnknown, Platform, PostKind
+from bot.errors import CredentialsError, PublishError, RateLimited
+from bot.importing import import_events
+from bot.planning import deadline, still_useful
+from bot.platforms import SPECS
+from bot.ratelimit import TokenBucket
+from bot.storage import Claims, Store
+from bot.storage.tables import PlannedPostRow
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Dispatcher:
+    """Claims due posts and sends them: one queue per target, so a failing platform delays no other."""
+
+    def __init__(
+        self,
+        config: AppConfig,
+        store: Store,
+        claims: Claims,
+        publisher: Publisher,
+        alerts: Alerts,
+        *,
+        clock: Clock = utcnow,
+        worker: str | None = None,
+        reimport: bool = True,
+    ) -> None:
+        self.config = config
+        self.policy: DeliverySettings = config.settings.delivery
+        self.store = store
+        self.claims = claims
+        self.publisher = publisher
+        self.alerts = alerts
+        self.clock = clock
+        self.worker = worker or worker_name()
+        self.reimport = reimport
+        self.scheduler: AsyncIOScheduler | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._target_locks: dict[str, asyncio.Lock] = {}
+        self._paused: dict[str, datetime] = {}  # target -> until when, after its credentials failed
+        self._buckets: dict[Platform, TokenBucket] = {}
+        self._events: dict[str, Event] = {}
+        self._stopping = False
+        self.idle = asyncio.Event()
+
+    # --- life cycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Recover what a previous run left half-done, then schedule the wake-up, sweep and re-import jobs."""
+        await self.recover()
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        # Real posts never live in APScheduler, so a missed job loses nothing; still, run late jobs at once.
+        defaults = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
+        self.scheduler.add_job(self.dispatch, "interval", seconds=self.policy.sweep_interval, id="sweep",
+                               **defaults)
+        if self.reimport:
+            self.scheduler.add_job(self.import_files, "interval", seconds=self.policy.reimport_interval,
+                                   id="reimport", **defaults)
+        self.scheduler.start()
+        await self.dispatch()
+
+    async def stop(self) -> None:
+        """Stop claiming; give in-flight sends `shutdown_grace` seconds to finish and be recorded."""
+        self._stopping = True
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=self.policy.shutdown_grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self.publisher.aclose()
+
+    async def recover(self) -> None:
+        """Claims whose sender died between claim and receipt: their outcome is unknown."""
+        lease = None
+        if self.policy.shared_database:
+            lease = self.clock() - timedelta(seconds=self.policy.claim_lease)
+        for post in self.claims.stale_claims(lease):
+            resend = self._on_unknown(post) is OnUnknown.RESEND
+            if not self.claims.resolve_stale(post, resend=resend):
+                continue
+            what = f"{post.event_id} {post.step_id} on {post.target} (post #{post.id})"
+            if resend:
+                log.warning("%s: outcome unknown after a crash; sending again as the campaign says", what)
+            else:
+                await self.alerts(
+                    f"{what}: the bot stopped while sending it, so it may or may not be published. "
+                    f"Check the {post.platform} account; `announce-bot retry {post.id}` sends it again."
+                )
+
+    def _on_unknown(self, post: PlannedPostRow) -> OnUnknown:
+        step = next((s for s in self.config.campaign.steps if s.id == post.step_id), None)
+        return step.on_unknown if step else OnUnknown.REPORT
+
+    async def import_files(self) -> None:
+        report = await asyncio.to_thread(import_events, self.config, self.store, self.clock())
+        for error in report.errors:
+            log.error("event file not imported: %s", error)
+        if any(result.outcome != "unchanged" for result in report.results):
+            self._events.clear()
+            await self.dispatch()
+
+    # --- dispatching ------------------------------------------------------------------------------
+
+    async def dispatch(self) -> int:
+        """Claim every due post and start sending it; returns how many were claimed."""
+        if self._stopping:
+            return 0
+        now = self.clock()
+        claimed = await asyncio.to_thread(self.claims.claim_due, now, self.worker)
+        for post in claimed:
+            task = asyncio.create_task(self._deliver(post), name=f"post-{post.id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._task_done)
+        if claimed:
+            self.idle.clear()
+        await self._schedule_wake()
+        return len(claimed)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery task failed", exc_info=task.exception())
+        if not self._tasks:
+            self.idle.set()
+
+    async def _schedule_wake(self) -> None:
+        if self.scheduler is None:
+            return
+        wake = await asyncio.to_thread(self.claims.next_wake)
+        if wake is None:
+            return
+        self.scheduler.add_job(self.dispatch, "date", run_date=max(wake, utcnow()), id="wake",
+                               replace_existing=True, misfire_grace_time=None, coalesce=True)
+
+    def _event(self, event_id: str) -> Event | None:
+        if event_id not in self._events:
+            event = self.store.event(event_id)
+            if event is None:
+                return None
+            self._events[event_id] = event
+        return self._events[event_id]
+
+    async def _deliver(self, post: PlannedPostRow) -> None:
+        lock = self._target_locks.setdefault(post.target, asyncio.Lock())
+        async with lock:  # one target's posts go out one at a time, in due order
+            try:
+                await self._send(post)
+            finally:
+                if not self._stopping:
+                    await self._schedule_wake()
+
+    async def _send(self, post: PlannedPostRow) -> None:
+        now = self.clock()
+        event = self._event(post.event_id)
+        if event is None or (event.status.value != "scheduled" and post.kind != PostKind.CHANGED):
+            self.claims.skipped(post.id, self.worker, "the event is no longer scheduled")
+            return
+        catch_up = CatchUp(post.catch_up)
+        if reason := still_useful(catch_up, event.start, event.end, now):
+            self.claims.skipped(post.id, self.worker, f"too late: {reason}")
+            await self.alerts(f"{post.event_id} {post.step_id} on {post.target} skipped: {reason}")
+            return
+        if (until := self._paused.get(post.target)) and until > now:
+            self.claims.retry_at(post.id, self.worker, until, "paused: the target's credentials failed")
+            return
+        if self.policy.rate_limit:
+            await self._bucket(Platform(post.platform)).acquire()
+        outcome = await self.publisher.publish_one(event, PostKind(post.kind), post.target, planned_post_id=post.id)
+        if failure := self._settle(post, event, outcome, catch_up):
+            what = f"{post.event_id} {post.step_id} on {post.target} ({post.platform}) failed: {failure}"
+            if isinstance(outcome.error, CredentialsError):
+                what += f". Posting to {post.target} is paused; fix its credentials and `announce-bot retry {post.id}`."
+            await self.alerts(what)
+
+    def _bucket(self, platform: Platform) -> TokenBucket:
+        if platform not in self._buckets:
+            rate = SPECS[platform].rate_per_second
+            self._buckets[platform] = TokenBucket(rate or 1000.0, burst=rate or 1000.0)
+        return self._buckets[platform]
+
+    def _settle(self, post: PlannedPostRow, event: Event, outcome: Outcome, catch_up: CatchUp) -> str | None:
+        """Record what happened: sent, retry at a time, or failed for good (then return why)."""
+        now = self.clock()
+        error = outcome.error
+        if error is None and outcome.receipt is not None:
+            self.claims.sent(post.id, self.worker, outcome.receipt)
+            return None
+        message = f"{type(error).__name__}: {error}"
+        if isinstance(error, CredentialsError):
+            self._paused[post.target] = now + timedelta(seconds=self.policy.credentials_pause)
+        if not isinstance(error, PublishError) or not error.retryable:
+            self.claims.failed(post.id, self.worker, message)
+            return message
+        if isinstance(error, RateLimited):
+            delay = error.retry_after  # exactly as long as the platform said
+        elif post.attempts >= self.policy.max_attempts:
+            reason = f"gave up after {post.attempts} attempts: {message}"
+            self.claims.failed(post.id, self.worker, reason)
+            return reason
+        else:
+            backoff = min(self.policy.backoff_max, self.policy.backoff_base * 2 ** (post.attempts - 1))
+            delay = backoff * random.uniform(0.5, 1.0)  # jitter spreads retries of many posts apart
+        when = now + timedelta(seconds=delay)
+        limit = deadline(catch_up, event.start, event.end)
+        if limit is not None and when >= limit:
+            reason = f"no time left to retry before {limit:%Y-%m-%d %H:%M} UTC: {message}"
+            self.claims.failed(post.id, self.worker, reason)
+            return reason
+        self.claims.retry_at(post.id, self.worker, when, message)
+        return None
+
+    async def drain(self) -> None:
+        """Wait until every started send is recorded (for `run --once` and tests)."""
+        while self._tasks:
+            await asyncio.gather(*set(self._tasks), return_exceptions=True)
