@@ -97,7 +97,8 @@ class DzenTarget(_TargetBase):
 Target = Annotated[TelegramTarget | VkTarget | XTarget | DzenTarget, Field(discriminator="platform")]
 
 SECRET_KEYS = frozenset(
-    {"token", "consumer_key", "consumer_secret", "access_token", "access_token_secret", "password", "secret"}
+    {"token", "consumer_key", "consumer_secret", "access_token", "access_token_secret", "password", "secret",
+     "webhook_secret"}
 )
 
 
@@ -135,6 +136,38 @@ class AdminSettings(_Section):
     user_ids: tuple[int, ...] = ()
 
 
+class ChatSettings(_Section):
+    """The subscriber bot (bot/chat): which target's token it uses, polling or webhook, flood and broadcast limits."""
+
+    enabled: bool = True
+    bot_target: str = Field(default="telegram", description="the Telegram target whose bot token answers people")
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str | None = Field(default=None, description="the public HTTPS URL Telegram posts updates to")
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, gt=0, lt=65536)
+    webhook_path: str = Field(default="telegram", pattern=r"^[A-Za-z0-9_/-]{0,100}$")
+    webhook_secret: SecretStr | None = Field(default=None, description="from the environment only")
+    webhook_secret_file: Path | None = None
+    flood_burst: int = Field(default=8, ge=1, description="messages a person may send at once")
+    flood_rate: float = Field(default=1.0, gt=0, description="messages per second a person may keep sending")
+    page_size: int = Field(default=5, ge=1, le=20)
+    broadcast_rate: float = Field(default=30.0, gt=0, description="personal reminders per second, overall")
+    per_chat_interval: float = Field(default=1.0, ge=0, description="seconds between two messages to one chat")
+    broadcast_batch: int = Field(default=200, ge=1, description="reminders claimed at a time")
+    reminder_kinds: tuple[str, ...] = ("reminder", "live")
+    reminder_sweep: float = Field(default=20.0, gt=0, description="seconds between checks for due reminders")
+
+    def secret(self) -> str | None:
+        if self.webhook_secret is not None:
+            return self.webhook_secret.get_secret_value().strip() or None
+        if self.webhook_secret_file is not None:
+            try:
+                return self.webhook_secret_file.read_text(encoding="utf-8").strip() or None
+            except OSError as exc:
+                raise ValueError(f"cannot read webhook_secret_file: {exc.strerror}") from None
+        return None
+
+
 class Settings(BaseSettings):
     """All settings. Relative paths are relative to the working directory."""
 
@@ -146,6 +179,7 @@ class Settings(BaseSettings):
     outbox: OutboxSettings = OutboxSettings()
     delivery: DeliverySettings = DeliverySettings()
     admin: AdminSettings = AdminSettings()
+    chat: ChatSettings = ChatSettings()
     templates_dir: Path | None = None
     targets: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")], Target] = Field(default_factory=dict)
 
@@ -166,4 +200,5 @@ class Settings(BaseSettings):
 
     def all_secrets(self) -> list[str]:
         """Every configured secret value, so that logs and errors can be scrubbed of them."""
-        return [value for target in self.targets.values() for value in target.secrets().values()]
+        found = [value for target in self.targets.values() for value in target.secrets().values()]
+        return [*found, *filter(None, [self.chat.secret()])]
