@@ -18,7 +18,7 @@ from bot.platforms import VK
 
 # vk-api hard-codes this host in VkApi.method (`https://api.vk.ru/method/{method}`).
 VK_API_HOST = "https://api.vk.ru"
-USER_AGENT = "announce-bot (+https://github.com/announce-bot)"
+USER_AGENT = "announce-bot"
 
 # VK's error codes (dev.vk.com/reference/errors) and what each means for us.
 TOO_MANY_RPS = 6
@@ -82,18 +82,15 @@ class VkAdapter(Adapter):
         # vk-api's own handlers sleep and retry error 6 without limit, and turn error 14 into an
         # exception that needs a person to solve the captcha: we map every error ourselves instead.
         self._vk.error_handlers.clear()
-        # Wall post ids of posts whose later part failed, so that a retry does not repeat the first.
-        self._sent: dict[tuple[str, ...], list[int]] = {}
 
     async def publish(self, post: RenderedPost) -> Receipt:
-        key = (post.event_id, post.kind.value, post.target, *(part.text for part in post.parts))
-        ids = self._sent.setdefault(key, [])
+        ids: list[str] = []
         error: PublishError | None = None
-        for index in range(len(ids), len(post.parts)):
+        for index, part in enumerate(post.parts):
             values: dict[str, Any] = {
                 "owner_id": -self.group_id,
                 "from_group": 1,
-                "message": post.parts[index].text,
+                "message": part.text,
             }
             if index == 0 and post.link:
                 values["attachments"] = post.link
@@ -106,27 +103,37 @@ class VkAdapter(Adapter):
                 if post_id is None:
                     error = PermanentError("VK answered wall.post without a post_id")
                 else:
-                    ids.append(int(post_id))
+                    ids.append(f"-{self.group_id}_{post_id}")
                     continue
             break
         if error is not None:
             # Raised outside the except block so that the SDK's exception, which holds the request's
             # values with the access token, is not kept as the context of ours.
-            if ids:
-                error.args = (f"{error} ({len(ids)} of {len(post.parts)} parts already posted)",)
-            raise error from None
-        del self._sent[key]
-        wall_ids = [f"-{self.group_id}_{post_id}" for post_id in ids]
+            raise (self._partial(error, ids, len(post.parts)) if ids else error) from None
         return Receipt(
             platform=self.spec.platform,
             target=self.name,
-            post_id=wall_ids[0],
-            link=f"https://vk.com/wall{wall_ids[0]}",
-            extra_ids=tuple(wall_ids[1:]),
+            post_id=ids[0],
+            link=self._link(ids[0]),
+            extra_ids=tuple(ids[1:]),
         )
 
     async def aclose(self) -> None:
         self._session.close()
+
+    def _link(self, wall_id: str) -> str:
+        return f"https://vk.com/wall{wall_id}"
+
+    def _partial(self, error: PublishError, ids: list[str], total: int) -> PublishError:
+        """The error of a post that went out in part. A retry would post every part again, so like the
+        Telegram adapter it is not retryable (a CredentialsError stays one): the organiser completes it."""
+        note = (
+            f" -- {len(ids)} of {total} wall posts had already been published"
+            f" ({', '.join(ids)}; {self._link(ids[0])}); not retried, as a retry would publish them again"
+        )
+        if isinstance(error, CredentialsError):
+            return CredentialsError(f"{error}{note}")
+        return PermanentError(f"{error}{note}")
 
     def _error(self, exc: Exception) -> PublishError:
         """Our error for an SDK or network failure, in our own words (vk-api's carry the token)."""

@@ -23,7 +23,7 @@ X_API_HOST = "https://api.twitter.com"
 DEFAULT_RETRY_AFTER = 60.0
 
 # These libraries log the OAuth consumer key and access token at DEBUG while signing requests.
-_CHATTY_LOGGERS = ("requests_oauthlib", "requests_oauthlib.oauth1_auth", "oauthlib", "oauthlib.oauth1.rfc5849")
+_CHATTY_LOGGERS = ("requests_oauthlib.oauth1_auth", "oauthlib", "oauthlib.oauth1.rfc5849")
 
 
 class _ScrubSecrets(logging.Filter):
@@ -85,17 +85,14 @@ class XAdapter(Adapter):
         self._filter = _ScrubSecrets([value for value in secrets.values() if value])
         for logger in _CHATTY_LOGGERS:
             logging.getLogger(logger).addFilter(self._filter)
-        # Tweet ids of threads whose later part failed, so that a retry continues instead of repeating.
-        self._sent: dict[tuple[str, ...], list[str]] = {}
 
     async def publish(self, post: RenderedPost) -> Receipt:
-        key = (post.event_id, post.kind.value, post.target, *(part.text for part in post.parts))
-        ids = self._sent.setdefault(key, [])
+        ids: list[str] = []
         error: PublishError | None = None
-        for index in range(len(ids), len(post.parts)):
+        for part in post.parts:
             reply_to = ids[-1] if ids else None
             try:
-                tweet_id = await asyncio.to_thread(self._create_tweet, post.parts[index].text, reply_to)
+                tweet_id = await asyncio.to_thread(self._create_tweet, part.text, reply_to)
             except (tweepy.TweepyException, requests.RequestException) as exc:
                 error = self._error(exc)
             else:
@@ -106,15 +103,12 @@ class XAdapter(Adapter):
             break
         if error is not None:
             # Raised outside the except block, so no SDK exception (with the signed request) rides along.
-            if ids:
-                error.args = (f"{error} ({len(ids)} of {len(post.parts)} parts of the thread already posted)",)
-            raise error from None
-        del self._sent[key]
+            raise (self._partial(error, ids, len(post.parts)) if ids else error) from None
         return Receipt(
             platform=self.spec.platform,
             target=self.name,
             post_id=ids[0],
-            link=f"https://x.com/{self.username}/status/{ids[0]}",
+            link=self._link(ids[0]),
             extra_ids=tuple(ids[1:]),
         )
 
@@ -122,6 +116,20 @@ class XAdapter(Adapter):
         self._client.session.close()
         for logger in _CHATTY_LOGGERS:
             logging.getLogger(logger).removeFilter(self._filter)
+
+    def _link(self, tweet_id: str) -> str:
+        return f"https://x.com/{self.username}/status/{tweet_id}"
+
+    def _partial(self, error: PublishError, ids: list[str], total: int) -> PublishError:
+        """The error of a thread that went out in part. A retry would post every part again, so like the
+        Telegram adapter it is not retryable (a CredentialsError stays one): the organiser completes it."""
+        note = (
+            f" -- {len(ids)} of {total} tweets of the thread had already been published"
+            f" ({', '.join(ids)}; {self._link(ids[0])}); not retried, as a retry would publish them again"
+        )
+        if isinstance(error, CredentialsError):
+            return CredentialsError(f"{error}{note}")
+        return PermanentError(f"{error}{note}")
 
     def _create_tweet(self, text: str, reply_to: str | None) -> str | None:
         response = self._client.create_tweet(text=text, in_reply_to_tweet_id=reply_to, user_auth=True)

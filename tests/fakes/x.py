@@ -1,0 +1,158 @@
+"""A loopback fake of X's API v2 `POST /2/tweets`: checks OAuth 1.0a and length, records tweets, scripts faults."""
+
+from __future__ import annotations
+
+import hmac
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from oauthlib.oauth1 import Client
+from oauthlib.oauth1.rfc5849 import signature
+
+from bot.platforms import x_weighted_length
+from tests.fakes.base import FakeServer, Reply, Request
+
+# The URL tweepy signs: OAuth 1.0a signs X's own address, and the adapter redirects the request afterwards.
+SIGNED_URL = "https://api.twitter.com/2/tweets"
+_OAUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
+
+
+@dataclass
+class Tweet:
+    """One tweet as the fake accepted it."""
+
+    id: str
+    text: str
+    in_reply_to: str | None
+    body: dict[str, Any]
+
+
+def problem(status: int, title: str, detail: str) -> dict[str, Any]:
+    """X's error body (an RFC 7807 problem)."""
+    return {"title": title, "type": "about:blank", "status": status, "detail": detail}
+
+
+class FakeX(FakeServer):
+    """Answers `POST /2/tweets` like X: 201 with `{"data": {"id", "text"}}`.
+
+    With all four secrets given, it also checks the OAuth 1.0a HMAC-SHA1 signature.
+    """
+
+    def __init__(
+        self,
+        consumer_key: str,
+        consumer_secret: str | None = None,
+        access_token: str | None = None,
+        access_token_secret: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.consumer_key = consumer_key
+        self.consumer_secret = consumer_secret
+        self.access_token = access_token
+        self.access_token_secret = access_token_secret
+        self.tweets: list[Tweet] = []
+        self.problems: list[str] = []
+        self._at: dict[int, Reply] = {}
+        self._next_id = 1_860_000_000_000_000_000
+
+    def handle(self, request: Request) -> Reply:
+        with self._lock:
+            scripted = self._at.pop(len(self.requests), None)
+        if scripted is not None:
+            return scripted
+        if request.method != "POST" or request.path != "/2/tweets":
+            return self._refuse(404, "Not Found", f"no route {request.method} {request.path}")
+        trouble = self._check_oauth(request.headers.get("authorization", ""))
+        if trouble:
+            return self._refuse(401, "Unauthorized", trouble)
+        text = request.params.get("text")
+        if not isinstance(text, str) or not text:
+            return self._refuse(400, "Invalid Request", "text is missing")
+        length = x_weighted_length(text)
+        if length > 280:
+            return self._refuse(400, "Invalid Request", f"Your Tweet text is too long ({length} > 280).")
+        reply = request.params.get("reply")
+        in_reply_to = reply.get("in_reply_to_tweet_id") if isinstance(reply, dict) else None
+        with self._lock:
+            if in_reply_to is not None and in_reply_to not in {tweet.id for tweet in self.tweets}:
+                self.problems.append(f"reply to unknown tweet {in_reply_to}")
+                return Reply(status=400, body=problem(400, "Invalid Request", "reply to an unknown tweet"))
+            self._next_id += 1
+            tweet = Tweet(id=str(self._next_id), text=text, in_reply_to=in_reply_to, body=dict(request.params))
+            self.tweets.append(tweet)
+        return Reply(status=201, body={"data": {"id": tweet.id, "text": tweet.text}})
+
+    def _check_oauth(self, header: str) -> str | None:
+        if not header.startswith("OAuth "):
+            return "no OAuth 1.0a Authorization header"
+        oauth = {key: unquote(value) for key, value in _OAUTH_PARAM.findall(header)}
+        if oauth.get("oauth_consumer_key") != self.consumer_key:
+            return "wrong oauth_consumer_key"
+        if not oauth.get("oauth_signature") or not oauth.get("oauth_token"):
+            return "oauth_signature or oauth_token missing"
+        if self.access_token is not None and oauth["oauth_token"] != self.access_token:
+            return "wrong oauth_token"
+        if self.consumer_secret is not None and self.access_token_secret is not None:
+            params = signature.collect_parameters(headers={"Authorization": header}, exclude_oauth_signature=True)
+            base = signature.signature_base_string(
+                "POST", signature.base_string_uri(SIGNED_URL), signature.normalize_parameters(params)
+            )
+            keys = Client(self.consumer_key, self.consumer_secret, resource_owner_secret=self.access_token_secret)
+            expected = signature.sign_hmac_sha1_with_client(base, keys)
+            if not hmac.compare_digest(expected, oauth["oauth_signature"]):
+                return "bad oauth_signature"
+        return None
+
+    def _refuse(self, status: int, title: str, detail: str) -> Reply:
+        with self._lock:
+            self.problems.append(f"{status}: {detail}")
+        return Reply(status=status, body=problem(status, title, detail))
+
+    # Scripted faults: each answers the next `times` requests instead of handling them, or with `at`,
+    # only the at-th request (counting from 1, every request the fake saw).
+
+    def fail_request(self, at: int, reply: Reply) -> None:
+        with self._lock:
+            self._at[at] = reply
+
+    def _script(self, reply: Reply, times: int, at: int | None) -> None:
+        if at is None:
+            self.fail_next(reply, times)
+        else:
+            self.fail_request(at, reply)
+
+    def rate_limited(self, reset_in: float | None = 900, times: int = 1, at: int | None = None) -> None:
+        headers = {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0"}
+        if reset_in is not None:
+            headers["x-rate-limit-reset"] = str(int(time.time() + reset_in))
+        body = problem(429, "Too Many Requests", "Too Many Requests")
+        self._script(Reply(status=429, body=body, headers=headers), times, at)
+
+    def duplicate(self, times: int = 1, at: int | None = None) -> None:
+        detail = "You are not allowed to create a Tweet with duplicate content."
+        self._script(Reply(status=403, body=problem(403, "Forbidden", detail)), times, at)
+
+    def forbidden(self, times: int = 1, at: int | None = None) -> None:
+        detail = "You are not permitted to perform this action."
+        self._script(Reply(status=403, body=problem(403, "Forbidden", detail)), times, at)
+
+    def unauthorized(self, times: int = 1, at: int | None = None) -> None:
+        self._script(Reply(status=401, body=problem(401, "Unauthorized", "Unauthorized")), times, at)
+
+    def bad_request(self, detail: str = "Invalid Request", times: int = 1, at: int | None = None) -> None:
+        body = {"errors": [{"message": detail}], "title": "Invalid Request", "detail": detail, "status": 400}
+        self._script(Reply(status=400, body=body), times, at)
+
+    def server_error(self, status: int = 503, times: int = 1, at: int | None = None) -> None:
+        self._script(
+            Reply(status=status, body=problem(status, "Service Unavailable", "Service Unavailable")), times, at
+        )
+
+    def slow(self, delay: float, times: int = 1, at: int | None = None) -> None:
+        self._script(Reply(status=201, body={"data": {"id": "1", "text": "late"}}, delay=delay), times, at)
+
+    def drop(self, times: int = 1, at: int | None = None) -> None:
+        self._script(Reply(drop=True), times, at)
