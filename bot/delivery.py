@@ -101,9 +101,6 @@ class Publisher:
     def targets_for(self, kind: PostKind, platforms: Iterable[Platform] | None = None) -> list[str]:
         return targets_for(self.config, kind, platforms)
 
-    def render(self, event: Event, kind: PostKind, target: str) -> RenderedPost:
-        return render_post(self.config, self.renderer, event, kind, target)
-
     async def publish(
         self, event: Event, kind: PostKind, targets: Iterable[str], *, dry_run: bool = False
     ) -> list[Outcome]:
@@ -120,26 +117,25 @@ class Publisher:
         *,
         dry_run: bool = False,
         planned_post_id: int | None = None,
+        step: Step | None = None,
     ) -> Outcome:
-        """Render, send and record one post on one target; never raises for a platform's failure."""
-        outcome = await self._publish_one(event, kind, target, dry_run=dry_run, planned_post_id=planned_post_id)
+        """Render, send and record one post on one target; never raises for a platform's failure.
+
+        `step` is the campaign step the post belongs to (a reminder says how long before the start it is).
+        """
+        outcome = await self._publish_one(event, kind, target, dry_run, planned_post_id, step)
         if self._observer is not None:
             self._observer(outcome)
         return outcome
 
     async def _publish_one(
-        self,
-        event: Event,
-        kind: PostKind,
-        target: str,
-        *,
-        dry_run: bool = False,
-        planned_post_id: int | None = None,
+        self, event: Event, kind: PostKind, target: str, dry_run: bool, planned_post_id: int | None,
+        step: Step | None,
     ) -> Outcome:
         platform = self.config.settings.targets[target].platform
         base = Outcome(target=target, platform=platform, kind=kind)
         try:
-            post = self.render(event, kind, target)
+            post = render_post(self.config, self.renderer, event, kind, target, step)
         except (ConfigError, FitError) as exc:
             if not dry_run:
                 self._record_failure(event, kind, target, platform, planned_post_id, PermanentError(str(exc)))

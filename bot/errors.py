@@ -47,6 +47,12 @@ class TransientError(PublishError):
     retryable = True
 
 
+class OutcomeUnknown(TransientError):
+    """The request reached the platform but its answer did not come back (a read timeout): the post may
+    or may not be published. Retrying could publish it twice, so it is reported unless the campaign step
+    says to re-send."""
+
+
 class PermanentError(PublishError):
     """The platform refused this post (too long, duplicate, forbidden): retrying will not help."""
 

@@ -24,7 +24,7 @@ from bot.config import AppConfig
 from bot.config.settings import DeliverySettings
 from bot.delivery import Outcome, Publisher
 from bot.domain import CatchUp, Event, OnUnknown, Platform, PostKind
-from bot.errors import CredentialsError, PublishError, RateLimited
+from bot.errors import CredentialsError, OutcomeUnknown, PublishError, RateLimited
 from bot.importing import import_events
 from bot.planning import deadline, still_useful
 from bot.platforms import SPECS
@@ -203,7 +203,10 @@ class Dispatcher:
             return
         if self.policy.rate_limit:
             await self._bucket(Platform(post.platform)).acquire()
-        outcome = await self.publisher.publish_one(event, PostKind(post.kind), post.target, planned_post_id=post.id)
+        step = next((s for s in self.config.campaign.steps if s.id == post.step_id), None)
+        outcome = await self.publisher.publish_one(
+            event, PostKind(post.kind), post.target, planned_post_id=post.id, step=step
+        )
         if failure := self._settle(post, event, outcome, catch_up):
             what = f"{post.event_id} {post.step_id} on {post.target} ({post.platform}) failed: {failure}"
             if isinstance(outcome.error, CredentialsError):
@@ -229,6 +232,9 @@ class Dispatcher:
         if not isinstance(error, PublishError) or not error.retryable:
             self.claims.failed(post.id, self.worker, message)
             return message
+        if isinstance(error, OutcomeUnknown) and self._on_unknown(post) is OnUnknown.REPORT:
+            self.claims.unknown(post.id, self.worker, message)
+            return f"{message}. Check the {post.platform} account; `announce-bot retry {post.id}` sends it again"
         if isinstance(error, RateLimited):
             delay = error.retry_after  # exactly as long as the platform said
         elif post.attempts >= self.policy.max_attempts:

@@ -81,3 +81,72 @@ def store(database_url: str):  # type: ignore[no-untyped-def]
     from bot.storage import Store, open_database
 
     return Store(open_database(database_url))
+
+
+# Credentials the fakes accept. Every one contains SECRET so that a leak is easy to search for.
+TELEGRAM_TOKEN = "123456:TEST-telegram-SECRET-token"
+VK_TOKEN = "vk-SECRET-user-token"
+X_SECRETS = {
+    "consumer_key": "x-consumer-key-SECRET",
+    "consumer_secret": "x-consumer-SECRET",
+    "access_token": "x-access-token-SECRET",
+    "access_token_secret": "x-access-SECRET",
+}
+
+
+class Platforms:
+    """Fake Telegram (one per channel), VK and X servers, and the environment that points the bot at them."""
+
+    def __init__(self) -> None:
+        from tests.fakes.telegram import FakeTelegram
+        from tests.fakes.vk import FakeVk
+        from tests.fakes.x import FakeX
+
+        self.telegram = FakeTelegram(TELEGRAM_TOKEN, chat_id="@valdaiclub")
+        self.telegram_ru = FakeTelegram(TELEGRAM_TOKEN, chat_id="@valdai_club")
+        self.vk = FakeVk(token=VK_TOKEN)
+        self.x = FakeX(**X_SECRETS)
+        self.fakes = [self.telegram, self.telegram_ru, self.vk, self.x]
+
+    @property
+    def env(self) -> dict[str, str]:
+        prefix = "ANNOUNCE_BOT_TARGETS__"
+        env = {
+            f"{prefix}TELEGRAM__TOKEN": TELEGRAM_TOKEN,
+            f"{prefix}TELEGRAM__API_BASE_URL": self.telegram.base_url,
+            f"{prefix}TELEGRAM_RU__TOKEN": TELEGRAM_TOKEN,
+            f"{prefix}TELEGRAM_RU__API_BASE_URL": self.telegram_ru.base_url,
+            f"{prefix}VK__TOKEN": VK_TOKEN,
+            f"{prefix}VK__API_BASE_URL": self.vk.base_url,
+            f"{prefix}X__API_BASE_URL": self.x.base_url,
+        }
+        env.update({f"{prefix}X__{key.upper()}": value for key, value in X_SECRETS.items()})
+        for name in ("TELEGRAM", "TELEGRAM_RU", "VK", "X"):
+            env[f"{prefix}{name}__TIMEOUT"] = "2"
+        return env
+
+    @property
+    def secrets(self) -> list[str]:
+        return [TELEGRAM_TOKEN, VK_TOKEN, *X_SECRETS.values()]
+
+    def sent(self) -> dict[str, list[str]]:
+        """What each fake accepted: Telegram message texts, VK wall posts, tweets."""
+        return {
+            "telegram": [m.get("text") or m.get("caption") or "" for m in self.telegram.messages],
+            "telegram_ru": [m.get("text") or m.get("caption") or "" for m in self.telegram_ru.messages],
+            "vk": [p.message for p in self.vk.posts],
+            "x": [t.text for t in self.x.tweets],
+        }
+
+
+@pytest.fixture
+def platforms(workdir: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """All fake platforms started on 127.0.0.1, and the bot's settings pointing at them."""
+    fakes = Platforms()
+    for fake in fakes.fakes:
+        fake.start()
+    for key, value in fakes.env.items():
+        monkeypatch.setenv(key, value)
+    yield fakes
+    for fake in fakes.fakes:
+        fake.stop()

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from urllib.parse import quote
 
+import httpx
 from telegram import Bot, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -28,7 +29,14 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.abc import Adapter
 from bot.config.settings import TelegramTarget
 from bot.domain import Receipt, RenderedPost
-from bot.errors import CredentialsError, PermanentError, PublishError, RateLimited, TransientError
+from bot.errors import (
+    CredentialsError,
+    OutcomeUnknown,
+    PermanentError,
+    PublishError,
+    RateLimited,
+    TransientError,
+)
 from bot.platforms import TELEGRAM
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
@@ -190,6 +198,10 @@ class TelegramAdapter(Adapter):
         if isinstance(exc, BadRequest):
             return PermanentError(f"{where}: Telegram refused the post: {detail}")
         if isinstance(exc, TimedOut):
+            if isinstance(exc.__cause__, httpx.ReadTimeout | httpx.WriteTimeout):
+                # The request was sent: Telegram may have posted it. A retry could post it twice.
+                return OutcomeUnknown(f"{where}: Telegram did not answer within {self.target.timeout:g} s; "
+                                      "the message may or may not have been published")
             return TransientError(f"{where}: Telegram did not answer within {self.target.timeout:g} s")
         if isinstance(exc, NetworkError):
             return TransientError(f"{where}: cannot reach Telegram: {detail}")

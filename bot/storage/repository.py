@@ -276,6 +276,9 @@ class Claims:
     def failed(self, row_id: int, worker: str, reason: str) -> bool:
         return self._finish(row_id, worker, state=PostState.FAILED.value, reason=reason, next_attempt_at=None)
 
+    def unknown(self, row_id: int, worker: str, reason: str) -> bool:
+        return self._finish(row_id, worker, state=PostState.UNKNOWN.value, reason=reason, next_attempt_at=None)
+
     def skipped(self, row_id: int, worker: str, reason: str) -> bool:
         return self._finish(row_id, worker, state=PostState.SKIPPED.value, reason=reason, next_attempt_at=None)
 

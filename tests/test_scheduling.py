@@ -1,0 +1,314 @@
+"""The dispatcher against the loopback fake platforms: on time, once, through faults, crashes and changes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.alerts import Alerts
+from bot.config import load_config
+from bot.delivery import Publisher
+from bot.importing import import_events
+from bot.rendering.renderer import Renderer
+from bot.scheduling import Dispatcher
+from bot.storage import Claims, Store, open_database
+from bot.storage.tables import PlannedPostRow
+from tests.conftest import Platforms
+from tests.fakes.telegram import FakeTelegram
+
+# The reference event: 27 November 2024, 11:00-13:00 Moscow time (08:00-10:00 UTC).
+START = datetime(2024, 11, 27, 8, 0, tzinfo=UTC)
+ANNOUNCEMENT = START - timedelta(days=7)
+
+
+class Harness:
+    """A dispatcher on a real SQLite database, real adapters and an injected clock."""
+
+    def __init__(self, now: datetime, worker: str = "test") -> None:
+        self.now = now
+        self.config = load_config(Path("config"))
+        self.store = Store(open_database("sqlite:///var/test.db"))
+        self.claims = Claims(self.store.sessions)
+        self.alerts = Alerts()
+        self.publisher = Publisher(self.config, self.store, Renderer(self.config.templates_dir))
+        self.dispatcher = Dispatcher(self.config, self.store, self.claims, self.publisher, self.alerts,
+                                     clock=lambda: self.now, worker=worker, reimport=False)
+        import_events(self.config, self.store, now)
+
+    async def at(self, moment: datetime) -> int:
+        self.now = moment
+        claimed = await self.dispatcher.dispatch()
+        await self.dispatcher.drain()
+        return claimed
+
+    def states(self, step: str | None = None) -> dict[str, str]:
+        return {p.target: p.state for p in self.store.posts() if step is None or p.step_id == step}
+
+    def post(self, step: str, target: str) -> PlannedPostRow:
+        return next(p for p in self.store.posts() if p.step_id == step and p.target == target)
+
+    async def close(self) -> None:
+        await self.publisher.aclose()
+
+
+@pytest.fixture(autouse=True)
+def fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rate limiting has its own test; here it would only slow the X posts down to one a second.
+    monkeypatch.setenv("ANNOUNCE_BOT_DELIVERY__RATE_LIMIT", "false")
+
+
+def duplicates(platforms: Platforms) -> dict[str, list[str]]:
+    return {name: [t for t, n in Counter(texts).items() if n > 1] for name, texts in platforms.sent().items()}
+
+
+async def test_campaign_plays_in_order_once_on_every_platform(platforms: Platforms) -> None:
+    h = Harness(ANNOUNCEMENT - timedelta(minutes=1))
+    assert await h.at(ANNOUNCEMENT - timedelta(seconds=1)) == 0  # nothing is early
+    due = sorted({p.due_at for p in h.store.posts()})
+    for moment in due:
+        await h.at(moment)
+    assert set(h.states().values()) == {"sent"}
+    sent = platforms.sent()
+    assert sum(len(texts) for texts in sent.values()) > 0 and duplicates(platforms) == {
+        name: [] for name in sent
+    }
+    # Telegram saw announcement, two reminders, live and the two-message summary, in that order.
+    texts = sent["telegram"]
+    assert "Valdai Club to Discuss Russia-North Korea Treaty" in texts[0] and "Dmitry Kiku" in texts[0]
+    assert "Starts in 1 day" in texts[1] and "Starts in 1 hour" in texts[2]
+    assert "Live now" in texts[3] and "https://t.me/valdaiclub" in texts[3]
+    assert "Article 20" in "".join(texts[4:])
+    assert "Прямой эфир" in "".join(platforms.sent()["telegram_ru"])
+    assert len(sent["vk"]) == 4 and len(sent["x"]) >= 5
+    # Replaying any moment again sends nothing twice.
+    for moment in due:
+        assert await h.at(moment) == 0
+    assert platforms.sent() == sent
+    await h.close()
+
+
+async def test_faults_are_retried_until_each_post_is_sent_exactly_once(platforms: Platforms) -> None:
+    h = Harness(ANNOUNCEMENT)
+    platforms.telegram.fail_method("sendMessage", FakeTelegram.rate_limited(5))
+    platforms.telegram_ru.fail_method("sendMessage", FakeTelegram.server_error(), times=2)
+    platforms.vk.server_error(status=502, times=2)
+    platforms.x.server_error(status=503)
+    platforms.x.drop(at=2)
+    await h.at(ANNOUNCEMENT)
+    states = h.states("announcement")
+    assert states == {"telegram": "retrying", "telegram_ru": "retrying", "vk": "retrying", "x": "retrying",
+                      "dzen": "sent"}
+    # A rate limit waits exactly as long as Telegram said: not a second less.
+    assert h.post("announcement", "telegram").next_attempt_at == ANNOUNCEMENT + timedelta(seconds=5)
+    assert await h.at(ANNOUNCEMENT + timedelta(seconds=4)) == 0
+    moment = ANNOUNCEMENT + timedelta(seconds=5)
+    for _ in range(8):
+        await h.at(moment)
+        moment += timedelta(minutes=16)  # past the longest back-off
+    assert h.states("announcement") == dict.fromkeys(states, "sent")
+    sent = platforms.sent()
+    assert [t for t in sent["telegram"] if "Dmitry Kiku" in t] == sent["telegram"][:1]
+    assert len(sent["vk"]) == 1 and sent["x"].count(sent["x"][0]) == 1
+    assert duplicates(platforms) == {name: [] for name in sent}
+    await h.close()
+
+
+async def test_backoff_grows_and_gives_up_after_the_bounded_attempts(platforms: Platforms,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANNOUNCE_BOT_DELIVERY__MAX_ATTEMPTS", "3")
+    h = Harness(ANNOUNCEMENT)
+    platforms.vk.server_error(status=500, times=10)
+    delays = []
+    moment = ANNOUNCEMENT
+    for _ in range(3):
+        await h.at(moment)
+        post = h.post("announcement", "vk")
+        if post.next_attempt_at is None:
+            break
+        delays.append((post.next_attempt_at - moment).total_seconds())
+        moment = post.next_attempt_at
+    post = h.post("announcement", "vk")
+    assert post.state == "failed" and "gave up after 3 attempts" in (post.reason or "")
+    assert len(delays) == 2 and 5 <= delays[0] <= 10 and 10 <= delays[1] <= 20  # base 10 s, doubled, jittered
+    assert any("announcement on vk (vk) failed: gave up" in alert for alert in h.alerts.sent)
+    assert len(platforms.vk.posts) == 0 and len(platforms.telegram.messages) == 1  # others unaffected
+    await h.close()
+
+
+async def test_revoked_token_stops_that_platform_alerts_and_others_go_on(platforms: Platforms,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANNOUNCE_BOT_DELIVERY__CREDENTIALS_PAUSE", str(8 * 24 * 3600))
+    h = Harness(ANNOUNCEMENT)
+    platforms.telegram.fail_method("sendMessage", FakeTelegram.kicked(), times=5)
+    await h.at(ANNOUNCEMENT)
+    post = h.post("announcement", "telegram")
+    assert post.state == "failed" and "CredentialsError" in (post.reason or "")
+    assert any("Posting to telegram is paused" in alert for alert in h.alerts.sent)
+    assert h.states("announcement")["vk"] == "sent" and h.states("announcement")["x"] == "sent"
+    # The next post for that target waits instead of hammering a platform that refused the token.
+    reminder = START - timedelta(days=1)
+    await h.at(reminder)
+    post = h.post("reminder-1d", "telegram")
+    assert post.state == "retrying" and post.reason == "paused: the target's credentials failed"
+    assert h.post("reminder-1d", "vk").state == "sent"
+    await h.close()
+
+
+async def test_a_post_the_platform_refuses_fails_at_once(platforms: Platforms) -> None:
+    h = Harness(ANNOUNCEMENT)
+    platforms.x.duplicate()
+    await h.at(ANNOUNCEMENT)
+    post = h.post("announcement", "x")
+    assert post.state == "failed" and "duplicate" in (post.reason or "").lower()
+    assert post.attempts == 1
+    await h.close()
+
+
+async def test_late_posts_follow_the_campaigns_catch_up_policy(platforms: Platforms) -> None:
+    # The bot was down from before the announcement until half an hour into the event.
+    h = Harness(START + timedelta(minutes=30))
+    await h.at(START + timedelta(minutes=30))
+    assert h.states("announcement")["telegram"] == "sent"  # late, but the event is not over
+    assert set(h.states("reminder-1d").values()) == {"skipped"}  # a reminder after the start is useless
+    assert "the event had already started" in (h.post("reminder-1h", "x").reason or "")
+    assert set(h.states("live").values()) == {"sent"}  # the event is running
+    assert any("reminder-1h on telegram skipped" in alert for alert in h.alerts.sent)
+    await h.at(START + timedelta(days=30))
+    assert set(h.states("summary").values()) == {"sent"}  # a summary is always worth sending
+    await h.close()
+
+
+async def test_read_timeout_is_reported_not_resent(platforms: Platforms) -> None:
+    h = Harness(ANNOUNCEMENT)
+    platforms.telegram.fail_method("sendMessage", FakeTelegram.slow(3.0))  # the timeout is 2 s
+    await h.at(ANNOUNCEMENT)
+    post = h.post("announcement", "telegram")
+    assert post.state == "unknown" and "may or may not have been published" in (post.reason or "")
+    assert any("announcement on telegram (telegram) failed" in a and f"retry {post.id}" in a for a in h.alerts.sent)
+    await h.at(ANNOUNCEMENT + timedelta(hours=1))
+    await asyncio.sleep(1.2)  # let the slow answer finish on the fake's side
+    assert len([t for t in platforms.sent()["telegram"] if "Dmitry Kiku" in t]) == 1  # never sent twice
+    h.claims.retry(post.id, h.now)  # the organiser checked: it did not arrive; send it again
+    await h.at(ANNOUNCEMENT + timedelta(hours=1))
+    assert h.post("announcement", "telegram").state == "sent"
+    await h.close()
+
+
+async def test_crash_between_claim_and_receipt_is_reported_on_restart(platforms: Platforms) -> None:
+    h = Harness(ANNOUNCEMENT)
+    claimed = h.claims.claim_due(ANNOUNCEMENT, "a-process-that-died")
+    assert len(claimed) == 5
+    restarted = Harness(ANNOUNCEMENT + timedelta(minutes=1), worker="restarted")
+    await restarted.dispatcher.recover()
+    assert set(restarted.states("announcement").values()) == {"unknown"}
+    assert len(restarted.alerts.sent) == 5 and "announcement-bot" not in restarted.alerts.sent[0]
+    assert "may or may not be published" in restarted.alerts.sent[0]
+    await restarted.at(ANNOUNCEMENT + timedelta(minutes=2))
+    assert platforms.sent()["telegram"] == []  # not blindly re-sent
+    await h.close()
+    await restarted.close()
+
+
+async def test_a_step_can_choose_to_resend_after_a_crash(platforms: Platforms, workdir: Path) -> None:
+    path = workdir / "config" / "campaign.yaml"
+    path.write_text(path.read_text().replace("    catch_up: before_end\n", "    catch_up: before_end\n"
+                                             "    on_unknown: resend\n"))
+    h = Harness(ANNOUNCEMENT)
+    h.claims.claim_due(ANNOUNCEMENT, "a-process-that-died")
+    await h.dispatcher.recover()
+    assert set(h.states("announcement").values()) == {"planned"}
+    await h.at(ANNOUNCEMENT + timedelta(minutes=1))
+    assert set(h.states("announcement").values()) == {"sent"}
+    await h.close()
+
+
+async def test_two_dispatchers_on_one_database_never_send_twice(platforms: Platforms) -> None:
+    first, second = Harness(ANNOUNCEMENT, worker="one"), Harness(ANNOUNCEMENT, worker="two")
+    await asyncio.gather(first.at(ANNOUNCEMENT), second.at(ANNOUNCEMENT))
+    await asyncio.gather(first.at(START), second.at(START))
+    assert set(first.states("announcement").values()) == {"sent"}
+    assert duplicates(platforms) == {name: [] for name in platforms.sent()}
+    workers = {p.claimed_by for p in first.store.posts() if p.state == "sent"}
+    assert workers <= {"one", "two"}
+    await first.close()
+    await second.close()
+
+
+async def test_changed_start_replans_and_notifies_where_announced(platforms: Platforms, workdir: Path) -> None:
+    h = Harness(ANNOUNCEMENT)
+    await h.at(ANNOUNCEMENT)
+    path = workdir / "config" / "events" / "russia-dprk-treaty.yaml"
+    path.write_text(path.read_text().replace("start: 2024-11-27 11:00", "start: 2024-11-28 11:00")
+                    .replace("end: 2024-11-27 13:00", "end: 2024-11-28 13:00"))
+    h.now = ANNOUNCEMENT + timedelta(hours=2)
+    await h.dispatcher.import_files()
+    await h.dispatcher.drain()
+    notices = [p for p in h.store.posts() if p.kind == "changed"]
+    assert {p.target for p in notices} == {"telegram", "telegram_ru", "vk", "x", "dzen"}
+    assert {p.state for p in notices} == {"sent"}
+    assert "New time" in platforms.sent()["telegram"][-1] and "28 November" in platforms.sent()["telegram"][-1]
+    assert h.post("reminder-1d", "vk").due_at == START  # moved one day with the event
+    await h.close()
+
+
+async def test_cancelled_event_cancels_posts_and_sends_the_notice(platforms: Platforms, workdir: Path) -> None:
+    h = Harness(ANNOUNCEMENT)
+    await h.at(ANNOUNCEMENT)
+    path = workdir / "config" / "events" / "russia-dprk-treaty.yaml"
+    path.write_text(path.read_text().replace("status: scheduled", "status: cancelled"))
+    h.now = ANNOUNCEMENT + timedelta(days=1)
+    await h.dispatcher.import_files()
+    await h.dispatcher.drain()
+    assert set(h.states("reminder-1d").values()) == {"cancelled"}
+    assert "Cancelled" in platforms.sent()["telegram"][-1]
+    assert "Отменено" in platforms.sent()["telegram_ru"][-1]
+    for moment in (START - timedelta(days=1), START):
+        assert await h.at(moment) == 0
+    await h.close()
+
+
+async def test_real_time_scheduler_fires_within_a_second(platforms: Platforms, workdir: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    now = datetime.now(UTC)
+    path = workdir / "config" / "events" / "russia-dprk-treaty.yaml"
+    start = (now + timedelta(days=7, seconds=2)).astimezone(UTC)
+    path.write_text(path.read_text().replace("start: 2024-11-27 11:00", f"start: {start:%Y-%m-%dT%H:%M:%S}+00:00")
+                    .replace("end: 2024-11-27 13:00", f"end: {start + timedelta(hours=2):%Y-%m-%dT%H:%M:%S}+00:00"))
+    monkeypatch.setenv("ANNOUNCE_BOT_DELIVERY__SWEEP_INTERVAL", "3600")  # only the wake-up job can fire it
+    h = Harness(now)
+    h.dispatcher.clock = lambda: datetime.now(UTC)
+    await h.dispatcher.start()
+    due = h.post("announcement", "telegram").due_at
+    for _ in range(60):
+        if len(platforms.telegram.messages) == 1:
+            break
+        await asyncio.sleep(0.1)
+    received = datetime.now(UTC)
+    await h.dispatcher.stop()
+    assert len(platforms.telegram.messages) == 1
+    assert timedelta() <= received - due < timedelta(seconds=1.5)
+
+
+async def test_secrets_never_reach_logs_or_records(platforms: Platforms, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    h = Harness(ANNOUNCEMENT)
+    platforms.telegram.fail_method("sendMessage", FakeTelegram.unauthorized())
+    platforms.vk.auth_failed()
+    platforms.x.unauthorized()
+    platforms.telegram_ru.fail_method("sendMessage", FakeTelegram.dropped())
+    await h.at(ANNOUNCEMENT)
+    await h.at(START)
+    texts = [record.getMessage() for record in caplog.records]
+    texts += [str(record.exc_info) for record in caplog.records if record.exc_info]
+    texts += [f"{p.reason} {p.link}" for p in h.store.posts()]
+    texts += [f"{d.error}" for d in h.store.deliveries(limit=1000)]
+    texts += h.alerts.sent
+    assert any("Unauthorized" in t or "token" in t.lower() for t in texts)  # the failures were logged
+    for secret in platforms.secrets:
+        assert not [t for t in texts if secret in t], secret
+    await h.close()
