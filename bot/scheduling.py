@@ -253,6 +253,29 @@ class Dispatcher:
         self.claims.retry_at(post.id, self.worker, when, message)
         return None
 
+    @property
+    def running(self) -> bool:
+        """The scheduler is started and not stopping (for health checks)."""
+        return self.scheduler is not None and bool(self.scheduler.running) and not self._stopping
+
+    async def publish_now(self, post_id: int) -> Outcome | None:
+        """The organiser's "publish now": claim one planned or retrying post whatever its due time, send it in its
+        target's turn and settle it as a sweep would; None if it could not be claimed (sent, in flight, waiting)."""
+        post = await asyncio.to_thread(self.claims.claim, post_id, self.clock(), self.worker)
+        if post is None:
+            return None
+        async with self._target_locks.setdefault(post.target, asyncio.Lock()):
+            event = self._event(post.event_id)
+            if event is None:
+                self.claims.failed(post.id, self.worker, "the event is no longer in the database")
+                return None
+            step = next((s for s in self.config.campaign.steps if s.id == post.step_id), None)
+            outcome = await self.publisher.publish_one(
+                event, PostKind(post.kind), post.target, planned_post_id=post.id, step=step
+            )
+            self._settle(post, event, outcome, CatchUp(post.catch_up))
+            return outcome
+
     async def drain(self) -> None:
         """Wait until every started send is recorded (for `run --once` and tests)."""
         while self._tasks:

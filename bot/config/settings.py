@@ -168,6 +168,32 @@ class ChatSettings(_Section):
         return None
 
 
+class WebSettings(_Section):
+    """The web app (dashboard, public pages, feeds) that `run` and `web` serve; its password from env or file only."""
+
+    enabled: bool = Field(default=True, description="`announce-bot run` also serves the web app")
+    host: str = Field(default="127.0.0.1", description="the address to listen on")
+    port: int = Field(default=8080, ge=0, lt=65536, description="0 picks a free port")
+    public_url: str | None = Field(
+        default=None, description="the app's address as the public reaches it, for links in feeds (else the request's)"
+    )
+    site_title: str | None = Field(default=None, description="else the Dzen feed's title, else 'Events'")
+    password: SecretStr | None = Field(default=None, description="the dashboard's; from the environment only")
+    password_file: Path | None = None
+    session_hours: float = Field(default=12.0, gt=0, description="how long a dashboard login lasts")
+
+    def secret(self) -> str | None:
+        """The dashboard password (ANNOUNCE_BOT_WEB__PASSWORD or `password_file`); None: the dashboard is locked."""
+        if self.password is not None:
+            return self.password.get_secret_value().strip() or None
+        if self.password_file is not None:
+            try:
+                return self.password_file.read_text(encoding="utf-8").strip() or None
+            except OSError as exc:
+                raise ValueError(f"cannot read password_file: {exc.strerror}") from None
+        return None
+
+
 class Settings(BaseSettings):
     """All settings. Relative paths are relative to the working directory."""
 
@@ -180,6 +206,7 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = DeliverySettings()
     admin: AdminSettings = AdminSettings()
     chat: ChatSettings = ChatSettings()
+    web: WebSettings = WebSettings()
     templates_dir: Path | None = None
     targets: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")], Target] = Field(default_factory=dict)
 
@@ -201,4 +228,4 @@ class Settings(BaseSettings):
     def all_secrets(self) -> list[str]:
         """Every configured secret value, so that logs and errors can be scrubbed of them."""
         found = [value for target in self.targets.values() for value in target.secrets().values()]
-        return [*found, *filter(None, [self.chat.secret()])]
+        return [*found, *filter(None, [self.chat.secret(), self.web.secret()])]

@@ -210,6 +210,9 @@ def _update(post: PlannedPostRow, item: PlanItem, state: str, reason: str | None
 
 
 _CLAIMABLE = (PostState.PLANNED.value, PostState.RETRYING.value)
+# What the organiser may skip: anything not sent, not in flight and not already settled as not wanted.
+_SKIPPABLE = (PostState.PLANNED.value, PostState.WAITING.value, PostState.RETRYING.value, PostState.FAILED.value,
+              PostState.UNKNOWN.value)
 
 
 class Claims:
@@ -324,6 +327,29 @@ class Claims:
             if post.due_at > now:
                 post.due_at = now
             return post
+
+    def claim(self, row_id: int, now: datetime, worker: str) -> PlannedPostRow | None:
+        """Claim one planned or retrying post whatever its due time (the organiser's "publish now"); None if not."""
+        with self.sessions.begin() as session:
+            return session.scalars(
+                update(PlannedPostRow)
+                .where(PlannedPostRow.id == row_id, PlannedPostRow.state.in_(_CLAIMABLE))
+                .values(state=PostState.CLAIMED.value, claimed_by=worker, claimed_at=now,
+                        attempts=PlannedPostRow.attempts + 1, updated_at=now)
+                .returning(PlannedPostRow)
+                .execution_options(synchronize_session=False)
+            ).first()
+
+    def skip(self, row_id: int, reason: str) -> PlannedPostRow | None:
+        """The organiser decides that a post which has not gone out will not go out; returns the post as it is now."""
+        with self.sessions.begin() as session:
+            session.execute(
+                update(PlannedPostRow)
+                .where(PlannedPostRow.id == row_id, PlannedPostRow.state.in_(_SKIPPABLE))
+                .values(state=PostState.SKIPPED.value, reason=reason, next_attempt_at=None, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            return session.get(PlannedPostRow, row_id)
 
     def next_wake(self) -> datetime | None:
         """When the next planned or retrying post comes due."""
