@@ -13,7 +13,7 @@ from vk_api.exceptions import ApiError, ApiHttpError
 from bot.abc import Adapter
 from bot.config.settings import VkTarget
 from bot.domain import Receipt, RenderedPost
-from bot.errors import CredentialsError, PermanentError, PublishError, RateLimited, TransientError
+from bot.errors import CredentialsError, OutcomeUnknown, PermanentError, PublishError, RateLimited, TransientError
 from bot.platforms import VK
 
 # vk-api hard-codes this host in VkApi.method (`https://api.vk.ru/method/{method}`).
@@ -146,6 +146,9 @@ class VkAdapter(Adapter):
             if status >= 500:
                 return TransientError(f"VK answered HTTP {status}; try again later")
             return PermanentError(f"VK answered HTTP {status} to wall.post")
+        if isinstance(exc, requests.ReadTimeout):
+            # The request went out: VK may have published it, so a retry could publish it twice.
+            return OutcomeUnknown("VK did not answer in time; the post may or may not have been published")
         if isinstance(exc, requests.Timeout):
             return TransientError("VK did not answer in time")
         if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):

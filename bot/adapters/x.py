@@ -15,7 +15,7 @@ from requests.utils import should_bypass_proxies
 from bot.abc import Adapter
 from bot.config.settings import XTarget
 from bot.domain import Receipt, RenderedPost
-from bot.errors import CredentialsError, PermanentError, PublishError, RateLimited, TransientError
+from bot.errors import CredentialsError, OutcomeUnknown, PermanentError, PublishError, RateLimited, TransientError
 from bot.platforms import X
 
 # tweepy hard-codes this host in BaseClient.request.
@@ -161,6 +161,9 @@ class XAdapter(Adapter):
             return TransientError(f"X answered HTTP {exc.response.status_code}; try again later")
         if isinstance(exc, tweepy.HTTPException):
             return PermanentError(f"X answered HTTP {exc.response.status_code} to POST /2/tweets")
+        if isinstance(exc, requests.ReadTimeout):
+            # The request went out: X may have published it, so a retry could publish it twice.
+            return OutcomeUnknown("X did not answer in time; the post may or may not have been published")
         if isinstance(exc, requests.Timeout):
             return TransientError("X did not answer in time")
         if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
