@@ -8,6 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.storage import Store, open_database
+from tests.conftest import Platforms
 
 runner = CliRunner()
 
@@ -138,3 +140,33 @@ def test_python_dash_m_entry_point(workdir: Path) -> None:
 
     done = subprocess.run([sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "validate" in done.stdout
+
+
+def test_post_publishes_to_every_platform_and_records_it(platforms: Platforms) -> None:
+    result = invoke("post", "russia-dprk-treaty", "announcement")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("✓ sent") == 5
+    assert "https://t.me/valdaiclub/" in result.output and "https://vk.com/wall-89190013_" in result.output
+    assert "https://x.com/valdaiclub/status/" in result.output
+    sent = platforms.sent()
+    assert "Dmitry Kiku" in sent["telegram"][0] and "Дмитрий Кику" in sent["telegram_ru"][0]
+    assert "Дмитрий Кику" in sent["vk"][0] and "Valdai Club to Discuss" in sent["x"][0]
+    assert platforms.vk.posts[0].owner_id == -89190013
+    assert platforms.vk.posts[0].attachments == "https://valdaiclub.com/events/announcements/russia-dprk-treaty/"
+    assert (Path("var/feeds/dzen.xml")).read_text().count("<item>") == 1
+    store = Store(open_database("sqlite:///var/announce-bot.db"))
+    assert sorted(d.target for d in store.deliveries() if d.state == "sent") == [
+        "dzen", "telegram", "telegram_ru", "vk", "x"]
+
+
+def test_post_reports_a_failing_platform_in_plain_words_and_the_others_still_go_out(platforms: Platforms) -> None:
+    platforms.vk.group_auth()
+    result = invoke("post", "russia-dprk-treaty", "live", "--platform", "vk", "--platform", "x")
+    assert result.exit_code == 1
+    assert "CredentialsError" in result.output and "community token cannot post" in " ".join(result.output.split())
+    assert result.output.count("✓ sent") == 1 and len(platforms.x.tweets) == 1
+    for secret in platforms.secrets:
+        assert secret not in result.output
+    store = Store(open_database("sqlite:///var/announce-bot.db"))
+    failed = [d for d in store.deliveries() if d.state == "failed"]
+    assert [d.target for d in failed] == ["vk"] and "27" in (failed[0].error or "")
