@@ -1,0 +1,245 @@
+"""The subscriber bot: a python-telegram-bot Application built from the config, one router per feature."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.alerts import Alerts
+from bot.chat import admin, events, lang, live, start, subscriptions, throttle
+from bot.chat.broadcast import Broadcaster, Progress, progress_lines
+from bot.chat.core import Clock, Context, Services, answer, is_private, reply, utcnow
+from bot.chat.repository import ChatStore
+from bot.chat.texts import LANGS, t
+from bot.config import AppConfig
+from bot.config.settings import ChatSettings, TelegramTarget
+from bot.delivery import Publisher
+from bot.domain import Platform
+from bot.storage import Store
+
+log = logging.getLogger("announce_bot.chat")
+
+ChatApp = Application[Any, Any, Any, Any, Any, Any]
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+COMMANDS = ("start", "events", "next", "live", "speakers", "search", "subscribe", "unsubscribe", "mysubs", "lang",
+            "help")
+_DESCRIPTIONS = {
+    "en": {"start": "Start", "events": "Upcoming events", "next": "The next event", "live": "Where to watch",
+           "speakers": "Who speaks", "search": "Find events", "subscribe": "Reminders on",
+           "unsubscribe": "Reminders off", "mysubs": "My reminders", "lang": "Language", "help": "Help"},
+    "ru": {"start": "Начало", "events": "Ближайшие мероприятия", "next": "Следующее мероприятие",
+           "live": "Где смотреть", "speakers": "Кто выступает", "search": "Поиск", "subscribe": "Включить напоминания",
+           "unsubscribe": "Выключить напоминания", "mysubs": "Мои напоминания", "lang": "Язык", "help": "Помощь"},
+}
+
+
+class ChatUnavailable(Exception):
+    """The chat bot cannot run with these settings (no token, no webhook secret...): says why."""
+
+
+def bot_target(config: AppConfig) -> TelegramTarget:
+    chat = config.settings.chat
+    target = config.settings.targets.get(chat.bot_target)
+    if not isinstance(target, TelegramTarget) or target.platform is not Platform.TELEGRAM:
+        raise ChatUnavailable(f"[chat] bot_target {chat.bot_target!r} is not a Telegram target in settings.toml")
+    return target
+
+
+def base_urls(target: TelegramTarget) -> tuple[str, str]:
+    """The Bot API and file URLs for `target` (PTB appends the token, or puts it where `{token}` is)."""
+    base = target.api_base_url
+    if not base:
+        return DEFAULT_BASE_URL, "https://api.telegram.org/file/bot"
+    if "{token}" in base:
+        return base, base.replace("/bot{token}", "/file/bot{token}")
+    return f"{base.rstrip('/')}/bot", f"{base.rstrip('/')}/file/bot"
+
+
+def build_application(
+    config: AppConfig,
+    store: Store,
+    *,
+    publisher: Publisher | None = None,
+    alerts: Alerts | None = None,
+    clock: Clock = utcnow,
+    on_retry: Callable[[], Awaitable[object]] | None = None,
+    concurrent_updates: int = 16,
+) -> ChatApp:
+    """The Application for `[chat] bot_target`'s bot, with every feature's handlers; `services` in bot_data."""
+    target = bot_target(config)
+    token = target.secret("token")
+    if not token:
+        raise ChatUnavailable(f"Telegram target {config.settings.chat.bot_target!r} has no bot token")
+    _quiet_loggers()
+    base, files = base_urls(target)
+    application: ChatApp = (
+        ApplicationBuilder().token(token).base_url(base).base_file_url(files)
+        .concurrent_updates(concurrent_updates)
+        .connect_timeout(target.timeout).read_timeout(target.timeout).write_timeout(target.timeout)
+        .pool_timeout(target.timeout).connection_pool_size(32)
+        .get_updates_connect_timeout(target.timeout).get_updates_read_timeout(target.timeout)
+        .build()
+    )
+    chats = ChatStore(store.sessions)
+    services = Services(config=config, store=store, chats=chats, clock=clock, publisher=publisher, alerts=alerts,
+                        on_retry=on_retry, progress=lambda: progress_lines(store.sessions))
+    application.bot_data["services"] = services
+    settings = config.settings.chat
+    gate = throttle.Throttle(settings.flood_burst, settings.flood_rate)
+    application.bot_data["throttle"] = gate
+    application.add_handlers(throttle.handlers(services, gate), group=-1)
+    for feature in (start, lang, events, live, subscriptions, admin):
+        application.add_handlers(feature.handlers(services))
+    application.add_handlers(_fallbacks(services))
+    application.add_error_handler(_error_handler)
+    return application
+
+
+def _quiet_loggers() -> None:
+    # Every Bot API URL holds the token: httpx logs URLs at INFO and PTB at DEBUG. Keep both at WARNING.
+    for name in ("httpx", "httpcore", "telegram"):
+        logger = logging.getLogger(name)
+        if logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+
+
+def _fallbacks(services: Services) -> list[Any]:
+    """What no feature took: edited messages, unknown commands, other input in private, stale buttons."""
+
+    async def edited(update: Update, context: Context) -> None:
+        if is_private(update):
+            await reply(update, context, t("edited", services.lang(update)))
+
+    async def unknown_command(update: Update, context: Context) -> None:
+        message = update.effective_message
+        first = (message.text or "").split(maxsplit=1)[0] if message and message.text else ""
+        addressee = first.partition("@")[2]
+        if addressee and addressee.lower() != services.bot_username.lower():
+            return  # another bot's command in a group
+        if is_private(update) or addressee:
+            await reply(update, context, t("unknown_command", services.lang(update)))
+
+    async def other(update: Update, context: Context) -> None:
+        await reply(update, context, t("hint", services.lang(update)))
+
+    async def stale(update: Update, context: Context) -> None:
+        await answer(update.callback_query, t("stale_button", services.lang(update)))
+
+    new = filters.UpdateType.MESSAGE
+    return [
+        MessageHandler(filters.UpdateType.EDITED, edited),
+        MessageHandler(filters.COMMAND & new, unknown_command),
+        MessageHandler(filters.ChatType.PRIVATE & new, other),
+        CallbackQueryHandler(stale),
+    ]
+
+
+async def _error_handler(update: object, context: Context) -> None:
+    error = context.error
+    # Only the type and Telegram's own message: never a request URL (it would hold the token).
+    detail = error.message if isinstance(error, TelegramError) else ""
+    update_id = update.update_id if isinstance(update, Update) else "?"
+    log.error("handling update %s failed: %s %s", update_id, type(error).__name__, detail,
+              exc_info=None if isinstance(error, TelegramError) else error)
+
+
+async def post_init(application: ChatApp) -> None:
+    """After initialize(): learn the bot's @username (for deep links) and publish the command menus."""
+    services: Services = application.bot_data["services"]
+    services.bot_username = application.bot.username or services.bot_username
+    for code in LANGS:
+        commands = [BotCommand(name, _DESCRIPTIONS[code][name]) for name in COMMANDS]
+        await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault(),
+                                              language_code=None if code == "en" else code)
+
+
+@dataclass(kw_only=True)
+class ChatBot:
+    """The running subscriber bot: the Application (polling or webhook) and the reminder broadcaster."""
+
+    application: ChatApp
+    broadcaster: Broadcaster
+    settings: ChatSettings
+    poll_timeout: int = 10
+
+    @property
+    def services(self) -> Services:
+        services: Services = self.application.bot_data["services"]
+        return services
+
+    async def start(self) -> None:
+        app = self.application
+        await app.initialize()
+        await post_init(app)
+        await app.start()
+        updater = app.updater
+        assert updater is not None
+        if self.settings.mode == "webhook":
+            secret = self.settings.secret()
+            assert secret is not None and self.settings.webhook_url  # checked by chat_bot()
+            await updater.start_webhook(
+                listen=self.settings.webhook_listen, port=self.settings.webhook_port,
+                url_path=self.settings.webhook_path, webhook_url=self.settings.webhook_url,
+                secret_token=secret, allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            await updater.start_polling(poll_interval=0.0, timeout=self.poll_timeout,
+                                        allowed_updates=Update.ALL_TYPES)
+        await self.broadcaster.start()
+
+    async def stop(self) -> None:
+        await self.broadcaster.stop()
+        app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+
+def chat_bot(
+    config: AppConfig,
+    store: Store,
+    *,
+    publisher: Publisher | None = None,
+    alerts: Alerts | None = None,
+    clock: Clock = utcnow,
+    on_retry: Callable[[], Awaitable[object]] | None = None,
+    observer: Callable[[list[Progress]], None] | None = None,
+    poll_timeout: int = 10,
+) -> ChatBot:
+    """The chat bot for `config`, ready to start; ChatUnavailable says why it cannot run."""
+    settings = config.settings.chat
+    if not settings.enabled:
+        raise ChatUnavailable("[chat] enabled = false")
+    if settings.mode == "webhook":
+        secret = settings.secret()
+        if not settings.webhook_url:
+            raise ChatUnavailable("[chat] mode = \"webhook\" needs webhook_url (the public HTTPS address)")
+        if not secret or not _SECRET.match(secret):
+            raise ChatUnavailable("[chat] webhook mode needs webhook_secret (1-256 of A-Z a-z 0-9 _ -), set "
+                                  "ANNOUNCE_BOT_CHAT__WEBHOOK_SECRET or webhook_secret_file")
+    application = build_application(config, store, publisher=publisher, alerts=alerts, clock=clock,
+                                    on_retry=on_retry)
+    services: Services = application.bot_data["services"]
+    broadcaster = Broadcaster(config, store.sessions, application.bot, chats=services.chats, alerts=alerts,
+                              clock=clock, key=services.key, observer=observer)
+    return ChatBot(application=application, broadcaster=broadcaster, settings=settings, poll_timeout=poll_timeout)
+
+
+__all__ = ["ChatBot", "ChatType", "ChatUnavailable", "Services", "build_application", "chat_bot"]

@@ -1,0 +1,486 @@
+"""Personal reminders at scale: durable rows per (person, event, step), claimed in batches, sent at Telegram's pace.
+
+The campaign's reminder and live steps fire here too, independently of the channel posts: a periodic sweep
+finds the steps that came due (with the campaign's catch-up rules) and queues one row per subscriber with
+one INSERT ... SELECT that skips rows that exist. The unique key (person, event, step) means a person never
+gets the same reminder twice, even across restarts. A row is `claimed` in a batch, marked `sending` just
+before its network call and `sent` after it; a crash leaves `claimed` rows (given back) and at most the
+few `sending` ones (marked unknown, never re-sent). Sends go through one token bucket (30/s overall) and a
+per-chat spacing (one message per second per chat); a 429 pauses everyone for as long as Telegram asks; a
+403 marks the person inactive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.alerts import Alerts
+from bot.chat.core import live_lines, when_line
+from bot.chat.repository import ChatStore
+from bot.chat.tables import BroadcastRow, ReminderRow, ReminderState
+from bot.chat.texts import esc, t
+from bot.config import AppConfig
+from bot.domain import CatchUp, Event, PostKind, Step
+from bot.planning import still_useful
+from bot.ratelimit import TokenBucket
+from bot.rendering.context import until, view
+from bot.storage.tables import EventRow, SubscriberRow, SubscriptionRow, UTCDateTime, utcnow
+
+log = logging.getLogger("announce_bot.chat.broadcast")
+
+Clock = Callable[[], datetime]
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class Progress:
+    """How far one broadcast (an event's step) has got."""
+
+    event_id: str
+    step_id: str
+    total: int
+    sent: int
+    waiting: int  # queued, claimed or being sent
+    failed: int
+    blocked: int
+    skipped: int
+    unknown: int
+
+    @property
+    def done(self) -> int:
+        return self.total - self.waiting
+
+    def line(self) -> str:
+        return (f"{self.event_id} {self.step_id}: {self.sent}/{self.total} sent, {self.waiting} waiting, "
+                f"{self.failed} failed, {self.blocked} blocked, {self.skipped} skipped, {self.unknown} unknown")
+
+
+class ReminderQueue:
+    """The reminder rows in the database; every method is one transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def _insert(self, session: Session) -> Callable[..., object]:
+        return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+    def enqueue(self, event_id: str, step_id: str, kind: str, due_at: datetime, now: datetime,
+                note: str | None = None, *, people: bool = True) -> int | None:
+        """Queue the step for every active subscriber of the event, once: None if it was queued before."""
+        with self.sessions.begin() as session:
+            if session.get(BroadcastRow, (event_id, step_id)) is not None:
+                return None
+            broadcast = BroadcastRow(event_id=event_id, step_id=step_id, kind=kind, due_at=due_at, total=0,
+                                     note=note, created_at=now)
+            session.add(broadcast)
+            session.flush()
+            if not people:
+                return 0
+            wants = or_(
+                SubscriberRow.all_events.is_(True),
+                exists().where(SubscriptionRow.user_id == SubscriberRow.user_id, SubscriptionRow.event_id == event_id),
+            )
+            chosen = select(
+                SubscriberRow.user_id, SubscriberRow.chat_id, literal(event_id), literal(step_id), literal(kind),
+                SubscriberRow.lang, literal(ReminderState.QUEUED), literal(0), literal(now, UTCDateTime()),
+                literal(now, UTCDateTime()),
+            ).where(SubscriberRow.active.is_(True), wants)
+            insert = self._insert(session)(ReminderRow)
+            statement = insert.from_select(  # type: ignore[attr-defined]
+                ["user_id", "chat_id", "event_id", "step_id", "kind", "lang", "state", "attempts", "created_at",
+                 "updated_at"], chosen,
+            ).on_conflict_do_nothing(index_elements=["user_id", "event_id", "step_id"])
+            result = session.execute(statement)
+            broadcast.total = int(getattr(result, "rowcount", 0) or 0)
+            return broadcast.total
+
+    def queued(self, event_id: str, step_id: str) -> bool:
+        with self.sessions() as session:
+            return session.get(BroadcastRow, (event_id, step_id)) is not None
+
+    def claim(self, now: datetime, worker: str, limit: int) -> list[ReminderRow]:
+        with self.sessions.begin() as session:
+            due = (
+                select(ReminderRow.id)
+                .where(ReminderRow.state == ReminderState.QUEUED,
+                       or_(ReminderRow.next_attempt_at.is_(None), ReminderRow.next_attempt_at <= now))
+                .order_by(ReminderRow.id).limit(limit)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            rows = session.scalars(
+                update(ReminderRow)
+                .where(ReminderRow.id.in_(due.scalar_subquery()), ReminderRow.state == ReminderState.QUEUED)
+                .values(state=ReminderState.CLAIMED, claimed_by=worker, claimed_at=now, updated_at=now)
+                .returning(ReminderRow)
+                .execution_options(synchronize_session=False)
+            ).all()
+            return sorted(rows, key=lambda row: row.id)
+
+    def _move(self, row_id: int, worker: str, source: str, **values: object) -> bool:
+        with self.sessions.begin() as session:
+            result = session.execute(
+                update(ReminderRow)
+                .where(ReminderRow.id == row_id, ReminderRow.state == source, ReminderRow.claimed_by == worker)
+                .values(updated_at=utcnow(), **values)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    def sending(self, row_id: int, worker: str) -> bool:
+        """Written just before the call: from here on, a crash means 'unknown', never a second message."""
+        return self._move(row_id, worker, ReminderState.CLAIMED, state=ReminderState.SENDING,
+                          attempts=ReminderRow.attempts + 1)
+
+    def finish(self, row_id: int, worker: str, state: str, *, message_id: int | None = None,
+               error: str | None = None, source: str = ReminderState.SENDING) -> bool:
+        return self._move(row_id, worker, source, state=state, message_id=message_id, error=error)
+
+    def requeue(self, row_id: int, worker: str, when: datetime | None, error: str | None,
+                source: str = ReminderState.SENDING) -> bool:
+        """Give a row back: it was not delivered (a 429, a 5xx, a busy chat, or shutting down)."""
+        return self._move(row_id, worker, source, state=ReminderState.QUEUED, next_attempt_at=when, error=error,
+                          claimed_by=None)
+
+    def release(self, rows: Sequence[ReminderRow], worker: str) -> None:
+        ids = [row.id for row in rows]
+        if not ids:
+            return
+        with self.sessions.begin() as session:
+            session.execute(
+                update(ReminderRow)
+                .where(ReminderRow.id.in_(ids), ReminderRow.state == ReminderState.CLAIMED,
+                       ReminderRow.claimed_by == worker)
+                .values(state=ReminderState.QUEUED, claimed_by=None, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+
+    def recover(self, older_than: datetime | None = None) -> tuple[int, int]:
+        """After a crash: claimed rows go back to the queue; rows caught mid-send become unknown.
+
+        Returns (given back, unknown). With `older_than` (replicas sharing the database) only claims
+        older than that are touched.
+        """
+        with self.sessions.begin() as session:
+            counts = []
+            for source, values in (
+                (ReminderState.CLAIMED, {"state": ReminderState.QUEUED, "claimed_by": None}),
+                (ReminderState.SENDING, {"state": ReminderState.UNKNOWN,
+                                         "error": "the bot stopped while sending: it may or may not have arrived"}),
+            ):
+                query = update(ReminderRow).where(ReminderRow.state == source)
+                if older_than is not None:
+                    query = query.where(ReminderRow.claimed_at < older_than)
+                result = session.execute(query.values(updated_at=utcnow(), **values)
+                                         .execution_options(synchronize_session=False))
+                counts.append(int(getattr(result, "rowcount", 0) or 0))
+            return counts[0], counts[1]
+
+    def progress(self, event_id: str | None = None) -> list[Progress]:
+        with self.sessions() as session:
+            query = select(ReminderRow.event_id, ReminderRow.step_id, ReminderRow.state, func.count()).group_by(
+                ReminderRow.event_id, ReminderRow.step_id, ReminderRow.state)
+            broadcasts = select(BroadcastRow).order_by(BroadcastRow.due_at, BroadcastRow.step_id)
+            if event_id is not None:
+                query = query.where(ReminderRow.event_id == event_id)
+                broadcasts = broadcasts.where(BroadcastRow.event_id == event_id)
+            counts: dict[tuple[str, str], dict[str, int]] = {}
+            for ev, step, state, count in session.execute(query).tuples():
+                counts.setdefault((ev, step), {})[state] = count
+            result = []
+            for broadcast in session.scalars(broadcasts):
+                mine = counts.get((broadcast.event_id, broadcast.step_id), {})
+                result.append(Progress(
+                    event_id=broadcast.event_id, step_id=broadcast.step_id, total=sum(mine.values()),
+                    sent=mine.get(ReminderState.SENT, 0),
+                    waiting=sum(mine.get(s, 0) for s in ReminderState.OPEN),
+                    failed=mine.get(ReminderState.FAILED, 0), blocked=mine.get(ReminderState.BLOCKED, 0),
+                    skipped=mine.get(ReminderState.SKIPPED, 0), unknown=mine.get(ReminderState.UNKNOWN, 0),
+                ))
+            return result
+
+    def open_count(self) -> int:
+        with self.sessions() as session:
+            return session.scalar(select(func.count()).select_from(ReminderRow)
+                                  .where(ReminderRow.state.in_(ReminderState.OPEN))) or 0
+
+
+def due_steps(event: Event, steps: Sequence[Step], kinds: Sequence[str], now: datetime
+              ) -> tuple[list[Step], list[tuple[Step, str]]]:
+    """The steps to send to people now, and those to record as not sent (too late, or superseded).
+
+    When several steps of one kind are due at once (the bot was down, or the event was added late), only
+    the latest is sent: a person gets one reminder, not the day-before one and the hour-before one together.
+    """
+    send: dict[str, Step] = {}
+    drop: list[tuple[Step, str]] = []
+    for step in sorted((s for s in steps if s.kind.value in kinds and s.due(event) <= now), key=lambda s: s.due(event)):
+        if reason := still_useful(step.catch_up, event.start, event.end, now):
+            drop.append((step, f"too late: {reason}"))
+            continue
+        if (earlier := send.get(step.kind.value)) is not None:
+            drop.append((earlier, f"superseded by {step.id}"))
+        send[step.kind.value] = step
+    return list(send.values()), drop
+
+
+def reminder_text(event: Event, kind: str, lang: str, now: datetime) -> str:
+    shown = view(event, lang)
+    if kind == PostKind.LIVE.value:
+        lines = [t("reminder_live", lang, title=shown.title)]
+    else:
+        left = max(event.start - now, timedelta(minutes=1))
+        lines = [t("reminder", lang, title=shown.title, until=until(left, lang), when=when_line(shown, lang),
+                   venue=", ".join(p for p in (shown.venue, shown.address) if p))]
+    links = live_lines(shown)
+    if links:
+        lines += ["", f"📺 <b>{esc(t('live_links', lang))}</b>", *links]
+    lines += ["", f"<i>{t('reminder_footer', lang)}</i>"]
+    return "\n".join(lines)
+
+
+def reminder_keyboard(event_key: str, lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(t("btn_calendar", lang), callback_data=f"ics:{event_key}"),
+        InlineKeyboardButton(t("btn_back", lang), callback_data=f"ev:{event_key}"),
+    ]])
+
+
+def _retry_after(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class Broadcaster:
+    """Queues due reminders and sends them: `start()` runs the sweep and the sender until `stop()`."""
+
+    def __init__(
+        self,
+        config: AppConfig,
+        sessions: sessionmaker[Session],
+        bot: Bot,
+        *,
+        chats: ChatStore | None = None,
+        alerts: Alerts | None = None,
+        clock: Clock = utcnow,
+        worker: str = "chat",
+        key: Callable[[str], str] = lambda event_id: event_id,
+        observer: Callable[[list[Progress]], None] | None = None,
+        rate: float | None = None,
+    ) -> None:
+        self.config = config
+        self.settings = config.settings.chat
+        self.queue = ReminderQueue(sessions)
+        self.chats = chats or ChatStore(sessions)
+        self.bot = bot
+        self.alerts = alerts
+        self.clock = clock
+        self.worker = worker
+        self.key = key
+        self.observer = observer
+        self.bucket = TokenBucket(rate or self.settings.broadcast_rate, burst=1.0)
+        self._chat_free: dict[int, float] = {}  # chat id -> monotonic time it may get its next message
+        self._paused_until = 0.0
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        self._inflight = asyncio.Semaphore(64)
+        self.sent = 0
+
+    # -- life cycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        delivery = self.config.settings.delivery
+        older = self.clock() - timedelta(seconds=delivery.claim_lease) if delivery.shared_database else None
+        back, unknown = await asyncio.to_thread(self.queue.recover, older)
+        if unknown:
+            log.warning("%d personal reminders were being sent when the bot stopped: marked unknown", unknown)
+        if back:
+            log.info("%d claimed personal reminders given back to the queue", back)
+        self._loops = [asyncio.create_task(self._sweep_loop(), name="reminder-sweep"),
+                       asyncio.create_task(self.run(), name="reminder-sender")]
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        if self._tasks:
+            await asyncio.gather(*set(self._tasks), return_exceptions=True)
+
+    async def _sweep_loop(self) -> None:
+        while not self._stopping:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("could not queue the due personal reminders")
+            await asyncio.sleep(self.settings.reminder_sweep)
+
+    # -- queueing ---------------------------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Queue every reminder step that came due; returns how many people were queued."""
+        return await asyncio.to_thread(self._sweep, self.clock())
+
+    def _sweep(self, now: datetime) -> int:
+        with self.queue.sessions() as session:
+            rows = session.execute(
+                select(EventRow.id).where(EventRow.status == "scheduled", EventRow.end_at > now - timedelta(days=1))
+            ).scalars().all()
+        queued = 0
+        for event_id in rows:
+            event = self.chats.event(event_id)
+            if event is None:
+                continue
+            send, drop = due_steps(event, self.config.campaign.steps, self.settings.reminder_kinds, now)
+            for step, note in drop:
+                self.queue.enqueue(event.id, step.id, step.kind.value, step.due(event), now, note, people=False)
+            for step in send:
+                count = self.queue.enqueue(event.id, step.id, step.kind.value, step.due(event), now)
+                if count:
+                    log.info("queued %d personal reminders: %s %s", count, event.id, step.id)
+                    queued += count
+        if queued:
+            self._wake.set()
+        return queued
+
+    # -- sending ----------------------------------------------------------------------------------
+
+    async def run(self, *, until_empty: bool = False) -> None:
+        """Claim batches and send them, until stopped (or, with `until_empty`, until nothing is queued)."""
+        last_report = 0.0
+        while not self._stopping:
+            batch = await asyncio.to_thread(self.queue.claim, self.clock(), self.worker, self.settings.broadcast_batch)
+            if not batch:
+                if self._tasks:
+                    await asyncio.gather(*set(self._tasks), return_exceptions=True)
+                    continue
+                self._report(force=True)
+                if until_empty and not await asyncio.to_thread(self.queue.open_count):
+                    return
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=0.5 if until_empty else 1.0)
+                continue
+            events: dict[str, Event | None] = {}
+            for index, row in enumerate(batch):
+                if self._stopping:
+                    await asyncio.to_thread(self.queue.release, batch[index:], self.worker)
+                    break
+                await self._send_later(row, events)
+                if time.monotonic() - last_report > 1.0:
+                    last_report = time.monotonic()
+                    self._report()
+
+    def _report(self, force: bool = False) -> None:
+        if self.observer is not None:
+            self.observer(self.queue.progress())
+
+    async def _send_later(self, row: ReminderRow, events: dict[str, Event | None]) -> None:
+        """Checks first (the event, the campaign, the chat's pace), then a token, then the send in a task."""
+        if row.event_id not in events:
+            events[row.event_id] = await asyncio.to_thread(self.chats.event, row.event_id)
+        event = events[row.event_id]
+        now = self.clock()
+        reason = self._pointless(row, event, now)
+        if reason is not None:
+            await asyncio.to_thread(self.queue.finish, row.id, self.worker, ReminderState.SKIPPED, error=reason,
+                                    source=ReminderState.CLAIMED)
+            return
+        assert event is not None
+        busy = self._chat_free.get(row.chat_id, 0.0) - time.monotonic()
+        if busy > 0:  # this chat got a message less than a second ago: later, without holding up the others
+            await asyncio.to_thread(self.queue.requeue, row.id, self.worker, now + timedelta(seconds=busy), None,
+                                    ReminderState.CLAIMED)
+            return
+        if (pause := self._paused_until - time.monotonic()) > 0:
+            await asyncio.sleep(pause)
+        await self.bucket.acquire()
+        self._chat_free[row.chat_id] = time.monotonic() + self.settings.per_chat_interval
+        await self._inflight.acquire()
+        task = asyncio.create_task(self._send(row, event), name=f"reminder-{row.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._inflight.release()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("personal reminder task failed", exc_info=task.exception())
+
+    def _pointless(self, row: ReminderRow, event: Event | None, now: datetime) -> str | None:
+        if event is None or event.status.value != "scheduled":
+            return "the event is no longer scheduled"
+        step = next((s for s in self.config.campaign.steps if s.id == row.step_id), None)
+        catch_up = step.catch_up if step else (
+            CatchUp.WHILE_RUNNING if row.kind == PostKind.LIVE.value else CatchUp.BEFORE_START)
+        return still_useful(catch_up, event.start, event.end, now)
+
+    async def _send(self, row: ReminderRow, event: Event) -> None:
+        queue, worker = self.queue, self.worker
+        if not await asyncio.to_thread(queue.sending, row.id, worker):
+            return  # the claim was lost (a replica's recovery took it back)
+        text = reminder_text(event, row.kind, row.lang, self.clock())
+        try:
+            message = await self.bot.send_message(
+                chat_id=row.chat_id, text=text, parse_mode=ParseMode.HTML,
+                reply_markup=reminder_keyboard(self.key(event.id), row.lang),
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except RetryAfter as exc:
+            wait = _retry_after(exc)
+            self._paused_until = max(self._paused_until, time.monotonic() + wait)
+            log.warning("Telegram asks to slow down: personal reminders pause for %g s", wait)
+            await asyncio.to_thread(queue.requeue, row.id, worker, self.clock() + timedelta(seconds=wait),
+                                    f"rate limited ({wait:g} s)")
+            return
+        except Forbidden as exc:  # blocked by the person, or deactivated: stop writing to them
+            await asyncio.to_thread(queue.finish, row.id, worker, ReminderState.BLOCKED, error=exc.message[:200])
+            await asyncio.to_thread(self.chats.deactivate, [row.user_id])
+            return
+        except ChatMigrated as exc:
+            await asyncio.to_thread(queue.finish, row.id, worker, ReminderState.FAILED,
+                                    error=f"the group moved to chat {exc.new_chat_id}")
+            return
+        except BadRequest as exc:
+            await asyncio.to_thread(queue.finish, row.id, worker, ReminderState.FAILED, error=exc.message[:200])
+            if "chat not found" in exc.message.lower():
+                await asyncio.to_thread(self.chats.deactivate, [row.user_id])
+            return
+        except TimedOut:  # it may have arrived: a second copy is worse than a missing one
+            await asyncio.to_thread(queue.finish, row.id, worker, ReminderState.UNKNOWN,
+                                    error="Telegram did not answer in time")
+            return
+        except (NetworkError, TelegramError) as exc:
+            if row.attempts + 1 >= MAX_ATTEMPTS:
+                await asyncio.to_thread(queue.finish, row.id, worker, ReminderState.FAILED, error=exc.message[:200])
+            else:
+                delay = timedelta(seconds=min(300, 5 * 2 ** row.attempts))
+                await asyncio.to_thread(queue.requeue, row.id, worker, self.clock() + delay, exc.message[:200])
+            return
+        await asyncio.to_thread(queue.finish, row.id, worker, ReminderState.SENT, message_id=message.message_id)
+        self.sent += 1
+
+
+def progress_lines(sessions: sessionmaker[Session], event_id: str | None = None) -> list[str]:
+    return [p.line() for p in ReminderQueue(sessions).progress(event_id)]

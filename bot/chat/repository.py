@@ -1,0 +1,187 @@
+"""What the chat bot reads and writes: people and their subscriptions, and events looked up for a reply."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.domain import Event
+from bot.storage.tables import EventRow, SubscriberRow, SubscriptionRow, utcnow
+
+
+@dataclass(frozen=True, kw_only=True)
+class Subscriptions:
+    all_events: bool
+    event_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stats:
+    people: int  # everyone who talked to the bot
+    subscribed: int  # active people with at least one subscription
+    inactive: int  # blocked the bot
+    by_lang: dict[str, int]  # subscribed people per language
+
+
+_SCHEDULED = "scheduled"
+
+
+class ChatStore:
+    """One transaction per method; parsed events are cached by content hash, so a reply parses nothing twice."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self._events: dict[str, tuple[str, Event]] = {}
+        self._langs: dict[int, str] = {}
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def _parse(self, row: Any) -> Event:
+        cached = self._events.get(row.id)
+        if cached is not None and cached[0] == row.content_hash:
+            return cached[1]
+        event = Event.model_validate(row.data)
+        self._events[row.id] = (row.content_hash, event)
+        return event
+
+    def event(self, event_id: str) -> Event | None:
+        with self.sessions() as session:
+            row = session.execute(
+                select(EventRow.id, EventRow.content_hash, EventRow.data).where(EventRow.id == event_id)
+            ).first()
+            return self._parse(row) if row else None
+
+    def event_ids(self) -> list[str]:
+        with self.sessions() as session:
+            return list(session.scalars(select(EventRow.id)).all())
+
+    def upcoming(self, now: datetime, offset: int = 0, limit: int = 5) -> tuple[list[Event], int]:
+        """Scheduled events not yet over, soonest first: one page, and how many there are in all."""
+        where = (EventRow.end_at > now, EventRow.status == _SCHEDULED)
+        with self.sessions() as session:
+            total = session.scalar(select(func.count()).select_from(EventRow).where(*where)) or 0
+            rows = session.execute(
+                select(EventRow.id, EventRow.content_hash, EventRow.data).where(*where)
+                .order_by(EventRow.start_at, EventRow.id).offset(offset).limit(limit)
+            ).all()
+            return [self._parse(row) for row in rows], total
+
+    def next_event(self, now: datetime) -> Event | None:
+        """The next scheduled event to start."""
+        with self.sessions() as session:
+            row = session.execute(
+                select(EventRow.id, EventRow.content_hash, EventRow.data)
+                .where(EventRow.start_at > now, EventRow.status == _SCHEDULED)
+                .order_by(EventRow.start_at, EventRow.id).limit(1)
+            ).first()
+            return self._parse(row) if row else None
+
+    def live_or_next(self, now: datetime) -> Event | None:
+        """The event running now, else the next one to start."""
+        with self.sessions() as session:
+            row = session.execute(
+                select(EventRow.id, EventRow.content_hash, EventRow.data)
+                .where(EventRow.end_at > now, EventRow.status == _SCHEDULED)
+                .order_by(EventRow.start_at, EventRow.id).limit(1)
+            ).first()
+            return self._parse(row) if row else None
+
+    def all_events(self) -> list[Event]:
+        with self.sessions() as session:
+            rows = session.execute(
+                select(EventRow.id, EventRow.content_hash, EventRow.data).order_by(EventRow.start_at, EventRow.id)
+            ).all()
+            return [self._parse(row) for row in rows]
+
+    # -- people -----------------------------------------------------------------------------------
+
+    def lang(self, user_id: int) -> str | None:
+        """The language a person chose, or None for someone the bot has not met."""
+        if user_id in self._langs:
+            return self._langs[user_id]
+        with self.sessions() as session:
+            lang = session.scalar(select(SubscriberRow.lang).where(SubscriberRow.user_id == user_id))
+        if lang is not None:
+            self._langs[user_id] = lang
+        return lang
+
+    def remember(self, user_id: int, chat_id: int, lang: str) -> None:
+        """Record a person (and their language); someone who had blocked the bot and writes again is active."""
+        with self.sessions.begin() as session:
+            self._upsert(session, user_id, chat_id, lang)
+        self._langs[user_id] = lang
+
+    def _upsert(self, session: Session, user_id: int, chat_id: int, lang: str | None = None) -> SubscriberRow:
+        row = session.get(SubscriberRow, user_id)
+        if row is None:
+            row = SubscriberRow(user_id=user_id, chat_id=chat_id, lang=lang or "en", active=True, all_events=False,
+                                created_at=utcnow())
+            session.add(row)
+            session.flush()
+        else:
+            row.chat_id, row.active = chat_id, True
+            if lang:
+                row.lang = lang
+        return row
+
+    def subscribe(self, user_id: int, chat_id: int, lang: str, event_id: str | None) -> bool:
+        """Subscribe to one event, or to all (None); False if it was already so."""
+        with self.sessions.begin() as session:
+            row = self._upsert(session, user_id, chat_id, lang)
+            if event_id is None:
+                was, row.all_events = row.all_events, True
+                return not was
+            if session.get(SubscriptionRow, (user_id, event_id)) is not None:
+                return False
+            session.add(SubscriptionRow(user_id=user_id, event_id=event_id))
+            return True
+
+    def unsubscribe(self, user_id: int, event_id: str | None) -> bool:
+        """Stop one event's reminders, or all of them (None); False if there was nothing to stop."""
+        with self.sessions.begin() as session:
+            row = session.get(SubscriberRow, user_id)
+            if row is None:
+                return False
+            query = delete(SubscriptionRow).where(SubscriptionRow.user_id == user_id)
+            if event_id is not None:
+                query = query.where(SubscriptionRow.event_id == event_id)
+            removed = bool(getattr(session.execute(query), "rowcount", 0))
+            if event_id is None:
+                removed = removed or row.all_events
+                row.all_events = False
+            return removed
+
+    def subscriptions(self, user_id: int) -> Subscriptions:
+        with self.sessions() as session:
+            all_events = bool(session.scalar(select(SubscriberRow.all_events).where(SubscriberRow.user_id == user_id)))
+            ids = session.scalars(
+                select(SubscriptionRow.event_id).join(EventRow, EventRow.id == SubscriptionRow.event_id)
+                .where(SubscriptionRow.user_id == user_id).order_by(EventRow.start_at)
+            ).all()
+            return Subscriptions(all_events=all_events, event_ids=tuple(ids))
+
+    def deactivate(self, user_ids: list[int]) -> None:
+        """People who blocked the bot: no more reminders until they write again."""
+        if not user_ids:
+            return
+        with self.sessions.begin() as session:
+            session.execute(update(SubscriberRow).where(SubscriberRow.user_id.in_(user_ids)).values(active=False))
+
+    def stats(self) -> Stats:
+        with self.sessions() as session:
+            has_sub = select(SubscriptionRow.user_id).where(SubscriptionRow.user_id == SubscriberRow.user_id).exists()
+            subscribed = or_(SubscriberRow.all_events.is_(True), has_sub)
+            people = session.scalar(select(func.count()).select_from(SubscriberRow)) or 0
+            inactive = session.scalar(
+                select(func.count()).select_from(SubscriberRow).where(SubscriberRow.active.is_(False))
+            ) or 0
+            langs = Counter(dict(session.execute(
+                select(SubscriberRow.lang, func.count())
+                .where(SubscriberRow.active.is_(True), subscribed).group_by(SubscriberRow.lang)
+            ).tuples().all()))
+            return Stats(people=people, subscribed=sum(langs.values()), inactive=inactive, by_lang=dict(langs))
