@@ -114,8 +114,9 @@ class Dispatcher:
             lease = self.clock() - timedelta(seconds=self.policy.claim_lease)
         for post in self.claims.stale_claims(lease):
             resend = self._on_unknown(post) is OnUnknown.RESEND
-            if not self.claims.resolve_stale(post, resend=resend):
-                continue
+            outcome = self.claims.resolve_stale(post, resend=resend)
+            if outcome in (None, "released"):
+                continue  # settled by another replica, or never sent: planned again, nothing to report
             what = f"{post.event_id} {post.step_id} on {post.target} (post #{post.id})"
             if resend:
                 log.warning("%s: outcome unknown after a crash; sending again as the campaign says", what)

@@ -297,23 +297,40 @@ class Claims:
                 query = query.where(PlannedPostRow.claimed_at < older_than)
             return list(session.scalars(query).all())
 
-    def resolve_stale(self, post: PlannedPostRow, *, resend: bool) -> bool:
-        """A claim whose outcome is unknown: send again (per the campaign) or mark unknown for a person."""
-        values: dict[str, object] = (
-            {"state": PostState.PLANNED.value, "reason": "re-sent after a crash (outcome was unknown)"}
-            if resend
-            else {"state": PostState.UNKNOWN.value,
-                  "reason": "the bot stopped while sending: it may or may not have been published"}
-        )
+    def resolve_stale(self, post: PlannedPostRow, *, resend: bool) -> str | None:
+        """Settle a claim whose sender is gone; returns the new state, or None if someone else did.
+
+        If the sender never started the network call (no unfinished delivery), the post simply goes back
+        to planned. If it did, nobody knows whether the platform published it: the post is marked
+        unknown for a person to check, or planned again when the campaign step says to re-send.
+        """
         with self.sessions.begin() as session:
+            in_flight = session.scalars(
+                select(DeliveryRow).where(
+                    DeliveryRow.planned_post_id == post.id, DeliveryRow.state == PostState.CLAIMED.value
+                )
+            ).all()
+            if not in_flight:
+                state, reason = PostState.PLANNED.value, None
+            elif resend:
+                state, reason = PostState.PLANNED.value, "re-sent after a crash (outcome was unknown)"
+            else:
+                state = PostState.UNKNOWN.value
+                reason = "the bot stopped while sending: it may or may not have been published"
             result = session.execute(
                 update(PlannedPostRow)
                 .where(PlannedPostRow.id == post.id, PlannedPostRow.state == PostState.CLAIMED.value,
                        PlannedPostRow.claimed_by == post.claimed_by)
-                .values(updated_at=utcnow(), **values)
+                .values(updated_at=utcnow(), state=state, reason=reason,
+                        attempts=PlannedPostRow.attempts - (0 if in_flight else 1))
                 .execution_options(synchronize_session=False)
             )
-            return bool(getattr(result, "rowcount", 0))
+            if not getattr(result, "rowcount", 0):
+                return None
+            for delivery in in_flight:
+                delivery.state, delivery.finished_at = PostState.UNKNOWN.value, utcnow()
+                delivery.error = "the bot stopped before the platform's answer was recorded"
+            return state if in_flight else "released"
 
     def retry(self, row_id: int, now: datetime) -> PlannedPostRow | None:
         """The organiser asks to send a failed, unknown or skipped post again, now."""

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from alembic.script import ScriptDirectory
+
 from bot.config import load_config
 from bot.domain import Event, EventStatus, PostKind
 from bot.errors import TransientError
 from bot.importing import targets
 from bot.planning import plan
 from bot.storage import Store
-from bot.storage.database import create, migrate
+from bot.storage.database import alembic_config, create, migrate
 from tests.conftest import CONFIG_DIR
 
 CONFIG = load_config(CONFIG_DIR)
@@ -96,4 +98,5 @@ def test_migrations_are_idempotent(database_url: str) -> None:
     migrate(engine)
     with engine.connect() as connection:
         version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
-    assert version == "0001"
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    assert version == head
