@@ -1,0 +1,91 @@
+"""What every handler of the web app needs, built once by create_app and kept on the app (nothing global)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.requests import Request
+from starlette.templating import Jinja2Templates
+
+from bot.config import AppConfig, Settings
+from bot.delivery import Publisher
+from bot.domain import Platform
+from bot.rendering.renderer import Renderer
+from bot.scheduling import Dispatcher
+from bot.storage import Claims, Store
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+STATIC_DIR = Path(__file__).with_name("static")
+
+Clock = Callable[[], datetime]
+
+
+def _local(moment: datetime | None, zone: str) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _utc(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).isoformat() if moment else ""
+
+
+def page_templates() -> Jinja2Templates:
+    """The web UI's own templates: every value escaped, an undefined name an error."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update({"local": _local, "utc": _utc, "iso": _iso})
+    return Jinja2Templates(env=env)
+
+
+@dataclass(kw_only=True)
+class Web:
+    """The app's collaborators: config, store, publisher, the dispatcher that settles posts, the clock."""
+
+    config: AppConfig
+    store: Store
+    claims: Claims
+    publisher: Publisher
+    renderer: Renderer
+    dispatcher: Dispatcher
+    schedules: bool  # the dispatcher runs the campaign in this process: /healthz expects it running
+    templates: Jinja2Templates
+    clock: Clock
+    password: str | None
+    login_failures: dict[str, deque[float]] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        return self.config.settings
+
+    @property
+    def site_title(self) -> str:
+        if self.settings.web.site_title:
+            return self.settings.web.site_title
+        for target in self.settings.targets_of(Platform.DZEN).values():
+            return str(target.feed_title)
+        return "Events"
+
+    def base_url(self, request: Request) -> str:
+        """Where the public reaches this app: `web.public_url`, else the address the request came to."""
+        return (self.settings.web.public_url or str(request.base_url)).rstrip("/")
+
+
+def web_of(request: Request) -> Web:
+    web: Web = request.app.state.web
+    return web
