@@ -31,6 +31,8 @@ from bot.platforms import SPECS
 from bot.rendering.renderer import Renderer
 from bot.scheduling import Dispatcher
 from bot.storage import Claims, Store, open_database
+from bot.web import create_app
+from bot.web.server import WebServer
 
 app = typer.Typer(help="Announces public events on every platform, on time.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -318,6 +320,8 @@ async def _serve(config: AppConfig, store: Store, publisher: Publisher, *, once:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await dispatcher.start()
+    web = await _start_web(config, store, publisher, dispatcher) if config.settings.web.enabled and not until_done \
+        else None
     console.print("announce-bot is running; Ctrl-C stops it" if not until_done else "rehearsing…")
     while not stop.is_set():
         if until_done and not any(p.state in ("planned", "retrying", "claimed", "waiting") for p in store.posts()):
@@ -325,7 +329,73 @@ async def _serve(config: AppConfig, store: Store, publisher: Publisher, *, once:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=1.0)
     console.print("stopping: finishing the posts in flight…")
+    if web is not None:
+        await web.stop()
     await dispatcher.stop()
+
+
+async def _start_web(config: AppConfig, store: Store, publisher: Publisher, dispatcher: Dispatcher) -> WebServer | None:
+    """Serve the web app beside the scheduler; if it cannot start, the bot goes on posting without it."""
+    settings = config.settings.web
+    try:
+        server = WebServer(create_app(config, store, publisher, dispatcher=dispatcher), settings.host, settings.port)
+        await server.start()
+    except (OSError, ValueError) as exc:
+        errors.print(Text(f"✗ the web app did not start: {exc}", style="red"))
+        return None
+    _print_web_banner(server, config)
+    return server
+
+
+def _print_web_banner(server: WebServer, config: AppConfig) -> None:
+    console.print(f"web app: {server.url}/events (public), {server.url}/admin (dashboard), {server.url}/healthz")
+    if config.settings.web.secret() is None:
+        console.print(Text("the dashboard is locked until a password is set: ANNOUNCE_BOT_WEB__PASSWORD, "
+                           "or password_file under [web] in settings.toml"))
+
+
+@app.command("web")
+def web_command(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="address to listen on (default: web.host)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default: web.port; 0 picks a free one)")] = None,
+) -> None:
+    """Serve the web app alone: the dashboard, public event pages and feeds (`run` serves it beside the scheduler)."""
+    state = _state(ctx)
+    config = state.config
+    store = state.store()
+    _print_import_errors(import_events(config, store).errors)
+    publisher = Publisher(config, store, state.renderer(), observer=_show_outcome)
+    settings = config.settings.web
+    try:
+        asyncio.run(_serve_web(config, store, publisher, host or settings.host,
+                               settings.port if port is None else port))
+    except (OSError, ValueError) as exc:
+        errors.print(Text(f"error: {exc}", style="red"))
+        raise typer.Exit(2) from None
+
+
+async def _serve_web(config: AppConfig, store: Store, publisher: Publisher, host: str, port: int) -> None:
+    server = WebServer(create_app(config, store, publisher), host, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await server.start()
+    _print_web_banner(server, config)
+    console.print("serving the web app only (no posts are sent on schedule); Ctrl-C stops it")
+    reported: set[str] = set()
+    try:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=config.settings.delivery.reimport_interval)
+            if not stop.is_set():  # keep the pages in step with the event files; say each new problem once
+                problems = (await asyncio.to_thread(import_events, config, store)).errors
+                _print_import_errors([p for p in problems if str(p) not in reported])
+                reported = {str(p) for p in problems}
+    finally:
+        await server.stop()
+        await publisher.aclose()
 
 
 def _show_outcome(outcome: Outcome) -> None:
