@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean system-deps
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,10 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/mypy bot
 
-test: lint
+system-deps:
+	./scripts/system-deps.sh
+
+test: lint system-deps
 	NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost $(BIN)/pytest
 
 bench: $(BIN)/.installed

@@ -70,9 +70,29 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(scope="session")
+def postgres():  # type: ignore[no-untyped-def]
+    """A PostgreSQL cluster for the session; skipped with the reason when the server is not installed
+    (`make test` installs it), and a failure instead under CI, where it must be there."""
+    from tests.postgres import PostgresServer, find_binaries
+
+    binaries = find_binaries()
+    if binaries is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed: scripts/system-deps.sh should have installed it")
+        pytest.skip("PostgreSQL is not installed here (run `make test`, which installs it, as root)")
+    server = PostgresServer(binaries).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Every database the bot supports; storage tests run once per database (a contract suite)."""
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgres")
+        url: str = server.new_database()
+        return url
     return f"sqlite:///{tmp_path / 'test.db'}"
 
 

@@ -27,12 +27,12 @@ ANNOUNCEMENT = START - timedelta(days=7)
 
 
 class Harness:
-    """A dispatcher on a real SQLite database, real adapters and an injected clock."""
+    """A dispatcher on a real database (SQLite or PostgreSQL), real adapters and an injected clock."""
 
-    def __init__(self, now: datetime, worker: str = "test") -> None:
+    def __init__(self, url: str, now: datetime, worker: str = "test") -> None:
         self.now = now
         self.config = load_config(Path("config"))
-        self.store = Store(open_database("sqlite:///var/test.db"))
+        self.store = Store(open_database(url))
         self.claims = Claims(self.store.sessions)
         self.alerts = Alerts()
         self.publisher = Publisher(self.config, self.store, Renderer(self.config.templates_dir))
@@ -66,8 +66,8 @@ def duplicates(platforms: Platforms) -> dict[str, list[str]]:
     return {name: [t for t, n in Counter(texts).items() if n > 1] for name, texts in platforms.sent().items()}
 
 
-async def test_campaign_plays_in_order_once_on_every_platform(platforms: Platforms) -> None:
-    h = Harness(ANNOUNCEMENT - timedelta(minutes=1))
+async def test_campaign_plays_in_order_once_on_every_platform(database_url: str, platforms: Platforms) -> None:
+    h = Harness(database_url, ANNOUNCEMENT - timedelta(minutes=1))
     assert await h.at(ANNOUNCEMENT - timedelta(seconds=1)) == 0  # nothing is early
     due = sorted({p.due_at for p in h.store.posts()})
     for moment in due:
@@ -92,8 +92,8 @@ async def test_campaign_plays_in_order_once_on_every_platform(platforms: Platfor
     await h.close()
 
 
-async def test_faults_are_retried_until_each_post_is_sent_exactly_once(platforms: Platforms) -> None:
-    h = Harness(ANNOUNCEMENT)
+async def test_faults_are_retried_until_each_post_is_sent_exactly_once(database_url: str, platforms: Platforms) -> None:
+    h = Harness(database_url, ANNOUNCEMENT)
     platforms.telegram.fail_method("sendMessage", FakeTelegram.rate_limited(5))
     platforms.telegram_ru.fail_method("sendMessage", FakeTelegram.server_error(), times=2)
     platforms.vk.server_error(status=502, times=2)
@@ -118,10 +118,10 @@ async def test_faults_are_retried_until_each_post_is_sent_exactly_once(platforms
     await h.close()
 
 
-async def test_backoff_grows_and_gives_up_after_the_bounded_attempts(platforms: Platforms,
+async def test_backoff_grows_and_gives_up_after_the_bounded_attempts(database_url: str, platforms: Platforms,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANNOUNCE_BOT_DELIVERY__MAX_ATTEMPTS", "3")
-    h = Harness(ANNOUNCEMENT)
+    h = Harness(database_url, ANNOUNCEMENT)
     platforms.vk.server_error(status=500, times=10)
     delays = []
     moment = ANNOUNCEMENT
@@ -140,10 +140,10 @@ async def test_backoff_grows_and_gives_up_after_the_bounded_attempts(platforms: 
     await h.close()
 
 
-async def test_revoked_token_stops_that_platform_alerts_and_others_go_on(platforms: Platforms,
+async def test_revoked_token_stops_that_platform_alerts_and_others_go_on(database_url: str, platforms: Platforms,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANNOUNCE_BOT_DELIVERY__CREDENTIALS_PAUSE", str(8 * 24 * 3600))
-    h = Harness(ANNOUNCEMENT)
+    h = Harness(database_url, ANNOUNCEMENT)
     platforms.telegram.fail_method("sendMessage", FakeTelegram.kicked(), times=5)
     await h.at(ANNOUNCEMENT)
     post = h.post("announcement", "telegram")
@@ -159,8 +159,8 @@ async def test_revoked_token_stops_that_platform_alerts_and_others_go_on(platfor
     await h.close()
 
 
-async def test_a_post_the_platform_refuses_fails_at_once(platforms: Platforms) -> None:
-    h = Harness(ANNOUNCEMENT)
+async def test_a_post_the_platform_refuses_fails_at_once(database_url: str, platforms: Platforms) -> None:
+    h = Harness(database_url, ANNOUNCEMENT)
     platforms.x.duplicate()
     await h.at(ANNOUNCEMENT)
     post = h.post("announcement", "x")
@@ -169,9 +169,9 @@ async def test_a_post_the_platform_refuses_fails_at_once(platforms: Platforms) -
     await h.close()
 
 
-async def test_late_posts_follow_the_campaigns_catch_up_policy(platforms: Platforms) -> None:
+async def test_late_posts_follow_the_campaigns_catch_up_policy(database_url: str, platforms: Platforms) -> None:
     # The bot was down from before the announcement until half an hour into the event.
-    h = Harness(START + timedelta(minutes=30))
+    h = Harness(database_url, START + timedelta(minutes=30))
     await h.at(START + timedelta(minutes=30))
     assert h.states("announcement")["telegram"] == "sent"  # late, but the event is not over
     assert set(h.states("reminder-1d").values()) == {"skipped"}  # a reminder after the start is useless
@@ -183,8 +183,8 @@ async def test_late_posts_follow_the_campaigns_catch_up_policy(platforms: Platfo
     await h.close()
 
 
-async def test_read_timeout_is_reported_not_resent(platforms: Platforms) -> None:
-    h = Harness(ANNOUNCEMENT)
+async def test_read_timeout_is_reported_not_resent(database_url: str, platforms: Platforms) -> None:
+    h = Harness(database_url, ANNOUNCEMENT)
     platforms.telegram.fail_method("sendMessage", FakeTelegram.slow(3.0))  # the timeout is 2 s
     await h.at(ANNOUNCEMENT)
     post = h.post("announcement", "telegram")
@@ -199,15 +199,15 @@ async def test_read_timeout_is_reported_not_resent(platforms: Platforms) -> None
     await h.close()
 
 
-async def test_crash_between_claim_and_receipt_is_reported_on_restart(platforms: Platforms) -> None:
-    h = Harness(ANNOUNCEMENT)
+async def test_crash_between_claim_and_receipt_is_reported_on_restart(database_url: str, platforms: Platforms) -> None:
+    h = Harness(database_url, ANNOUNCEMENT)
     claimed = h.claims.claim_due(ANNOUNCEMENT, "a-process-that-died")
     assert len(claimed) == 5
     in_flight = [p for p in claimed if p.target in ("telegram", "vk")]
     for post in in_flight:  # the dead process had started these two network calls, and no others
         h.store.start_delivery(event_id=post.event_id, kind=post.kind, target=post.target,
                                platform=post.platform, planned_post_id=post.id)
-    restarted = Harness(ANNOUNCEMENT + timedelta(minutes=1), worker="restarted")
+    restarted = Harness(database_url, ANNOUNCEMENT + timedelta(minutes=1), worker="restarted")
     await restarted.dispatcher.recover()
     states = restarted.states("announcement")
     assert states == {"telegram": "unknown", "vk": "unknown", "telegram_ru": "planned", "x": "planned",
@@ -223,11 +223,13 @@ async def test_crash_between_claim_and_receipt_is_reported_on_restart(platforms:
     await restarted.close()
 
 
-async def test_a_step_can_choose_to_resend_after_a_crash(platforms: Platforms, workdir: Path) -> None:
+async def test_a_step_can_choose_to_resend_after_a_crash(
+    database_url: str, platforms: Platforms, workdir: Path
+) -> None:
     path = workdir / "config" / "campaign.yaml"
     path.write_text(path.read_text().replace("    catch_up: before_end\n", "    catch_up: before_end\n"
                                              "    on_unknown: resend\n"))
-    h = Harness(ANNOUNCEMENT)
+    h = Harness(database_url, ANNOUNCEMENT)
     for post in h.claims.claim_due(ANNOUNCEMENT, "a-process-that-died"):
         h.store.start_delivery(event_id=post.event_id, kind=post.kind, target=post.target,
                                platform=post.platform, planned_post_id=post.id)
@@ -238,8 +240,8 @@ async def test_a_step_can_choose_to_resend_after_a_crash(platforms: Platforms, w
     await h.close()
 
 
-async def test_two_dispatchers_on_one_database_never_send_twice(platforms: Platforms) -> None:
-    first, second = Harness(ANNOUNCEMENT, worker="one"), Harness(ANNOUNCEMENT, worker="two")
+async def test_two_dispatchers_on_one_database_never_send_twice(database_url: str, platforms: Platforms) -> None:
+    first, second = Harness(database_url, ANNOUNCEMENT, worker="one"), Harness(database_url, ANNOUNCEMENT, worker="two")
     await asyncio.gather(first.at(ANNOUNCEMENT), second.at(ANNOUNCEMENT))
     await asyncio.gather(first.at(START), second.at(START))
     assert set(first.states("announcement").values()) == {"sent"}
@@ -250,8 +252,10 @@ async def test_two_dispatchers_on_one_database_never_send_twice(platforms: Platf
     await second.close()
 
 
-async def test_changed_start_replans_and_notifies_where_announced(platforms: Platforms, workdir: Path) -> None:
-    h = Harness(ANNOUNCEMENT)
+async def test_changed_start_replans_and_notifies_where_announced(
+    database_url: str, platforms: Platforms, workdir: Path
+) -> None:
+    h = Harness(database_url, ANNOUNCEMENT)
     await h.at(ANNOUNCEMENT)
     path = workdir / "config" / "events" / "russia-dprk-treaty.yaml"
     path.write_text(path.read_text().replace("start: 2024-11-27 11:00", "start: 2024-11-28 11:00")
@@ -267,8 +271,10 @@ async def test_changed_start_replans_and_notifies_where_announced(platforms: Pla
     await h.close()
 
 
-async def test_cancelled_event_cancels_posts_and_sends_the_notice(platforms: Platforms, workdir: Path) -> None:
-    h = Harness(ANNOUNCEMENT)
+async def test_cancelled_event_cancels_posts_and_sends_the_notice(
+    database_url: str, platforms: Platforms, workdir: Path
+) -> None:
+    h = Harness(database_url, ANNOUNCEMENT)
     await h.at(ANNOUNCEMENT)
     path = workdir / "config" / "events" / "russia-dprk-treaty.yaml"
     path.write_text(path.read_text().replace("status: scheduled", "status: cancelled"))
@@ -283,7 +289,7 @@ async def test_cancelled_event_cancels_posts_and_sends_the_notice(platforms: Pla
     await h.close()
 
 
-async def test_real_time_scheduler_fires_within_a_second(platforms: Platforms, workdir: Path,
+async def test_real_time_scheduler_fires_within_a_second(database_url: str, platforms: Platforms, workdir: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     now = datetime.now(UTC)
     path = workdir / "config" / "events" / "russia-dprk-treaty.yaml"
@@ -291,7 +297,7 @@ async def test_real_time_scheduler_fires_within_a_second(platforms: Platforms, w
     path.write_text(path.read_text().replace("start: 2024-11-27 11:00", f"start: {start:%Y-%m-%dT%H:%M:%S}+00:00")
                     .replace("end: 2024-11-27 13:00", f"end: {start + timedelta(hours=2):%Y-%m-%dT%H:%M:%S}+00:00"))
     monkeypatch.setenv("ANNOUNCE_BOT_DELIVERY__SWEEP_INTERVAL", "3600")  # only the wake-up job can fire it
-    h = Harness(now)
+    h = Harness(database_url, now)
     h.dispatcher.clock = lambda: datetime.now(UTC)
     await h.dispatcher.start()
     due = h.post("announcement", "telegram").due_at
@@ -305,9 +311,11 @@ async def test_real_time_scheduler_fires_within_a_second(platforms: Platforms, w
     assert timedelta() <= received - due < timedelta(seconds=1.5)
 
 
-async def test_secrets_never_reach_logs_or_records(platforms: Platforms, caplog: pytest.LogCaptureFixture) -> None:
+async def test_secrets_never_reach_logs_or_records(
+    database_url: str, platforms: Platforms, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
-    h = Harness(ANNOUNCEMENT)
+    h = Harness(database_url, ANNOUNCEMENT)
     platforms.telegram.fail_method("sendMessage", FakeTelegram.unauthorized())
     platforms.vk.auth_failed()
     platforms.x.unauthorized()
