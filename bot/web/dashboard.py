@@ -139,7 +139,8 @@ async def publish_now(request: Request) -> Response:
 async def retry(request: Request) -> Response:
     web = web_of(request)
     post = _post(web, request)
-    result = web.claims.retry(post.id, web.clock())
+    # Claims.retry hands back a post it did not change as it is (a planned post stays planned): check first.
+    result = web.claims.retry(post.id, web.clock()) if post.state in CAN_RETRY else None
     if result is None or result.state != PostState.PLANNED.value:
         flash(request, "error", f"{_what(post)} is {post.state}: only failed, skipped, unknown or retrying posts "
                                 "are retried.")

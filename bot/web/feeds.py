@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import html
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -162,7 +163,8 @@ async def announcements_feed(request: Request) -> Response:
         _add(node, "guid", page, isPermaLink="true")
         _add(node, "pubDate", format_datetime(when, usegmt=True))
         summary = [v.start.full, f"{v.venue}, {v.address}", v.lead or v.description.split("\n\n")[0]]
-        _add(node, "description", "\n\n".join(line for line in summary if line))
+        # RSS readers render a description as HTML: the event's text goes in as escaped text, never as markup.
+        _add(node, "description", html.escape("\n\n".join(line for line in summary if line), quote=False))
     ET.indent(rss)
     data = ET.tostring(rss, encoding="utf-8", xml_declaration=True) + b"\n"
     return Response(data, media_type=RSS_TYPE)

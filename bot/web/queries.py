@@ -63,20 +63,20 @@ def target_health(sessions: Sessions) -> list[TargetHealth]:
     """Each target that ever had a delivery: its last success and last failure."""
     failed = (PostState.FAILED.value, PostState.RETRYING.value, PostState.UNKNOWN.value)
     with sessions() as session:
-        successes = dict(
-            session.execute(
+        successes: dict[str, int] = {
+            target: last for target, last in session.execute(
                 select(DeliveryRow.target, func.max(DeliveryRow.id))
                 .where(DeliveryRow.state == PostState.SENT.value)
                 .group_by(DeliveryRow.target)
-            ).tuples().all()
-        )
-        failures = dict(
-            session.execute(
+            )
+        }
+        failures: dict[str, int] = {
+            target: last for target, last in session.execute(
                 select(DeliveryRow.target, func.max(DeliveryRow.id))
                 .where(DeliveryRow.state.in_(failed))
                 .group_by(DeliveryRow.target)
-            ).tuples().all()
-        )
+            )
+        }
         ids = [*successes.values(), *failures.values()]
         rows = {row.id: row for row in session.scalars(select(DeliveryRow).where(DeliveryRow.id.in_(ids)))}
     found = []

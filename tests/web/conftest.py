@@ -1,0 +1,90 @@
+"""Web fixtures: the real app on a copy of the embedded config, a real SQLite store, and an HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.alerts import Alerts
+from bot.config import load_config
+from bot.delivery import Publisher
+from bot.importing import import_events
+from bot.rendering.renderer import Renderer
+from bot.scheduling import Dispatcher
+from bot.storage import Claims, Store, open_database
+from bot.web import create_app
+from tests.fakes.telegram import FakeTelegram
+from tests.web.support import PASSWORD, TELEGRAM_TOKEN, Clock, Site, SiteFactory, client_for, login
+
+
+@pytest.fixture
+def web_env(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The embedded config in a temporary folder, with a dashboard password in the environment."""
+    monkeypatch.setenv("ANNOUNCE_BOT_WEB__PASSWORD", PASSWORD)
+    return workdir
+
+
+@pytest.fixture
+def make_site(web_env: Path) -> Iterator[SiteFactory]:
+    """make_site(with_dispatcher=False, clock=None): load the config as the CLI does and build the app on it."""
+    made: list[Site] = []
+
+    def _make(*, with_dispatcher: bool = False, clock: Clock | None = None) -> Site:
+        config = load_config(web_env / "config")
+        store = Store(open_database(f"sqlite:///{web_env / 'var' / 'web.db'}"))
+        report = import_events(config, store)
+        assert not report.errors, report.errors
+        publisher = Publisher(config, store, Renderer(config.templates_dir))
+        clock = clock or Clock()
+        dispatcher = None
+        if with_dispatcher:
+            dispatcher = Dispatcher(config, store, Claims(store.sessions), publisher, Alerts(), clock=clock,
+                                    reimport=False)
+        app = create_app(config, store, publisher, dispatcher=dispatcher, clock=clock)
+        site = Site(config=config, store=store, publisher=publisher, app=app, clock=clock, workdir=web_env)
+        made.append(site)
+        return site
+
+    yield _make
+    for site in made:
+        site.store.sessions.kw["bind"].dispose()
+
+
+@pytest.fixture
+def site(make_site: SiteFactory) -> Site:
+    return make_site()
+
+
+@pytest.fixture
+async def client(site: Site) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(site) as http:
+        yield http
+    await site.publisher.aclose()
+
+
+@pytest.fixture
+async def admin(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The client, logged in."""
+    answer = await login(client)
+    assert answer.status_code == 303 and answer.headers["location"] == "/admin", answer.text
+    return client
+
+
+@pytest.fixture
+def fake_telegram(monkeypatch: pytest.MonkeyPatch, web_env: Path) -> Iterator[FakeTelegram]:
+    """The loopback fake Bot API; the `telegram` target's token and API address point at it."""
+    server = FakeTelegram(TELEGRAM_TOKEN, chat_id="@valdaiclub")
+    server.start()
+    monkeypatch.setenv("ANNOUNCE_BOT_TARGETS__TELEGRAM__TOKEN", TELEGRAM_TOKEN)
+    monkeypatch.setenv("ANNOUNCE_BOT_TARGETS__TELEGRAM__API_BASE_URL", server.base_url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def telegram_site(fake_telegram: FakeTelegram, make_site: SiteFactory) -> Site:
+    """The site with the `telegram` target publishing to the fake Bot API (the others to the outbox and feed)."""
+    return make_site()
