@@ -11,7 +11,7 @@ from bot.abc import Adapter
 from bot.adapters import build_adapter
 from bot.config import AppConfig, Settings
 from bot.domain import Event, Platform, PostKind, Receipt, RenderedPost, Step
-from bot.errors import AnnounceBotError, ConfigError, FitError, PermanentError, PublishError
+from bot.errors import AnnounceBotError, ClaimLost, ConfigError, FitError, PermanentError, PublishError
 from bot.planning import before_start
 from bot.rendering.renderer import Destination, Renderer
 from bot.storage import Store
@@ -118,19 +118,21 @@ class Publisher:
         dry_run: bool = False,
         planned_post_id: int | None = None,
         step: Step | None = None,
+        claimed_by: str | None = None,
     ) -> Outcome:
         """Render, send and record one post on one target; never raises for a platform's failure.
 
-        `step` is the campaign step the post belongs to (a reminder says how long before the start it is).
+        `step` is the campaign step the post belongs to (a reminder says how long before the start it is);
+        `claimed_by` is the worker holding the planned post's claim, checked just before sending.
         """
-        outcome = await self._publish_one(event, kind, target, dry_run, planned_post_id, step)
+        outcome = await self._publish_one(event, kind, target, dry_run, planned_post_id, step, claimed_by)
         if self._observer is not None:
             self._observer(outcome)
         return outcome
 
     async def _publish_one(
         self, event: Event, kind: PostKind, target: str, dry_run: bool, planned_post_id: int | None,
-        step: Step | None,
+        step: Step | None, claimed_by: str | None,
     ) -> Outcome:
         platform = self.config.settings.targets[target].platform
         base = Outcome(target=target, platform=platform, kind=kind)
@@ -144,8 +146,11 @@ class Publisher:
             return replace(base, post=post)
         delivery_id = self.store.start_delivery(
             event_id=event.id, kind=kind.value, target=target, platform=platform.value,
-            planned_post_id=planned_post_id,
+            planned_post_id=planned_post_id, claimed_by=claimed_by,
         )
+        if delivery_id is None:
+            lost = ClaimLost(f"post #{planned_post_id} was taken over by another worker")
+            return replace(base, post=post, error=lost)
         try:
             receipt = await self.adapter(target).publish(post)
         except PublishError as exc:
@@ -168,5 +173,6 @@ class Publisher:
         delivery_id = self.store.start_delivery(
             event_id=event.id, kind=kind.value, target=target, platform=platform.value, planned_post_id=planned
         )
-        self.store.finish_delivery(delivery_id, error=error)
+        if delivery_id is not None:
+            self.store.finish_delivery(delivery_id, error=error)
 

@@ -21,6 +21,10 @@ class ConfigError(AnnounceBotError):
         return f"{self.source}:\n" + "\n".join(f"  - {p}" for p in self.problems)
 
 
+class ClaimLost(AnnounceBotError):
+    """Another sender took over this post's claim (a replica judged ours stale): we must not send it."""
+
+
 class FitError(AnnounceBotError):
     """A rendered post cannot be fitted to a platform's limits by the declared rule."""
 

@@ -24,7 +24,7 @@ from bot.config import AppConfig
 from bot.config.settings import DeliverySettings
 from bot.delivery import Outcome, Publisher
 from bot.domain import CatchUp, Event, OnUnknown, Platform, PostKind
-from bot.errors import CredentialsError, OutcomeUnknown, PublishError, RateLimited
+from bot.errors import ClaimLost, CredentialsError, OutcomeUnknown, PublishError, RateLimited
 from bot.importing import import_events
 from bot.planning import deadline, still_useful
 from bot.platforms import SPECS
@@ -86,7 +86,7 @@ class Dispatcher:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         # Real posts never live in APScheduler, so a missed job loses nothing; still, run late jobs at once.
         defaults = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
-        self.scheduler.add_job(self.dispatch, "interval", seconds=self.policy.sweep_interval, id="sweep",
+        self.scheduler.add_job(self.sweep, "interval", seconds=self.policy.sweep_interval, id="sweep",
                                **defaults)
         if self.reimport:
             self.scheduler.add_job(self.import_files, "interval", seconds=self.policy.reimport_interval,
@@ -125,6 +125,12 @@ class Dispatcher:
                     f"{what}: the bot stopped while sending it, so it may or may not be published. "
                     f"Check the {post.platform} account; `announce-bot retry {post.id}` sends it again."
                 )
+
+    async def sweep(self) -> None:
+        """The periodic safety net: with replicas, take over the claims of one that died; then dispatch."""
+        if self.policy.shared_database:
+            await self.recover()
+        await self.dispatch()
 
     def _on_unknown(self, post: PlannedPostRow) -> OnUnknown:
         step = next((s for s in self.config.campaign.steps if s.id == post.step_id), None)
@@ -206,8 +212,11 @@ class Dispatcher:
             await self._bucket(Platform(post.platform)).acquire()
         step = next((s for s in self.config.campaign.steps if s.id == post.step_id), None)
         outcome = await self.publisher.publish_one(
-            event, PostKind(post.kind), post.target, planned_post_id=post.id, step=step
+            event, PostKind(post.kind), post.target, planned_post_id=post.id, step=step, claimed_by=self.worker
         )
+        if isinstance(outcome.error, ClaimLost):
+            log.warning("%s: not sent by %s", outcome.error, self.worker)
+            return
         if failure := self._settle(post, event, outcome, catch_up):
             what = f"{post.event_id} {post.step_id} on {post.target} ({post.platform}) failed: {failure}"
             if isinstance(outcome.error, CredentialsError):

@@ -13,6 +13,8 @@ import pytest
 from bot.alerts import Alerts
 from bot.config import load_config
 from bot.delivery import Publisher
+from bot.domain import PostKind
+from bot.errors import ClaimLost
 from bot.importing import import_events
 from bot.rendering.renderer import Renderer
 from bot.scheduling import Dispatcher
@@ -331,3 +333,29 @@ async def test_secrets_never_reach_logs_or_records(
     for secret in platforms.secrets:
         assert not [t for t in texts if secret in t], secret
     await h.close()
+
+
+async def test_a_replica_takes_over_stale_claims_and_the_old_owner_cannot_send(
+    database_url: str, platforms: Platforms, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANNOUNCE_BOT_DELIVERY__SHARED_DATABASE", "true")
+    monkeypatch.setenv("ANNOUNCE_BOT_DELIVERY__CLAIM_LEASE", "60")
+    slow = Harness(database_url, ANNOUNCEMENT, worker="slow")
+    claimed = slow.claims.claim_due(ANNOUNCEMENT, "slow")  # claimed, then it stalled for minutes
+    survivor = Harness(database_url, ANNOUNCEMENT + timedelta(seconds=30), worker="survivor")
+    await survivor.dispatcher.sweep()
+    assert set(survivor.states("announcement").values()) == {"claimed"}  # within the lease: left alone
+    survivor.now = ANNOUNCEMENT + timedelta(minutes=5)
+    await survivor.dispatcher.sweep()
+    await survivor.dispatcher.drain()
+    assert set(survivor.states("announcement").values()) == {"sent"}
+    # The stalled replica wakes up: its claim is gone, so it does not send again.
+    outcome = await slow.publisher.publish_one(slow.store.event(claimed[0].event_id),  # type: ignore[arg-type]
+                                               PostKind(claimed[0].kind), claimed[0].target,
+                                               planned_post_id=claimed[0].id, claimed_by="slow")
+    assert isinstance(outcome.error, ClaimLost)
+    assert duplicates(platforms) == {name: [] for name in platforms.sent()}
+    assert {name: len(texts) for name, texts in platforms.sent().items()} == {
+        "telegram": 1, "telegram_ru": 1, "vk": 1, "x": 2}  # the X announcement is a two-tweet thread
+    await slow.close()
+    await survivor.close()

@@ -121,10 +121,25 @@ class Store:
             return list(session.scalars(query).all())
 
     def start_delivery(
-        self, *, event_id: str, kind: str, target: str, platform: str, planned_post_id: int | None = None
-    ) -> int:
-        """Record an attempt before the network call, so a crash in between leaves a trace."""
+        self, *, event_id: str, kind: str, target: str, platform: str, planned_post_id: int | None = None,
+        claimed_by: str | None = None,
+    ) -> int | None:
+        """Record an attempt before the network call, so a crash in between leaves a trace.
+
+        With `claimed_by`, the attempt is recorded only while that worker still holds the post's claim
+        (and its lease is renewed); None means the claim was lost, so the caller must not send.
+        """
         with self.sessions.begin() as session:
+            if planned_post_id is not None and claimed_by is not None:
+                held = session.execute(
+                    update(PlannedPostRow)
+                    .where(PlannedPostRow.id == planned_post_id, PlannedPostRow.claimed_by == claimed_by,
+                           PlannedPostRow.state == PostState.CLAIMED.value)
+                    .values(claimed_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                )
+                if not getattr(held, "rowcount", 0):
+                    return None
             row = DeliveryRow(
                 planned_post_id=planned_post_id,
                 event_id=event_id,
