@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import html
 import mimetypes
 import os
@@ -212,10 +213,18 @@ class DzenAdapter(Adapter):
 
     def _update(self, item: FeedItem, now: datetime) -> None:
         try:
-            items = [old for old in load_feed(self.path) if old.guid != item.guid]
-            cutoff = now - timedelta(days=self.target.window_days)
-            kept = sorted((i for i in [item, *items] if i.pub_date >= cutoff), key=lambda i: i.pub_date, reverse=True)
-            self._write(render_feed(kept[:MAX_ITEMS], self.target))
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Replicas sharing the feed's folder take turns: an advisory lock on the folder itself.
+            folder = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                fcntl.flock(folder, fcntl.LOCK_EX)
+                items = [old for old in load_feed(self.path) if old.guid != item.guid]
+                cutoff = now - timedelta(days=self.target.window_days)
+                kept = sorted((i for i in [item, *items] if i.pub_date >= cutoff), key=lambda i: i.pub_date,
+                              reverse=True)
+                self._write(render_feed(kept[:MAX_ITEMS], self.target))
+            finally:
+                os.close(folder)  # closing releases the lock
         except OSError as exc:
             raise TransientError(f"cannot update the Dzen feed {self.path}: {exc.strerror or exc}") from None
 
