@@ -1,0 +1,134 @@
+"""Feeds read back as a reader would: the Dzen RSS with feedparser, calendars with icalendar, the plain RSS."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import feedparser
+import httpx
+import pytest
+from icalendar import Calendar
+
+from bot.adapters.dzen import NAMESPACES
+from tests.web.support import EVENT_ID, Site, SiteFactory, client_for, csrf_of
+
+
+async def test_dzen_feed_before_anything_is_published_is_an_empty_feed(client: httpx.AsyncClient) -> None:
+    answer = await client.get("/feeds/dzen.xml")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/rss+xml; charset=utf-8"
+    feed = feedparser.parse(answer.content)
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.feed.title == "Valdai Discussion Club" and feed.entries == []
+
+
+async def test_dzen_feed_serves_what_the_adapter_wrote(site: Site, admin: httpx.AsyncClient) -> None:
+    post_id = site.post_id("announcement", "dzen")
+    page = await admin.get(f"/admin/events/{EVENT_ID}")
+    await admin.post(f"/admin/posts/{post_id}/publish", data={"csrf_token": csrf_of(page.text)})
+    assert site.state(post_id) == "sent"
+    answer = await admin.get("/feeds/dzen.xml")
+    assert answer.content == (site.workdir / "var" / "feeds" / "dzen.xml").read_bytes()  # the file, as written
+    feed = feedparser.parse(answer.content)
+    assert not feed.bozo
+    [entry] = feed.entries
+    assert entry.id == f"{EVENT_ID}-announcement"
+    assert entry.title == "Клуб «Валдай» обсудит договор России и КНДР"
+    assert entry.link == "https://valdaiclub.com/events/announcements/russia-dprk-treaty/"
+    assert "Дмитрий Кику" in entry.content[0].value
+    assert {tag.term for tag in entry.tags} >= {"native-draft", "format-article"}
+    root = ET.fromstring(answer.content)
+    assert root.find("channel/item/content:encoded", NAMESPACES) is not None
+    # A reader that has it already gets a 304.
+    again = await admin.get("/feeds/dzen.xml", headers={"If-None-Match": answer.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    named = await admin.get("/feeds/dzen/dzen.xml")
+    assert named.content == answer.content
+    assert (await admin.get("/feeds/dzen/nope.xml")).status_code == 404
+
+
+async def test_a_damaged_dzen_feed_file_is_reported_not_served(site: Site, client: httpx.AsyncClient) -> None:
+    path = site.workdir / "var" / "feeds" / "dzen.xml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("<rss><channel><item>")
+    answer = await client.get("/feeds/dzen.xml")
+    assert answer.status_code == 503 and "not valid XML" in answer.text
+
+
+async def test_calendar_feed_parses_with_the_event_in_its_own_zone(site: Site, client: httpx.AsyncClient) -> None:
+    answer = await client.get("/feeds/events.ics")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "text/calendar; charset=utf-8"
+    calendar = Calendar.from_ical(answer.content)
+    assert str(calendar["VERSION"]) == "2.0"
+    [event] = calendar.walk("VEVENT")
+    assert str(event["UID"]) == f"{EVENT_ID}@testserver"
+    assert str(event["SUMMARY"]) == "Valdai Club to Discuss Russia-North Korea Treaty"
+    start = event.decoded("DTSTART")
+    assert start == datetime(2024, 11, 27, 11, 0, tzinfo=ZoneInfo("Europe/Moscow"))
+    assert event["DTSTART"].params["TZID"] == "Europe/Moscow"
+    assert event.decoded("DTEND").astimezone(UTC) == datetime(2024, 11, 27, 10, 0, tzinfo=UTC)
+    assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/Moscow"]
+    assert str(event["URL"]) == f"http://testserver/events/{EVENT_ID}"
+    assert "Tsvetnoy boulevard 16/1" in str(event["LOCATION"])
+    assert str(event["STATUS"]) == "CONFIRMED"
+    description = str(event["DESCRIPTION"])
+    assert "Dmitry Kiku" in description and "https://valdaiclub.com/multimedia/video/russia-dprk-treaty/" in description
+
+
+async def test_one_events_calendar(client: httpx.AsyncClient) -> None:
+    answer = await client.get(f"/events/{EVENT_ID}.ics")
+    assert answer.status_code == 200
+    assert answer.headers["content-disposition"] == f'attachment; filename="{EVENT_ID}.ics"'
+    calendar = Calendar.from_ical(answer.content)
+    assert [str(e["UID"]) for e in calendar.walk("VEVENT")] == [f"{EVENT_ID}@testserver"]
+    assert (await client.get("/events/nope.ics")).status_code == 404
+
+
+async def test_a_cancelled_event_is_cancelled_in_the_calendar(make_site: SiteFactory, web_env: Path) -> None:
+    path = web_env / "config" / "events" / "russia-dprk-treaty.yaml"
+    path.write_text(path.read_text().replace("status: scheduled", "status: cancelled"))
+    site = make_site()
+    async with client_for(site) as http:
+        calendar = Calendar.from_ical((await http.get("/feeds/events.ics")).content)
+        assert str(calendar.walk("VEVENT")[0]["STATUS"]) == "CANCELLED"
+        feed = feedparser.parse((await http.get("/feeds/events.rss")).content)
+        assert feed.entries[0].title.startswith("[cancelled] ")
+
+
+async def test_announcements_rss_lists_announced_events(site: Site, client: httpx.AsyncClient) -> None:
+    answer = await client.get("/feeds/events.rss")
+    assert answer.status_code == 200
+    feed = feedparser.parse(answer.content)
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.feed.title == "Valdai Discussion Club"
+    [entry] = feed.entries
+    assert entry.title == "Valdai Club to Discuss Russia-North Korea Treaty"
+    assert entry.link == f"http://testserver/events/{EVENT_ID}"
+    assert entry.id == entry.link
+    # Published when the campaign announces it: a week before the start.
+    assert datetime(*entry.published_parsed[:6], tzinfo=UTC) == datetime(2024, 11, 20, 8, 0, tzinfo=UTC)
+    assert "27 November, 11:00 Moscow Time" in entry.summary
+
+
+async def test_an_event_is_not_in_the_rss_before_its_announcement(site: Site, client: httpx.AsyncClient) -> None:
+    site.clock.now = datetime(2024, 11, 19, tzinfo=UTC)
+    feed = feedparser.parse((await client.get("/feeds/events.rss")).content)
+    assert feed.entries == []
+
+
+@pytest.fixture
+def public_url(web_env: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("ANNOUNCE_BOT_WEB__PUBLIC_URL", "https://events.valdaiclub.com/")
+    return "https://events.valdaiclub.com"
+
+
+async def test_feeds_link_to_the_public_url(public_url: str, make_site: SiteFactory) -> None:
+    site = make_site()
+    async with client_for(site) as http:
+        feed = feedparser.parse((await http.get("/feeds/events.rss")).content)
+        assert feed.entries[0].link == f"{public_url}/events/{EVENT_ID}"
+        calendar = Calendar.from_ical((await http.get("/feeds/events.ics")).content)
+        assert str(calendar.walk("VEVENT")[0]["UID"]) == f"{EVENT_ID}@events.valdaiclub.com"
