@@ -45,6 +45,9 @@ def migrate(engine: Engine) -> None:
     """Upgrade the schema to the newest migration (idempotent)."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Replicas start together: one migrates, the others wait here and then find nothing to do.
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7436551)")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
