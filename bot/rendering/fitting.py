@@ -49,7 +49,7 @@ def fit(text: str, spec: PlatformSpec, *, first_limit: int | None = None) -> lis
     html = spec.markup.is_html
     parts = _pack(text, 0, budget, spec.measure, html, 0)
     if html:
-        parts = _rebalance(parts)
+        parts = rebalance(parts)
     if len(parts) > spec.max_parts:
         raise FitError(
             f"{spec.label}: the post needs {len(parts)} parts of at most {spec.max_length}, "
@@ -100,14 +100,18 @@ def _cut(word: str, budget: Callable[[int], int], measure: Callable[[str], int],
     """Last resort for one overlong word: cut between characters, never inside a tag or entity."""
     tokens = _HTML_TOKEN.findall(word) if html else list(word)
     parts: list[str] = []
-    current = ""
-    for token in tokens:
-        if current and measure(current + token) > budget(done + len(parts)):
-            parts.append(current)
-            current = ""
-        current += token
-    if current:
-        parts.append(current)
+    while tokens:
+        # The longest prefix within the budget, found by bisection: measuring is the costly part.
+        low, high = 1, len(tokens)
+        limit = budget(done + len(parts))
+        while low < high:
+            middle = (low + high + 1) // 2
+            if measure("".join(tokens[:middle])) <= limit:
+                low = middle
+            else:
+                high = middle - 1
+        parts.append("".join(tokens[:low]))
+        tokens = tokens[low:]
     return parts
 
 
@@ -122,7 +126,7 @@ def _open_tags(text: str, stack: list[tuple[str, str]] | None = None) -> list[tu
     return stack
 
 
-def _rebalance(parts: list[str]) -> list[str]:
+def rebalance(parts: list[str]) -> list[str]:
     """Close the tags a split left open at the end of a part and reopen them at the start of the next."""
     result: list[str] = []
     stack: list[tuple[str, str]] = []

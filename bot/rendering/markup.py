@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
+
+from bot.rendering.fitting import rebalance
 
 # core.telegram.org/bots/api#html-style: the only tags and attributes Telegram's HTML parse mode knows.
 TELEGRAM_TAGS: dict[str, frozenset[str]] = {
@@ -76,8 +79,14 @@ class _Checker(HTMLParser):
         self.problems.append("declarations are not allowed")
 
 
+# An '&' that does not start a complete reference: Python's parser would accept "&amp" or "&T" silently.
+_BARE_AMPERSAND = re.compile(r"&(?!#[0-9]+;|#[xX][0-9a-fA-F]+;|[a-zA-Z][a-zA-Z0-9]*;)")
+
+
 def _check(text: str, allowed: dict[str, frozenset[str]], entities: frozenset[str] | None) -> list[str]:
     checker = _Checker(allowed, entities)
+    if _BARE_AMPERSAND.search(text):
+        checker.problems.append("unescaped '&' in text (or an entity without its ';')")
     checker.feed(text)
     checker.close()
     if checker.rawdata:
@@ -99,11 +108,12 @@ def dzen_html_problems(text: str) -> list[str]:
 def to_dzen_html(text: str) -> str:
     """Turn a post rendered as paragraphs and "• " lists into Dzen article blocks.
 
-    Dzen has no <br>: each line becomes a <p>, and each run of bullet lines a <ul>.
+    Dzen has no <br>: each line becomes a <p>, and each run of bullet lines a <ul>. A tag that spans
+    lines (a bold title with a line break) is closed at the end of each line and reopened on the next.
     """
     blocks: list[str] = []
     items: list[str] = []
-    for line in (line.strip() for line in text.split("\n")):
+    for line in (line.strip() for line in rebalance(text.split("\n"))):
         if line.startswith("• "):
             items.append(f"<li>{line[2:]}</li>")
             continue

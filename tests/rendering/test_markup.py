@@ -65,12 +65,6 @@ def test_telegram_rejects_invalid_html(text: str, expected: str) -> None:
     assert any(expected in problem for problem in problems), problems
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in bot/rendering/markup.py _check: html.parser does not require ';' after an entity name, so "
-    "'&amp and' passes as the entity &amp; (Telegram decodes only '&amp;'), and HTMLParser.close() silently "
-    "drops an '&' followed by letters at the very end of the text ('AT&T', 'Q&A')",
-)
 @pytest.mark.parametrize("text", ["AT&T", "Q&A", "&amp and more", "a &lt b"])
 def test_telegram_rejects_bare_ampersand_before_letters(text: str) -> None:
     assert telegram_html_problems(text) != []
@@ -124,11 +118,6 @@ def test_dzen_rejects_invalid_html(text: str, expected: str) -> None:
     assert any(expected in problem for problem in problems), problems
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in bot/rendering/markup.py: dzen_html_problems passes named_entities=None, so any '&' followed by "
-    "letters counts as an entity, even an unknown one without ';' ('R&D ', 'AT&T<'), so a bare '&' is not reported",
-)
 @pytest.mark.parametrize("text", ["<p>R&D department</p>", "<p>AT&T</p>"])
 def test_dzen_rejects_bare_ampersand_before_letters(text: str) -> None:
     assert dzen_html_problems(text) != []
@@ -172,11 +161,5 @@ def test_to_dzen_html_a_bullet_without_a_space_is_a_paragraph() -> None:
     assert to_dzen_html("•not a list item") == "<p>•not a list item</p>"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in bot/rendering/markup.py to_dzen_html (line 106): it wraps every line in <p> without regard "
-    "for inline tags, so a value with a newline inside <b>…</b> (a multi-line title or speaker name) "
-    "becomes '<p><b>one</p>\\n<p>two</b></p>'",
-)
 def test_to_dzen_html_keeps_an_inline_tag_that_spans_lines_valid() -> None:
     assert dzen_html_problems(to_dzen_html("<b>Line one\nLine two</b>")) == []

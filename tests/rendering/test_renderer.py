@@ -286,13 +286,6 @@ def test_hostile_position_is_escaped_on_telegram_and_verbatim_on_vk(render: Rend
     assert 'R&D "lab" <main>' in raw(render("announcement", "vk", "en", event=hostile_event))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ConfigError,
-    reason="bug in bot/rendering/markup.py to_dzen_html (line 106): a title with a line break (allowed by the "
-    "Event model, e.g. a YAML block scalar) renders '<b>Line one\\nLine two</b>', which to_dzen_html cuts into "
-    "'<p><b>Line one</p>' + '<p>Line two</b></p>'; the renderer then raises ConfigError blaming live.en.j2",
-)
 def test_a_title_with_a_line_break_renders_on_dzen(render: RenderFn, reference_event: Event) -> None:
     event = Event.model_validate({**reference_event.model_dump(), "title": "Line one\nLine two"})
     post = render("live", "dzen", "en", event=event)
