@@ -113,6 +113,7 @@ class Event(Frozen):
     hashtags: tuple[Annotated[str, Field(pattern=r"^\w{1,100}$")], ...] = ()
     cover: Cover | None = None
     report: Text | None = None
+    report_title: Text | None = None  # the summary's headline ("... discussed ..."); defaults to the title
 
     @field_validator("timezone")
     @classmethod

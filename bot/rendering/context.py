@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from babel import Locale
-from babel.dates import format_datetime, format_timedelta, get_timezone_name
+from babel.dates import format_datetime, format_skeleton, format_timedelta, get_timezone_name
 
 from bot.domain import Event, Person, pick
 
@@ -14,7 +14,7 @@ from bot.domain import Event, Person, pick
 _CHANNEL_LABELS: dict[str, dict[str, str]] = {
     "en": {"website": "Website", "telegram": "Telegram", "vk": "VK", "x": "X", "dzen": "Dzen",
            "youtube": "YouTube", "rutube": "Rutube"},
-    "ru": {"website": "Сайт", "telegram": "Telegram", "vk": "ВКонтакте", "x": "X", "dzen": "Дзен",
+    "ru": {"website": "сайт", "telegram": "Telegram", "vk": "ВКонтакте", "x": "X", "dzen": "Дзен",
            "youtube": "YouTube", "rutube": "Rutube"},
 }
 
@@ -72,6 +72,7 @@ class EventView:
     hashtags: tuple[str, ...]
     cover: str | None
     report: str
+    report_title: str
     start: When
     end: When
 
@@ -94,7 +95,8 @@ _FULL = {
 def describe(moment: datetime, lang: str) -> When:
     locale = Locale.parse(lang)
     parts = {
-        "date": format_datetime(moment, "d MMMM", locale=locale),
+        # The locale's own order: "November 27" in English, "27 ноября" in Russian.
+        "date": format_skeleton("MMMMd", moment, locale=locale),
         "time": format_datetime(moment, "HH:mm", locale=locale),
         # The generic name ("Moscow Time", "Москва") reads right all year, unlike "Standard Time".
         "zone": get_timezone_name(moment, zone_variant="generic", locale=locale),
@@ -157,6 +159,7 @@ def view(event: Event, lang: str) -> EventView:
         hashtags=event.hashtags,
         cover=event.cover.url if event.cover else None,
         report=pick(event.report, lang, own),
+        report_title=pick(event.report_title, lang, own) or pick(event.title, lang, own),
         start=describe(event.start, lang),
         end=describe(event.end, lang),
     )

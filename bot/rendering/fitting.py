@@ -40,8 +40,8 @@ def fit(text: str, spec: PlatformSpec, *, first_limit: int | None = None) -> lis
     if spec.max_parts <= 1:
         raise FitError(f"{spec.label}: {spec.measure(text)} > {first} and the platform takes one part only")
     # Tags do not count towards any limit we declare, so closing and reopening them changes no length.
-    # Leave room for " 12/12" when parts are numbered.
-    reserve = spec.measure(f" {spec.max_parts}/{spec.max_parts}") if spec.number_parts else 0
+    # Leave room for "12/12" on a line of its own when parts are numbered.
+    reserve = spec.measure(f"\n{spec.max_parts}/{spec.max_parts}") if spec.number_parts else 0
 
     def budget(index: int) -> int:
         return (first if index == 0 else spec.max_length) - reserve
@@ -56,7 +56,7 @@ def fit(text: str, spec: PlatformSpec, *, first_limit: int | None = None) -> lis
             f"more than the {spec.max_parts} this platform allows; shorten the text"
         )
     if spec.number_parts and len(parts) > 1:
-        parts = [f"{part} {i}/{len(parts)}" for i, part in enumerate(parts, 1)]
+        parts = [f"{part}\n{i}/{len(parts)}" for i, part in enumerate(parts, 1)]
     return parts
 
 

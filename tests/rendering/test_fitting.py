@@ -13,7 +13,7 @@ from bot.platforms import DZEN, TELEGRAM, VK, PlatformSpec, X, telegram_length, 
 from bot.rendering.fitting import fit
 from bot.rendering.markup import telegram_html_problems
 
-NUMBER = re.compile(r" (\d+)/(\d+)$")
+NUMBER = re.compile(r"\n(\d+)/(\d+)$")
 
 
 def sentence(i: int) -> str:
@@ -191,7 +191,7 @@ def test_x_parts_are_numbered_and_each_within_280_weighted() -> None:
     n = len(parts)
     assert 2 <= n <= X.max_parts
     for i, part in enumerate(parts, 1):
-        assert part.endswith(f" {i}/{n}")
+        assert part.endswith(f"\n{i}/{n}")
         assert x_weighted_length(part) <= X.max_length
 
 

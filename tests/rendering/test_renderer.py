@@ -122,7 +122,7 @@ def test_english_announcement_carries_every_fact_of_the_seed(render: RenderFn, p
     for fact in (
         "Multipolarity and Connectivity",
         "Valdai Club to Discuss Russia-North Korea Treaty",
-        "27 November",
+        "November 27",
         "11:00",
         "Moscow Time",
         "GMT+3",
@@ -175,7 +175,7 @@ def test_x_announcement_has_title_date_and_link_in_its_first_post(render: Render
     post = render("announcement", "x", lang)
     first = post.parts[0].text
     assert first.startswith(TITLES[lang])
-    assert ("27 November" if lang == "en" else "27 ноября") in first
+    assert ("November 27" if lang == "en" else "27 ноября") in first
     assert EVENT_URL in first
     assert_valid(post)
 
