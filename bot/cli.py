@@ -31,6 +31,8 @@ from bot.platforms import SPECS
 from bot.rendering.renderer import Renderer
 from bot.scheduling import Dispatcher
 from bot.storage import Claims, Store, open_database
+from bot.storage.database import create as create_engine_for
+from bot.storage.database import migrate
 from bot.web import create_app
 from bot.web.server import WebServer
 
@@ -53,7 +55,9 @@ class State:
                 config = load_config(self.config_dir)
             except ConfigError as exc:
                 raise _fail(exc) from None
-            logs.configure(self.log_level, config.settings.all_secrets())
+            log_settings = config.settings.logging
+            logs.configure(log_settings.level or self.log_level, config.settings.all_secrets(),
+                           json_lines=log_settings.format == "json")
             self._config = config
         return self._config
 
@@ -451,6 +455,22 @@ def retry(ctx: typer.Context, post_id: Annotated[int, typer.Argument(metavar="PO
         errors.print(f"post #{post_id} is {post.state}: only failed, skipped, unknown or retrying posts are retried")
         raise typer.Exit(1)
     console.print(f"post #{post_id} ({post.event_id} {post.step_id} on {post.target}) will be sent again now")
+
+
+db = typer.Typer(help="The database: migrations.", no_args_is_help=True)
+app.add_typer(db, name="db")
+
+
+@db.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Bring the database schema up to date (`run` does this on start too)."""
+    state: State = ctx.obj
+    settings = state.config.settings
+    engine = create_engine_for(settings.database.url)
+    migrate(engine)
+    with engine.connect() as connection:
+        version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
+    console.print(f"database {engine.url.render_as_string(hide_password=True)} is at revision {version}")
 
 
 def _print_import_errors(problems: list[ConfigError]) -> None:

@@ -151,18 +151,21 @@ class Publisher:
         if delivery_id is None:
             lost = ClaimLost(f"post #{planned_post_id} was taken over by another worker")
             return replace(base, post=post, error=lost)
+        fields = {"event": event.id, "kind": kind.value, "platform": platform.value, "target": target,
+                  "post": planned_post_id}
         try:
             receipt = await self.adapter(target).publish(post)
         except PublishError as exc:
-            log.warning("%s %s to %s failed: %s", event.id, kind.value, target, exc)
+            log.warning("%s %s to %s failed: %s", event.id, kind.value, target, exc, extra=fields)
             self.store.finish_delivery(delivery_id, error=exc)
             return replace(base, post=post, error=exc, delivery_id=delivery_id)
         except Exception as exc:  # a bug in an adapter must not stop the other platforms
-            log.exception("%s %s to %s: unexpected error", event.id, kind.value, target)
+            log.exception("%s %s to %s: unexpected error", event.id, kind.value, target, extra=fields)
             error = PermanentError(f"unexpected error in the {platform.value} adapter: {type(exc).__name__}")
             self.store.finish_delivery(delivery_id, error=error)
             return replace(base, post=post, error=error, delivery_id=delivery_id)
-        log.info("%s %s sent to %s: %s", event.id, kind.value, target, receipt.link or receipt.post_id)
+        log.info("%s %s sent to %s: %s", event.id, kind.value, target, receipt.link or receipt.post_id,
+                 extra=fields)
         self.store.finish_delivery(delivery_id, receipt=receipt)
         return replace(base, post=post, receipt=receipt, delivery_id=delivery_id)
 

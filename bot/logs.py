@@ -2,8 +2,31 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
+from datetime import UTC, datetime
+
+# Fields a delivery's log lines carry (logging's `extra=`), so that one post can be followed in the logs.
+CONTEXT_FIELDS = ("event", "kind", "platform", "target", "post")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, the delivery's fields, and any traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update({key: getattr(record, key) for key in CONTEXT_FIELDS if hasattr(record, key)})
+        if record.exc_info:
+            line["traceback"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            line["traceback"] = record.exc_text
+        return json.dumps(line, ensure_ascii=False, default=str)
 
 
 class Redactor(logging.Filter):
@@ -30,10 +53,11 @@ class Redactor(logging.Filter):
         return True
 
 
-def configure(level: str = "INFO", secrets: Iterable[str] = ()) -> Redactor:
+def configure(level: str = "INFO", secrets: Iterable[str] = (), json_lines: bool = False) -> Redactor:
     redactor = Redactor(secrets)
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(redactor)
     root = logging.getLogger()
     root.handlers[:] = [handler]

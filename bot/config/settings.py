@@ -128,6 +128,15 @@ class DeliverySettings(_Section):
     shutdown_grace: float = Field(default=30.0, ge=0, description="seconds in-flight sends get to finish on stop")
 
 
+class LoggingSettings(_Section):
+    """How the bot logs: plain lines for a terminal, or one JSON object a line for a log collector."""
+
+    format: Literal["text", "json"] = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = Field(
+        default=None, description="overrides --log-level when set"
+    )
+
+
 class AdminSettings(_Section):
     """Where failures that need a person are reported, besides the log."""
 
@@ -204,6 +213,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     outbox: OutboxSettings = OutboxSettings()
     delivery: DeliverySettings = DeliverySettings()
+    logging: LoggingSettings = LoggingSettings()
     admin: AdminSettings = AdminSettings()
     chat: ChatSettings = ChatSettings()
     web: WebSettings = WebSettings()
