@@ -195,7 +195,7 @@ class Events:
         lang = self.services.lang(update)
         data = event_ics(event, lang, now=self.services.clock())
         await context.bot.send_document(
-            chat_id=chat.id, document=InputFile(data, filename=ics_filename(event), attach=True),
+            chat_id=chat.id, document=InputFile(data, filename=ics_filename(event)),
             caption=t("calendar_caption", lang, title=view(event, lang).title)[:1000], parse_mode="HTML",
         )
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import re
 import threading
 import time
 from collections import defaultdict, deque
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.platforms import telegram_length, visible_text
@@ -15,7 +18,10 @@ from bot.rendering.markup import telegram_html_problems
 from tests.fakes.base import FakeServer, Reply, Request
 
 _PATH = re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>\w+)$")
-_CHAT_METHODS = frozenset({"sendMessage", "sendPhoto", "editMessageText", "pinChatMessage", "unpinChatMessage"})
+_CHAT_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageReplyMarkup",
+                           "pinChatMessage", "unpinChatMessage"})
+BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Announce", "username": "announce_test_bot"}
+MAX_POLL = 2.0  # a getUpdates long poll waits at most this long here, whatever `timeout` it asks for
 TEXT_LIMIT = 4096  # core.telegram.org/bots/api#sendmessage: 1-4096 characters after entities parsing
 CAPTION_LIMIT = 1024  # core.telegram.org/bots/api#sendphoto: 0-1024 characters after entities parsing
 
@@ -28,6 +34,28 @@ def error(code: int, description: str, **parameters: Any) -> Reply:
     return Reply(status=code, body=body)
 
 
+@dataclass(frozen=True)
+class User:
+    """A Telegram user who writes to the bot."""
+
+    id: int
+    first_name: str = "Anna"
+    language_code: str | None = "en"
+    username: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "is_bot": False, "first_name": self.first_name}
+        if self.language_code:
+            data["language_code"] = self.language_code
+        if self.username:
+            data["username"] = self.username
+        return data
+
+    @property
+    def chat(self) -> dict[str, Any]:
+        return {"id": self.id, "type": "private", "first_name": self.first_name}
+
+
 class FakeTelegram(FakeServer):
     """Answers `/bot<token>/<method>` for getMe, sendMessage, sendPhoto, editMessageText, (un)pinChatMessage.
 
@@ -36,6 +64,15 @@ class FakeTelegram(FakeServer):
     link_preview_disabled. Faults: `fail_next(reply)` answers the next request of any method,
     `fail_method(method, reply)` the next request of one method; the static methods build Telegram's
     own error answers.
+
+    As a chat bot's counterpart it also serves updates: tests queue them with `send` (a user's message),
+    `edit` (an edited message), `press` (a button) or `inject` (anything), and the bot takes them with
+    getUpdates (offset confirms, `timeout` long-polls up to MAX_POLL s); setWebhook makes getUpdates answer
+    409 as Telegram does. Private chats (positive ids) exist as soon as they are written to, unless the
+    user `blocked` the bot (403); groups are made with `group()`. `documents`, `callback_answers`,
+    `commands` and `webhook` record the rest; `wait_messages()` waits for the bot's replies.
+    With `enforce_limits`, more than `global_rate` messages in a second or two in one chat within
+    `chat_interval` seconds get a 429, as Telegram would.
     """
 
     def __init__(
@@ -56,7 +93,26 @@ class FakeTelegram(FakeServer):
         self._next_id = 100
         self._answers: dict[int, dict[str, Any]] = {}
         self._method_faults: defaultdict[str, deque[Reply | None]] = defaultdict(deque)  # None: answer
-        self._state = threading.Lock()
+        self._state = threading.RLock()  # re-entrant: wait_until checks call in_chat() under it
+        # -- the chat bot side
+        self._changed = threading.Condition(self._state)  # notified on every new update or message
+        self._updates: list[dict[str, Any]] = []
+        self._update_ids = itertools.count(1)
+        self._closing = False
+        self.groups: dict[int, dict[str, Any]] = {}
+        self.blocked: set[int] = set()
+        self.documents: list[dict[str, Any]] = []
+        self.callback_answers: list[dict[str, Any]] = []
+        self.commands: dict[str, list[dict[str, Any]]] = {}
+        self.webhook: dict[str, Any] = {}
+        self.enforce_limits = False
+        self.global_rate = 30
+        self.chat_interval = 1.0
+        self.limit_hits = 0
+        self._recent: deque[float] = deque()
+        self._last_in_chat: dict[str, float] = {}
+        # A long poll the bot gave up on (it stopped) is answered into a closed socket: not worth a traceback.
+        self._server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
 
     # -- Telegram's own error answers --------------------------------------------------------------
 
@@ -122,15 +178,44 @@ class FakeTelegram(FakeServer):
             if fault.body is None and not fault.drop:  # a late answer: the real one, delayed
                 return replace(self._answer(method, request.params), delay=fault.delay)
             return fault
-        return self._answer(method, request.params)
+        params = request.params
+        if method == "sendDocument":
+            params = {**params, "__filename": _upload_name(request, "document")}
+        return self._answer(method, params)
 
     def _answer(self, method: str, params: dict[str, Any]) -> Reply:
         if method == "getMe":
-            return _ok({"id": 123456, "is_bot": True, "first_name": "Announce", "username": "announce_test_bot"})
-        if method in _CHAT_METHODS and str(params.get("chat_id")) not in (self.chat_id, str(self.chat["id"])):
-            return error(400, "Bad Request: chat not found")
+            return _ok(dict(BOT_USER))
+        if method == "getUpdates":
+            return self._get_updates(params)
+        if method in ("setWebhook", "deleteWebhook", "getWebhookInfo"):
+            return self._webhook(method, params)
+        if method == "answerCallbackQuery":
+            with self._state:
+                self.callback_answers.append(dict(params))
+                self._changed.notify_all()
+            return _ok(True)
+        if method in ("setMyCommands", "deleteMyCommands"):
+            with self._state:
+                commands = json.loads(params.get("commands") or "[]") if method == "setMyCommands" else []
+                self.commands[str(params.get("language_code") or "")] = commands
+            return _ok(True)
+        if method in _CHAT_METHODS:
+            chat_id = str(params.get("chat_id"))
+            if chat_id in (self.chat_id, str(self.chat["id"])):
+                pass
+            elif chat_id.lstrip("-").isdigit() and int(chat_id) in self.blocked:
+                return error(403, "Forbidden: bot was blocked by the user")
+            elif self._chat(chat_id) is None:
+                return error(400, "Bad Request: chat not found")
+            if method.startswith("send") and (limited := self._over_limit(chat_id)) is not None:
+                return limited
         if method == "sendMessage":
             return self._send(params, "text", TEXT_LIMIT)
+        if method == "sendDocument":
+            return self._document(params)
+        if method == "editMessageReplyMarkup":
+            return self._edit_markup(params)
         if method == "sendPhoto":
             if not params.get("photo"):
                 return error(400, "Bad Request: there is no photo in the request")
@@ -169,6 +254,7 @@ class FakeTelegram(FakeServer):
             return problem
         reply_to = _json(params.get("reply_parameters")).get("message_id")
         preview = _json(params.get("link_preview_options"))
+        markup = _json(params.get("reply_markup")) or None
         with self._state:
             if reply_to is not None and int(reply_to) not in self._answers:
                 return error(400, "Bad Request: message to be replied not found")
@@ -183,15 +269,14 @@ class FakeTelegram(FakeServer):
                 "reply_to": int(reply_to) if reply_to is not None else None,
                 "link_preview": preview.get("url"),
                 "link_preview_disabled": bool(preview.get("is_disabled", False)),
+                "reply_markup": markup,
+                "time": time.monotonic(),
             }
-            answer: dict[str, Any] = {
-                "message_id": message_id,
-                "date": int(time.time()),
-                "chat": dict(self.chat),
-                "sender_chat": dict(self.chat),
-                # Telegram answers with the visible text; the markup comes back as entities (left out).
-                field: visible_text(params[field]),
-            }
+            answer = self._message_answer(str(params["chat_id"]), message_id)
+            # Telegram answers with the visible text; the markup comes back as entities (left out).
+            answer[field] = visible_text(params[field])
+            if markup:
+                answer["reply_markup"] = markup
             if field == "caption":
                 record["photo"] = params["photo"]
                 answer["photo"] = [
@@ -204,6 +289,7 @@ class FakeTelegram(FakeServer):
                 answer["reply_to_message"] = self._answers[int(reply_to)]
             self.messages.append(record)
             self._answers[message_id] = answer
+            self._changed.notify_all()
         return _ok(answer)
 
     def _edit(self, params: dict[str, Any]) -> Reply:
@@ -211,16 +297,240 @@ class FakeTelegram(FakeServer):
         if problem is not None:
             return problem
         message_id = int(params.get("message_id", 0))
+        markup = _json(params.get("reply_markup")) or None
         with self._state:
             if message_id not in self._answers:
                 return error(400, "Bad Request: message to edit not found")
+            before = self._answers[message_id]
+            if before.get("text") == visible_text(params["text"]) and before.get("reply_markup") == markup:
+                return error(400, "Bad Request: message is not modified: specified new message content and reply "
+                                  "markup are exactly the same as a current content and reply markup of the message")
             for record in self.messages:
                 if record["message_id"] == message_id:
                     record["text"] = params["text"]
-            answer = {**self._answers[message_id], "text": visible_text(params["text"]),
-                      "edit_date": int(time.time())}
+                    record["reply_markup"] = markup
+                    record["edits"] = record.get("edits", 0) + 1
+            answer = {**before, "text": visible_text(params["text"]), "edit_date": int(time.time())}
+            answer.pop("reply_markup", None)
+            if markup:
+                answer["reply_markup"] = markup
             self._answers[message_id] = answer
+            self._changed.notify_all()
         return _ok(answer)
+
+    def _edit_markup(self, params: dict[str, Any]) -> Reply:
+        message_id = int(params.get("message_id", 0))
+        markup = _json(params.get("reply_markup")) or None
+        with self._state:
+            if message_id not in self._answers:
+                return error(400, "Bad Request: message to edit not found")
+            if self._answers[message_id].get("reply_markup") == markup:
+                return error(400, "Bad Request: message is not modified")
+            for record in self.messages:
+                if record["message_id"] == message_id:
+                    record["reply_markup"] = markup
+                    record["edits"] = record.get("edits", 0) + 1
+            answer = {**self._answers[message_id], "edit_date": int(time.time())}
+            answer.pop("reply_markup", None)
+            if markup:
+                answer["reply_markup"] = markup
+            self._answers[message_id] = answer
+            self._changed.notify_all()
+        return _ok(answer)
+
+    def _document(self, params: dict[str, Any]) -> Reply:
+        document = params.get("document")
+        if not isinstance(document, bytes) or not document:
+            return error(400, "Bad Request: there is no document in the request")
+        caption = str(params.get("caption", ""))
+        if caption and (problems := telegram_html_problems(caption)):
+            return error(400, f"Bad Request: can't parse entities: {problems[0]}")
+        with self._state:
+            self._next_id += 1
+            message_id = self._next_id
+            name = str(params.get("__filename") or "document")
+            record = {"method": "sendDocument", "chat_id": params["chat_id"], "message_id": message_id,
+                      "document": document, "filename": name, "caption": caption,
+                      "parse_mode": params.get("parse_mode"), "time": time.monotonic(), "reply_markup": None}
+            answer = self._message_answer(str(params["chat_id"]), message_id)
+            answer["document"] = {"file_id": f"doc-{message_id}", "file_unique_id": f"d{message_id}",
+                                  "file_name": name, "file_size": len(document)}
+            if caption:
+                answer["caption"] = visible_text(caption)
+            self.documents.append(record)
+            self.messages.append(record)
+            self._answers[message_id] = answer
+            self._changed.notify_all()
+        return _ok(answer)
+
+    # -- chats, limits, updates and webhooks ----------------------------------------------------------
+
+    def _chat(self, chat_id: str) -> dict[str, Any] | None:
+        if chat_id in (self.chat_id, str(self.chat["id"])):
+            return self.chat
+        if not chat_id.lstrip("-").isdigit():
+            return None
+        number = int(chat_id)
+        if number > 0:
+            return {"id": number, "type": "private", "first_name": f"user{number}"}
+        return self.groups.get(number)
+
+    def _message_answer(self, chat_id: str, message_id: int) -> dict[str, Any]:
+        chat = self._chat(chat_id) or dict(self.chat)
+        answer: dict[str, Any] = {"message_id": message_id, "date": int(time.time()), "chat": dict(chat)}
+        if chat is self.chat:
+            answer["sender_chat"] = dict(self.chat)
+        else:
+            answer["from"] = dict(BOT_USER)
+        return answer
+
+    def _over_limit(self, chat_id: str) -> Reply | None:
+        if not self.enforce_limits:
+            return None
+        now = time.monotonic()
+        with self._state:
+            while self._recent and self._recent[0] <= now - 1.0:
+                self._recent.popleft()
+            last = self._last_in_chat.get(chat_id)
+            if len(self._recent) >= self.global_rate or (last is not None and now - last < self.chat_interval):
+                self.limit_hits += 1
+                return self.rate_limited(1)
+            self._recent.append(now)
+            self._last_in_chat[chat_id] = now
+        return None
+
+    def _get_updates(self, params: dict[str, Any]) -> Reply:
+        offset = int(params.get("offset") or 0)
+        limit = int(params.get("limit") or 100)
+        wait = min(float(params.get("timeout") or 0), MAX_POLL)
+        deadline = time.monotonic() + wait
+        with self._state:
+            if self.webhook.get("url"):
+                return error(409, "Conflict: can't use getUpdates method while webhook is active; "
+                                  "use deleteWebhook to delete the webhook first")
+            while True:
+                if offset:
+                    self._updates = [u for u in self._updates if u["update_id"] >= offset]
+                if self._updates or self._closing or time.monotonic() >= deadline:
+                    return _ok(self._updates[:limit])
+                self._changed.wait(deadline - time.monotonic())
+
+    def _webhook(self, method: str, params: dict[str, Any]) -> Reply:
+        with self._state:
+            if method == "setWebhook":
+                url = str(params.get("url") or "")
+                if url and not url.startswith("https://"):
+                    return error(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+                self.webhook = {"url": url, "secret_token": params.get("secret_token"),
+                                "allowed_updates": params.get("allowed_updates")}
+                return _ok(True)
+            if method == "deleteWebhook":
+                self.webhook = {}
+                if str(params.get("drop_pending_updates")).lower() == "true":
+                    self._updates.clear()
+                return _ok(True)
+            return _ok({"url": self.webhook.get("url", ""), "has_custom_certificate": False,
+                        "pending_update_count": len(self._updates)})
+
+    def stop(self) -> None:
+        with self._state:
+            self._closing = True
+            self._changed.notify_all()
+        super().stop()
+
+    # -- test helpers: what people do -----------------------------------------------------------------
+
+    def group(self, chat_id: int = -1001111111111, title: str = "Readers") -> dict[str, Any]:
+        """A group (supergroup) chat the bot is a member of."""
+        chat = {"id": chat_id, "type": "supergroup", "title": title}
+        self.groups[chat_id] = chat
+        return chat
+
+    def inject(self, update: dict[str, Any]) -> int:
+        """Queue a raw update (its update_id is set here) for the next getUpdates; returns the id."""
+        with self._state:
+            update = {**update, "update_id": next(self._update_ids)}
+            self._updates.append(update)
+            self._changed.notify_all()
+            return int(update["update_id"])
+
+    def user_message(self, user: User, text: str | None, chat: dict[str, Any] | None = None,
+                     **extra: Any) -> dict[str, Any]:
+        with self._state:
+            self._next_id += 1
+            message_id = self._next_id
+        message: dict[str, Any] = {"message_id": message_id, "date": int(time.time()), "chat": chat or user.chat,
+                                   "from": user.as_dict(), **extra}
+        if text is not None:
+            message["text"] = text
+            first = text.split(maxsplit=1)[0] if text.strip() else ""
+            if first.startswith("/") and text.startswith("/"):
+                message["entities"] = [{"type": "bot_command", "offset": 0, "length": _utf16(first)}]
+        return message
+
+    def send(self, user: User, text: str | None, chat: dict[str, Any] | None = None, **extra: Any) -> int:
+        """`user` writes `text` to the bot (in their private chat, or in `chat`)."""
+        return self.inject({"message": self.user_message(user, text, chat, **extra)})
+
+    def edit(self, user: User, text: str, chat: dict[str, Any] | None = None) -> int:
+        """`user` edits an earlier message of theirs to `text`."""
+        message = self.user_message(user, text, chat)
+        message["edit_date"] = int(time.time())
+        return self.inject({"edited_message": message})
+
+    def press(self, user: User, message_id: int, data: str) -> int:
+        """`user` presses a button with callback `data` under the bot's message `message_id`."""
+        with self._state:
+            message = dict(self._answers[message_id])
+        return self.inject({"callback_query": {"id": f"cq{next(self._update_ids)}", "from": user.as_dict(),
+                                               "chat_instance": "ci", "data": data, "message": message}})
+
+    # -- test helpers: what the bot did ----------------------------------------------------------------
+
+    def mark(self) -> int:
+        """A point in the bot's output; `wait_messages(since=mark)` returns what came after it."""
+        with self._state:
+            return len(self.messages)
+
+    def in_chat(self, chat_id: int | str, since: int = 0) -> list[dict[str, Any]]:
+        with self._state:
+            return [m for m in self.messages[since:] if str(m["chat_id"]) == str(chat_id)]
+
+    def wait_until(self, ready: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Block until `ready()` (checked under the fake's lock on every change) or `timeout`.
+
+        It blocks the calling thread: async tests use `until`, or the bot (on their loop) would stall.
+        """
+        deadline = time.monotonic() + timeout
+        with self._state:
+            while not ready():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(min(left, 0.25))
+            return True
+
+    async def until(self, ready: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """`wait_until` for async tests: waits in a thread, so the bot's event loop keeps running."""
+        return await asyncio.to_thread(self.wait_until, ready, timeout)
+
+    async def wait_messages(self, chat_id: int | str, count: int = 1, since: int = 0,
+                            timeout: float = 5.0) -> list[dict[str, Any]]:
+        """The bot's messages to `chat_id` after `since`, once there are `count` of them (or at `timeout`)."""
+
+        def ready() -> bool:
+            return sum(1 for m in self.messages[since:] if str(m["chat_id"]) == str(chat_id)) >= count
+
+        await asyncio.to_thread(self.wait_until, ready, timeout)
+        return self.in_chat(chat_id, since)
+
+    async def wait_callback_answers(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        await asyncio.to_thread(self.wait_until, lambda: len(self.callback_answers) >= count, timeout)
+        return list(self.callback_answers)
+
+    def pending_updates(self) -> int:
+        with self._state:
+            return len(self._updates)
 
 
 def _ok(result: Any) -> Reply:
@@ -235,3 +545,23 @@ def _json(value: Any) -> dict[str, Any]:
         return value
     decoded = json.loads(value)
     return decoded if isinstance(decoded, dict) else {}
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _upload_name(request: Request, field: str) -> str | None:
+    """The file name of a multipart upload's `field` (the base server keeps only the bytes)."""
+    content_type = request.headers.get("content-type", "")
+    if "multipart/form-data" not in content_type:
+        return None
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n"
+                                                  + request.body)
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == field:
+            return part.get_filename()
+    return None
