@@ -18,8 +18,10 @@ from bot.config import load_config
 from bot.domain import PostKind
 from bot.errors import ConfigError
 from bot.importing import import_events
+from bot.storage.tables import PlannedPostRow
 
 log = logging.getLogger("announce_bot.chat.admin")
+_RETRYABLE = frozenset({"failed", "unknown", "skipped", "retrying"})
 
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
@@ -103,12 +105,17 @@ class Admin:
         if not raw.isdigit() or len(raw) > 12:
             await reply(update, context, t("retry_usage", lang))
             return
-        post = services.claims.retry(int(raw), services.clock())
-        if post is None:
+        with services.store.sessions() as session:
+            before = session.get(PlannedPostRow, int(raw))
+        if before is None:
             await reply(update, context, t("retry_missing", lang, id=raw))
             return
-        if post.state != "planned":
-            await reply(update, context, t("retry_refused", lang, id=raw, state=post.state))
+        if before.state not in _RETRYABLE:
+            await reply(update, context, t("retry_refused", lang, id=raw, state=before.state))
+            return
+        post = services.claims.retry(int(raw), services.clock())
+        if post is None or post.state != "planned":
+            await reply(update, context, t("retry_refused", lang, id=raw, state=post.state if post else "?"))
             return
         if services.on_retry is not None:
             await services.on_retry()

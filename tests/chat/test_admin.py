@@ -1,0 +1,98 @@
+"""Organisers' commands: refused (and logged) for everyone else; status, post, retry, reload and stats for admins."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from bot.chat import ChatBot
+from bot.chat.broadcast import ReminderQueue
+from bot.platforms import visible_text
+from bot.storage import Claims, Store
+from tests.chat.conftest import ADMIN, ANNA, IVAN, NOW, Say, write_event
+from tests.fakes.telegram import FakeTelegram, User
+
+REF = "russia-dprk-treaty"
+PYOTR = User(id=5005, first_name="Pyotr", language_code="ru")
+
+
+@pytest.mark.parametrize("command", ["/status", "/post russia-dprk-treaty announcement", "/retry 1", "/reload",
+                                     "/stats"])
+async def test_non_admins_are_refused_politely_and_logged(
+    say: Say, fake: FakeTelegram, caplog: pytest.LogCaptureFixture, command: str
+) -> None:
+    caplog.set_level(logging.WARNING, logger="announce_bot.chat.admin")
+    (refusal,) = await say(ANNA, command)
+    assert refusal["text"] == "Sorry, this command is for the organisers only."
+    name = command.split()[0][1:]
+    assert f"refused /{name} from user {ANNA.id}" in caplog.text
+    assert fake.in_chat("@valdaiclub") == []  # nothing was published
+
+
+async def test_stats_counts_subscribers_per_language(say: Say) -> None:
+    await say(ANNA, "/subscribe")
+    await say(IVAN, f"/subscribe {REF}")
+    await say(PYOTR, "/start")  # met, but not subscribed
+    (stats,) = await say(ADMIN, "/stats")
+    text = visible_text(stats["text"])
+    assert "Людей: 3" in text and "Подписаны: 2" in text
+    assert "• English: 1" in text and "• Русский: 1" in text
+
+
+async def test_status_shows_next_posts_failures_and_reminders(say: Say, chat_store: Store) -> None:
+    claims = Claims(chat_store.sessions)
+    (post,) = claims.claim_due(datetime(2024, 11, 20, 8, 0, tzinfo=NOW.tzinfo), "test", limit=1)
+    claims.failed(post.id, "test", "PermanentError: Telegram refused the post: too long")
+    ReminderQueue(chat_store.sessions).enqueue(REF, "reminder-1d", "reminder", NOW, NOW)
+    (status,) = await say(ADMIN, "/status")
+    text = visible_text(status["text"])
+    assert text.startswith("Ближайшие публикации")
+    assert "reminder-1d → telegram" in text  # the next planned posts, soonest first
+    assert f"#{post.id} {post.event_id} {post.step_id} → {post.target}: failed: PermanentError" in text
+    assert f"{REF} reminder-1d: 0/0 sent" in text
+
+
+async def test_post_publishes_now_through_the_real_adapters(say: Say, fake: FakeTelegram) -> None:
+    (usage,) = await say(ADMIN, "/post")
+    assert "/post &lt;мероприятие&gt; &lt;вид&gt;" in usage["text"] and "announcement" in usage["text"]
+    (missing,) = await say(ADMIN, "/post nothing announcement")
+    assert "«nothing»" in visible_text(missing["text"])
+    (result,) = await say(ADMIN, f"/post {REF} announcement", timeout=15)
+    (channel,) = fake.in_chat("@valdaiclub")
+    assert "Valdai Club" in channel["text"]
+    assert f"✓ telegram: https://t.me/valdaiclub/{channel['message_id']}" in visible_text(result["text"])
+    assert "✓ vk: file:" in visible_text(result["text"])  # no VK token in the tests: the outbox
+
+
+async def test_retry_puts_a_failed_post_back(say: Say, chat_store: Store) -> None:
+    claims = Claims(chat_store.sessions)
+    (post,) = claims.claim_due(datetime(2024, 11, 20, 8, 0, tzinfo=NOW.tzinfo), "test", limit=1)
+    claims.failed(post.id, "test", "TransientError: down")
+    (done,) = await say(ADMIN, f"/retry {post.id}")
+    assert f"№{post.id}" in done["text"] and "будет отправлена снова" in done["text"]
+    assert next(p for p in chat_store.posts() if p.id == post.id).state == "planned"
+    (again,) = await say(ADMIN, f"/retry {post.id}")
+    assert "в состоянии planned" in again["text"]
+    (missing,) = await say(ADMIN, "/retry 99999")
+    assert "№99999 нет" in missing["text"]
+    (usage,) = await say(ADMIN, "/retry abc")
+    assert "Формат: /retry" in visible_text(usage["text"])
+
+
+async def test_reload_reads_new_event_files_and_keeps_the_old_config_on_errors(
+    say: Say, workdir: Path, bot: ChatBot
+) -> None:
+    write_event(workdir / "config" / "events", "new-event", "Brand New Event", datetime(2024, 12, 24, 10, 0))
+    (done,) = await say(ADMIN, "/reload")
+    assert "мероприятий 6 (изменено 1)" in done["text"]
+    (card,) = await say(ANNA, "/event new-event")
+    assert "Brand New Event" in card["text"]
+    settings = workdir / "config" / "settings.toml"
+    settings.write_text(settings.read_text() + '\n[chat]\nmode = "carrier-pigeon"\n')
+    before = bot.services.config
+    (failed,) = await say(ADMIN, "/reload")
+    assert "ничего не изменено" in failed["text"] and "chat.mode" in failed["text"]
+    assert bot.services.config is before
