@@ -1,0 +1,101 @@
+"""The pure parts: the .ics builder, the texts table, flood control, card clipping, reminder texts."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import icalendar
+import pytest
+
+from bot.chat.calendar import event_ics
+from bot.chat.core import card, clip
+from bot.chat.texts import LANGS, TEXTS, lang_of, t
+from bot.chat.throttle import Throttle
+from bot.domain import Event, EventStatus, Person
+from bot.platforms import telegram_length
+from bot.rendering.markup import telegram_html_problems
+
+
+def test_ics_has_the_events_zone_venue_links_and_a_stable_uid(reference_event: Event) -> None:
+    now = datetime(2024, 11, 20, tzinfo=UTC)
+    data = event_ics(reference_event, "en", now=now)
+    assert data == event_ics(reference_event, "en", now=now)  # pure
+    calendar = icalendar.Calendar.from_ical(data)
+    (entry,) = calendar.walk("VEVENT")
+    assert str(entry["uid"]) == "russia-dprk-treaty@announce-bot"
+    assert entry.decoded("dtstart").astimezone(UTC) == datetime(2024, 11, 27, 8, 0, tzinfo=UTC)
+    assert entry.decoded("dtend").astimezone(UTC) == datetime(2024, 11, 27, 10, 0, tzinfo=UTC)
+    assert entry["dtend"].params["TZID"] == "Europe/Moscow"
+    (zone,) = calendar.walk("VTIMEZONE")
+    assert zone["tzid"] == "Europe/Moscow"
+    assert str(entry["summary"]) == "Valdai Club to Discuss Russia-North Korea Treaty"
+    assert b"\r\n" in data and all(len(line) <= 75 for line in data.split(b"\r\n"))  # folded as RFC 5545 says
+    russian = icalendar.Calendar.from_ical(event_ics(reference_event, "ru", now=now))
+    (ru,) = russian.walk("VEVENT")
+    assert str(ru["summary"]) == "Клуб «Валдай» обсудит договор России и КНДР"
+    assert str(ru["location"]).startswith("Конференц-зал Клуба «Валдай»")
+
+
+def test_ics_without_live_links_points_at_the_event_page(reference_event: Event) -> None:
+    bare = reference_event.model_copy(update={"live": {}, "status": EventStatus.CANCELLED})
+    (entry,) = icalendar.Calendar.from_ical(event_ics(bare, "en")).walk("VEVENT")
+    assert str(entry["url"]) == "https://valdaiclub.com/events/announcements/russia-dprk-treaty/"
+    assert str(entry["status"]) == "CANCELLED"
+
+
+def test_every_text_exists_in_both_languages_with_the_same_placeholders() -> None:
+    for key, forms in TEXTS.items():
+        assert set(forms) == set(LANGS), key
+        fields = {lang: set(re.findall(r"{(\w+)}", text)) for lang, text in forms.items()}
+        assert fields["en"] == fields["ru"], key
+        for text in forms.values():
+            if not fields["en"]:
+                assert telegram_html_problems(text) == [], key
+
+
+def test_values_are_escaped_and_languages_fall_back() -> None:
+    assert t("search_none", "en", query="<script>&") == "Nothing found for “&lt;script&gt;&amp;”."
+    assert lang_of("ru-RU") == "ru" and lang_of("de") == "en" and lang_of(None) == "en"
+    assert t("hint", "de") == TEXTS["hint"]["en"]
+
+
+def test_throttle_allows_a_burst_then_the_rate_and_warns_once() -> None:
+    now = [0.0]
+    gate = Throttle(burst=3, rate=1.0, clock=lambda: now[0])
+    assert [gate.allow(7) for _ in range(5)] == [(True, False)] * 3 + [(False, True), (False, False)]
+    assert gate.allow(8) == (True, False)  # someone else is not affected
+    now[0] = 1.0
+    assert gate.allow(7) == (True, False)
+    assert gate.allow(7) == (False, True)  # a new flood gets a new warning
+    assert gate.refused == 3
+
+
+def test_throttle_forgets_quiet_people_to_bound_memory() -> None:
+    now = [0.0]
+    gate = Throttle(burst=2, rate=1.0, clock=lambda: now[0], max_people=10)
+    for user in range(10):
+        gate.allow(user)
+    now[0] = 5.0
+    gate.allow(99)
+    assert len(gate._buckets) == 1
+
+
+def test_a_card_with_many_speakers_still_fits(reference_event: Event) -> None:
+    crowd = tuple(Person(name=f"Speaker {i}", position="A very long affiliation " * 8) for i in range(60))
+    event = reference_event.model_copy(update={"speakers": crowd})
+    text = card(event, "en")
+    assert telegram_length(text) <= 4096 and telegram_html_problems(text) == []
+    assert "Speaker 59" in text  # names kept, affiliations dropped
+    huge = "\n".join(f"<b>line {i}</b>" for i in range(2000))
+    clipped = clip(huge)
+    assert telegram_length(clipped) <= 4096 and clipped.endswith("…") and not telegram_html_problems(clipped)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_reminder_text_says_how_long_is_left(reference_event: Event, lang: str) -> None:
+    from bot.chat.broadcast import reminder_text
+
+    text = reminder_text(reference_event, "reminder", lang, reference_event.start - timedelta(days=1))
+    assert ("in 1 day" if lang == "en" else "через 1 день") in text
+    assert telegram_html_problems(text) == []
