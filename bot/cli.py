@@ -9,7 +9,7 @@ import signal
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -31,6 +31,9 @@ from bot.platforms import SPECS
 from bot.rendering.renderer import Renderer
 from bot.scheduling import Dispatcher
 from bot.storage import Claims, Store, open_database
+
+if TYPE_CHECKING:
+    from bot.chat import ChatBot
 from bot.storage.database import create as create_engine_for
 from bot.storage.database import migrate
 from bot.web import create_app
@@ -326,6 +329,7 @@ async def _serve(config: AppConfig, store: Store, publisher: Publisher, *, once:
     await dispatcher.start()
     web = await _start_web(config, store, publisher, dispatcher) if config.settings.web.enabled and not until_done \
         else None
+    chat = await _start_chat(config, store, publisher, alerts, dispatcher) if not until_done else None
     console.print("announce-bot is running; Ctrl-C stops it" if not until_done else "rehearsing…")
     while not stop.is_set():
         if until_done and not any(p.state in ("planned", "retrying", "claimed", "waiting") for p in store.posts()):
@@ -335,7 +339,32 @@ async def _serve(config: AppConfig, store: Store, publisher: Publisher, *, once:
     console.print("stopping: finishing the posts in flight…")
     if web is not None:
         await web.stop()
+    if chat is not None:
+        await chat.stop()
     await dispatcher.stop()
+
+
+async def _start_chat(config: AppConfig, store: Store, publisher: Publisher, alerts: Alerts,
+                      dispatcher: Dispatcher) -> ChatBot | None:
+    """The subscriber bot beside the scheduler, when `[chat]` is on and its Telegram target has a token."""
+    from bot.chat import ChatUnavailable, chat_bot
+    from bot.chat.broadcast import ConsoleProgress
+
+    try:
+        bot = chat_bot(config, store, publisher=publisher, alerts=alerts, on_retry=dispatcher.dispatch,
+                       observer=ConsoleProgress(console))
+    except ChatUnavailable as exc:
+        console.print(f"chat bot off: {exc}")
+        return None
+    try:
+        await bot.start()
+    except Exception as exc:  # a bad token or no network: the channel posts go on without the chat bot
+        errors.print(Text(f"✗ the chat bot did not start: {type(exc).__name__}", style="red"))
+        with contextlib.suppress(Exception):
+            await bot.stop()
+        return None
+    console.print(f"chat bot @{bot.services.bot_username} answers people ({config.settings.chat.mode})")
+    return bot
 
 
 async def _start_web(config: AppConfig, store: Store, publisher: Publisher, dispatcher: Dispatcher) -> WebServer | None:
@@ -423,6 +452,22 @@ def status(ctx: typer.Context, event_id: Annotated[str | None, typer.Argument(me
     if event_id is not None:
         _event(store, event_id)
     _print_status(store, event_id)
+    _print_reminders(store, event_id)
+
+
+def _print_reminders(store: Store, event_id: str | None) -> None:
+    """How far each broadcast of personal reminders (the chat bot's) has got."""
+    from bot.chat.broadcast import ReminderQueue
+
+    progress = ReminderQueue(store.sessions).progress(event_id)
+    if not progress:
+        return
+    table = Table("event", "step", "sent", "waiting", "failed", "blocked", "skipped", "unknown",
+                  title="personal reminders")
+    for item in progress:
+        table.add_row(item.event_id, item.step_id, f"{item.sent}/{item.total}", str(item.waiting),
+                      str(item.failed), str(item.blocked), str(item.skipped), str(item.unknown))
+    console.print(table)
 
 
 def _print_status(store: Store, event_id: str | None) -> None:

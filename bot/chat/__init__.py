@@ -168,9 +168,12 @@ async def post_init(application: ChatApp) -> None:
                                               language_code=None if code == "en" else code)
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False)
 class ChatBot:
     """The running subscriber bot: the Application (polling or webhook) and the reminder broadcaster."""
+
+    def __repr__(self) -> str:  # PTB's own repr of the Application shows the bot token
+        return f"ChatBot(mode={self.settings.mode!r}, target={self.settings.bot_target!r})"
 
     application: ChatApp
     broadcaster: Broadcaster

@@ -21,6 +21,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
 from sqlalchemy import exists, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -305,6 +308,8 @@ class Broadcaster:
         self._loops: list[asyncio.Task[None]] = []
         self._inflight = asyncio.Semaphore(64)
         self.sent = 0
+        self._outcomes = 0  # rows settled so far (sent, failed, requeued...), so idle loops report nothing
+        self._reported = -1
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -375,7 +380,7 @@ class Broadcaster:
                 if self._tasks:
                     await asyncio.gather(*set(self._tasks), return_exceptions=True)
                     continue
-                self._report(force=True)
+                self._report()
                 if until_empty and not await asyncio.to_thread(self.queue.open_count):
                     return
                 self._wake.clear()
@@ -393,8 +398,11 @@ class Broadcaster:
                     self._report()
 
     def _report(self, force: bool = False) -> None:
-        if self.observer is not None:
-            self.observer(self.queue.progress())
+        """Tell the observer (the console's progress bar) how far the broadcasts are, when something moved."""
+        if self.observer is None or (self._reported == self._outcomes and not force):
+            return
+        self._reported = self._outcomes
+        self.observer(self.queue.progress())
 
     async def _send_later(self, row: ReminderRow, events: dict[str, Event | None]) -> None:
         """Checks first (the event, the campaign, the chat's pace), then a token, then the send in a task."""
@@ -423,6 +431,7 @@ class Broadcaster:
         task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
+        self._outcomes += 1
         self._tasks.discard(task)
         self._inflight.release()
         if not task.cancelled() and task.exception() is not None:
@@ -484,3 +493,36 @@ class Broadcaster:
 
 def progress_lines(sessions: sessionmaker[Session], event_id: str | None = None) -> list[str]:
     return [p.line() for p in ReminderQueue(sessions).progress(event_id)]
+
+
+class ConsoleProgress:
+    """A progress bar per broadcast in the console while personal reminders go out (`run`'s observer)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._bars: RichProgress | None = None
+        self._tasks: dict[tuple[str, str], TaskID] = {}
+
+    def __call__(self, items: list[Progress]) -> None:
+        active = [p for p in items if p.waiting]
+        if self._bars is None:
+            if not active:
+                return
+            self._bars = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                      TextColumn("{task.fields[note]}"), TimeRemainingColumn(),
+                                      console=self.console)
+            self._bars.start()
+        for item in items:
+            key = (item.event_id, item.step_id)
+            if key not in self._tasks:
+                if not item.waiting:
+                    continue
+                self._tasks[key] = self._bars.add_task(f"reminders {item.event_id} {item.step_id}",
+                                                       total=item.total, note="")
+            note = ", ".join(f"{n} {what}" for n, what in ((item.failed, "failed"), (item.blocked, "blocked"),
+                                                           (item.unknown, "unknown")) if n)
+            self._bars.update(self._tasks[key], completed=item.done, total=item.total, note=note)
+        if not active:
+            self._bars.stop()
+            self._bars = None
+            self._tasks.clear()
