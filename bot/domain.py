@@ -278,6 +278,7 @@ class RenderedPost(Frozen):
     title: str = ""
     link: str | None = None
     image: str | None = None
+    teaser: str | None = None  # one line a live post adds to the pinned announcement (template's `teaser`)
 
     @property
     def text(self) -> str:

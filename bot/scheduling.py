@@ -19,10 +19,11 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.abc import Pinning
 from bot.alerts import Alerts
 from bot.config import AppConfig
 from bot.config.settings import DeliverySettings
-from bot.delivery import Outcome, Publisher
+from bot.delivery import Outcome, Publisher, render_post
 from bot.domain import CatchUp, Event, OnUnknown, Platform, PostKind
 from bot.errors import ClaimLost, CredentialsError, OutcomeUnknown, PublishError, RateLimited
 from bot.importing import import_events
@@ -130,7 +131,42 @@ class Dispatcher:
         """The periodic safety net: with replicas, take over the claims of one that died; then dispatch."""
         if self.policy.shared_database:
             await self.recover()
+        await self.unpin_finished()
         await self.dispatch()
+
+    async def unpin_finished(self) -> None:
+        """Unpin the announcements that live posts pinned, once their event is over."""
+        for post in self.claims.pinned_after_the_event(self.clock()):
+            adapter = self.publisher.adapter(post.target)
+            if isinstance(adapter, Pinning) and post.pinned_message_id:
+                try:
+                    await adapter.unpin(post.pinned_message_id)
+                except PublishError as exc:
+                    log.warning("could not unpin the announcement on %s: %s", post.target, exc)
+                    if exc.retryable:
+                        continue  # try again at the next sweep
+            self.claims.set_pinned(post.id, None)
+
+    async def _pin_announcement(self, post: PlannedPostRow, event: Event, outcome: Outcome) -> None:
+        """After a live post: add the stream link to the announcement on this target and pin it (`pin_live`)."""
+        adapter = self.publisher.adapter(post.target)
+        announced = self.claims.sent_post(event.id, post.target, PostKind.ANNOUNCEMENT.value)
+        if not isinstance(adapter, Pinning) or announced is None or not announced.post_id:
+            return
+        announcement = render_post(self.config, self.publisher.renderer, event, PostKind.ANNOUNCEMENT, post.target)
+        text = None
+        if outcome.post is not None and outcome.post.teaser:
+            spec = SPECS[Platform(post.platform)]
+            limit = spec.caption_length if announcement.image and spec.caption_length else spec.max_length
+            edited = f"{announcement.parts[0].text}\n\n{outcome.post.teaser}"
+            text = edited if spec.measure(edited) <= limit else None  # too long to add: pin it as it is
+        try:
+            await adapter.pin_live(announced.post_id, text, caption=bool(announcement.image))
+        except PublishError as exc:
+            await self.alerts(f"{event.id}: the live link was posted on {post.target}, but the announcement "
+                              f"could not be updated and pinned: {exc}")
+            return
+        self.claims.set_pinned(post.id, announced.post_id)
 
     def _on_unknown(self, post: PlannedPostRow) -> OnUnknown:
         step = next((s for s in self.config.campaign.steps if s.id == post.step_id), None)
@@ -172,10 +208,12 @@ class Dispatcher:
         if self.scheduler is None:
             return
         wake = await asyncio.to_thread(self.claims.next_wake)
-        if wake is None:
+        if wake is None or self.scheduler is None:  # nothing planned, or stop() ran meanwhile
             return
+        # The wake-up job re-arms itself at its end, for "now" when a full batch left more posts due: a second
+        # instance must be allowed to start while the first finishes, or APScheduler skips it (claims are atomic).
         self.scheduler.add_job(self.dispatch, "date", run_date=max(wake, utcnow()), id="wake",
-                               replace_existing=True, misfire_grace_time=None, coalesce=True)
+                               replace_existing=True, misfire_grace_time=None, coalesce=True, max_instances=2)
 
     def _event(self, event_id: str) -> Event | None:
         if event_id not in self._events:
@@ -188,26 +226,30 @@ class Dispatcher:
     async def _deliver(self, post: PlannedPostRow) -> None:
         lock = self._target_locks.setdefault(post.target, asyncio.Lock())
         async with lock:  # one target's posts go out one at a time, in due order
+            requeued = True  # if sending raised, re-read the next wake-up all the same
             try:
-                await self._send(post)
+                requeued = await self._send(post)
             finally:
-                if not self._stopping:
+                # Only a post put back in the queue (to retry later) can bring the next wake-up forward; one
+                # sent, failed or skipped cannot, so re-reading the wake-up after every post is wasted work.
+                if requeued and not self._stopping:
                     await self._schedule_wake()
 
-    async def _send(self, post: PlannedPostRow) -> None:
+    async def _send(self, post: PlannedPostRow) -> bool:
+        """Send one claimed post and record the outcome; True if the post went back in the queue (retrying)."""
         now = self.clock()
         event = self._event(post.event_id)
         if event is None or (event.status.value != "scheduled" and post.kind != PostKind.CHANGED):
             self.claims.skipped(post.id, self.worker, "the event is no longer scheduled")
-            return
+            return False
         catch_up = CatchUp(post.catch_up)
         if reason := still_useful(catch_up, event.start, event.end, now):
             self.claims.skipped(post.id, self.worker, f"too late: {reason}")
             await self.alerts(f"{post.event_id} {post.step_id} on {post.target} skipped: {reason}")
-            return
+            return False
         if (until := self._paused.get(post.target)) and until > now:
             self.claims.retry_at(post.id, self.worker, until, "paused: the target's credentials failed")
-            return
+            return True
         if self.policy.rate_limit:
             await self._bucket(Platform(post.platform)).acquire()
         step = next((s for s in self.config.campaign.steps if s.id == post.step_id), None)
@@ -216,12 +258,18 @@ class Dispatcher:
         )
         if isinstance(outcome.error, ClaimLost):
             log.warning("%s: not sent by %s", outcome.error, self.worker)
-            return
-        if failure := self._settle(post, event, outcome, catch_up):
+            return False
+        failure = self._settle(post, event, outcome, catch_up)  # the receipt is recorded first
+        if outcome.receipt is not None and post.kind == PostKind.LIVE and getattr(
+            self.config.settings.targets[post.target], "pin_live", False
+        ):
+            await self._pin_announcement(post, event, outcome)
+        if failure:
             what = f"{post.event_id} {post.step_id} on {post.target} ({post.platform}) failed: {failure}"
             if isinstance(outcome.error, CredentialsError):
                 what += f". Posting to {post.target} is paused; fix its credentials and `announce-bot retry {post.id}`."
             await self.alerts(what)
+        return failure is None and not outcome.ok  # _settle returns None only for a receipt or a retry
 
     def _bucket(self, platform: Platform) -> TokenBucket:
         if platform not in self._buckets:

@@ -359,3 +359,27 @@ async def test_a_replica_takes_over_stale_claims_and_the_old_owner_cannot_send(
         "telegram": 1, "telegram_ru": 1, "vk": 1, "x": 2}  # the X announcement is a two-tweet thread
     await slow.close()
     await survivor.close()
+
+
+async def test_live_post_links_and_pins_the_announcement_then_unpins_after_the_event(
+    database_url: str, platforms: Platforms, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANNOUNCE_BOT_TARGETS__TELEGRAM__PIN_LIVE", "true")
+    h = Harness(database_url, ANNOUNCEMENT)
+    await h.at(ANNOUNCEMENT)
+    announcement_id = int(h.post("announcement", "telegram").post_id or 0)
+    await h.at(START)
+    edited = next(m for m in platforms.telegram.messages if m["message_id"] == announcement_id)
+    assert edited.get("edits") == 1
+    assert platforms.telegram.pinned == [announcement_id]
+    assert platforms.telegram_ru.pinned == []  # the setting is per target
+    edit = platforms.telegram.calls("editMessageText")[0].params
+    assert edit["text"].endswith('🔴 <b>Live now</b>: <a href="https://t.me/valdaiclub">watch the broadcast</a>')
+    assert "Dmitry Kiku" in edit["text"]
+    await h.dispatcher.unpin_finished()  # still running: stays pinned
+    assert platforms.telegram.pinned == [announcement_id]
+    h.now = START + timedelta(hours=2)
+    await h.dispatcher.unpin_finished()
+    assert platforms.telegram.pinned == []
+    assert h.post("live", "telegram").pinned_message_id is None
+    await h.close()

@@ -87,6 +87,33 @@ class TelegramAdapter(Adapter):
             extra_ids=tuple(str(message.message_id) for message in sent[1:]),
         )
 
+    async def pin_live(self, message_id: str, text: str | None, caption: bool) -> None:
+        """Point the announcement at the stream (when `text` is given) and pin it without a notification."""
+        chat_id, message = self.target.chat_id, int(message_id)
+        failure: PublishError | None = None
+        try:
+            bot = await self._ready_bot()
+            if text is not None and caption:
+                await bot.edit_message_caption(chat_id=chat_id, message_id=message, caption=text,
+                                               parse_mode=ParseMode.HTML)
+            elif text is not None:
+                await bot.edit_message_text(text=text, chat_id=chat_id, message_id=message, parse_mode=ParseMode.HTML)
+            await bot.pin_chat_message(chat_id=chat_id, message_id=message, disable_notification=True)
+        except TelegramError as exc:
+            failure = self._error(exc)
+        if failure is not None:
+            raise failure from None
+
+    async def unpin(self, message_id: str) -> None:
+        failure: PublishError | None = None
+        try:
+            bot = await self._ready_bot()
+            await bot.unpin_chat_message(chat_id=self.target.chat_id, message_id=int(message_id))
+        except TelegramError as exc:
+            failure = self._error(exc)
+        if failure is not None:
+            raise failure from None
+
     async def aclose(self) -> None:
         async with self._lock:
             bot, self._bot = self._bot, None

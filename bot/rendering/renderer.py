@@ -120,12 +120,15 @@ class Renderer:
             "platform": destination.platform.value,
             "lang": destination.lang,
             "until": until(before_start, destination.lang) if before_start else "",
+            # The link the post is about (the stream when live, else the event's page), or "".
+            "post_link": _primary_link(event, kind, destination.platform) or "",
         }
         try:
             template = env.select_template(names)
             module = template.make_module(context)
             body = str(module)
             headline = str(getattr(module, "headline", "")) or view_title
+            teaser = str(getattr(module, "teaser", "")) or None
         except (TemplatesNotFound, TemplateNotFound):
             problem = f"no template for {kind.value} in {destination.lang!r}: looked for {', '.join(names)}"
             raise ConfigError(str(self.templates_dir), [problem]) from None
@@ -138,7 +141,7 @@ class Renderer:
         text = _tidy(body)
         if spec.markup is Markup.DZEN_HTML:
             text = to_dzen_html(text)
-        return self._fitted(spec, event, kind, destination, text, headline)
+        return self._fitted(spec, event, kind, destination, text, headline).model_copy(update={"teaser": teaser})
 
     def _path(self, names: list[str]) -> str:
         for name in names:

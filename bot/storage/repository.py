@@ -383,6 +383,31 @@ class Claims:
             )
             return session.get(PlannedPostRow, row_id)
 
+    def sent_post(self, event_id: str, target: str, kind: str) -> PlannedPostRow | None:
+        """The first post of `kind` that went out for this event on this target."""
+        with self.sessions() as session:
+            return session.scalars(
+                select(PlannedPostRow)
+                .where(PlannedPostRow.event_id == event_id, PlannedPostRow.target == target,
+                       PlannedPostRow.kind == kind, PlannedPostRow.state == PostState.SENT.value)
+                .order_by(PlannedPostRow.due_at)
+                .limit(1)
+            ).first()
+
+    def set_pinned(self, row_id: int, message_id: str | None) -> None:
+        with self.sessions.begin() as session:
+            session.execute(update(PlannedPostRow).where(PlannedPostRow.id == row_id)
+                            .values(pinned_message_id=message_id))
+
+    def pinned_after_the_event(self, now: datetime) -> list[PlannedPostRow]:
+        """Live posts whose pinned announcement should now be unpinned: their event is over."""
+        with self.sessions() as session:
+            return list(session.scalars(
+                select(PlannedPostRow)
+                .join(EventRow, EventRow.id == PlannedPostRow.event_id)
+                .where(PlannedPostRow.pinned_message_id.is_not(None), EventRow.end_at <= now)
+            ).all())
+
     def next_wake(self) -> datetime | None:
         """When the next planned or retrying post comes due."""
         with self.sessions() as session:

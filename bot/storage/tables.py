@@ -84,6 +84,8 @@ class PlannedPostRow(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     post_id: Mapped[str | None] = mapped_column(Text, default=None)
     link: Mapped[str | None] = mapped_column(Text, default=None)
+    # For a live post: the announcement it pinned on Telegram, to unpin once the event is over.
+    pinned_message_id: Mapped[str | None] = mapped_column(Text, default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
