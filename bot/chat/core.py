@@ -54,6 +54,16 @@ class Services:
     progress: Callable[[], list[str]] | None = None  # reminder broadcasts, for /status
     bot_username: str = "announce_bot"
     keys: dict[str, str] = field(default_factory=dict)  # short key -> event id, for long ids
+    cards: dict[tuple[str, str], tuple[Event, str]] = field(default_factory=dict)
+
+    def card(self, event: Event, lang: str) -> str:
+        """`card()`, made once per event version and language: the store hands out one object per version."""
+        hit = self.cards.get((event.id, lang))
+        if hit is not None and hit[0] is event:
+            return hit[1]
+        text = card(event, lang)
+        self.cards[(event.id, lang)] = (event, text)
+        return text
 
     @property
     def claims(self) -> Claims:
@@ -173,7 +183,6 @@ def live_lines(shown: EventView) -> list[str]:
 
 
 def card(event: Event, lang: str) -> str:
-    """The event in full: title, time in its own zone with the UTC offset, venue, people, languages, links."""
     shown = view(event, lang)
     lines = [f"<b>{esc(shown.title)}</b>"]
     if shown.series:
@@ -254,10 +263,7 @@ def list_line(event: Event, lang: str, index: int) -> str:
 
 def subscribed_to(services: Services, update: Update, event: Event) -> bool:
     owner, _ = who(update)
-    if owner is None:
-        return False
-    subs = services.chats.subscriptions(owner)
-    return subs.all_events or event.id in subs.event_ids
+    return owner is not None and services.chats.wants(owner, event.id)
 
 
 __all__ = ["Context", "Raw", "Services", "answer", "card", "card_keyboard", "reply", "show", "who"]

@@ -15,7 +15,6 @@ from bot.chat.core import (
     answer,
     args_text,
     back_keyboard,
-    card,
     card_keyboard,
     event_buttons,
     is_private,
@@ -122,7 +121,7 @@ class Events:
         lang = self.services.lang(update)
         keyboard = card_keyboard(self.services, event, lang, subscribed=subscribed_to(self.services, update, event),
                                  private=is_private(update))
-        await reply(update, context, card(event, lang), keyboard)
+        await reply(update, context, self.services.card(event, lang), keyboard)
 
     async def _pressed(self, update: Update, prefix: str) -> Event | None:
         """The event a button names; a button whose event is gone gets a short note instead."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
@@ -29,6 +31,7 @@ class Stats:
 
 
 _SCHEDULED = "scheduled"
+LANG_MAP = 200_000  # people whose language is kept in memory
 
 
 class ChatStore:
@@ -38,6 +41,9 @@ class ChatStore:
         self.sessions = sessions
         self._events: dict[str, tuple[str, Event]] = {}
         self._langs: dict[int, str] = {}
+        self._memo: dict[str, tuple[float, datetime, datetime, Event | None]] = {}
+        self._all_langs: bool | None = None  # None: not loaded yet; False: too many people to keep
+        self.memo_seconds = 2.0
 
     # -- events -----------------------------------------------------------------------------------
 
@@ -72,24 +78,34 @@ class ChatStore:
             return [self._parse(row) for row in rows], total
 
     def next_event(self, now: datetime) -> Event | None:
-        """The next scheduled event to start."""
-        with self.sessions() as session:
-            row = session.execute(
-                select(EventRow.id, EventRow.content_hash, EventRow.data)
-                .where(EventRow.start_at > now, EventRow.status == _SCHEDULED)
-                .order_by(EventRow.start_at, EventRow.id).limit(1)
-            ).first()
-            return self._parse(row) if row else None
+        """The next scheduled event to start (remembered for `memo_seconds`, or until it starts)."""
+        return self._first("next", now, EventRow.start_at, lambda event: event.start)
 
     def live_or_next(self, now: datetime) -> Event | None:
-        """The event running now, else the next one to start."""
+        """The event running now, else the next one to start (remembered likewise, or until it ends)."""
+        return self._first("live", now, EventRow.end_at, lambda event: event.end)
+
+    def _first(self, name: str, now: datetime, after: Any, until: Callable[[Event], datetime]) -> Event | None:
+        """The first scheduled event by start whose `after` column is past `now`.
+
+        /next and /live are the most frequent questions and their answer changes only when an event starts,
+        ends or is edited: it is kept for a couple of seconds (an edit shows within `memo_seconds`).
+        """
+        memo = self._memo.get(name)
+        if memo is not None:
+            expires, asked, valid_until, event = memo
+            if time.monotonic() < expires and asked <= now < valid_until:
+                return event
         with self.sessions() as session:
             row = session.execute(
                 select(EventRow.id, EventRow.content_hash, EventRow.data)
-                .where(EventRow.end_at > now, EventRow.status == _SCHEDULED)
+                .where(after > now, EventRow.status == _SCHEDULED)
                 .order_by(EventRow.start_at, EventRow.id).limit(1)
             ).first()
-            return self._parse(row) if row else None
+            found = self._parse(row) if row else None
+        horizon = until(found) if found is not None else now + timedelta(seconds=self.memo_seconds)
+        self._memo[name] = (time.monotonic() + self.memo_seconds, now, horizon, found)
+        return found
 
     def all_events(self) -> list[Event]:
         with self.sessions() as session:
@@ -103,12 +119,29 @@ class ChatStore:
     def lang(self, user_id: int) -> str | None:
         """The language a person chose, or None for someone the bot has not met."""
         if user_id in self._langs:
-            return self._langs[user_id]
+            return self._langs[user_id] or None
+        if self._all_langs is None:
+            self._load_langs()
+        if self._all_langs:
+            return None  # every person the bot has met is in the map: this one is new
         with self.sessions() as session:
             lang = session.scalar(select(SubscriberRow.lang).where(SubscriberRow.user_id == user_id))
-        if lang is not None:
-            self._langs[user_id] = lang
+        if len(self._langs) > LANG_MAP:  # a cache, not a copy of the table
+            self._langs.clear()
+        self._langs[user_id] = lang or ""  # "" = not met yet; remember() and subscribe() fill it in
         return lang
+
+    def _load_langs(self) -> None:
+        """Everyone's language in memory, read once (only one chat bot answers a bot token's updates, and it is
+        the only writer of people), so a message from someone new costs no query; past LANG_MAP people,
+        each is looked up instead."""
+        with self.sessions() as session:
+            count = session.scalar(select(func.count()).select_from(SubscriberRow)) or 0
+            if count > LANG_MAP:
+                self._all_langs = False
+                return
+            self._langs.update(session.execute(select(SubscriberRow.user_id, SubscriberRow.lang)).tuples().all())
+        self._all_langs = True
 
     def remember(self, user_id: int, chat_id: int, lang: str) -> None:
         """Record a person (and their language); someone who had blocked the bot and writes again is active."""
@@ -131,6 +164,7 @@ class ChatStore:
 
     def subscribe(self, user_id: int, chat_id: int, lang: str, event_id: str | None) -> bool:
         """Subscribe to one event, or to all (None); False if it was already so."""
+        self._langs[user_id] = lang
         with self.sessions.begin() as session:
             row = self._upsert(session, user_id, chat_id, lang)
             if event_id is None:
@@ -164,6 +198,19 @@ class ChatStore:
                 .where(SubscriptionRow.user_id == user_id).order_by(EventRow.start_at)
             ).all()
             return Subscriptions(all_events=all_events, event_ids=tuple(ids))
+
+    def wants(self, user_id: int, event_id: str) -> bool:
+        """Does this person get reminders of this event? One query, and none for someone not met yet."""
+        if self._langs.get(user_id) == "":
+            return False
+        with self.sessions() as session:
+            row = session.execute(
+                select(SubscriberRow.all_events,
+                       select(SubscriptionRow.user_id).where(SubscriptionRow.user_id == user_id,
+                                                             SubscriptionRow.event_id == event_id).exists())
+                .where(SubscriberRow.user_id == user_id)
+            ).first()
+            return bool(row and (row[0] or row[1]))
 
     def deactivate(self, user_ids: list[int]) -> None:
         """People who blocked the bot: no more reminders until they write again."""

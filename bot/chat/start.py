@@ -7,7 +7,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CommandHandler, filters
 
-from bot.chat.core import Context, Services, card, card_keyboard, is_private, reply, subscribed_to, who
+from bot.chat.core import Context, Services, card_keyboard, is_private, reply, subscribed_to, who
 from bot.chat.lang import lang_keyboard
 from bot.chat.texts import Raw, t
 
@@ -30,7 +30,7 @@ class Start:
             if event is not None:
                 subscribed = subscribed_to(services, update, event)
                 keyboard = card_keyboard(services, event, lang, subscribed=subscribed, private=is_private(update))
-                await reply(update, context, card(event, lang), keyboard)
+                await reply(update, context, services.card(event, lang), keyboard)
                 if not subscribed and is_private(update):
                     await reply(update, context, t("offer_subscribe", lang), InlineKeyboardMarkup([[
                         InlineKeyboardButton(t("btn_remind", lang), callback_data=f"sub:{services.key(event.id)}"),

@@ -1,4 +1,4 @@
-"""personal reminder deliveries and broadcasts (the chat bot)
+"""personal reminder deliveries and broadcasts, events by time (the chat bot)
 
 Revision ID: 0002
 Revises: 0001
@@ -44,6 +44,9 @@ def upgrade() -> None:
         batch_op.create_index('ix_reminder_deliveries_state_next', ['state', 'next_attempt_at'], unique=False)
         batch_op.create_index('ix_reminder_deliveries_event_step', ['event_id', 'step_id'], unique=False)
 
+    with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.create_index('ix_events_when', ['start_at', 'end_at', 'status', 'id', 'content_hash'], unique=False)
+
     op.create_table('reminder_broadcasts',
     sa.Column('event_id', sa.String(length=80), nullable=False),
     sa.Column('step_id', sa.String(length=80), nullable=False),
@@ -59,6 +62,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('reminder_broadcasts')
+    with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.drop_index('ix_events_when')
     with op.batch_alter_table('reminder_deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_reminder_deliveries_event_step')
         batch_op.drop_index('ix_reminder_deliveries_state_next')
