@@ -158,3 +158,18 @@ async def test_unknown_post_is_404(site: Site, admin: httpx.AsyncClient) -> None
     page = await admin.get(f"/admin/events/{EVENT_ID}")
     answer = await admin.post("/admin/posts/99999/publish", data={"csrf_token": csrf_of(page.text)})
     assert answer.status_code == 404
+
+
+async def test_publish_now_leaves_a_post_the_scheduler_is_sending_alone(site: Site, admin: httpx.AsyncClient) -> None:
+    post_id = site.post_id("announcement", "vk")
+    event = site.store.event(EVENT_ID)
+    assert event is not None
+    # The scheduler claimed it a moment ago and is sending it.
+    claimed = Claims(site.store.sessions).claim_due(event.start, "the-scheduler")
+    assert post_id in {p.id for p in claimed}
+    page = await _act(admin, post_id, "publish")
+    assert f"#{post_id} announcement on vk was not sent: it is claimed." in page
+    assert not (site.workdir / "var" / "outbox" / "vk").exists()  # nothing was sent a second time
+    post = next(p for p in site.store.posts(EVENT_ID) if p.id == post_id)
+    assert (post.state, post.claimed_by) == ("claimed", "the-scheduler")
+    assert 'data-state="claimed"' in _row(page, post_id) and "/publish" not in _row(page, post_id)

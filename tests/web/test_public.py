@@ -7,6 +7,7 @@ from datetime import timedelta
 import httpx
 
 from bot.domain import pick
+from bot.rendering.context import view
 from tests.web.support import EVENT_ID, Site
 
 
@@ -35,7 +36,8 @@ async def test_event_page_has_the_facts_speakers_and_a_countdown(site: Site, cli
     assert page.status_code == 200
     text = page.text
     assert "<h1>Valdai Club to Discuss Russia-North Korea Treaty</h1>" in text
-    assert "27 November, 11:00 Moscow Time (GMT+3) – 13:00" in text
+    when = view(event, "en")
+    assert f"{when.start.full} – {when.end.time}" in text  # in the locale's own words, as the posts say it
     assert "Valdai Club Conference Hall, Tsvetnoy boulevard 16/1, Moscow, Russia" in text
     for person in event.speakers:
         assert pick(person.name, "en", "en") in text

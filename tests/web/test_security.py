@@ -192,7 +192,8 @@ async def test_event_text_with_html_or_script_is_escaped_on_every_page(make_site
         assert set(cards) == {"telegram", "vk", "x", "dzen"}
         for card in re.findall(r'<article class="preview.*?</article>', dashboard, re.DOTALL):
             assert "<script" not in card and re.search(r"<img[^>]*onerror", card) is None
-            assert "&lt;script&gt;alert" in card
+            if 'data-step="announcement"' in card:  # the announcement carries the title and the speakers
+                assert card.count("&lt;script&gt;alert") >= 2
         # The RSS description is text: a feed reader that renders it as HTML shows the tags, runs nothing.
         rss = ET.fromstring((await http.get("/feeds/events.rss")).content)
         item = next(i for i in rss.iter("item") if "hostile" in (i.findtext("link") or ""))
