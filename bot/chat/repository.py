@@ -201,7 +201,7 @@ class ChatStore:
 
     def wants(self, user_id: int, event_id: str) -> bool:
         """Does this person get reminders of this event? One query, and none for someone not met yet."""
-        if self._langs.get(user_id) == "":
+        if self.lang(user_id) is None:  # not met yet (usually answered from memory)
             return False
         with self.sessions() as session:
             row = session.execute(

@@ -176,6 +176,8 @@ class FakeTelegram(FakeServer):
     # -- the API -------------------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Reply:
+        if request.path == "/control/ask":
+            return self._control_ask(request.params)
         match = _PATH.match(request.path)
         if match is None:
             return error(404, "Not Found")
@@ -448,6 +450,23 @@ class FakeTelegram(FakeServer):
             self._closing = True
             self._changed.notify_all()
         super().stop()
+
+    def _control_ask(self, params: dict[str, Any]) -> Reply:
+        """POST /control/ask {user_id, text[, lang, timeout]}: a user's message, answered with how long the bot
+        took to reply (both moments taken here), for a benchmark that runs this fake in another process."""
+        user = User(id=int(params["user_id"]), first_name="Bench", language_code=str(params.get("lang", "en")))
+        chat = str(user.id)
+        since = self.mark()
+        asked = time.monotonic()
+        self.send(user, str(params["text"]))
+
+        def replies() -> list[dict[str, Any]]:
+            return [m for m in self.messages[since:] if str(m["chat_id"]) == chat]
+
+        if not self.wait_until(lambda: bool(replies()), float(params.get("timeout", 10))):
+            return error(504, "Gateway Timeout: the bot did not reply")
+        reply = replies()[0]
+        return _ok({"latency_ms": (reply["time"] - asked) * 1000, "text": str(reply.get("text", ""))[:500]})
 
     # -- test helpers: what people do -----------------------------------------------------------------
 
