@@ -76,7 +76,7 @@ def test_two_replicas_share_the_work_and_the_survivor_finishes(platforms: Platfo
             time.sleep(0.2)
         finished_at = time.monotonic()
         replicas[1].send_signal(signal.SIGTERM)  # a clean stop of the survivor
-        assert replicas[1].wait(timeout=30) == 0
+        assert replicas[1].wait(timeout=30) == 0, (workdir / "replica-1.log").read_text()[-3000:]
     finally:
         for replica in replicas:
             if replica.poll() is None:

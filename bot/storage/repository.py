@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain import CatchUp, Event, PostKind, PostState, Receipt
@@ -44,6 +45,23 @@ class Store:
         self, event: Event, source: str, items: Sequence[PlanItem], *, notify_changes: bool = False,
         now: datetime | None = None,
     ) -> SyncResult:
+        """Store `event` and bring its planned posts in line with `items` (see `_sync_event`).
+
+        Replicas import the same files at the same time; if another one inserted the event or a post
+        first, this transaction fails on the unique key and is simply run again against what it wrote.
+        """
+        for attempt in range(3):
+            try:
+                return self._sync_event(event, source, items, notify_changes=notify_changes, now=now)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _sync_event(
+        self, event: Event, source: str, items: Sequence[PlanItem], *, notify_changes: bool = False,
+        now: datetime | None = None,
+    ) -> SyncResult:
         """Store `event` and bring its planned posts in line with `items`; unchanged input writes nothing.
 
         With `notify_changes`, a new time, a postponement or a cancellation plans a `changed` notice, due
@@ -53,6 +71,9 @@ class Store:
         active = event.status.value == "scheduled"
         planned = replanned = cancelled = 0
         with self.sessions.begin() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # One replica at a time per event; the others then see its rows and find nothing to do.
+                session.execute(select(func.pg_advisory_xact_lock(func.hashtext(event.id))))
             row = session.get(EventRow, event.id)
             notice = False
             if row is None:
