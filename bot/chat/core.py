@@ -257,8 +257,9 @@ def event_buttons(services: Services, events: Sequence[Event], lang: str) -> lis
 
 def list_line(event: Event, lang: str, index: int) -> str:
     shown = view(event, lang)
-    return f"{index}. <b>{esc(shown.title)}</b>\n    {esc(shown.start.date)} {esc(shown.start.year)}, " \
-           f"{esc(shown.start.time)} ({esc(shown.start.gmt)})"
+    start = shown.start
+    when = t("list_when", lang, date=start.date, year=start.year, time=start.time, gmt=start.gmt)
+    return f"{index}. <b>{esc(shown.title)}</b>\n    {when}"
 
 
 def subscribed_to(services: Services, update: Update, event: Event) -> bool:
