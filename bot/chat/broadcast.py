@@ -318,7 +318,12 @@ class Broadcaster:
         older = self.clock() - timedelta(seconds=delivery.claim_lease) if delivery.shared_database else None
         back, unknown = await asyncio.to_thread(self.queue.recover, older)
         if unknown:
-            log.warning("%d personal reminders were being sent when the bot stopped: marked unknown", unknown)
+            message = (f"{unknown} personal reminder(s) were being sent when the bot stopped: they may or may not "
+                       "have arrived, and are not sent again (no one gets a reminder twice)")
+            if self.alerts is not None:
+                await self.alerts(message)
+            else:
+                log.warning("%s", message)
         if back:
             log.info("%d claimed personal reminders given back to the queue", back)
         self._loops = [asyncio.create_task(self._sweep_loop(), name="reminder-sweep"),

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from telegram import Bot
 
+from bot.alerts import Alerts
 from bot.chat.broadcast import Broadcaster, Progress, ReminderQueue, due_steps
 from bot.chat.repository import ChatStore
 from bot.chat.tables import ReminderRow
@@ -220,3 +221,25 @@ def test_due_steps_send_the_latest_and_record_the_rest(config: AppConfig, chat_s
     assert {s.id for s, _ in drop} == {"reminder-1d", "reminder-1h"}
     assert all(why.startswith("too late") for _, why in drop)
     assert due_steps(event, steps, ("reminder", "live"), START - timedelta(days=3)) == ([], [])
+
+
+async def test_a_reminder_caught_mid_send_is_reported_and_never_resent(
+    config: AppConfig, chat_store: Store, tg: Bot, fake: FakeTelegram
+) -> None:
+    ids = people(chat_store, 3)
+    clock = running_clock(START - timedelta(hours=1))
+    queue = ReminderQueue(chat_store.sessions)
+    assert queue.enqueue(REF, "reminder-1h", "reminder", clock(), clock()) == 3
+    caught, *_ = queue.claim(clock(), "dead", 3)  # the dead sender had claimed all three...
+    assert queue.sending(caught.id, "dead")  # ...and was sending the first when it died
+    alerts = Alerts()
+    sender = broadcaster(config, chat_store, tg, clock, alerts=alerts, worker="new")
+    await sender.start()
+    try:
+        assert await fake.until(lambda: queue.open_count() == 0)
+    finally:
+        await sender.stop()
+    assert sorted(int(m["chat_id"]) for m in fake.messages) == sorted(set(ids) - {caught.user_id})
+    assert {r.user_id: r.state for r in rows(chat_store)}[caught.user_id] == "unknown"
+    (alert,) = alerts.sent
+    assert alert.startswith("1 personal reminder(s) were being sent when the bot stopped")

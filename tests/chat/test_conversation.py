@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import icalendar
 
 from bot.chat import ChatBot
+from bot.importing import import_events
 from bot.platforms import telegram_length, visible_text
-from tests.chat.conftest import ANNA, IVAN, NOW, Clock, Say, buttons
+from tests.chat.conftest import ANNA, IVAN, NOW, Clock, Say, buttons, write_event
 from tests.fakes.telegram import FakeTelegram
 
 REF = "russia-dprk-treaty"
@@ -219,3 +221,26 @@ async def test_lang_switches_every_reply(say: Say, press: Say, fake: FakeTelegra
     assert back["text"] == "I will write in English."
     (help_en,) = await say(ANNA, "/help")
     assert "What I can do" in help_en["text"]
+
+
+async def test_stop_reminding_button_and_long_event_ids(say: Say, press: Say, fake: FakeTelegram, bot: ChatBot,
+                                                        workdir: Path, clock: Clock) -> None:
+    long_id = "a-very-long-event-identifier-that-does-not-fit-in-telegram-callback-data-at-all"
+    write_event(workdir / "config" / "events", long_id, "Long Id Event", datetime(2024, 11, 21, 10, 0))
+    import_events(bot.services.config, bot.services.store, NOW)
+    (card,) = await say(ANNA, "/next")
+    data = buttons(card)["🔔 Remind me"]
+    assert data.startswith("sub:_") and len(data.encode()) <= 64  # a short key stands for the long id
+    await press(ANNA, card, data, count=0)
+    assert await fake.until(lambda: fake.in_chat(ANNA.id)[-1].get("edits") == 1)
+    flipped = buttons(fake.in_chat(ANNA.id)[-1])["🔕 Stop reminding"]
+    assert bot.services.chats.subscriptions(ANNA.id).event_ids == (long_id,)
+    await press(ANNA, fake.in_chat(ANNA.id)[-1], flipped, count=0)
+    assert await fake.until(lambda: fake.in_chat(ANNA.id)[-1].get("edits") == 2)
+    assert "🔔 Remind me" in buttons(fake.in_chat(ANNA.id)[-1])
+    assert bot.services.chats.subscriptions(ANNA.id).event_ids == ()
+    bot.services.keys.clear()  # as after a restart: the key is found again from the ids
+    (opened,) = await press(ANNA, card, buttons(card)["🎤 Speakers"])
+    assert "Long Id Event" in opened["text"]
+    (deep, _offer) = await say(ANNA, f"/start event_{data.removeprefix('sub:')}", count=2)
+    assert "Long Id Event" in deep["text"]
