@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -70,6 +71,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(f"{exc.status_code}: {exc.detail}", status_code=exc.status_code)
 
 
+def _session_key(password: str | None) -> str:
+    if password is None:
+        return secrets.token_urlsafe(32)
+    return hashlib.sha256(b"announce-bot dashboard session\0" + password.encode()).hexdigest()
+
+
 def create_app(
     config: AppConfig,
     store: Store,
@@ -99,8 +106,9 @@ def create_app(
         Middleware(SecurityHeaders),
         Middleware(
             SessionMiddleware,
-            # A new key each start: logins last until a restart at most; nothing to keep secret on disk.
-            secret_key=secrets.token_urlsafe(32),
+            # Derived from the password, so logins survive a restart and work on every replica, and a new
+            # password logs everyone out; with no password the dashboard is locked and any key will do.
+            secret_key=_session_key(web.password),
             session_cookie=SESSION_COOKIE,
             max_age=int(config.settings.web.session_hours * 3600),
             same_site="lax",
