@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeDefault, Update
-from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -245,4 +244,4 @@ def chat_bot(
     return ChatBot(application=application, broadcaster=broadcaster, settings=settings, poll_timeout=poll_timeout)
 
 
-__all__ = ["ChatBot", "ChatType", "ChatUnavailable", "Services", "build_application", "chat_bot"]
+__all__ = ["ChatBot", "ChatUnavailable", "Services", "build_application", "chat_bot"]

@@ -17,11 +17,12 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.alerts import Alerts
 from bot.chat.repository import ChatStore
-from bot.chat.texts import Raw, esc, lang_of, t
+from bot.chat.texts import esc, lang_of, t
 from bot.config import AppConfig
 from bot.delivery import Publisher
 from bot.domain import Event
@@ -137,8 +138,12 @@ async def show(
     """Answer a button press: edit the message it belongs to (`edit`), else send a new one."""
     query = update.callback_query
     if edit and query is not None and isinstance(query.message, Message):
-        await query.message.edit_text(clip(text), parse_mode=ParseMode.HTML, reply_markup=keyboard,
-                                      link_preview_options=_NO_PREVIEW)
+        try:
+            await query.message.edit_text(clip(text), parse_mode=ParseMode.HTML, reply_markup=keyboard,
+                                          link_preview_options=_NO_PREVIEW)
+        except BadRequest as exc:
+            if "not modified" not in exc.message:  # the same button pressed twice: nothing to change
+                raise
         return
     await reply(update, context, text, keyboard)
 
@@ -267,4 +272,4 @@ def subscribed_to(services: Services, update: Update, event: Event) -> bool:
     return owner is not None and services.chats.wants(owner, event.id)
 
 
-__all__ = ["Context", "Raw", "Services", "answer", "card", "card_keyboard", "reply", "show", "who"]
+__all__ = ["Context", "Services", "answer", "card", "card_keyboard", "reply", "show", "who"]

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import icalendar
+import pytest
 
 from bot.chat import ChatBot
 from bot.importing import import_events
@@ -244,3 +245,19 @@ async def test_stop_reminding_button_and_long_event_ids(say: Say, press: Say, fa
     assert "Long Id Event" in opened["text"]
     (deep, _offer) = await say(ANNA, f"/start event_{data.removeprefix('sub:')}", count=2)
     assert "Long Id Event" in deep["text"]
+
+
+async def test_pressing_the_same_language_twice_changes_nothing_and_fails_nothing(
+    say: Say, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    (ask,) = await say(ANNA, "/lang")
+    for expected in (1, 2):
+        count = len(fake.callback_answers)
+        fake.press(ANNA, ask["message_id"], "lang:en")
+        await fake.wait_callback_answers(count + 1)
+        assert await fake.until(lambda n=expected: len(fake.calls("editMessageText")) == n)
+    assert fake.in_chat(ANNA.id)[-1]["text"] == "I will write in English."
+    assert fake.in_chat(ANNA.id)[-1]["edits"] == 1  # Telegram refused the identical edit: "not modified"
+    (still,) = await say(ANNA, "/help")
+    assert "What I can do" in still["text"]
+    assert "handling update" not in caplog.text
