@@ -2,8 +2,9 @@
 
 `python -m bench.chat_broadcast [--subscribers 10000] [--rate 30] [--crash-at N]` (from the repository root).
 
-The fake enforces Telegram's limits (more than `rate` messages in a second, or two to one chat within a
-second, get a 429) and stamps each message as it arrives. Printed: the achieved rate (messages over the
+The fake runs in a process of its own (as Telegram runs elsewhere), enforces Telegram's limits (more than
+`rate` messages in a second, or two to one chat within a second, get a 429) and stamps each message as it
+arrives. Printed: the achieved rate (messages over the
 time from the first to the last), the busiest second, duplicates (a chat given the reminder more than
 once), 429s, and the rows' final states. With --crash-at N the sender is killed after N messages and a new
 one (a restart) finishes the broadcast from the database.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import shutil
 import sys
@@ -28,18 +30,19 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
+import httpx  # noqa: E402
 from rich.console import Console  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
 from telegram import Bot  # noqa: E402
 
+from bench.chat_latency import serve_fake  # noqa: E402
 from bot.chat.broadcast import Broadcaster, ConsoleProgress, ReminderQueue  # noqa: E402
 from bot.chat.tables import ReminderRow  # noqa: E402
 from bot.config import load_config, load_event  # noqa: E402
 from bot.storage import Store, open_database  # noqa: E402
 from bot.storage.tables import SubscriberRow  # noqa: E402
-from tests.fakes.telegram import FakeTelegram  # noqa: E402
 
-TOKEN = "123456:BENCH-token"
+TOKEN = "123456:BENCH-token"  # the same as chat_latency's fake
 
 
 def prepare(store: Store, subscribers: int) -> None:
@@ -58,7 +61,12 @@ def prepare(store: Store, subscribers: int) -> None:
         ])
 
 
-async def run(subscribers: int, rate: float, crash_at: int | None) -> dict[str, Any]:
+async def received(control: httpx.AsyncClient) -> tuple[list[tuple[str, float]], int]:
+    answer = (await control.get("/control/received")).json()["result"]
+    return [(str(chat), float(moment)) for chat, moment in answer["messages"]], int(answer["limit_hits"])
+
+
+async def run(base_url: str, subscribers: int, rate: float, crash_at: int | None) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="bench-broadcast-"))
     os.environ["ANNOUNCE_BOT_CHAT__BROADCAST_RATE"] = str(rate)
     os.environ["ANNOUNCE_BOT_CHAT__PER_CHAT_INTERVAL"] = "1"
@@ -67,10 +75,10 @@ async def run(subscribers: int, rate: float, crash_at: int | None) -> dict[str, 
         prepare(store, subscribers)
         config = load_config(ROOT / "config")
         console = Console(stderr=True)
-        with FakeTelegram(TOKEN) as fake:
-            assert isinstance(fake, FakeTelegram)
-            fake.enforce_limits, fake.global_rate, fake.chat_interval = True, int(rate), 1.0
-            bot = Bot(TOKEN, base_url=f"{fake.base_url}/bot")
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as control:
+            await control.post("/control/limits", json={"enforce": True, "global_rate": int(rate),
+                                                        "chat_interval": 1.0})
+            bot = Bot(TOKEN, base_url=f"{base_url}/bot")
             await bot.initialize()
             started = time.monotonic()
             first = Broadcaster(config, store.sessions, bot, observer=ConsoleProgress(console), worker="first")
@@ -80,24 +88,28 @@ async def run(subscribers: int, rate: float, crash_at: int | None) -> dict[str, 
                 await first.run(until_empty=True)
             else:
                 sender = asyncio.create_task(first.run())
-                await fake.until(lambda: len(fake.messages) >= crash_at, timeout=3600)
+                while first.sent < crash_at:
+                    await asyncio.sleep(0.05)
                 sender.cancel()  # killed: no release, no clean-up
                 await asyncio.gather(sender, *first._tasks, return_exceptions=True)
-                print(f"killed after {len(fake.messages)} messages; a new sender takes over")
+                print(f"killed after {first.sent} messages; a new sender takes over")
                 second = Broadcaster(config, store.sessions, bot, observer=ConsoleProgress(console),
                                      worker="second")
                 await second.start()  # recovery, then the sweep and the sender
-                await fake.until(lambda: ReminderQueue(store.sessions).open_count() == 0, timeout=3600)
+                while await asyncio.to_thread(ReminderQueue(store.sessions).open_count):
+                    await asyncio.sleep(0.2)
                 await second.stop()
             await bot.shutdown()
-            return summarise(fake, store, subscribers, rate)
+            messages, limit_hits = await received(control)
+        return summarise(messages, limit_hits, store, subscribers, rate)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def summarise(fake: FakeTelegram, store: Store, subscribers: int, rate: float) -> dict[str, Any]:
-    times = sorted(m["time"] for m in fake.messages)
-    per_chat = Counter(m["chat_id"] for m in fake.messages)
+def summarise(messages: list[tuple[str, float]], limit_hits: int, store: Store, subscribers: int,
+              rate: float) -> dict[str, Any]:
+    times = sorted(moment for _, moment in messages)
+    per_chat = Counter(chat for chat, _ in messages)
     duplicates = sum(count - 1 for count in per_chat.values())
     span = times[-1] - times[0] if len(times) > 1 else 0.0
     achieved = (len(times) - 1) / span if span else 0.0
@@ -113,10 +125,10 @@ def summarise(fake: FakeTelegram, store: Store, subscribers: int, rate: float) -
     print(f"achieved rate               {achieved:.2f} per second (limit {rate:g}; target >= {0.95 * rate:.1f})")
     print(f"busiest 1-second window     {busiest} messages")
     print(f"duplicates                  {duplicates} (target 0)")
-    print(f"429s from the fake          {fake.limit_hits}")
+    print(f"429s from the fake          {limit_hits}")
     print(f"row states                  {dict(states)}")
     return {"messages": len(times), "rate": achieved, "busiest": busiest, "duplicates": duplicates,
-            "limit_hits": fake.limit_hits, "states": dict(states)}
+            "limit_hits": limit_hits, "states": dict(states)}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -125,7 +137,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rate", type=float, default=30.0)
     parser.add_argument("--crash-at", type=int, default=None, help="kill the sender after this many messages")
     args = parser.parse_args(argv)
-    return asyncio.run(run(args.subscribers, args.rate, args.crash_at))
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    server = context.Process(target=serve_fake, args=(child,), daemon=True)
+    server.start()
+    try:
+        return asyncio.run(run(parent.recv(), args.subscribers, args.rate, args.crash_at))
+    finally:
+        parent.send("stop")
+        server.join(timeout=10)
 
 
 if __name__ == "__main__":

@@ -178,6 +178,16 @@ class FakeTelegram(FakeServer):
     def handle(self, request: Request) -> Reply:
         if request.path == "/control/ask":
             return self._control_ask(request.params)
+        if request.path == "/control/limits":  # {enforce, global_rate, chat_interval}
+            with self._state:
+                self.enforce_limits = bool(request.params.get("enforce", True))
+                self.global_rate = int(request.params.get("global_rate", self.global_rate))
+                self.chat_interval = float(request.params.get("chat_interval", self.chat_interval))
+            return _ok(True)
+        if request.path == "/control/received":  # what arrived: [chat_id, time] per message, and the 429s
+            with self._state:
+                return _ok({"messages": [[m["chat_id"], m["time"]] for m in self.messages],
+                            "limit_hits": self.limit_hits})
         match = _PATH.match(request.path)
         if match is None:
             return error(404, "Not Found")
