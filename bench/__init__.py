@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): `python -m bench` runs them all, `python -m bench --quick` is a few-second smoke run."""
