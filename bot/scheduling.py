@@ -24,7 +24,7 @@ from bot.alerts import Alerts
 from bot.config import AppConfig
 from bot.config.settings import DeliverySettings
 from bot.delivery import Outcome, Publisher, render_post
-from bot.domain import CatchUp, Event, OnUnknown, Platform, PostKind
+from bot.domain import CatchUp, Event, OnUnknown, Platform, PostKind, PostState
 from bot.errors import ClaimLost, CredentialsError, OutcomeUnknown, PublishError, RateLimited
 from bot.importing import import_events
 from bot.planning import deadline, still_useful
@@ -116,8 +116,8 @@ class Dispatcher:
         for post in self.claims.stale_claims(lease):
             resend = self._on_unknown(post) is OnUnknown.RESEND
             outcome = self.claims.resolve_stale(post, resend=resend)
-            if outcome in (None, "released"):
-                continue  # settled by another replica, or never sent: planned again, nothing to report
+            if outcome in (None, "released", PostState.SENT.value):
+                continue  # settled elsewhere, never sent (planned again), or sent with its receipt on record
             what = f"{post.event_id} {post.step_id} on {post.target} (post #{post.id})"
             if resend:
                 log.warning("%s: outcome unknown after a crash; sending again as the campaign says", what)

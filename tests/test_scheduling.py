@@ -13,7 +13,7 @@ import pytest
 from bot.alerts import Alerts
 from bot.config import load_config
 from bot.delivery import Publisher
-from bot.domain import PostKind
+from bot.domain import Platform, PostKind, Receipt
 from bot.errors import ClaimLost
 from bot.importing import import_events
 from bot.rendering.renderer import Renderer
@@ -383,3 +383,24 @@ async def test_live_post_links_and_pins_the_announcement_then_unpins_after_the_e
     assert platforms.telegram.pinned == []
     assert h.post("live", "telegram").pinned_message_id is None
     await h.close()
+
+
+async def test_a_crash_after_the_receipt_but_before_the_post_row_does_not_resend(
+    database_url: str, platforms: Platforms
+) -> None:
+    h = Harness(database_url, ANNOUNCEMENT)
+    post = next(p for p in h.claims.claim_due(ANNOUNCEMENT, "died") if p.target == "vk")
+    delivery = h.store.start_delivery(event_id=post.event_id, kind=post.kind, target=post.target,
+                                      platform=post.platform, planned_post_id=post.id)
+    assert delivery is not None
+    h.store.finish_delivery(delivery, receipt=Receipt(platform=Platform.VK, target="vk", post_id="-1_7",
+                                                      link="https://vk.com/wall-1_7"))
+    restarted = Harness(database_url, ANNOUNCEMENT + timedelta(minutes=1), worker="restarted")
+    await restarted.dispatcher.recover()
+    await restarted.at(ANNOUNCEMENT + timedelta(minutes=1))
+    vk = restarted.post("announcement", "vk")
+    assert (vk.state, vk.post_id, vk.link) == ("sent", "-1_7", "https://vk.com/wall-1_7")
+    assert platforms.vk.posts == []  # not published a second time
+    assert restarted.alerts.sent == []
+    await h.close()
+    await restarted.close()

@@ -341,11 +341,26 @@ class Claims:
         unknown for a person to check, or planned again when the campaign step says to re-send.
         """
         with self.sessions.begin() as session:
-            in_flight = session.scalars(
+            attempts = session.scalars(
                 select(DeliveryRow).where(
-                    DeliveryRow.planned_post_id == post.id, DeliveryRow.state == PostState.CLAIMED.value
+                    DeliveryRow.planned_post_id == post.id,
+                    DeliveryRow.started_at >= (post.claimed_at or post.due_at),
                 )
             ).all()
+            in_flight = [d for d in attempts if d.state == PostState.CLAIMED.value]
+            receipt = next((d for d in attempts if d.state == PostState.SENT.value), None)
+            if receipt is not None:
+                # It was published and its receipt recorded; only the post's own row missed it (a crash
+                # between the two writes). It must not go out again.
+                done = session.execute(
+                    update(PlannedPostRow)
+                    .where(PlannedPostRow.id == post.id, PlannedPostRow.state == PostState.CLAIMED.value,
+                           PlannedPostRow.claimed_by == post.claimed_by)
+                    .values(updated_at=utcnow(), state=PostState.SENT.value, post_id=receipt.post_id,
+                            link=receipt.link, reason=None, next_attempt_at=None)
+                    .execution_options(synchronize_session=False)
+                )
+                return PostState.SENT.value if getattr(done, "rowcount", 0) else None
             if not in_flight:
                 state, reason = PostState.PLANNED.value, None
             elif resend:
