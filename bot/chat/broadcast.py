@@ -50,7 +50,7 @@ log = logging.getLogger("announce_bot.chat.broadcast")
 Clock = Callable[[], datetime]
 Ready = tuple[ReminderRow, Event, str]  # a row marked `sending`, its event and its text
 MAX_ATTEMPTS = 5
-HEADROOM = 0.985  # sends are spaced for 98.5% of the rate; the window in Pacer holds the limit itself
+HEADROOM = 0.99  # sends are spaced for 99% of the rate; Pacer's window holds the limit itself
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -268,26 +268,26 @@ def reminder_keyboard(event_key: str, lang: str) -> InlineKeyboardMarkup:
 
 
 class Pacer:
-    """At most `limit` sends in any second, evenly spaced at `rate` (a little below the limit).
+    """At most `limit` messages reach Telegram in any second, evenly spaced at `rate` (a little below it).
 
     Sends are spaced on a fixed grid, so the time a sleep overshoots is not lost (a token bucket with a
     burst of 1 loses it: 30/s sags to 28/s), and a send that came late is made up for by the next ones, up
-    to three intervals of lag (after an idle spell nothing is saved up). Whatever the grid does, a sliding window
-    over the actual send times keeps every second (plus `margin`, for the network's jitter) at `limit`.
+    to three intervals of lag (after an idle spell nothing is saved up). The hard limit holds whatever the
+    event loop's or the network's jitter: a send may start only a second after the send `limit` places
+    before it *finished* (its answer came back), and that one cannot have arrived any later.
     """
 
-    def __init__(self, rate: float, limit: float | None = None, margin: float = 0.02,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, rate: float, limit: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.interval = 1.0 / rate
-        self.window = 1.0 + margin
-        self._sent: deque[float] = deque(maxlen=max(1, int(limit if limit is not None else rate)))
+        self._finished: deque[asyncio.Future[float]] = deque(maxlen=max(1, int(limit if limit is not None else rate)))
         self._clock = clock
         self._next = 0.0
         self._lock = asyncio.Lock()
 
-    async def wait(self) -> None:
+    async def wait(self) -> asyncio.Future[float]:
+        """Wait for the next slot; the caller passes the returned ticket to `done()` when its send is over."""
         async with self._lock:
             now = self._clock()
             if self._next > now:
@@ -295,9 +295,17 @@ class Pacer:
             elif now - self._next > 3 * self.interval:  # idle, or far behind: a new grid, no burst
                 self._next = now
             self._next += self.interval
-            if len(self._sent) == self._sent.maxlen and (wait := self._sent[0] + self.window - self._clock()) > 0:
-                await asyncio.sleep(wait)
-            self._sent.append(self._clock())
+            if len(self._finished) == self._finished.maxlen:
+                finished = await asyncio.shield(self._finished[0])
+                if (wait := finished + 1.0 - self._clock()) > 0:
+                    await asyncio.sleep(wait)
+            ticket: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+            self._finished.append(ticket)
+            return ticket
+
+    def done(self, ticket: asyncio.Future[float]) -> None:
+        if not ticket.done():
+            ticket.set_result(self._clock())
 
 
 def _retry_after(exc: RetryAfter) -> float:
@@ -482,10 +490,11 @@ class Broadcaster:
         await self._inflight.acquire()
         while (pause := self._paused_until - time.monotonic()) > 0:
             await asyncio.sleep(pause)
-        await self.pacer.wait()
+        ticket = await self.pacer.wait()
         task = asyncio.create_task(self._send(row, event, text), name=f"reminder-{row.id}")
         self._tasks.add(task)
         task.add_done_callback(self._done)
+        task.add_done_callback(lambda _: self.pacer.done(ticket))  # even if it never ran (cancelled)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._outcomes += 1
