@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from typing import Protocol, runtime_checkable
 
 from bot.domain import Receipt, RenderedPost
+from bot.errors import CredentialsError, PermanentError, PublishError
 from bot.platforms import PlatformSpec
 
 
@@ -24,6 +25,24 @@ class Adapter(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing
         """Release connections."""
+
+    @staticmethod
+    def partial_failure(
+        error: PublishError, ids: list[str], total: int, link: str | None, noun: str = "parts"
+    ) -> PublishError:
+        """The error of a post that went out in part (a thread, a split post), saying which parts are out.
+
+        A retry would publish every part again, so whatever went wrong the error is not retryable: a
+        transient fault or a rate limit on a later part becomes a PermanentError (a CredentialsError stays
+        one, since it must stop the platform). The organiser completes or deletes the post by hand.
+        """
+        note = (
+            f" -- {len(ids)} of {total} {noun} had already been published ({', '.join(ids)}"
+            f"{'; ' + link if link else ''}); not retried, as a retry would publish them again"
+        )
+        if isinstance(error, CredentialsError):
+            return CredentialsError(f"{error}{note}")
+        return PermanentError(f"{error}{note}")
 
 
 @runtime_checkable

@@ -74,7 +74,8 @@ class TelegramAdapter(Adapter):
             failure = self._error(exc)
         if failure is not None:
             if sent:
-                failure = self._partial(failure, sent, len(post.parts))
+                ids = [str(message.message_id) for message in sent]
+                failure = self.partial_failure(failure, ids, len(post.parts), self._link(sent[0]))
             # Raised outside the `except` block and `from None`: the PTB exception, whose text may hold
             # the token (initialize() puts it in InvalidToken's message), is neither chained nor shown.
             raise failure from None
@@ -234,23 +235,6 @@ class TelegramAdapter(Adapter):
             return TransientError(f"{where}: cannot reach Telegram: {detail}")
         return TransientError(f"{where}: unexpected answer from Telegram: {detail}")
 
-    def _partial(self, error: PublishError, sent: list[Message], total: int) -> PublishError:
-        """The error of a post that went out in part, saying which parts the channel already shows.
-
-        bot/errors.py has no error that carries a receipt, so the message says it instead. A retry would
-        publish every part again, so whatever went wrong, the error is not retryable: a transient fault
-        or a rate limit on a later part becomes a PermanentError (a CredentialsError stays one, since it
-        must stop the platform). The organiser completes or deletes the post by hand.
-        """
-        ids = ", ".join(str(message.message_id) for message in sent)
-        first = self._link(sent[0])
-        note = (
-            f" -- {len(sent)} of {total} parts had already been published (message ids {ids}"
-            f"{', ' + first if first else ''}); not retried, as a retry would publish them again"
-        )
-        if isinstance(error, CredentialsError):
-            return CredentialsError(f"{error}{note}")
-        return PermanentError(f"{error}{note}")
 
 
 def _retry_after_seconds(exc: RetryAfter) -> float:

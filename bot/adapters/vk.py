@@ -109,7 +109,9 @@ class VkAdapter(Adapter):
         if error is not None:
             # Raised outside the except block so that the SDK's exception, which holds the request's
             # values with the access token, is not kept as the context of ours.
-            raise (self._partial(error, ids, len(post.parts)) if ids else error) from None
+            if ids:
+                error = self.partial_failure(error, ids, len(post.parts), self._link(ids[0]), "wall posts")
+            raise error from None
         return Receipt(
             platform=self.spec.platform,
             target=self.name,
@@ -123,17 +125,6 @@ class VkAdapter(Adapter):
 
     def _link(self, wall_id: str) -> str:
         return f"https://vk.com/wall{wall_id}"
-
-    def _partial(self, error: PublishError, ids: list[str], total: int) -> PublishError:
-        """The error of a post that went out in part. A retry would post every part again, so like the
-        Telegram adapter it is not retryable (a CredentialsError stays one): the organiser completes it."""
-        note = (
-            f" -- {len(ids)} of {total} wall posts had already been published"
-            f" ({', '.join(ids)}; {self._link(ids[0])}); not retried, as a retry would publish them again"
-        )
-        if isinstance(error, CredentialsError):
-            return CredentialsError(f"{error}{note}")
-        return PermanentError(f"{error}{note}")
 
     def _error(self, exc: Exception) -> PublishError:
         """Our error for an SDK or network failure, in our own words (vk-api's carry the token)."""

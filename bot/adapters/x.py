@@ -103,7 +103,9 @@ class XAdapter(Adapter):
             break
         if error is not None:
             # Raised outside the except block, so no SDK exception (with the signed request) rides along.
-            raise (self._partial(error, ids, len(post.parts)) if ids else error) from None
+            if ids:
+                error = self.partial_failure(error, ids, len(post.parts), self._link(ids[0]), "tweets of the thread")
+            raise error from None
         return Receipt(
             platform=self.spec.platform,
             target=self.name,
@@ -119,17 +121,6 @@ class XAdapter(Adapter):
 
     def _link(self, tweet_id: str) -> str:
         return f"https://x.com/{self.username}/status/{tweet_id}"
-
-    def _partial(self, error: PublishError, ids: list[str], total: int) -> PublishError:
-        """The error of a thread that went out in part. A retry would post every part again, so like the
-        Telegram adapter it is not retryable (a CredentialsError stays one): the organiser completes it."""
-        note = (
-            f" -- {len(ids)} of {total} tweets of the thread had already been published"
-            f" ({', '.join(ids)}; {self._link(ids[0])}); not retried, as a retry would publish them again"
-        )
-        if isinstance(error, CredentialsError):
-            return CredentialsError(f"{error}{note}")
-        return PermanentError(f"{error}{note}")
 
     def _create_tweet(self, text: str, reply_to: str | None) -> str | None:
         response = self._client.create_tweet(text=text, in_reply_to_tweet_id=reply_to, user_auth=True)
