@@ -206,7 +206,7 @@ class ReminderQueue:
                 query = query.where(ReminderRow.event_id == event_id)
                 broadcasts = broadcasts.where(BroadcastRow.event_id == event_id)
             counts: dict[tuple[str, str], dict[str, int]] = {}
-            for ev, step, state, count in session.execute(query).tuples():
+            for ev, step, state, count in session.execute(query):
                 counts.setdefault((ev, step), {})[state] = count
             result = []
             for broadcast in session.scalars(broadcasts):

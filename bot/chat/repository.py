@@ -140,7 +140,8 @@ class ChatStore:
             if count > LANG_MAP:
                 self._all_langs = False
                 return
-            self._langs.update(session.execute(select(SubscriberRow.user_id, SubscriberRow.lang)).tuples().all())
+            rows = session.execute(select(SubscriberRow.user_id, SubscriberRow.lang))
+            self._langs.update({user_id: lang for user_id, lang in rows})
         self._all_langs = True
 
     def remember(self, user_id: int, chat_id: int, lang: str) -> None:
@@ -227,8 +228,9 @@ class ChatStore:
             inactive = session.scalar(
                 select(func.count()).select_from(SubscriberRow).where(SubscriberRow.active.is_(False))
             ) or 0
-            langs = Counter(dict(session.execute(
+            rows = session.execute(
                 select(SubscriberRow.lang, func.count())
                 .where(SubscriberRow.active.is_(True), subscribed).group_by(SubscriberRow.lang)
-            ).tuples().all()))
+            )
+            langs = Counter({lang: count for lang, count in rows})
             return Stats(people=people, subscribed=sum(langs.values()), inactive=inactive, by_lang=dict(langs))
