@@ -26,6 +26,7 @@ from bot.delivery import Outcome, Publisher, render_post, step_targets, targets_
 from bot.domain import Event, Platform, PostKind, RenderedPost, Step
 from bot.errors import ConfigError, FitError
 from bot.importing import import_events, targets
+from bot.leadership import Leadership
 from bot.planning import plan, rehearsal
 from bot.platforms import SPECS
 from bot.rendering.renderer import Renderer
@@ -329,7 +330,8 @@ async def _serve(config: AppConfig, store: Store, publisher: Publisher, *, once:
     await dispatcher.start()
     web = await _start_web(config, store, publisher, dispatcher) if config.settings.web.enabled and not until_done \
         else None
-    chat = await _start_chat(config, store, publisher, alerts, dispatcher) if not until_done else None
+    chat = None if until_done else asyncio.create_task(_chat_while_leading(config, store, publisher, alerts,
+                                                                            dispatcher, stop))
     console.print("announce-bot is running; Ctrl-C stops it" if not until_done else "rehearsing…")
     while not stop.is_set():
         if until_done and not any(p.state in ("planned", "retrying", "claimed", "waiting") for p in store.posts()):
@@ -340,8 +342,32 @@ async def _serve(config: AppConfig, store: Store, publisher: Publisher, *, once:
     if web is not None:
         await web.stop()
     if chat is not None:
-        await chat.stop()
+        await chat  # it sees `stop` and stops the chat bot
     await dispatcher.stop()
+
+
+async def _chat_while_leading(config: AppConfig, store: Store, publisher: Publisher, alerts: Alerts,
+                              dispatcher: Dispatcher, stop: asyncio.Event) -> None:
+    """Run the chat bot; with long polling on a shared PostgreSQL database, only while this replica leads."""
+    polling = config.settings.chat.mode == "polling"
+    engine = store.sessions.kw["bind"]
+    leadership = Leadership(engine, f"chat {config.settings.chat.bot_target}") if polling else None
+    while not stop.is_set():
+        if leadership is not None and not await leadership.acquire(stop):
+            return
+        chat = await _start_chat(config, store, publisher, alerts, dispatcher)
+        if chat is None:
+            if leadership is not None:
+                leadership.release()
+            return
+        try:
+            while not stop.is_set() and (leadership is None or await leadership.held()):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=5.0)
+        finally:
+            await chat.stop()
+            if leadership is not None:
+                leadership.release()
 
 
 async def _start_chat(config: AppConfig, store: Store, publisher: Publisher, alerts: Alerts,
