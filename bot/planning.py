@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.domain import Campaign, CatchUp, Event, EventStatus, Platform, PostKind, Step
+from bot.domain import Campaign, CatchUp, Event, Platform, PostKind, Step
 from bot.rendering.renderer import Destination
 
 
@@ -69,10 +69,6 @@ def plan(event: Event, campaign: Campaign, targets: list[TargetInfo]) -> list[Pl
                 )
             )
     return sorted(items, key=lambda item: (item.due_at, item.step_id, item.target))
-
-
-def is_active(event: Event) -> bool:
-    return event.status is EventStatus.SCHEDULED
 
 
 def still_useful(catch_up: CatchUp, event_start: datetime, event_end: datetime, now: datetime) -> str | None:

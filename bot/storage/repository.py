@@ -321,10 +321,6 @@ class Claims:
     def skipped(self, row_id: int, worker: str, reason: str) -> bool:
         return self._finish(row_id, worker, state=PostState.SKIPPED.value, reason=reason, next_attempt_at=None)
 
-    def release(self, row_id: int, worker: str) -> bool:
-        """Give a claim back untouched (shutting down before the post was sent)."""
-        return self._finish(row_id, worker, state=PostState.PLANNED.value, attempts=PlannedPostRow.attempts - 1)
-
     def stale_claims(self, older_than: datetime | None = None) -> list[PlannedPostRow]:
         """Claims whose sender is gone: all of them at start-up of a single process, else older than a lease."""
         with self.sessions() as session:
