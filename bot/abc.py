@@ -1,8 +1,9 @@
-"""The interfaces between the core and the outside: publishing adapters."""
+"""The interfaces between the core and the outside: publishing adapters and the log of a post's parts."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from bot.domain import Receipt, RenderedPost
@@ -10,18 +11,69 @@ from bot.errors import CredentialsError, PermanentError, PublishError
 from bot.platforms import PlatformSpec
 
 
+@runtime_checkable
+class PartLog(Protocol):
+    """What earlier attempts already published of one post, and where each newly published part is recorded.
+
+    A post of several parts (a thread, a long Telegram post split in messages, two VK wall posts) may fail
+    after some of its parts went out. Each part's id is recorded as soon as the platform accepted it, so
+    a later attempt publishes only the remaining parts, continuing the chain (a reply to the right earlier
+    part) instead of publishing the whole post a second time.
+    """
+
+    @property
+    def key(self) -> str:
+        """A stable identity of this publication across attempts (VK's `guid` is derived from it)."""
+
+    @property
+    def done(self) -> tuple[str, ...]:
+        """The ids of the parts already published, in order (empty on a first attempt)."""
+
+    async def record(self, part_id: str) -> None:
+        """Make part `part_id` (the next one) durable before the next part is sent."""
+
+
+@dataclass
+class MemoryParts:
+    """A PartLog kept in memory: for a dry run, a test, or a one-off send with nothing to resume."""
+
+    key: str = "memory"
+    done: tuple[str, ...] = ()
+    recorded: list[str] = field(default_factory=list)
+
+    async def record(self, part_id: str) -> None:
+        self.done = (*self.done, part_id)
+        self.recorded.append(part_id)
+
+
 class Adapter(ABC):
     """Publishes rendered posts to one target (a channel, a community, an account, a feed).
 
-    `publish` returns a receipt or raises one of `bot.errors.PublishError`'s subclasses; it never
-    lets a platform SDK's own exception escape, so the core needs no SDK to understand failures.
+    The contract every adapter keeps, so that the core needs no SDK to understand what happened:
+
+    - `prepare()` does everything needed before the first byte of a post may leave (Telegram's `getMe`);
+      a failure there means nothing was published.
+    - `publish()` sends `post.parts[len(parts.done):]` in order, awaiting `parts.record(id)` after each
+      part the platform accepted, and returns the receipt of the whole post (every part's id).
+    - It raises only `bot.errors.PublishError` subclasses, never an SDK's exception, and never text that
+      holds a credential. A failure before the request can have left (DNS, connection refused, connect
+      timeout) is a TransientError; once the request may have reached the platform (the connection
+      dropped, reset or timed out while sending or waiting for the answer) it is OutcomeUnknown, unless
+      the platform deduplicates repeated calls (`idempotent`).
     """
 
     spec: PlatformSpec
+    name: str
+    # True when a repeated call with the same idempotency key cannot publish twice (VK's wall.post guid):
+    # then an uncertain outcome may simply be retried.
+    idempotent: bool = False
+
+    async def prepare(self) -> None:  # noqa: B027 - optional hook, most adapters need nothing
+        """Connect or authenticate ahead of sending; publishes nothing."""
 
     @abstractmethod
-    async def publish(self, post: RenderedPost) -> Receipt:
-        """Publish every part of `post`, in order."""
+    async def publish(self, post: RenderedPost, parts: PartLog | None = None) -> Receipt:
+        """Publish the parts of `post` not yet in `parts` (all of them when `parts` is None), in order."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing
         """Release connections."""
@@ -30,12 +82,7 @@ class Adapter(ABC):
     def partial_failure(
         error: PublishError, ids: list[str], total: int, link: str | None, noun: str = "parts"
     ) -> PublishError:
-        """The error of a post that went out in part (a thread, a split post), saying which parts are out.
-
-        A retry would publish every part again, so whatever went wrong the error is not retryable: a
-        transient fault or a rate limit on a later part becomes a PermanentError (a CredentialsError stays
-        one, since it must stop the platform). The organiser completes or deletes the post by hand.
-        """
+        """Transitional: the error of a post that went out in part (to be replaced by resuming from `parts`)."""
         note = (
             f" -- {len(ids)} of {total} {noun} had already been published ({', '.join(ids)}"
             f"{'; ' + link if link else ''}); not retried, as a retry would publish them again"

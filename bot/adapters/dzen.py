@@ -18,7 +18,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bot.abc import Adapter
+from bot.abc import Adapter, PartLog
 from bot.config.settings import DzenTarget
 from bot.domain import Platform, Receipt, RenderedPost
 from bot.errors import PermanentError, TransientError
@@ -187,7 +187,7 @@ class DzenAdapter(Adapter):
         self.path = target.feed_path.resolve()
         self._now = now
 
-    async def publish(self, post: RenderedPost) -> Receipt:
+    async def publish(self, post: RenderedPost, parts: PartLog | None = None) -> Receipt:
         if post.platform is not Platform.DZEN:
             raise PermanentError(f"a post rendered for {post.platform.value} cannot go to the Dzen feed")
         now = self._now()

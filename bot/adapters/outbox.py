@@ -6,7 +6,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.abc import Adapter
+from bot.abc import Adapter, PartLog
 from bot.domain import Platform, Receipt, RenderedPost
 from bot.errors import TransientError
 from bot.platforms import SPECS
@@ -20,7 +20,7 @@ class OutboxAdapter(Adapter):
         self.spec = SPECS[platform]
         self.directory = directory / platform.value
 
-    async def publish(self, post: RenderedPost) -> Receipt:
+    async def publish(self, post: RenderedPost, parts: PartLog | None = None) -> Receipt:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         path = self.directory / f"{stamp}-{post.event_id}-{post.kind.value}-{post.target}.txt"
         header = [

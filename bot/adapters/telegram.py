@@ -26,7 +26,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.abc import Adapter
+from bot.abc import Adapter, PartLog
 from bot.config.settings import TelegramTarget
 from bot.domain import Receipt, RenderedPost
 from bot.errors import (
@@ -62,7 +62,7 @@ class TelegramAdapter(Adapter):
             if logger.level < logging.WARNING:  # NOTSET (0) too: it would inherit the root's level
                 logger.setLevel(logging.WARNING)
 
-    async def publish(self, post: RenderedPost) -> Receipt:
+    async def publish(self, post: RenderedPost, parts: PartLog | None = None) -> Receipt:
         if not post.parts:
             raise PermanentError(f"{self._where}: the post has no text to publish")
         sent: list[Message] = []

@@ -10,7 +10,7 @@ import requests
 import vk_api
 from vk_api.exceptions import ApiError, ApiHttpError
 
-from bot.abc import Adapter
+from bot.abc import Adapter, PartLog
 from bot.config.settings import VkTarget
 from bot.domain import Receipt, RenderedPost
 from bot.errors import CredentialsError, OutcomeUnknown, PermanentError, PublishError, RateLimited, TransientError
@@ -83,7 +83,7 @@ class VkAdapter(Adapter):
         # exception that needs a person to solve the captcha: we map every error ourselves instead.
         self._vk.error_handlers.clear()
 
-    async def publish(self, post: RenderedPost) -> Receipt:
+    async def publish(self, post: RenderedPost, parts: PartLog | None = None) -> Receipt:
         ids: list[str] = []
         error: PublishError | None = None
         for index, part in enumerate(post.parts):

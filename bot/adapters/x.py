@@ -12,7 +12,7 @@ import tweepy
 from requests.adapters import HTTPAdapter
 from requests.utils import should_bypass_proxies
 
-from bot.abc import Adapter
+from bot.abc import Adapter, PartLog
 from bot.config.settings import XTarget
 from bot.domain import Receipt, RenderedPost
 from bot.errors import CredentialsError, OutcomeUnknown, PermanentError, PublishError, RateLimited, TransientError
@@ -86,7 +86,7 @@ class XAdapter(Adapter):
         for logger in _CHATTY_LOGGERS:
             logging.getLogger(logger).addFilter(self._filter)
 
-    async def publish(self, post: RenderedPost) -> Receipt:
+    async def publish(self, post: RenderedPost, parts: PartLog | None = None) -> Receipt:
         ids: list[str] = []
         error: PublishError | None = None
         for part in post.parts:
