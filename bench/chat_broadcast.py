@@ -37,10 +37,9 @@ from telegram import Bot  # noqa: E402
 
 from bench.chat_latency import serve_fake  # noqa: E402
 from bot.chat.broadcast import Broadcaster, ConsoleProgress, ReminderQueue  # noqa: E402
-from bot.chat.tables import ReminderRow  # noqa: E402
 from bot.config import load_config, load_event  # noqa: E402
 from bot.storage import Store, open_database  # noqa: E402
-from bot.storage.tables import SubscriberRow  # noqa: E402
+from bot.storage.tables import ReminderRow, SubscriberRow  # noqa: E402
 
 TOKEN = "123456:BENCH-token"  # the same as chat_latency's fake
 

@@ -1,49 +1,47 @@
-"""The `announce-bot` command line: validate, events, plan, preview, post, run."""
+"""The `announce-bot` command line: parses arguments, calls the operations layer, prints what came back."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import shutil
-import signal
-from dataclasses import dataclass, replace
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
 from rich.table import Table
 from rich.text import Text
 
 from bot import logs
-from bot.abc import Adapter
-from bot.adapters import OutboxAdapter, build_notifier
-from bot.alerts import Alerts
-from bot.config import AppConfig, Settings, load_config, load_events
-from bot.delivery import Outcome, Publisher, render_post, step_targets, targets_for
-from bot.domain import Event, Platform, PostKind, RenderedPost, Step
+from bot.config import AppConfig, load_config, load_events
+from bot.delivery import Outcome, render_post, step_targets, targets_for
+from bot.domain import Event, EventOrigin, PlannedPost, Platform, PostKind, PostState, RenderedPost, Step, pick
 from bot.errors import ConfigError, FitError
-from bot.importing import import_events, targets
-from bot.leadership import Leadership
-from bot.planning import plan, rehearsal
+from bot.importing import targets
+from bot.operations import ActionResult, Result, describe, template_problems
+from bot.planning import PlanItem, plan
 from bot.platforms import SPECS
 from bot.rendering.renderer import Renderer
-from bot.scheduling import Dispatcher
-from bot.storage import Claims, Store, open_database
-
-if TYPE_CHECKING:
-    from bot.chat import ChatBot
+from bot.runtime import Runtime, Service, database_exists, rehearsal_runtime, summary
+from bot.storage import Store, open_database
 from bot.storage.database import create as create_engine_for
 from bot.storage.database import migrate
-from bot.web import create_app
-from bot.web.server import WebServer
+from bot.storage.reminders import Progress, ReminderQueue
 
 app = typer.Typer(help="Announces public events on every platform, on time.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+# Piped output is read by scripts: never cut an id or a link to fit 80 columns.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 100_000)
+errors = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 100_000)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON document (stable field names) instead")]
 
 
 @dataclass
@@ -65,11 +63,17 @@ class State:
             self._config = config
         return self._config
 
-    def store(self) -> Store:
-        return Store(open_database(self.config.settings.database.url, echo=self.config.settings.database.echo))
+    def store(self, *, create: bool = True) -> Store | None:
+        """The database; for a command that only reads, None when it does not exist yet (it is not created)."""
+        settings = self.config.settings.database
+        if not create and not database_exists(settings.url):
+            return None
+        return Store(open_database(settings.url, echo=settings.echo))
 
-    def renderer(self) -> Renderer:
-        return Renderer(self.config.templates_dir)
+    def runtime(self, **kwargs: Any) -> Runtime:
+        store = self.store()
+        assert store is not None
+        return Runtime.build(self.config, store=store, **kwargs)
 
 
 def _fail(exc: ConfigError, code: int = 2) -> typer.Exit:
@@ -80,6 +84,10 @@ def _fail(exc: ConfigError, code: int = 2) -> typer.Exit:
 def _state(ctx: typer.Context) -> State:
     state: State = ctx.obj
     return state
+
+
+def _json(data: object) -> None:
+    console.out(json.dumps(data, ensure_ascii=False, indent=2, default=str), highlight=False)
 
 
 @app.callback()
@@ -99,18 +107,20 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _title(event: Event) -> str:
+    return pick(event.title, event.lang, event.lang)
+
+
+# -- validate -------------------------------------------------------------------------------------------
+
+
 @app.command()
 def validate(ctx: typer.Context) -> None:
     """Check settings, campaign, templates, every event file and every post against the platforms' limits."""
     state = _state(ctx)
     config = state.config
-    renderer = state.renderer()
-    problems: list[str] = []
-    for name in renderer.all_template_names():
-        try:
-            renderer.compile(name)
-        except ConfigError as exc:
-            problems.append(str(exc))
+    renderer = Renderer(config.templates_dir)
+    problems: list[str] = template_problems(config)
     files = load_events(config.events_dir)
     problems += [str(error) for error in files.errors]
     checked = 0
@@ -122,6 +132,12 @@ def validate(ctx: typer.Context) -> None:
                     render_post(config, renderer, event, step.kind, target, step)
                 except (ConfigError, FitError) as exc:
                     problems.append(f"{files.sources[event_id]}: {step.id} for {target}: {exc}")
+    store = state.store(create=False)
+    taken = {id_ for id_, (origin, _, _) in store.sources().items() if origin is EventOrigin.DASHBOARD} \
+        if store is not None else set()
+    for event_id in sorted(taken & set(files.events)):
+        errors.print(Text(f"! {files.sources[event_id]}: ignored, the event {event_id!r} was taken over in the "
+                          "dashboard (edit it there, or export it back to a file)", style="yellow"))
     if problems:
         for problem in dict.fromkeys(problems):
             errors.print(Text(f"✗ {problem}", style="red"))
@@ -133,60 +149,127 @@ def validate(ctx: typer.Context) -> None:
     )
 
 
+# -- reading: events, plan, status, preview (none of them writes to the database) --------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventLine:
+    event: Event
+    state: str  # scheduled, postponed, cancelled, withdrawn, or "not imported"
+    origin: str
+    source: str
+    sent: int
+    planned: int
+
+
+def _event_lines(state: State) -> list[EventLine]:
+    config = state.config
+    files = load_events(config.events_dir)
+    store = state.store(create=False)
+    lines: dict[str, EventLine] = {}
+    if store is not None:
+        posts = store.posts()
+        for stored in store.records():
+            mine = [p for p in posts if p.event_id == stored.id]
+            lines[stored.id] = EventLine(
+                event=stored.event, state="withdrawn" if stored.withdrawn else stored.event.status.value,
+                origin=stored.origin.value, source=stored.source, sent=sum(p.state is PostState.SENT for p in mine),
+                planned=len(mine))
+    for event_id, event in files.events.items():
+        if event_id not in lines:
+            count = len(plan(event, config.campaign, targets(config)))
+            lines[event_id] = EventLine(event=event, state="not imported", origin="file",
+                                        source=str(files.sources[event_id]), sent=0, planned=count)
+    for error in files.errors:
+        errors.print(Text(f"✗ not imported: {error}", style="red"))
+    return sorted(lines.values(), key=lambda line: (line.event.start, line.event.id))
+
+
 @app.command("events")
-def list_events(ctx: typer.Context) -> None:
-    """List the events and their state."""
-    state = _state(ctx)
-    store = state.store()
-    report = import_events(state.config, store)
-    _print_import_errors(report.errors)
-    table = Table("id", "title", "starts (local)", "status", "posts sent/planned")
-    posts = store.posts()
-    for event in store.events():
-        mine = [p for p in posts if p.event_id == event.id]
-        sent = sum(p.state == "sent" for p in mine)
-        title = event.title if isinstance(event.title, str) else event.title.get(event.lang, "")
-        table.add_row(event.id, title, _local(event.start, event), event.status.value, f"{sent}/{len(mine)}")
+def list_events(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List the events: where each comes from, its state, how many of its posts went out."""
+    lines = _event_lines(_state(ctx))
+    if as_json:
+        _json({"events": [{"id": line.event.id, "title": _title(line.event), "start": line.event.start.isoformat(),
+                           "end": line.event.end.isoformat(), "timezone": line.event.timezone, "state": line.state,
+                           "origin": line.origin, "source": line.source, "posts_sent": line.sent,
+                           "posts_planned": line.planned} for line in lines]})
+        return
+    table = Table("id", "title", "starts (local)", "state", "from", "posts sent/planned")
+    for line in lines:
+        table.add_row(line.event.id, _title(line.event), _local(line.event.start, line.event), line.state,
+                      line.origin, f"{line.sent}/{line.planned}")
     console.print(table)
 
 
+def _event(state: State, event_id: str) -> tuple[Event, Store | None]:
+    """The event as it stands (its file if it has one, else the stored version) and the store, if there is one."""
+    config = state.config
+    files = load_events(config.events_dir)
+    store = state.store(create=False)
+    stored = store.record(event_id) if store is not None else None
+    if stored is not None and (stored.origin is EventOrigin.DASHBOARD or event_id not in files.events):
+        return stored.event, store
+    if event_id in files.events:
+        return files.events[event_id], store
+    for error in files.errors:
+        errors.print(Text(f"✗ {error}", style="red"))
+    known = sorted({*files.events, *(s.id for s in (store.records() if store is not None else []))})
+    errors.print(f"no event {event_id!r} (known: {', '.join(known) or 'none'})")
+    raise typer.Exit(2)
+
+
 @app.command("plan")
-def show_plan(ctx: typer.Context, event_id: Annotated[str, typer.Argument(metavar="EVENT")]) -> None:
-    """Print an event's campaign timeline: local time, UTC, platform, kind, state."""
+def show_plan(ctx: typer.Context, event_id: Annotated[str, typer.Argument(metavar="EVENT", help="the event's id")],
+              as_json: JsonOption = False) -> None:
+    """Print an event's campaign timeline: local time, UTC, step, target, state (as stored, or as it would be)."""
     state = _state(ctx)
-    store = state.store()
-    report = import_events(state.config, store)
-    _print_import_errors(report.errors)
-    event = _event(store, event_id)
-    table = Table("local time", "UTC", "step", "kind", "target", "platform", "lang", "state", title=event.id)
-    for post in store.posts(event.id):
-        state_text = post.state + (f" ({post.reason})" if post.reason else "")
-        if post.link:
-            state_text += f" {post.link}"
-        table.add_row(_local(post.due_at, event), _utc(post.due_at), post.step_id, post.kind, post.target,
-                      post.platform, post.lang, state_text)
+    event, store = _event(state, event_id)
+    stored = store.posts(event.id) if store is not None else []
+    items: list[PlannedPost | PlanItem] = list(stored) or list(plan(event, state.config.campaign,
+                                                                    targets(state.config)))
+    rows = []
+    for item in items:
+        if isinstance(item, PlannedPost):
+            detail, post_state, post_id = describe(item), item.state.value, item.id
+        else:
+            detail, post_state, post_id = "not imported yet: `announce-bot run` plans it", "planned", None
+        rows.append({"id": post_id, "step": item.step_id, "kind": item.kind.value, "target": item.target,
+                     "platform": item.platform.value, "lang": item.lang, "due": item.due_at.isoformat(),
+                     "due_local": _local(item.due_at, event), "state": post_state, "details": detail})
+    if as_json:
+        _json({"event": event.id, "posts": rows})
+        return
+    table = Table("#", "local time", "UTC", "step", "kind", "target", "platform", "lang", "state", title=event.id)
+    for row, item in zip(rows, items, strict=True):
+        table.add_row(*(str(row[key] or "") for key in ("id", "due_local")), _utc(item.due_at),
+                      *(str(row[key]) for key in ("step", "kind", "target", "platform", "lang", "details")))
     console.print(table)
 
 
 @app.command()
 def preview(
     ctx: typer.Context,
-    event_id: Annotated[str, typer.Argument(metavar="EVENT")],
-    kind: Annotated[list[PostKind] | None, typer.Option("--kind", "-k")] = None,
-    platform: Annotated[list[Platform] | None, typer.Option("--platform", "-p")] = None,
-    lang: Annotated[list[str] | None, typer.Option("--lang", "-l")] = None,
+    event_id: Annotated[str, typer.Argument(metavar="EVENT", help="the event's id")],
+    kind: Annotated[list[PostKind] | None, typer.Option("--kind", "-k", help="only this kind of post (repeatable)")]
+    = None,
+    platform: Annotated[list[Platform] | None, typer.Option("--platform", "-p", help="only this platform")] = None,
+    lang: Annotated[list[str] | None, typer.Option("--lang", "-l", help="only targets in this language (en, ru)")]
+    = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Print the rendered posts of an event, with their length against each platform's limit."""
     state = _state(ctx)
     config = state.config
-    event = _event_from_files(config, event_id)
-    renderer = state.renderer()
+    event, _ = _event(state, event_id)
+    renderer = Renderer(config.templates_dir)
     steps: list[tuple[str, PostKind, Step | None]] = [
         (step.id, step.kind, step) for step in config.campaign.steps if not kind or step.kind in kind
     ]
     # A kind the campaign does not plan (a change notice) is previewed on all the campaign's platforms.
     steps += [(k.value, k, None) for k in kind or () if all(s.kind is not k for s in config.campaign.steps)]
     failed = False
+    shown: list[tuple[str, RenderedPost]] = []
     for label, post_kind, step in steps:
         names = step_targets(config, step) if step else targets_for(config, post_kind)
         for name in names:
@@ -194,75 +277,245 @@ def preview(
             if (platform and target.platform not in platform) or (lang and target.lang not in lang):
                 continue
             try:
-                post = render_post(config, renderer, event, post_kind, name, step)
+                shown.append((label, render_post(config, renderer, event, post_kind, name, step)))
             except (ConfigError, FitError) as exc:
                 errors.print(Text(f"✗ {label} for {name}: {exc}", style="red"))
                 failed = True
-                continue
+    if not shown and not failed:
+        langs = sorted({t.lang for t in config.settings.targets.values()})
+        errors.print(f"no post matches: the campaign's targets are in {', '.join(langs)} on "
+                     f"{', '.join(sorted({t.platform.value for t in config.settings.targets.values()}))}")
+        raise typer.Exit(1)
+    if as_json:
+        _json({"event": event.id, "posts": [_post_json(label, post) for label, post in shown]})
+    else:
+        for label, post in shown:
             _print_post(post, label)
     if failed:
         raise typer.Exit(1)
 
 
+def _limit(post: RenderedPost, index: int) -> int:
+    spec = SPECS[post.platform]
+    return spec.caption_length if post.image and index == 1 and spec.caption_length else spec.max_length
+
+
+def _post_json(label: str, post: RenderedPost) -> dict[str, object]:
+    return {"step": label, "kind": post.kind.value, "target": post.target, "platform": post.platform.value,
+            "lang": post.lang, "split": post.fitted, "link": post.link, "image": post.image,
+            "parts": [{"text": part.text, "length": part.length, "limit": _limit(post, index)}
+                      for index, part in enumerate(post.parts, 1)]}
+
+
 def _print_post(post: RenderedPost, label: str) -> None:
     spec = SPECS[post.platform]
     for index, part in enumerate(post.parts, 1):
-        limit = spec.caption_length if post.image and index == 1 and spec.caption_length else spec.max_length
         title = f"{label} → {post.target} ({spec.label}, {post.lang})"
         if len(post.parts) > 1:
             title += f"  part {index}/{len(post.parts)}"
-        subtitle = f"{part.length}/{limit}" + ("  · split to fit" if post.fitted else "")
-        console.print(Panel(Text(part.text), title=title, subtitle=subtitle, title_align="left"))
+        subtitle = f"{part.length}/{_limit(post, index)}" + ("  · split to fit" if post.fitted else "")
+        console.print(Panel(Text(part.text), title=title, subtitle=subtitle, title_align="left", expand=False))
+
+
+@app.command()
+def status(ctx: typer.Context,
+           event_id: Annotated[str | None, typer.Argument(metavar="[EVENT]", help="only this event")] = None,
+           as_json: JsonOption = False) -> None:
+    """Every planned post and its state: sent with link, retrying with the next attempt, failed or skipped with why."""
+    state = _state(ctx)
+    store = state.store(create=False)
+    if event_id is not None:
+        _event(state, event_id)
+    posts = store.posts(event_id) if store is not None else []
+    progress = ReminderQueue(store.sessions).progress(event_id) if store is not None else []
+    if as_json:
+        _json({"posts": [_planned_json(post) for post in posts],
+               "reminders": [{"event": p.event_id, "step": p.step_id, "total": p.total, "sent": p.sent,
+                              "waiting": p.waiting, "failed": p.failed, "blocked": p.blocked, "skipped": p.skipped,
+                              "unknown": p.unknown} for p in progress]})
+        return
+    if not posts:
+        console.print("no posts are planned yet: `announce-bot run` imports the event files and plans them")
+    else:
+        _print_status(store, posts)
+    if progress:
+        table = Table("event", "step", "sent", "waiting", "failed", "blocked", "skipped", "unknown",
+                      title="personal reminders")
+        for item in progress:
+            table.add_row(item.event_id, item.step_id, f"{item.sent}/{item.total}", str(item.waiting),
+                          str(item.failed), str(item.blocked), str(item.skipped), str(item.unknown))
+        console.print(table)
+
+
+def _planned_json(post: PlannedPost) -> dict[str, object]:
+    return {"id": post.id, "event": post.event_id, "step": post.step_id, "kind": post.kind.value,
+            "target": post.target, "platform": post.platform.value, "lang": post.lang, "due": post.due_at.isoformat(),
+            "state": post.state.value, "reason": post.reason, "attempts": post.attempts,
+            "next_attempt": post.next_attempt_at.isoformat() if post.next_attempt_at else None,
+            "post_id": post.post_id, "link": post.link, "parts": list(post.parts), "manual": post.manual,
+            "actor": post.actor}
+
+
+_STYLES = {PostState.SENT: "green", PostState.FAILED: "red", PostState.UNKNOWN: "red", PostState.RETRYING: "yellow",
+           PostState.SKIPPED: "dim", PostState.CANCELLED: "dim"}
+
+
+def _print_status(store: Store | None, posts: Sequence[PlannedPost]) -> None:
+    events = {event.id: event for event in (s.event for s in store.records())} if store is not None else {}
+    table = Table("#", "due (local)", "event", "step", "target", "state", "details")
+    for post in posts:
+        event = events.get(post.event_id)
+        details = post.link or "" if post.state in (PostState.SENT, PostState.PLANNED) else describe(post)
+        due = _local(post.due_at, event) if event else _utc(post.due_at)
+        table.add_row(str(post.id), due, post.event_id, post.step_id, post.target,
+                      Text(post.state.value, style=_STYLES.get(post.state, "")), details)
+    console.print(table)
+
+
+# -- acting: post, retry, skip, run, web ------------------------------------------------------------------
+
+
+def _print_results(results: Sequence[ActionResult]) -> None:
+    table = Table("target", "result", "details")
+    for result in results:
+        style = "green" if result.ok else ("yellow" if result.result is Result.RETRYING else "red")
+        table.add_row(result.target or "", Text(result.result.value, style=style), result.message)
+    console.print(table)
 
 
 @app.command()
 def post(
     ctx: typer.Context,
-    event_id: Annotated[str, typer.Argument(metavar="EVENT")],
-    kind: Annotated[PostKind, typer.Argument(metavar="KIND")],
-    platform: Annotated[list[Platform] | None, typer.Option("--platform", "-p")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="render and show, send nothing")] = False,
+    event_id: Annotated[str, typer.Argument(metavar="EVENT", help="the event's id")],
+    kind: Annotated[PostKind, typer.Argument(metavar="KIND", help="announcement, reminder, live, summary or changed")],
+    platform: Annotated[list[Platform] | None, typer.Option("--platform", "-p", help="only this platform")] = None,
+    target: Annotated[list[str] | None, typer.Option("--target", "-t", help="only this target (settings name)")]
+    = None,
+    again: Annotated[bool, typer.Option("--again", help="send another copy where it already went out")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="render and show, send and record nothing")] = False,
+    wait: Annotated[float, typer.Option(help="seconds to stay for retries (a rate limit, a network error)")] = 120.0,
 ) -> None:
-    """Publish one kind of post for one event now, on every platform of the campaign or the ones named."""
+    """Publish one kind of post of an event now, as part of its campaign (the scheduler will not send it again)."""
     state = _state(ctx)
-    store = state.store()
-    report = import_events(state.config, store)
-    _print_import_errors(report.errors)
-    event = _event(store, event_id)
-    publisher = Publisher(state.config, store, state.renderer())
-    targets = publisher.targets_for(kind, platform)
-    if not targets:
-        errors.print(f"no target publishes {kind.value} posts" + (f" on {', '.join(platform)}" if platform else ""))
-        raise typer.Exit(1)
-
-    async def go() -> list[Outcome]:
-        try:
-            return await publisher.publish(event, kind, targets, dry_run=dry_run)
-        finally:
-            await publisher.aclose()
-
-    outcomes = asyncio.run(go())
-    _print_outcomes(outcomes, dry_run)
-    if any(not outcome.ok for outcome in outcomes):
-        raise typer.Exit(1)
-
-
-def _print_outcomes(outcomes: list[Outcome], dry_run: bool) -> None:
     if dry_run:
-        for outcome in outcomes:
-            if outcome.post:
-                _print_post(outcome.post, outcome.kind.value)
-    table = Table("target", "platform", "result", "post id", "link")
-    for outcome in outcomes:
-        if outcome.error is not None:
-            table.add_row(outcome.target, outcome.platform.value,
-                          Text(f"✗ {type(outcome.error).__name__}: {outcome.error}", style="red"), "", "")
-        elif outcome.receipt is not None:
-            table.add_row(outcome.target, outcome.platform.value, Text("✓ sent", style="green"),
-                          outcome.receipt.post_id, outcome.receipt.link or "")
-        else:
-            table.add_row(outcome.target, outcome.platform.value, "dry run: not sent", "", "")
-    console.print(table)
+        config = state.config
+        event, _ = _event(state, event_id)
+        renderer = Renderer(config.templates_dir)
+        names = [n for n in targets_for(config, kind, platform) if not target or n in target]
+        for name in names:
+            _print_post(render_post(config, renderer, event, kind, name), kind.value)
+        console.print(f"dry run: not sent, nothing recorded ({len(names)} target(s))")
+        return
+    runtime = state.runtime(observer=None)
+
+    async def go() -> list[ActionResult]:
+        try:
+            await runtime.operations.sync_files()
+            return await runtime.operations.publish(event_id, kind, platforms=platform, targets=target, again=again,
+                                                    actor="cli", wait=wait)
+        finally:
+            await runtime.aclose()
+
+    results = asyncio.run(go())
+    _print_results(results)
+    if any(result.result is Result.NOT_FOUND for result in results):
+        raise typer.Exit(2)
+    if not all(result.ok for result in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def retry(ctx: typer.Context, post_id: Annotated[int, typer.Argument(metavar="POST", help="the post's number")],
+          now: Annotated[bool, typer.Option("--now", help="send it from here now instead of by the running bot")]
+          = False) -> None:
+    """Send a failed, skipped or unknown post again (the running bot picks it up within its sweep interval)."""
+    runtime = _state(ctx).runtime()
+
+    async def go() -> ActionResult:
+        try:
+            result = await runtime.operations.retry(post_id, actor="cli")
+            if now and result.ok and result.post is not None:
+                return await runtime.operations.publish_post(post_id, actor="cli")
+            return result
+        finally:
+            await runtime.aclose()
+
+    result = asyncio.run(go())
+    if result.result is Result.NOT_FOUND:
+        errors.print(f"{result.message}; `announce-bot status` lists them")
+        raise typer.Exit(2)
+    (console if result.ok else errors).print(result.message)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def skip(ctx: typer.Context, post_id: Annotated[int, typer.Argument(metavar="POST", help="the post's number")],
+         reason: Annotated[str | None, typer.Option(help="why, shown in status")] = None) -> None:
+    """Decide that a post which has not gone out will not go out."""
+    runtime = _state(ctx).runtime()
+
+    async def go() -> ActionResult:
+        try:
+            return await runtime.operations.skip(post_id, actor="cli", reason=reason)
+        finally:
+            await runtime.aclose()
+
+    result = asyncio.run(go())
+    if result.result is Result.NOT_FOUND:
+        errors.print(result.message)
+        raise typer.Exit(2)
+    (console if result.ok else errors).print(result.message)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+class ConsoleReporter:
+    """What `run` prints: one line per outcome, the start-up summary, progress bars while reminders go out."""
+
+    def __init__(self) -> None:
+        self._bars: RichProgress | None = None
+        self._tasks: dict[tuple[str, str], TaskID] = {}
+
+    def say(self, text: str) -> None:
+        console.print(text)
+
+    def warn(self, text: str) -> None:
+        errors.print(Text(f"✗ {text}", style="red"))
+
+    def outcome(self, outcome: Outcome) -> None:
+        when = datetime.now().astimezone().strftime("%H:%M:%S")
+        label = f"{when} {outcome.kind.value} → {outcome.target}"
+        if outcome.receipt is not None:
+            console.print(Text(f"{label}: {outcome.receipt.link or outcome.receipt.post_id}", style="green"))
+        elif outcome.state is PostState.RETRYING:
+            console.print(Text(f"{label}: retrying ({outcome.note})", style="yellow"))
+        elif outcome.error is not None or outcome.state is not None:
+            console.print(Text(f"{label}: {outcome.state.value if outcome.state else 'not sent'}: "
+                               f"{outcome.note or outcome.error}", style="red"))
+
+    def progress(self, items: list[Progress]) -> None:
+        active = [p for p in items if p.waiting]
+        if self._bars is None:
+            if not active:
+                return
+            self._bars = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                      TextColumn("{task.fields[note]}"), TimeRemainingColumn(), console=console)
+            self._bars.start()
+        for item in items:
+            key = (item.event_id, item.step_id)
+            if key not in self._tasks:
+                if not item.waiting:
+                    continue
+                self._tasks[key] = self._bars.add_task(f"reminders {item.event_id} {item.step_id}",
+                                                       total=item.total, note="")
+            note = ", ".join(f"{n} {what}" for n, what in ((item.failed, "failed"), (item.blocked, "blocked"),
+                                                           (item.unknown, "unknown")) if n)
+            self._bars.update(self._tasks[key], completed=item.done, total=item.total, note=note)
+        if not active:
+            self._bars.stop()
+            self._bars = None
+            self._tasks.clear()
 
 
 @app.command()
@@ -274,143 +527,29 @@ def run(
 ) -> None:
     """Run the bot: import the events, plan their campaigns and publish every post when it is due."""
     state = _state(ctx)
-    config = state.config
+    reporter = ConsoleReporter()
     if demo:
-        config, store, publisher = _rehearsal(state)
-    else:
-        store = state.store()
-        publisher = Publisher(config, store, state.renderer(), observer=_show_outcome)
-    report = import_events(config, store)
-    _print_import_errors(report.errors)
-    for result in report.results:
-        console.print(f"event {result.event_id}: {result.outcome} (+{result.planned} planned, "
-                      f"{result.replanned} re-planned, {result.cancelled} cancelled)")
-    asyncio.run(_serve(config, store, publisher, once=once, until_done=demo))
-    if demo or once:
-        _print_status(store, None)
-
-
-def _rehearsal(state: State) -> tuple[AppConfig, Store, Publisher]:
-    """A throw-away database and outbox, and every event moved to start within a minute."""
-    config = state.config
-    folder = Path("var/rehearsal")
-    shutil.rmtree(folder, ignore_errors=True)
-    store = Store(open_database(f"sqlite:///{folder / 'rehearsal.db'}"))
-    now = datetime.now(UTC)
-    campaign = config.campaign
-    for event in load_events(config.events_dir).events.values():
-        moved, campaign = rehearsal(event, config.campaign, now)
-        items = plan(moved, campaign, targets(config))
-        store.sync_event(moved, "rehearsal", items)
-    config = replace(config, campaign=campaign)
-    outbox = folder / "outbox"
-    console.print(f"rehearsal: posts go to {outbox}/, nothing is published")
-
-    def to_outbox(name: str, settings: Settings) -> Adapter:
-        return OutboxAdapter(name, settings.targets[name].platform, outbox)
-
-    publisher = Publisher(config, store, state.renderer(), adapters=to_outbox, observer=_show_outcome)
-    # The rehearsal's events live in its own database only: no re-reading of the real event files.
-    return replace(config, config_dir=folder / "no-config"), store, publisher
-
-
-async def _serve(config: AppConfig, store: Store, publisher: Publisher, *, once: bool, until_done: bool) -> None:
-    alerts = Alerts(notify=build_notifier(config.settings))
-    dispatcher = Dispatcher(config, store, Claims(store.sessions), publisher, alerts, reimport=not until_done)
-    if once:
-        await dispatcher.recover()
-        await dispatcher.dispatch()
-        await dispatcher.drain()
-        await publisher.aclose()
+        runtime, outbox = rehearsal_runtime(state.config, observer=reporter.outcome)
+        console.print(f"rehearsal: posts go to {outbox}/, nothing is published")
+        service = Service(runtime, reporter, web=False, chat=False, watch_files=False)
+        asyncio.run(service.serve(until_done=True))
+        _print_status(runtime.store, runtime.store.posts())
         return
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await dispatcher.start()
-    web = await _start_web(config, store, publisher, dispatcher) if config.settings.web.enabled and not until_done \
-        else None
-    chat = None if until_done else asyncio.create_task(_chat_while_leading(config, store, publisher, alerts,
-                                                                            dispatcher, stop))
-    console.print("announce-bot is running; Ctrl-C stops it" if not until_done else "rehearsing…")
-    while not stop.is_set():
-        if until_done and not any(p.state in ("planned", "retrying", "claimed", "waiting") for p in store.posts()):
-            break
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=1.0)
-    console.print("stopping: finishing the posts in flight…")
-    if web is not None:
-        await web.stop()
-    if chat is not None:
-        await chat  # it sees `stop` and stops the chat bot
-    await dispatcher.stop()
+    runtime = state.runtime(observer=reporter.outcome, schedules=not once)
 
+    async def go() -> None:
+        report = await runtime.operations.sync_files()
+        for line in summary(report):
+            console.print(line)
+        service = Service(runtime, reporter)
+        if once:
+            await service.run_once()
+        else:
+            await service.serve()
 
-async def _chat_while_leading(config: AppConfig, store: Store, publisher: Publisher, alerts: Alerts,
-                              dispatcher: Dispatcher, stop: asyncio.Event) -> None:
-    """Run the chat bot; with long polling on a shared PostgreSQL database, only while this replica leads."""
-    polling = config.settings.chat.mode == "polling"
-    engine = store.sessions.kw["bind"]
-    leadership = Leadership(engine, f"chat {config.settings.chat.bot_target}") if polling else None
-    while not stop.is_set():
-        if leadership is not None and not await leadership.acquire(stop):
-            return
-        chat = await _start_chat(config, store, publisher, alerts, dispatcher)
-        if chat is None:
-            if leadership is not None:
-                leadership.release()
-            return
-        try:
-            while not stop.is_set() and (leadership is None or await leadership.held()):
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=5.0)
-        finally:
-            await chat.stop()
-            if leadership is not None:
-                leadership.release()
-
-
-async def _start_chat(config: AppConfig, store: Store, publisher: Publisher, alerts: Alerts,
-                      dispatcher: Dispatcher) -> ChatBot | None:
-    """The subscriber bot beside the scheduler, when `[chat]` is on and its Telegram target has a token."""
-    from bot.chat import ChatUnavailable, chat_bot
-    from bot.chat.broadcast import ConsoleProgress
-
-    try:
-        bot = chat_bot(config, store, publisher=publisher, alerts=alerts, on_retry=dispatcher.dispatch,
-                       observer=ConsoleProgress(console))
-    except ChatUnavailable as exc:
-        console.print(f"chat bot off: {exc}")
-        return None
-    try:
-        await bot.start()
-    except Exception as exc:  # a bad token or no network: the channel posts go on without the chat bot
-        errors.print(Text(f"✗ the chat bot did not start: {type(exc).__name__}", style="red"))
-        with contextlib.suppress(Exception):
-            await bot.stop()
-        return None
-    console.print(f"chat bot @{bot.services.bot_username} answers people ({config.settings.chat.mode})")
-    return bot
-
-
-async def _start_web(config: AppConfig, store: Store, publisher: Publisher, dispatcher: Dispatcher) -> WebServer | None:
-    """Serve the web app beside the scheduler; if it cannot start, the bot goes on posting without it."""
-    settings = config.settings.web
-    try:
-        server = WebServer(create_app(config, store, publisher, dispatcher=dispatcher), settings.host, settings.port)
-        await server.start()
-    except (OSError, ValueError) as exc:
-        errors.print(Text(f"✗ the web app did not start: {exc}", style="red"))
-        return None
-    _print_web_banner(server, config)
-    return server
-
-
-def _print_web_banner(server: WebServer, config: AppConfig) -> None:
-    console.print(f"web app: {server.url}/events (public), {server.url}/admin (dashboard), {server.url}/healthz")
-    if config.settings.web.secret() is None:
-        console.print(Text("the dashboard is locked until a password is set: ANNOUNCE_BOT_WEB__PASSWORD, "
-                           "or password_file under [web] in settings.toml"))
+    asyncio.run(go())
+    if once:
+        _print_status(runtime.store, runtime.store.posts())
 
 
 @app.command("web")
@@ -420,112 +559,36 @@ def web_command(
     port: Annotated[int | None, typer.Option(help="port (default: web.port; 0 picks a free one)")] = None,
 ) -> None:
     """Serve the web app alone: the dashboard, public event pages and feeds (`run` serves it beside the scheduler)."""
+    from bot.web import create_app
+    from bot.web.server import WebServer
+
     state = _state(ctx)
-    config = state.config
-    store = state.store()
-    _print_import_errors(import_events(config, store).errors)
-    publisher = Publisher(config, store, state.renderer(), observer=_show_outcome)
-    settings = config.settings.web
+    runtime = state.runtime()
+    settings = runtime.config.settings.web
+
+    async def go() -> None:
+        for line in summary(await runtime.operations.sync_files()):
+            console.print(line)
+        server = WebServer(create_app(runtime.live, runtime.store, runtime.operations),
+                           host or settings.host, settings.port if port is None else port)
+        await server.start()
+        console.print(f"web app: {server.url}/events (public), {server.url}/admin (dashboard), {server.url}/healthz")
+        if settings.secret() is None:
+            console.print("the dashboard is locked until a password is set: ANNOUNCE_BOT_WEB__PASSWORD, "
+                          "or password_file under [web] in settings.toml")
+        console.print("serving the web app only (no posts are sent on schedule); Ctrl-C stops it")
+        service = Service(runtime, ConsoleReporter(), web=False, chat=False)
+        try:
+            await service.serve_web_only()
+        finally:
+            await server.stop()
+            await runtime.aclose()
+
     try:
-        asyncio.run(_serve_web(config, store, publisher, host or settings.host,
-                               settings.port if port is None else port))
+        asyncio.run(go())
     except (OSError, ValueError) as exc:
         errors.print(Text(f"error: {exc}", style="red"))
         raise typer.Exit(2) from None
-
-
-async def _serve_web(config: AppConfig, store: Store, publisher: Publisher, host: str, port: int) -> None:
-    server = WebServer(create_app(config, store, publisher), host, port)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await server.start()
-    _print_web_banner(server, config)
-    console.print("serving the web app only (no posts are sent on schedule); Ctrl-C stops it")
-    reported: set[str] = set()
-    try:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=config.settings.delivery.reimport_interval)
-            if not stop.is_set():  # keep the pages in step with the event files; say each new problem once
-                problems = (await asyncio.to_thread(import_events, config, store)).errors
-                _print_import_errors([p for p in problems if str(p) not in reported])
-                reported = {str(p) for p in problems}
-    finally:
-        await server.stop()
-        await publisher.aclose()
-
-
-def _show_outcome(outcome: Outcome) -> None:
-    post = outcome.post
-    when = datetime.now().astimezone().strftime("%H:%M:%S")
-    if outcome.receipt is not None:
-        console.print(Text(f"{when} ✓ {outcome.kind.value} → {outcome.target}: "
-                           f"{outcome.receipt.link or outcome.receipt.post_id}", style="green"))
-        if post is not None and outcome.receipt.link and outcome.receipt.link.startswith("file:"):
-            _print_post(post, outcome.kind.value)  # the outbox: show what would have been published
-    elif outcome.error is not None:
-        console.print(Text(f"{when} ✗ {outcome.kind.value} → {outcome.target}: "
-                           f"{type(outcome.error).__name__}: {outcome.error}", style="red"))
-
-
-@app.command()
-def status(ctx: typer.Context, event_id: Annotated[str | None, typer.Argument(metavar="[EVENT]")] = None) -> None:
-    """Every planned post and its state: sent with link, retrying with the next attempt, failed or skipped with why."""
-    state = _state(ctx)
-    store = state.store()
-    if event_id is not None:
-        _event(store, event_id)
-    _print_status(store, event_id)
-    _print_reminders(store, event_id)
-
-
-def _print_reminders(store: Store, event_id: str | None) -> None:
-    """How far each broadcast of personal reminders (the chat bot's) has got."""
-    from bot.chat.broadcast import ReminderQueue
-
-    progress = ReminderQueue(store.sessions).progress(event_id)
-    if not progress:
-        return
-    table = Table("event", "step", "sent", "waiting", "failed", "blocked", "skipped", "unknown",
-                  title="personal reminders")
-    for item in progress:
-        table.add_row(item.event_id, item.step_id, f"{item.sent}/{item.total}", str(item.waiting),
-                      str(item.failed), str(item.blocked), str(item.skipped), str(item.unknown))
-    console.print(table)
-
-
-def _print_status(store: Store, event_id: str | None) -> None:
-    events = {event.id: event for event in store.events()}
-    table = Table("#", "due (local)", "event", "step", "target", "state", "details")
-    styles = {"sent": "green", "failed": "red", "unknown": "red", "retrying": "yellow", "skipped": "dim"}
-    for post in store.posts(event_id):
-        event = events.get(post.event_id)
-        details = post.link or ""
-        if post.state == "retrying" and post.next_attempt_at:
-            details = f"next attempt {_utc(post.next_attempt_at)} (attempt {post.attempts + 1}): {post.reason}"
-        elif post.state not in ("sent", "planned") and post.reason:
-            details = post.reason
-        due = _local(post.due_at, event) if event else _utc(post.due_at)
-        table.add_row(str(post.id), due, post.event_id, post.step_id, post.target,
-                      Text(post.state, style=styles.get(post.state, "")), details)
-    console.print(table)
-
-
-@app.command()
-def retry(ctx: typer.Context, post_id: Annotated[int, typer.Argument(metavar="POST")]) -> None:
-    """Send a failed, skipped or unknown post again (the running bot picks it up within its sweep interval)."""
-    state = _state(ctx)
-    store = state.store()
-    post = Claims(store.sessions).retry(post_id, datetime.now(UTC))
-    if post is None:
-        errors.print(f"no planned post #{post_id}; `announce-bot status` lists them")
-        raise typer.Exit(2)
-    if post.state != "planned":
-        errors.print(f"post #{post_id} is {post.state}: only failed, skipped, unknown or retrying posts are retried")
-        raise typer.Exit(1)
-    console.print(f"post #{post_id} ({post.event_id} {post.step_id} on {post.target}) will be sent again now")
 
 
 db = typer.Typer(help="The database: migrations.", no_args_is_help=True)
@@ -542,30 +605,6 @@ def db_upgrade(ctx: typer.Context) -> None:
     with engine.connect() as connection:
         version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
     console.print(f"database {engine.url.render_as_string(hide_password=True)} is at revision {version}")
-
-
-def _print_import_errors(problems: list[ConfigError]) -> None:
-    for problem in problems:
-        errors.print(Text(f"✗ not imported: {problem}", style="red"))
-
-
-def _event(store: Store, event_id: str) -> Event:
-    event = store.event(event_id)
-    if event is None:
-        known = ", ".join(e.id for e in store.events()) or "none"
-        errors.print(f"no event {event_id!r} (known: {known})")
-        raise typer.Exit(2)
-    return event
-
-
-def _event_from_files(config: AppConfig, event_id: str) -> Event:
-    files = load_events(config.events_dir)
-    if event_id in files.events:
-        return files.events[event_id]
-    for error in files.errors:
-        errors.print(Text(f"✗ {error}", style="red"))
-    errors.print(f"no valid event {event_id!r} in {config.events_dir} (known: {', '.join(files.events) or 'none'})")
-    raise typer.Exit(2)
 
 
 def main() -> None:

@@ -1,20 +1,22 @@
-"""Publishes one kind of post for one event to its targets: render, send, record; one failure stops no other."""
+"""Renders posts and holds the adapters that publish them: the one place that turns a planned post into requests."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from bot.abc import Adapter
 from bot.adapters import build_adapter
 from bot.config import AppConfig, Settings
-from bot.domain import Event, Platform, PostKind, Receipt, RenderedPost, Step
-from bot.errors import AnnounceBotError, ClaimLost, ConfigError, FitError, PermanentError, PublishError
+from bot.config.live import LiveConfig
+from bot.domain import Event, PlannedPost, Platform, PostKind, PostState, Receipt, RenderedPost, Step
+from bot.errors import AnnounceBotError
 from bot.planning import before_start
+from bot.ratelimit import RateLimits, TokenLimits
 from bot.rendering.renderer import Destination, Renderer
-from bot.storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -23,19 +25,21 @@ AdapterFactory = Callable[[str, Settings], Adapter]
 
 @dataclass(frozen=True, kw_only=True)
 class Outcome:
-    """What happened to one post on one target."""
+    """What happened to one post on one target: the rendered post, the receipt or the error, the state it is in."""
 
     target: str
     platform: Platform
     kind: PostKind
+    planned: PlannedPost | None = None
     post: RenderedPost | None = None
     receipt: Receipt | None = None
     error: AnnounceBotError | None = None
-    delivery_id: int | None = None
+    state: PostState | None = None  # the planned post's state once this attempt was recorded
+    note: str | None = None  # why it was not sent, or when it will be tried again
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return self.error is None and self.state in (None, PostState.SENT)
 
 
 def step_targets(config: AppConfig, step: Step) -> list[str]:
@@ -54,128 +58,72 @@ def targets_for(config: AppConfig, kind: PostKind, platforms: Iterable[Platform]
     return [n for n, t in config.settings.targets.items() if t.enabled and t.platform in used]
 
 
-def render_post(
-    config: AppConfig, renderer: Renderer, event: Event, kind: PostKind, target: str, step: Step | None = None
-) -> RenderedPost:
-    """Render `kind` for `target`; a reminder says how long before the start its step goes out."""
-    settings = config.settings.targets[target]
-    if step is None:
-        step = next(
-            (s for s in config.campaign.steps
-             if s.kind is kind and settings.platform in config.campaign.platforms_of(s)),
-            None,
-        )
-    lead = before_start(step, event) if step else None
-    destination = Destination(target=target, platform=settings.platform, lang=settings.lang)
-    return renderer.render(event, kind, destination, before_start=lead)
+def step_of(config: AppConfig, step_id: str) -> Step | None:
+    return next((step for step in config.campaign.steps if step.id == step_id), None)
 
 
 class Publisher:
-    """Renders and publishes posts through the platform adapters, recording every attempt."""
+    """Renders posts for targets and hands out each target's adapter and rate limits, always for the current
+    configuration: a reload that changes a target's settings gets it a new adapter, new templates a new renderer."""
 
-    def __init__(
-        self,
-        config: AppConfig,
-        store: Store,
-        renderer: Renderer,
-        adapters: AdapterFactory = build_adapter,
-        observer: Callable[[Outcome], None] | None = None,
-    ) -> None:
-        self.config = config
-        self.store = store
-        self.renderer = renderer
+    def __init__(self, live: LiveConfig, adapters: AdapterFactory = build_adapter, *,
+                 limits: RateLimits | None = None) -> None:
+        self.live = live
         self._factory = adapters
-        self._observer = observer
-        self._adapters: dict[str, Adapter] = {}
+        self._adapters: dict[str, tuple[Any, Adapter]] = {}  # target -> (its settings when built, adapter)
+        self._retired: list[Adapter] = []
+        self._renderer: tuple[int, Renderer] | None = None
+        self.limits = limits or RateLimits(enabled=live.current.settings.delivery.rate_limit)
+
+    @property
+    def config(self) -> AppConfig:
+        return self.live.current
+
+    @property
+    def renderer(self) -> Renderer:
+        config = self.config
+        if self._renderer is None or self._renderer[1].templates_dir != config.templates_dir or \
+                self._renderer[0] != self.live.version:
+            self._renderer = (self.live.version, Renderer(config.templates_dir))
+        return self._renderer[1]
 
     def adapter(self, target: str) -> Adapter:
-        if target not in self._adapters:
-            self._adapters[target] = self._factory(target, self.config.settings)
-        return self._adapters[target]
+        settings = self.config.settings.targets[target]
+        held = self._adapters.get(target)
+        if held is not None and held[0] == settings:
+            return held[1]
+        if held is not None:
+            self._retired.append(held[1])  # closed at aclose(): a send may still be using it
+        adapter = self._factory(target, self.config.settings)
+        self._adapters[target] = (settings, adapter)
+        return adapter
+
+    def limits_for(self, target: str) -> TokenLimits:
+        """The rate limits of the token `target` posts with (shared with every other target of that token)."""
+        settings: Any = self.config.settings.targets[target]
+        secrets = settings.secrets()
+        token = secrets.get("token") or secrets.get("access_token") or f"outbox:{target}"
+        return self.limits.for_token(settings.platform, token)
 
     async def aclose(self) -> None:
-        adapters, self._adapters = list(self._adapters.values()), {}
+        adapters = [adapter for _, adapter in self._adapters.values()] + self._retired
+        self._adapters, self._retired = {}, []
         for adapter in adapters:
             await adapter.aclose()
 
-    def targets_for(self, kind: PostKind, platforms: Iterable[Platform] | None = None) -> list[str]:
-        return targets_for(self.config, kind, platforms)
+    def render(self, event: Event, kind: PostKind, target: str, step: Step | None = None,
+               left: timedelta | None = None) -> RenderedPost:
+        return render_post(self.config, self.renderer, event, kind, target, step, left)
 
-    async def publish(
-        self, event: Event, kind: PostKind, targets: Iterable[str], *, dry_run: bool = False
-    ) -> list[Outcome]:
-        """Publish to every target concurrently; each gets its own outcome."""
-        return list(
-            await asyncio.gather(*(self.publish_one(event, kind, t, dry_run=dry_run) for t in targets))
-        )
 
-    async def publish_one(
-        self,
-        event: Event,
-        kind: PostKind,
-        target: str,
-        *,
-        dry_run: bool = False,
-        planned_post_id: int | None = None,
-        step: Step | None = None,
-        claimed_by: str | None = None,
-    ) -> Outcome:
-        """Render, send and record one post on one target; never raises for a platform's failure.
-
-        `step` is the campaign step the post belongs to (a reminder says how long before the start it is);
-        `claimed_by` is the worker holding the planned post's claim, checked just before sending.
-        """
-        outcome = await self._publish_one(event, kind, target, dry_run, planned_post_id, step, claimed_by)
-        if self._observer is not None:
-            self._observer(outcome)
-        return outcome
-
-    async def _publish_one(
-        self, event: Event, kind: PostKind, target: str, dry_run: bool, planned_post_id: int | None,
-        step: Step | None, claimed_by: str | None,
-    ) -> Outcome:
-        platform = self.config.settings.targets[target].platform
-        base = Outcome(target=target, platform=platform, kind=kind)
-        try:
-            post = render_post(self.config, self.renderer, event, kind, target, step)
-        except (ConfigError, FitError) as exc:
-            if not dry_run:
-                self._record_failure(event, kind, target, platform, planned_post_id, PermanentError(str(exc)))
-            return replace(base, error=exc)
-        if dry_run:
-            return replace(base, post=post)
-        delivery_id = self.store.start_delivery(
-            event_id=event.id, kind=kind.value, target=target, platform=platform.value,
-            planned_post_id=planned_post_id, claimed_by=claimed_by,
-        )
-        if delivery_id is None:
-            lost = ClaimLost(f"post #{planned_post_id} was taken over by another worker")
-            return replace(base, post=post, error=lost)
-        fields = {"event": event.id, "kind": kind.value, "platform": platform.value, "target": target,
-                  "post": planned_post_id}
-        try:
-            receipt = await self.adapter(target).publish(post)
-        except PublishError as exc:
-            log.warning("%s %s to %s failed: %s", event.id, kind.value, target, exc, extra=fields)
-            self.store.finish_delivery(delivery_id, error=exc)
-            return replace(base, post=post, error=exc, delivery_id=delivery_id)
-        except Exception as exc:  # a bug in an adapter must not stop the other platforms
-            log.exception("%s %s to %s: unexpected error", event.id, kind.value, target, extra=fields)
-            error = PermanentError(f"unexpected error in the {platform.value} adapter: {type(exc).__name__}")
-            self.store.finish_delivery(delivery_id, error=error)
-            return replace(base, post=post, error=error, delivery_id=delivery_id)
-        log.info("%s %s sent to %s: %s", event.id, kind.value, target, receipt.link or receipt.post_id,
-                 extra=fields)
-        self.store.finish_delivery(delivery_id, receipt=receipt)
-        return replace(base, post=post, receipt=receipt, delivery_id=delivery_id)
-
-    def _record_failure(
-        self, event: Event, kind: PostKind, target: str, platform: Platform, planned: int | None,
-        error: PublishError,
-    ) -> None:
-        delivery_id = self.store.start_delivery(
-            event_id=event.id, kind=kind.value, target=target, platform=platform.value, planned_post_id=planned
-        )
-        if delivery_id is not None:
-            self.store.finish_delivery(delivery_id, error=error)
-
+def render_post(config: AppConfig, renderer: Renderer, event: Event, kind: PostKind, target: str,
+                step: Step | None = None, left: timedelta | None = None) -> RenderedPost:
+    """Render `kind` for `target`. A reminder says how long before the start it goes out: `left` when given
+    (the real time left, for a late one), else what its campaign step says."""
+    settings = config.settings.targets[target]
+    if step is None:
+        step = next((s for s in config.campaign.steps
+                     if s.kind is kind and settings.platform in config.campaign.platforms_of(s)), None)
+    lead = left if left is not None else (before_start(step, event) if step else None)
+    destination = Destination(target=target, platform=settings.platform, lang=settings.lang)
+    return renderer.render(event, kind, destination, before_start=lead)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -245,15 +246,153 @@ class Campaign(Frozen):
 
 
 class PostState(StrEnum):
+    """Where a planned post stands; the moves between states are `TRANSITIONS`, the organiser's are `COMMANDS`."""
+
     WAITING = "waiting"  # planned, but a precondition is missing (no report yet)
     PLANNED = "planned"
-    CLAIMED = "claimed"  # a sender took it; the network call may be in flight
+    CLAIMED = "claimed"  # a sender took it; once its delivery is in flight the request may have left
     RETRYING = "retrying"
     SENT = "sent"
     FAILED = "failed"
     SKIPPED = "skipped"
-    CANCELLED = "cancelled"
-    UNKNOWN = "unknown"  # the sender died between claim and receipt
+    CANCELLED = "cancelled"  # not wanted any more (the event was cancelled or withdrawn, the step removed)
+    UNKNOWN = "unknown"  # the request may or may not have been published: a person checks, then retries or skips
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more happens to it unless someone asks."""
+        return self in _SETTLED
+
+
+_SETTLED = frozenset({PostState.SENT, PostState.FAILED, PostState.SKIPPED, PostState.CANCELLED, PostState.UNKNOWN})
+
+_S = PostState
+# The one transition table: from each state, the states the scheduler, the importer or an organiser may move a
+# planned post to. Storage writes each move as `UPDATE ... WHERE state IN (the states allowed to move there)`.
+TRANSITIONS: dict[PostState, frozenset[PostState]] = {
+    _S.WAITING: frozenset({_S.PLANNED, _S.CANCELLED, _S.SKIPPED}),
+    _S.PLANNED: frozenset({_S.CLAIMED, _S.WAITING, _S.CANCELLED, _S.SKIPPED}),
+    # Claimed: sent, retried later, failed for good, uncertain; skipped when it came too late; planned again
+    # when the claim is given back before anything was sent.
+    _S.CLAIMED: frozenset({_S.SENT, _S.RETRYING, _S.FAILED, _S.UNKNOWN, _S.SKIPPED, _S.PLANNED}),
+    _S.RETRYING: frozenset({_S.CLAIMED, _S.PLANNED, _S.SKIPPED, _S.CANCELLED}),
+    _S.FAILED: frozenset({_S.PLANNED, _S.SKIPPED}),
+    _S.UNKNOWN: frozenset({_S.PLANNED, _S.SKIPPED, _S.SENT}),  # SENT: its receipt turned up after all
+    _S.SKIPPED: frozenset({_S.PLANNED}),
+    _S.CANCELLED: frozenset({_S.PLANNED, _S.WAITING}),  # the event was restored or rescheduled
+    _S.SENT: frozenset(),
+}
+
+
+def sources(state: PostState) -> frozenset[PostState]:
+    """The states from which a post may move to `state`."""
+    return frozenset(source for source, targets in TRANSITIONS.items() if state in targets)
+
+
+class Command(StrEnum):
+    """What an organiser may ask of one planned post, from the CLI, Telegram or the dashboard."""
+
+    PUBLISH = "publish"  # send it now, whatever its due time, and wait for the outcome
+    RETRY = "retry"  # send a failed, unknown or skipped post again, now
+    SKIP = "skip"  # it will not go out
+
+
+# The states each command accepts. An unknown post is only re-sent on purpose (retry), never by "publish now".
+COMMANDS: dict[Command, frozenset[PostState]] = {
+    Command.PUBLISH: frozenset({_S.PLANNED, _S.RETRYING, _S.FAILED, _S.SKIPPED}),
+    Command.RETRY: frozenset({_S.FAILED, _S.UNKNOWN, _S.SKIPPED, _S.RETRYING}),
+    Command.SKIP: frozenset({_S.PLANNED, _S.WAITING, _S.RETRYING, _S.FAILED, _S.UNKNOWN}),
+}
+CLAIMABLE = frozenset({_S.PLANNED, _S.RETRYING})  # what the scheduler takes when it comes due
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlannedPost:
+    """One post of one event on one target, as stored: what the CLI, the chat bot, the web and the scheduler see."""
+
+    id: int
+    event_id: str
+    step_id: str
+    kind: PostKind
+    target: str
+    platform: Platform
+    lang: str
+    catch_up: CatchUp
+    due_at: datetime
+    state: PostState
+    reason: str | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    post_id: str | None = None
+    link: str | None = None
+    parts: tuple[str, ...] = ()  # the ids of the parts already published (a thread under way)
+    pinned_message_id: str | None = None
+    manual: bool = False  # asked for by an organiser, not a campaign step (an extra copy, an unplanned kind)
+    actor: str | None = None  # who last asked for it (publish, retry, skip)
+    updated_at: datetime | None = None
+
+    @property
+    def when(self) -> datetime:
+        """When it goes out next: its retry time, else its due time."""
+        return self.next_attempt_at or self.due_at
+
+    @property
+    def label(self) -> str:
+        return f"#{self.id} {self.event_id} {self.step_id} on {self.target}"
+
+    def allows(self, command: Command) -> bool:
+        return self.state in COMMANDS[command]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delivery:
+    """One attempt to publish one post on one target, and what came of it (the delivery log)."""
+
+    id: int
+    planned_post_id: int | None
+    event_id: str
+    kind: str
+    target: str
+    platform: str
+    state: PostState  # CLAIMED while in flight, then SENT, RETRYING, FAILED or UNKNOWN
+    post_id: str | None = None
+    link: str | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    actor: str | None = None
+
+
+class EventOrigin(StrEnum):
+    """Where a stored event is defined: its file under `events/`, or the dashboard (the database)."""
+
+    FILE = "file"
+    DASHBOARD = "dashboard"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredEvent:
+    """An event as the database holds it, with where it comes from and whether it was withdrawn."""
+
+    event: Event
+    origin: EventOrigin
+    source: str  # the file, for an event from a file
+    version: str  # the content hash: a new one for every change
+    withdrawn: str | None = None  # why it was withdrawn (its file removed...): None while it is live
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def id(self) -> str:
+        return self.event.id
+
+    @property
+    def active(self) -> bool:
+        """Its posts go out: scheduled, and not withdrawn."""
+        return self.withdrawn is None and self.event.status is EventStatus.SCHEDULED
 
 
 class Part(Frozen):
@@ -293,3 +432,16 @@ class Receipt(Frozen):
     post_id: str
     link: str | None = None
     extra_ids: tuple[str, ...] = ()
+
+
+class ReminderState(StrEnum):
+    """The states of one personal reminder; `sending` is written just before the network call."""
+
+    QUEUED = "queued"
+    CLAIMED = "claimed"  # taken by a sender, not yet attempted: safe to give back after a crash
+    SENDING = "sending"  # the call may be in flight: after a crash, never sent again
+    SENT = "sent"
+    FAILED = "failed"
+    BLOCKED = "blocked"  # the person blocked the bot (403)
+    SKIPPED = "skipped"  # too late, or the event was cancelled
+    UNKNOWN = "unknown"  # the bot stopped (or timed out) mid-call: it may or may not have arrived

@@ -61,7 +61,10 @@ class PlatformSpec:
     caption_length: int | None = None
     max_parts: int = 1
     number_parts: bool = False  # "1/3" at the end of each part of a thread
-    rate_per_second: float | None = None  # messages per second across all targets of the platform
+    # The documented rate limits of one token, as (at most N requests, in any T seconds): across all its chats,
+    # and within one chat. bot/ratelimit.py enforces them for channel posts, reminders and chat replies alike.
+    windows: tuple[tuple[int, float], ...] = ()
+    chat_windows: tuple[tuple[int, float], ...] = ()
 
     def fits(self, text: str) -> bool:
         return self.measure(text) <= self.max_length
@@ -77,8 +80,10 @@ TELEGRAM = PlatformSpec(
     caption_length=1024,
     measure=telegram_length,
     max_parts=5,
-    # core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this: about 30 messages per second.
-    rate_per_second=30,
+    # core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this: about 30 messages per second
+    # overall, and no more than 20 messages per minute in one group or channel.
+    windows=((30, 1.0),),
+    chat_windows=((20, 60.0),),
 )
 
 VK = PlatformSpec(
@@ -90,8 +95,8 @@ VK = PlatformSpec(
     max_length=16384,
     measure=char_length,
     max_parts=2,
-    # dev.vk.com/ru/api/api-requests#Ограничения: 3 requests per second with a user token.
-    rate_per_second=3,
+    # dev.vk.com/ru/api/api-requests#Ограничения: 3 requests per second per token.
+    windows=((3, 1.0),),
 )
 
 X = PlatformSpec(
@@ -103,8 +108,8 @@ X = PlatformSpec(
     measure=x_weighted_length,
     max_parts=12,
     number_parts=True,
-    # POST /2/tweets allows 100 requests per 15 minutes per user: a steady pace well under that.
-    rate_per_second=1,
+    # docs.x.com, POST /2/tweets: 100 requests per 15 minutes per user, 10,000 per 24 hours per app.
+    windows=((100, 900.0), (10_000, 86_400.0)),
 )
 
 DZEN = PlatformSpec(

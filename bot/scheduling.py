@@ -2,8 +2,12 @@
 
 APScheduler 3 loses a one-off job that came due while the process was down, and two schedulers
 sharing a job store run a job twice. So no post lives in APScheduler: each is a row, claimed with an
-atomic UPDATE before sending. The scheduler only holds three in-memory jobs: a wake-up at the next
-due time, a periodic sweep (a safety net), and a periodic re-read of the event files.
+atomic UPDATE before sending. The scheduler only holds in-memory jobs: a wake-up at the next due time,
+a periodic sweep (a safety net), and whatever periodic work the runtime adds (re-reading the event files).
+
+Every post goes out through `_deliver`, whether the scheduler found it due or an organiser asked for it
+("publish now", `announce-bot post`, Telegram /post): one claim, one per-target lock, one lease check, one
+rate limit, one retry policy and one record of the outcome.
 """
 
 from __future__ import annotations
@@ -14,28 +18,31 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.abc import Pinning
+from bot.abc import Adapter, Pinning
 from bot.alerts import Alerts
 from bot.config import AppConfig
+from bot.config.live import LiveConfig
 from bot.config.settings import DeliverySettings
-from bot.delivery import Outcome, Publisher, render_post
-from bot.domain import CatchUp, Event, OnUnknown, Platform, PostKind, PostState
-from bot.errors import ClaimLost, CredentialsError, OutcomeUnknown, PublishError, RateLimited
-from bot.importing import import_events
+from bot.delivery import Outcome, Publisher, step_of
+from bot.domain import CatchUp, Event, OnUnknown, PlannedPost, Platform, PostKind, PostState, RenderedPost, StoredEvent
+from bot.errors import ClaimLost, ConfigError, CredentialsError, FitError, OutcomeUnknown, PublishError, RateLimited
 from bot.planning import deadline, still_useful
 from bot.platforms import SPECS
-from bot.ratelimit import TokenBucket
+from bot.ratelimit import TokenLimits
 from bot.storage import Claims, Store
-from bot.storage.tables import PlannedPostRow
+from bot.storage.repository import Settlement
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+Periodic = tuple[str, float, Callable[[], Awaitable[object]]]  # (job id, seconds, coroutine function)
+LATE = timedelta(minutes=2)  # a reminder later than this says how long is really left, not its step's offset
 
 
 def utcnow() -> datetime:
@@ -43,7 +50,50 @@ def utcnow() -> datetime:
 
 
 def worker_name() -> str:
+    """Unique per process and per start: host, process id and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def alive(worker: str | None) -> bool:
+    """Whether the process behind a worker name (see worker_name) still runs on this host."""
+    host, _, rest = (worker or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, as another user
+        return True
+    return True
+
+
+@dataclass
+class StoredParts:
+    """The PartLog of one claimed post: each part's id is written as soon as the platform accepted it (except the
+    last, whose receipt follows at once), and the rate limit is taken before each further part."""
+
+    claims: Claims
+    post: PlannedPost
+    worker: str
+    total: int
+    limits: TokenLimits
+    chat: str | None
+    done: tuple[str, ...] = ()
+    lost: bool = field(default=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.post.event_id}:{self.post.step_id}:{self.post.target}"
+
+    async def record(self, part_id: str) -> None:
+        self.done = (*self.done, part_id)
+        if len(self.done) >= self.total:
+            return
+        if not await asyncio.to_thread(self.claims.record_parts, self.post.id, self.worker, self.done):
+            self.lost = True
+        await self.limits.acquire(self.chat)
 
 
 class Dispatcher:
@@ -51,7 +101,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        config: AppConfig,
+        live: LiveConfig,
         store: Store,
         claims: Claims,
         publisher: Publisher,
@@ -59,39 +109,43 @@ class Dispatcher:
         *,
         clock: Clock = utcnow,
         worker: str | None = None,
-        reimport: bool = True,
+        observer: Callable[[Outcome], None] | None = None,
     ) -> None:
-        self.config = config
-        self.policy: DeliverySettings = config.settings.delivery
+        self.live = live
         self.store = store
         self.claims = claims
         self.publisher = publisher
         self.alerts = alerts
         self.clock = clock
         self.worker = worker or worker_name()
-        self.reimport = reimport
+        self.observer = observer
         self.scheduler: AsyncIOScheduler | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Outcome]] = set()
         self._target_locks: dict[str, asyncio.Lock] = {}
         self._paused: dict[str, datetime] = {}  # target -> until when, after its credentials failed
-        self._buckets: dict[Platform, TokenBucket] = {}
-        self._events: dict[str, Event] = {}
         self._stopping = False
         self.idle = asyncio.Event()
+        self.idle.set()
+
+    @property
+    def config(self) -> AppConfig:
+        return self.live.current
+
+    @property
+    def policy(self) -> DeliverySettings:
+        return self.config.settings.delivery
 
     # --- life cycle -------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Recover what a previous run left half-done, then schedule the wake-up, sweep and re-import jobs."""
+    async def start(self, periodic: Sequence[Periodic] = ()) -> None:
+        """Recover what a previous run left half-done, then schedule the wake-up, the sweep and `periodic`."""
         await self.recover()
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         # Real posts never live in APScheduler, so a missed job loses nothing; still, run late jobs at once.
         defaults = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
-        self.scheduler.add_job(self.sweep, "interval", seconds=self.policy.sweep_interval, id="sweep",
-                               **defaults)
-        if self.reimport:
-            self.scheduler.add_job(self.import_files, "interval", seconds=self.policy.reimport_interval,
-                                   id="reimport", **defaults)
+        self.scheduler.add_job(self.sweep, "interval", seconds=self.policy.sweep_interval, id="sweep", **defaults)
+        for job_id, seconds, job in periodic:
+            self.scheduler.add_job(job, "interval", seconds=seconds, id=job_id, **defaults)
         self.scheduler.start()
         await self.dispatch()
 
@@ -108,24 +162,36 @@ class Dispatcher:
             await asyncio.gather(*pending, return_exceptions=True)
         await self.publisher.aclose()
 
+    @property
+    def running(self) -> bool:
+        """The scheduler is started and not stopping (for health checks)."""
+        return self.scheduler is not None and bool(self.scheduler.running) and not self._stopping
+
     async def recover(self) -> None:
-        """Claims whose sender died between claim and receipt: their outcome is unknown."""
-        lease = None
+        """Claims whose sender died: released if nothing can have left, sent if the receipt is there, else unknown.
+
+        Alone on its database (SQLite), a process takes over every claim but those of processes still running
+        on this host (a `post` command sending right now); with replicas, claims older than the lease.
+        """
+        now = self.clock()
+        lease = now - timedelta(seconds=self.policy.claim_lease)
         if self.policy.shared_database:
-            lease = self.clock() - timedelta(seconds=self.policy.claim_lease)
-        for post in self.claims.stale_claims(lease):
+            stale = await asyncio.to_thread(self.claims.stale_claims, lease)
+        else:
+            claims = await asyncio.to_thread(self.claims.stale_claims)
+            stale = [p for p in claims if p.claimed_by != self.worker and (
+                not alive(p.claimed_by) or (p.claimed_at is not None and p.claimed_at < lease))]
+        for post in stale:
             resend = self._on_unknown(post) is OnUnknown.RESEND
-            outcome = self.claims.resolve_stale(post, resend=resend)
-            if outcome in (None, "released", PostState.SENT.value):
-                continue  # settled elsewhere, never sent (planned again), or sent with its receipt on record
-            what = f"{post.event_id} {post.step_id} on {post.target} (post #{post.id})"
-            if resend:
-                log.warning("%s: outcome unknown after a crash; sending again as the campaign says", what)
-            else:
+            state = await asyncio.to_thread(self.claims.resolve_stale, post, resend=resend, now=now)
+            if state is PostState.UNKNOWN:
                 await self.alerts(
-                    f"{what}: the bot stopped while sending it, so it may or may not be published. "
-                    f"Check the {post.platform} account; `announce-bot retry {post.id}` sends it again."
-                )
+                    f"{post.label}: the bot stopped while sending it, so it may or may not be published. "
+                    f"Check the {post.platform.value} account; `announce-bot retry {post.id}` sends it again.")
+            elif state is PostState.PLANNED and resend and post.reason != "released":
+                log.warning("%s: outcome unknown after a crash; sending again as the campaign says", post.label)
+        for post in await asyncio.to_thread(self.claims.receipts_found, now):
+            log.warning("%s: its receipt was on record after all: marked sent (%s)", post.label, post.link)
 
     async def sweep(self) -> None:
         """The periodic safety net: with replicas, take over the claims of one that died; then dispatch."""
@@ -136,7 +202,7 @@ class Dispatcher:
 
     async def unpin_finished(self) -> None:
         """Unpin the announcements that live posts pinned, once their event is over."""
-        for post in self.claims.pinned_after_the_event(self.clock()):
+        for post in await asyncio.to_thread(self.claims.pinned_after_the_event, self.clock()):
             adapter = self.publisher.adapter(post.target)
             if isinstance(adapter, Pinning) and post.pinned_message_id:
                 try:
@@ -145,40 +211,11 @@ class Dispatcher:
                     log.warning("could not unpin the announcement on %s: %s", post.target, exc)
                     if exc.retryable:
                         continue  # try again at the next sweep
-            self.claims.set_pinned(post.id, None)
+            await asyncio.to_thread(self.claims.set_pinned, post.id, None)
 
-    async def _pin_announcement(self, post: PlannedPostRow, event: Event, outcome: Outcome) -> None:
-        """After a live post: add the stream link to the announcement on this target and pin it (`pin_live`)."""
-        adapter = self.publisher.adapter(post.target)
-        announced = self.claims.sent_post(event.id, post.target, PostKind.ANNOUNCEMENT.value)
-        if not isinstance(adapter, Pinning) or announced is None or not announced.post_id:
-            return
-        announcement = render_post(self.config, self.publisher.renderer, event, PostKind.ANNOUNCEMENT, post.target)
-        text = None
-        if outcome.post is not None and outcome.post.teaser:
-            spec = SPECS[Platform(post.platform)]
-            limit = spec.caption_length if announcement.image and spec.caption_length else spec.max_length
-            edited = f"{announcement.parts[0].text}\n\n{outcome.post.teaser}"
-            text = edited if spec.measure(edited) <= limit else None  # too long to add: pin it as it is
-        try:
-            await adapter.pin_live(announced.post_id, text, caption=bool(announcement.image))
-        except PublishError as exc:
-            await self.alerts(f"{event.id}: the live link was posted on {post.target}, but the announcement "
-                              f"could not be updated and pinned: {exc}")
-            return
-        self.claims.set_pinned(post.id, announced.post_id)
-
-    def _on_unknown(self, post: PlannedPostRow) -> OnUnknown:
-        step = next((s for s in self.config.campaign.steps if s.id == post.step_id), None)
+    def _on_unknown(self, post: PlannedPost) -> OnUnknown:
+        step = step_of(self.config, post.step_id)
         return step.on_unknown if step else OnUnknown.REPORT
-
-    async def import_files(self) -> None:
-        report = await asyncio.to_thread(import_events, self.config, self.store, self.clock())
-        for error in report.errors:
-            log.error("event file not imported: %s", error)
-        if any(result.outcome != "unchanged" for result in report.results):
-            self._events.clear()
-            await self.dispatch()
 
     # --- dispatching ------------------------------------------------------------------------------
 
@@ -186,8 +223,7 @@ class Dispatcher:
         """Claim every due post and start sending it; returns how many were claimed."""
         if self._stopping:
             return 0
-        now = self.clock()
-        claimed = await asyncio.to_thread(self.claims.claim_due, now, self.worker)
+        claimed = await asyncio.to_thread(self.claims.claim_due, self.clock(), self.worker)
         for post in claimed:
             task = asyncio.create_task(self._deliver(post), name=f"post-{post.id}")
             self._tasks.add(task)
@@ -197,7 +233,18 @@ class Dispatcher:
         await self._schedule_wake()
         return len(claimed)
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
+    async def publish_now(self, post_id: int, *, actor: str | None = None) -> Outcome | None:
+        """The organiser's "publish now": claim one planned or retrying post whatever its due time, send it in its
+        target's turn exactly as the scheduler would (lease, rate limit, retries, record); None if it could not
+        be claimed (sent, in flight, waiting, or not planned)."""
+        if self._stopping:
+            return None
+        post = await asyncio.to_thread(self.claims.claim, post_id, self.clock(), self.worker)
+        if post is None:
+            return None
+        return await self._deliver(post, manual=True, actor=actor)
+
+    def _task_done(self, task: asyncio.Task[Outcome]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery task failed", exc_info=task.exception())
@@ -215,126 +262,189 @@ class Dispatcher:
         self.scheduler.add_job(self.dispatch, "date", run_date=max(wake, utcnow()), id="wake",
                                replace_existing=True, misfire_grace_time=None, coalesce=True, max_instances=2)
 
-    def _event(self, event_id: str) -> Event | None:
-        if event_id not in self._events:
-            event = self.store.event(event_id)
-            if event is None:
-                return None
-            self._events[event_id] = event
-        return self._events[event_id]
-
-    async def _deliver(self, post: PlannedPostRow) -> None:
-        lock = self._target_locks.setdefault(post.target, asyncio.Lock())
-        async with lock:  # one target's posts go out one at a time, in due order
-            requeued = True  # if sending raised, re-read the next wake-up all the same
-            try:
-                requeued = await self._send(post)
-            finally:
-                # Only a post put back in the queue (to retry later) can bring the next wake-up forward; one
-                # sent, failed or skipped cannot, so re-reading the wake-up after every post is wasted work.
-                if requeued and not self._stopping:
-                    await self._schedule_wake()
-
-    async def _send(self, post: PlannedPostRow) -> bool:
-        """Send one claimed post and record the outcome; True if the post went back in the queue (retrying)."""
-        now = self.clock()
-        event = self._event(post.event_id)
-        if event is None or (event.status.value != "scheduled" and post.kind != PostKind.CHANGED):
-            self.claims.skipped(post.id, self.worker, "the event is no longer scheduled")
-            return False
-        catch_up = CatchUp(post.catch_up)
-        if reason := still_useful(catch_up, event.start, event.end, now):
-            self.claims.skipped(post.id, self.worker, f"too late: {reason}")
-            await self.alerts(f"{post.event_id} {post.step_id} on {post.target} skipped: {reason}")
-            return False
-        if (until := self._paused.get(post.target)) and until > now:
-            self.claims.retry_at(post.id, self.worker, until, "paused: the target's credentials failed")
-            return True
-        if self.policy.rate_limit:
-            await self._bucket(Platform(post.platform)).acquire()
-        step = next((s for s in self.config.campaign.steps if s.id == post.step_id), None)
-        outcome = await self.publisher.publish_one(
-            event, PostKind(post.kind), post.target, planned_post_id=post.id, step=step, claimed_by=self.worker
-        )
-        if isinstance(outcome.error, ClaimLost):
-            log.warning("%s: not sent by %s", outcome.error, self.worker)
-            return False
-        failure = self._settle(post, event, outcome, catch_up)  # the receipt is recorded first
-        if outcome.receipt is not None and post.kind == PostKind.LIVE and getattr(
-            self.config.settings.targets[post.target], "pin_live", False
-        ):
-            await self._pin_announcement(post, event, outcome)
-        if failure:
-            what = f"{post.event_id} {post.step_id} on {post.target} ({post.platform}) failed: {failure}"
-            if isinstance(outcome.error, CredentialsError):
-                what += f". Posting to {post.target} is paused; fix its credentials and `announce-bot retry {post.id}`."
-            await self.alerts(what)
-        return failure is None and not outcome.ok  # _settle returns None only for a receipt or a retry
-
-    def _bucket(self, platform: Platform) -> TokenBucket:
-        if platform not in self._buckets:
-            rate = SPECS[platform].rate_per_second
-            self._buckets[platform] = TokenBucket(rate or 1000.0, burst=rate or 1000.0)
-        return self._buckets[platform]
-
-    def _settle(self, post: PlannedPostRow, event: Event, outcome: Outcome, catch_up: CatchUp) -> str | None:
-        """Record what happened: sent, retry at a time, or failed for good (then return why)."""
-        now = self.clock()
-        error = outcome.error
-        if error is None and outcome.receipt is not None:
-            self.claims.sent(post.id, self.worker, outcome.receipt)
-            return None
-        message = f"{type(error).__name__}: {error}"
-        if isinstance(error, CredentialsError):
-            self._paused[post.target] = now + timedelta(seconds=self.policy.credentials_pause)
-        if not isinstance(error, PublishError) or not error.retryable:
-            self.claims.failed(post.id, self.worker, message)
-            return message
-        if isinstance(error, OutcomeUnknown) and self._on_unknown(post) is OnUnknown.REPORT:
-            self.claims.unknown(post.id, self.worker, message)
-            return f"{message}. Check the {post.platform} account; `announce-bot retry {post.id}` sends it again"
-        if isinstance(error, RateLimited):
-            delay = error.retry_after  # exactly as long as the platform said
-        elif post.attempts >= self.policy.max_attempts:
-            reason = f"gave up after {post.attempts} attempts: {message}"
-            self.claims.failed(post.id, self.worker, reason)
-            return reason
-        else:
-            backoff = min(self.policy.backoff_max, self.policy.backoff_base * 2 ** (post.attempts - 1))
-            delay = backoff * random.uniform(0.5, 1.0)  # jitter spreads retries of many posts apart
-        when = now + timedelta(seconds=delay)
-        limit = deadline(catch_up, event.start, event.end)
-        if limit is not None and when >= limit:
-            reason = f"no time left to retry before {limit:%Y-%m-%d %H:%M} UTC: {message}"
-            self.claims.failed(post.id, self.worker, reason)
-            return reason
-        self.claims.retry_at(post.id, self.worker, when, message)
-        return None
-
-    @property
-    def running(self) -> bool:
-        """The scheduler is started and not stopping (for health checks)."""
-        return self.scheduler is not None and bool(self.scheduler.running) and not self._stopping
-
-    async def publish_now(self, post_id: int) -> Outcome | None:
-        """The organiser's "publish now": claim one planned or retrying post whatever its due time, send it in its
-        target's turn and settle it as a sweep would; None if it could not be claimed (sent, in flight, waiting)."""
-        post = await asyncio.to_thread(self.claims.claim, post_id, self.clock(), self.worker)
-        if post is None:
-            return None
-        async with self._target_locks.setdefault(post.target, asyncio.Lock()):
-            event = self._event(post.event_id)
-            if event is None:
-                self.claims.failed(post.id, self.worker, "the event is no longer in the database")
-                return None
-            step = next((s for s in self.config.campaign.steps if s.id == post.step_id), None)
-            outcome = await self.publisher.publish_one(
-                event, PostKind(post.kind), post.target, planned_post_id=post.id, step=step
-            )
-            self._settle(post, event, outcome, CatchUp(post.catch_up))
-            return outcome
-
     async def drain(self) -> None:
         """Wait until every started send is recorded (for `run --once` and tests)."""
         while self._tasks:
             await asyncio.gather(*set(self._tasks), return_exceptions=True)
+
+    # --- one post ---------------------------------------------------------------------------------
+
+    async def _deliver(self, post: PlannedPost, *, manual: bool = False, actor: str | None = None) -> Outcome:
+        lock = self._target_locks.setdefault(post.target, asyncio.Lock())
+        async with lock:  # one target's posts go out one at a time, in due order
+            outcome = await self._send(post, manual=manual, actor=actor)
+        # Only a post put back in the queue (to retry later) can bring the next wake-up forward.
+        if outcome.state is PostState.RETRYING and not self._stopping:
+            await self._schedule_wake()
+        if self.observer is not None:
+            self.observer(outcome)
+        return outcome
+
+    async def _settle(self, post: PlannedPost, delivery_id: int | None, settlement: Settlement,
+                      outcome: Outcome) -> Outcome:
+        recorded = await asyncio.to_thread(self.claims.settle, post, self.worker, delivery_id, settlement,
+                                           self.clock())
+        if not recorded:
+            log.warning("%s: its claim was taken over while it was being sent (%s)", post.label,
+                        settlement.state.value)
+        return replace(outcome, state=settlement.state, note=settlement.reason)
+
+    async def _send(self, post: PlannedPost, *, manual: bool, actor: str | None) -> Outcome:
+        """Send one claimed post and record the outcome; never raises for a platform's failure."""
+        now = self.clock()
+        base = Outcome(target=post.target, platform=post.platform, kind=post.kind, planned=post)
+        stored = await asyncio.to_thread(self.store.record, post.event_id)
+        if reason := self._not_wanted(stored, post):
+            return await self._settle(post, None, Settlement(state=PostState.SKIPPED, reason=reason), base)
+        assert stored is not None
+        event = stored.event
+        if not manual and (reason := await self._too_late(post, event, now)):
+            await self.alerts(f"{post.label} skipped: {reason}")
+            return await self._settle(post, None, Settlement(state=PostState.SKIPPED, reason=reason), base)
+        if manual:
+            self._paused.pop(post.target, None)  # the organiser asks again: try the credentials again
+        elif (until := self._paused.get(post.target)) and until > now:
+            settlement = Settlement(state=PostState.RETRYING, next_attempt_at=until,
+                                    reason="paused: the target's credentials failed")
+            return await self._settle(post, None, settlement, base)
+        step = step_of(self.config, post.step_id)
+        late = post.kind is PostKind.REMINDER and now - post.due_at > LATE
+        try:
+            rendered = self.publisher.render(event, post.kind, post.target, step,
+                                             left=max(event.start - now, timedelta(minutes=1)) if late else None)
+        except (ConfigError, FitError) as exc:
+            message = f"cannot render it: {exc}"
+            await self.alerts(f"{post.label} failed: {message}")
+            return await self._settle(post, None, Settlement(state=PostState.FAILED, reason=message,
+                                                             error=message, error_kind=type(exc).__name__),
+                                      replace(base, error=exc))
+        base = replace(base, post=rendered)
+        adapter = self.publisher.adapter(post.target)
+        limits = self.publisher.limits_for(post.target)
+        chat = getattr(self.config.settings.targets[post.target], "chat_id", None)
+        try:
+            await adapter.prepare()
+        except PublishError as exc:  # nothing was sent: settle like any failure, with nothing in flight
+            return await self._failed(post, event, None, exc, adapter, base)
+        await limits.acquire(chat)
+        delivery_id = await asyncio.to_thread(self.claims.start, post, self.worker, self.clock(), actor)
+        if delivery_id is None:
+            lost = ClaimLost(f"{post.label} was taken over by another worker")
+            log.warning("%s: not sent by %s", lost, self.worker)
+            return replace(base, error=lost)
+        parts = StoredParts(self.claims, post, self.worker, len(rendered.parts), limits, chat, done=post.parts)
+        fields = {"event": post.event_id, "kind": post.kind.value, "platform": post.platform.value,
+                  "target": post.target, "post": post.id}
+        try:
+            receipt = await adapter.publish(rendered, parts)
+        except PublishError as exc:
+            log.warning("%s %s to %s failed: %s", post.event_id, post.kind.value, post.target, exc, extra=fields)
+            return await self._failed(post, event, delivery_id, exc, adapter, base)
+        except Exception as exc:  # a bug in an adapter must not stop the others; the request may have left
+            log.exception("%s %s to %s: unexpected error", post.event_id, post.kind.value, post.target, extra=fields)
+            error = OutcomeUnknown(f"unexpected error in the {post.platform.value} adapter ({type(exc).__name__}) "
+                                   "after the request may have left")
+            return await self._failed(post, event, delivery_id, error, adapter, base)
+        log.info("%s %s sent to %s: %s", post.event_id, post.kind.value, post.target, receipt.link or receipt.post_id,
+                 extra=fields)
+        outcome = await self._settle(post, delivery_id, Settlement(state=PostState.SENT, receipt=receipt),
+                                     replace(base, receipt=receipt))
+        if post.kind is PostKind.LIVE and getattr(self.config.settings.targets[post.target], "pin_live", False):
+            await self._pin_announcement(post, event, rendered)
+        return outcome
+
+    def _not_wanted(self, stored: StoredEvent | None, post: PlannedPost) -> str | None:
+        if stored is None:
+            return "the event is no longer in the database"
+        if stored.withdrawn is not None:
+            return f"the event was withdrawn: {stored.withdrawn}"
+        if not stored.active and post.kind is not PostKind.CHANGED:  # a cancellation notice still goes out
+            return f"the event is {stored.event.status.value}"
+        return None
+
+    async def _too_late(self, post: PlannedPost, event: Event, now: datetime) -> str | None:
+        """Why a due post is no longer worth sending: past its catch-up window, or a later reminder is due too
+        (after downtime, people get the latest reminder, saying how long is really left, not every one)."""
+        if reason := still_useful(post.catch_up, event.start, event.end, now):
+            return f"too late: {reason}"
+        if post.kind is PostKind.REMINDER:
+            others = await asyncio.to_thread(self.store.posts, post.event_id)
+            later = [p for p in others if p.target == post.target and p.kind is PostKind.REMINDER
+                     and post.due_at < p.due_at <= now and p.state in (PostState.PLANNED, PostState.CLAIMED,
+                                                                       PostState.RETRYING, PostState.SENT)]
+            if later:
+                return f"superseded by {later[-1].step_id}, also due"
+        return None
+
+    async def _failed(self, post: PlannedPost, event: Event, delivery_id: int | None, error: PublishError,
+                      adapter: Adapter, base: Outcome) -> Outcome:
+        settlement = self._settlement(post, event, error, adapter)
+        outcome = await self._settle(post, delivery_id, settlement, replace(base, error=error))
+        what = f"{post.label} ({post.platform.value})"
+        if settlement.state is PostState.FAILED:
+            text = f"{what} failed: {settlement.reason}"
+            if isinstance(error, CredentialsError):
+                text += f". Posting to {post.target} is paused; fix its credentials and `announce-bot retry {post.id}`."
+            await self.alerts(text)
+        elif settlement.state is PostState.UNKNOWN:
+            await self.alerts(f"{what} may or may not be published: {settlement.reason}")
+        elif isinstance(error, RateLimited) and error.retry_after >= self.policy.alert_wait:
+            assert settlement.next_attempt_at is not None
+            await self.alerts(f"{what}: {error}; it will be tried again at "
+                              f"{settlement.next_attempt_at:%Y-%m-%d %H:%M} UTC")
+        return outcome
+
+    def _settlement(self, post: PlannedPost, event: Event, error: PublishError, adapter: Adapter) -> Settlement:
+        """What a failure means for the post: retry at a time, unknown, or failed for good (with why)."""
+        now = self.clock()
+        message = f"{type(error).__name__}: {error}"
+        kind = type(error).__name__
+        if isinstance(error, CredentialsError):
+            self._paused[post.target] = now + timedelta(seconds=self.policy.credentials_pause)
+        if not error.retryable:
+            return Settlement(state=PostState.FAILED, reason=message, error=str(error), error_kind=kind)
+        uncertain = isinstance(error, OutcomeUnknown) and not adapter.idempotent
+        if uncertain and self._on_unknown(post) is OnUnknown.REPORT:
+            return Settlement(state=PostState.UNKNOWN, error=str(error), error_kind=kind, reason=(
+                f"{message}. Check the {post.platform.value} account; `announce-bot retry {post.id}` sends it again"))
+        attempts = post.attempts
+        if isinstance(error, RateLimited):
+            delay = error.retry_after  # exactly as long as the platform said
+        elif attempts >= self.policy.max_attempts:
+            reason = f"gave up after {attempts} attempts: {message}"
+            return Settlement(state=PostState.FAILED, reason=reason, error=str(error), error_kind=kind)
+        else:
+            backoff = min(self.policy.backoff_max, self.policy.backoff_base * 2 ** max(attempts - 1, 0))
+            delay = backoff * random.uniform(0.5, 1.0)  # jitter spreads retries of many posts apart
+        when = now + timedelta(seconds=delay)
+        limit = deadline(CatchUp(post.catch_up), event.start, event.end) if not post.manual else None
+        if limit is not None and when >= limit:
+            reason = f"no time left to retry before {limit:%Y-%m-%d %H:%M} UTC: {message}"
+            return Settlement(state=PostState.FAILED, reason=reason, error=str(error), error_kind=kind)
+        return Settlement(state=PostState.RETRYING, next_attempt_at=when, reason=message, error=str(error),
+                          error_kind=kind)
+
+    async def _pin_announcement(self, post: PlannedPost, event: Event, live: RenderedPost) -> None:
+        """After a live post: add the stream link to the announcement on this target and pin it (`pin_live`)."""
+        adapter = self.publisher.adapter(post.target)
+        announced = await asyncio.to_thread(self.claims.sent_post, event.id, post.target, PostKind.ANNOUNCEMENT)
+        if not isinstance(adapter, Pinning) or announced is None or not announced.post_id:
+            return
+        announcement = self.publisher.render(event, PostKind.ANNOUNCEMENT, post.target)
+        teaser = live.teaser
+        text = None
+        if teaser:
+            spec = SPECS[Platform(post.platform)]
+            limit = spec.caption_length if announcement.image and spec.caption_length else spec.max_length
+            edited = f"{announcement.parts[0].text}\n\n{teaser}"
+            text = edited if spec.measure(edited) <= limit else None  # too long to add: pin it as it is
+        try:
+            await adapter.pin_live(announced.post_id, text, caption=bool(announcement.image))
+        except PublishError as exc:
+            await self.alerts(f"{event.id}: the live link was posted on {post.target}, but the announcement "
+                              f"could not be updated and pinned: {exc}")
+            return
+        await asyncio.to_thread(self.claims.set_pinned, post.id, announced.post_id)
+
+
+__all__ = ["Dispatcher", "StoredParts", "alive", "utcnow", "worker_name"]

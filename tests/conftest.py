@@ -1,4 +1,4 @@
-"""Shared fixtures: the reference event, the real templates and config, rendered posts."""
+"""Shared fixtures: the reference event, the real templates, the tests' own config, rendered posts."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from bot.domain import Event, Platform, PostKind, RenderedPost
 from bot.rendering.renderer import Destination, Renderer
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = ROOT / "config"
+# The tests' own config (never the user's config/, which may hold their own events); the real templates.
+CONFIG_DIR = ROOT / "tests" / "fixtures" / "config"
 TEMPLATES_DIR = ROOT / "templates"
 REFERENCE_EVENT_FILE = CONFIG_DIR / "events" / "russia-dprk-treaty.yaml"
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -58,7 +59,7 @@ def render(reference_event: Event, renderer: Renderer) -> RenderFn:
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the real config and templates in a temporary working directory (var/ lands there too)."""
+    """A copy of the tests' config and the real templates in a temporary working directory (var/ lands there)."""
     import shutil
 
     shutil.copytree(CONFIG_DIR, tmp_path / "config")

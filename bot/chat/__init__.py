@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,16 +19,19 @@ from telegram.ext import (
 )
 
 from bot.alerts import Alerts
-from bot.chat import admin, events, lang, live, start, subscriptions, throttle
-from bot.chat.broadcast import Broadcaster, Progress, progress_lines
+from bot.chat import admin, events, lang, start, subscriptions, throttle
+from bot.chat import live as watch
+from bot.chat.broadcast import Broadcaster, progress_lines
 from bot.chat.core import Clock, Context, Services, answer, is_private, reply, utcnow
-from bot.chat.repository import ChatStore
 from bot.chat.texts import LANGS, t
 from bot.config import AppConfig
+from bot.config.live import LiveConfig
 from bot.config.settings import ChatSettings, TelegramTarget
-from bot.delivery import Publisher
 from bot.domain import Platform
+from bot.operations import Operations
 from bot.storage import Store
+from bot.storage.chat import ChatStore
+from bot.storage.reminders import Progress
 
 log = logging.getLogger("announce_bot.chat")
 
@@ -70,16 +73,15 @@ def base_urls(target: TelegramTarget) -> tuple[str, str]:
 
 
 def build_application(
-    config: AppConfig,
+    live: LiveConfig,
     store: Store,
     *,
-    publisher: Publisher | None = None,
-    alerts: Alerts | None = None,
+    operations: Operations | None = None,
     clock: Clock = utcnow,
-    on_retry: Callable[[], Awaitable[object]] | None = None,
     concurrent_updates: int = 16,
 ) -> ChatApp:
     """The Application for `[chat] bot_target`'s bot, with every feature's handlers; `services` in bot_data."""
+    config = live.current
     target = bot_target(config)
     token = target.secret("token")
     if not token:
@@ -95,14 +97,14 @@ def build_application(
         .build()
     )
     chats = ChatStore(store.sessions)
-    services = Services(config=config, store=store, chats=chats, clock=clock, publisher=publisher, alerts=alerts,
-                        on_retry=on_retry, progress=lambda: progress_lines(store.sessions))
+    services = Services(live=live, chats=chats, clock=clock, operations=operations,
+                        progress=lambda: progress_lines(store.sessions))
     application.bot_data["services"] = services
     settings = config.settings.chat
     gate = throttle.Throttle(settings.flood_burst, settings.flood_rate)
     application.bot_data["throttle"] = gate
     application.add_handlers(throttle.handlers(services, gate), group=-1)
-    for feature in (start, lang, events, live, subscriptions, admin):
+    for feature in (start, lang, events, watch, subscriptions, admin):
         application.add_handlers(feature.handlers(services))
     application.add_handlers(_fallbacks(services))
     application.add_error_handler(_error_handler)
@@ -215,18 +217,18 @@ class ChatBot:
 
 
 def chat_bot(
-    config: AppConfig,
+    live: LiveConfig,
     store: Store,
     *,
-    publisher: Publisher | None = None,
+    operations: Operations | None = None,
     alerts: Alerts | None = None,
     clock: Clock = utcnow,
-    on_retry: Callable[[], Awaitable[object]] | None = None,
     observer: Callable[[list[Progress]], None] | None = None,
     poll_timeout: int = 10,
+    worker: str | None = None,
 ) -> ChatBot:
-    """The chat bot for `config`, ready to start; ChatUnavailable says why it cannot run."""
-    settings = config.settings.chat
+    """The chat bot for the running configuration, ready to start; ChatUnavailable says why it cannot run."""
+    settings = live.current.settings.chat
     if not settings.enabled:
         raise ChatUnavailable("[chat] enabled = false")
     if settings.mode == "webhook":
@@ -236,11 +238,11 @@ def chat_bot(
         if not secret or not _SECRET.match(secret):
             raise ChatUnavailable("[chat] webhook mode needs webhook_secret (1-256 of A-Z a-z 0-9 _ -), set "
                                   "ANNOUNCE_BOT_CHAT__WEBHOOK_SECRET or webhook_secret_file")
-    application = build_application(config, store, publisher=publisher, alerts=alerts, clock=clock,
-                                    on_retry=on_retry)
+    application = build_application(live, store, operations=operations, clock=clock)
     services: Services = application.bot_data["services"]
-    broadcaster = Broadcaster(config, store.sessions, application.bot, chats=services.chats, alerts=alerts,
-                              clock=clock, key=services.key, observer=observer)
+    broadcaster = Broadcaster(live, store.sessions, application.bot, chats=services.chats, alerts=alerts,
+                              clock=clock, key=services.key, observer=observer,
+                              worker=f"chat:{worker}" if worker else None)
     return ChatBot(application=application, broadcaster=broadcaster, settings=settings, poll_timeout=poll_timeout)
 
 

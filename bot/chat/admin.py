@@ -14,14 +14,10 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.chat.core import Context, Services, reply
 from bot.chat.texts import LANG_NAMES, Raw, esc, t
-from bot.config import load_config
-from bot.domain import PostKind
-from bot.errors import ConfigError
-from bot.importing import import_events
-from bot.storage.tables import PlannedPostRow
+from bot.domain import CLAIMABLE, PostKind, PostState
+from bot.operations import Operations, Result
 
 log = logging.getLogger("announce_bot.chat.admin")
-_RETRYABLE = frozenset({"failed", "unknown", "skipped", "retrying"})
 
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
@@ -47,24 +43,31 @@ def admin_only(services: Services, command: str) -> Callable[[Handler], Handler]
 
 
 class Admin:
+    """The admin commands: each reads through, or acts through, the operations layer like every other front end."""
+
     def __init__(self, services: Services) -> None:
         self.services = services
+
+    def _operations(self) -> Operations | None:
+        return self.services.operations
 
     async def status(self, update: Update, context: Context) -> None:
         services = self.services
         lang = services.lang(update)
-        posts = await asyncio.to_thread(services.store.posts)
-        upcoming = sorted((p for p in posts if p.state in ("planned", "retrying")),
-                          key=lambda p: p.next_attempt_at or p.due_at)[:8]
-        failures = sorted((p for p in posts if p.state in ("failed", "unknown")),
-                          key=lambda p: p.updated_at, reverse=True)[:5]
+        ops = self._operations()
+        posts = await asyncio.to_thread(ops.posts) if ops is not None else []
+        upcoming = sorted((p for p in posts if p.state in CLAIMABLE), key=lambda p: p.when)[:8]
+        failures = sorted((p for p in posts if p.state in (PostState.FAILED, PostState.UNKNOWN)),
+                          key=lambda p: p.updated_at or p.due_at, reverse=True)[:5]
         next_lines = [
-            f"#{p.id} {(p.next_attempt_at or p.due_at).astimezone(UTC):%Y-%m-%d %H:%M} UTC "
-            f"{esc(p.event_id)} {esc(p.step_id)} → {esc(p.target)}" + (" (retrying)" if p.state == "retrying" else "")
+            f"#{p.id} {p.when.astimezone(UTC):%Y-%m-%d %H:%M} UTC "
+            f"{esc(p.event_id)} {esc(p.step_id)} → {esc(p.target)}"
+            + (" (retrying)" if p.state is PostState.RETRYING else "")
             for p in upcoming
         ]
         failure_lines = [
-            f"#{p.id} {esc(p.event_id)} {esc(p.step_id)} → {esc(p.target)}: {p.state}: {esc((p.reason or '')[:200])}"
+            f"#{p.id} {esc(p.event_id)} {esc(p.step_id)} → {esc(p.target)}: {p.state.value}: "
+            f"{esc((p.reason or '')[:200])}"
             for p in failures
         ]
         reminders = [esc(line) for line in (services.progress() if services.progress else [])]
@@ -78,61 +81,53 @@ class Admin:
         lang = services.lang(update)
         args = context.args or []
         kinds = ", ".join(kind.value for kind in PostKind)
-        kind = next((k for k in PostKind if len(args) == 2 and args[1].lower() == k.value), None)
-        event = services.resolve(args[0]) if args else None
-        if len(args) != 2 or kind is None or services.publisher is None:
+        kind = next((k for k in PostKind if len(args) >= 2 and args[1].lower() == k.value), None)
+        again = len(args) == 3 and args[2].lower() in ("again", "--again")
+        ops = self._operations()
+        if len(args) not in (2, 3) or kind is None or ops is None or (len(args) == 3 and not again):
             await reply(update, context, t("post_usage", lang, kinds=kinds))
             return
+        event = services.resolve(args[0])
         if event is None:
             await reply(update, context, t("event_not_found", lang, id=args[0][:64]))
             return
-        targets = services.publisher.targets_for(kind)
-        if not targets:
-            await reply(update, context, t("post_none", lang, kind=kind.value))
-            return
-        outcomes = await services.publisher.publish(event, kind, targets)
-        lines = [
-            f"✓ {esc(o.target)}: {esc(o.receipt.link or o.receipt.post_id)}" if o.receipt is not None
-            else f"✗ {esc(o.target)}: {esc(str(o.error)[:300])}"
-            for o in outcomes
-        ]
+        user = update.effective_user
+        results = await ops.publish(event.id, kind, again=again, actor=f"telegram:{user.id}" if user else None)
+        lines = [f"{'✓' if r.ok else '✗'} {esc(r.target or '')}: {esc(r.message[:300])}" for r in results]
         await reply(update, context, t("post_done", lang, kind=kind.value, id=event.id, results=Raw("\n".join(lines))))
 
     async def retry(self, update: Update, context: Context) -> None:
         services = self.services
         lang = services.lang(update)
         raw = (context.args or [""])[0].lstrip("#")
-        if not raw.isdigit() or len(raw) > 12:
+        ops = self._operations()
+        if not raw.isdigit() or len(raw) > 12 or ops is None:
             await reply(update, context, t("retry_usage", lang))
             return
-        with services.store.sessions() as session:
-            before = session.get(PlannedPostRow, int(raw))
-        if before is None:
+        user = update.effective_user
+        result = await ops.retry(int(raw), actor=f"telegram:{user.id}" if user else None)
+        if result.result is Result.NOT_FOUND:
             await reply(update, context, t("retry_missing", lang, id=raw))
-            return
-        if before.state not in _RETRYABLE:
-            await reply(update, context, t("retry_refused", lang, id=raw, state=before.state))
-            return
-        post = services.claims.retry(int(raw), services.clock())
-        if post is None or post.state != "planned":
-            await reply(update, context, t("retry_refused", lang, id=raw, state=post.state if post else "?"))
-            return
-        if services.on_retry is not None:
-            await services.on_retry()
-        await reply(update, context, t("retry_done", lang, id=raw, event=post.event_id, step=post.step_id,
-                                       target=post.target))
+        elif result.post is None or not result.ok:
+            await reply(update, context, t("retry_refused", lang, id=raw, reason=result.message))
+        else:
+            post = result.post
+            await reply(update, context, t("retry_done", lang, id=raw, event=post.event_id, step=post.step_id,
+                                           target=post.target))
 
     async def reload(self, update: Update, context: Context) -> None:
         services = self.services
         lang = services.lang(update)
-        try:
-            config = await asyncio.to_thread(load_config, services.config.config_dir)
-        except ConfigError as exc:
-            await reply(update, context, t("reload_failed", lang, error=str(exc)[:3000]))
+        ops = self._operations()
+        if ops is None:
             return
-        report = await asyncio.to_thread(import_events, config, services.store, services.clock())
-        services.config = config
-        changed = sum(result.outcome != "unchanged" for result in report.results)
+        user = update.effective_user
+        result = await ops.reload(actor=f"telegram:{user.id}" if user else None)
+        if not result.ok or result.report is None:
+            await reply(update, context, t("reload_failed", lang, error=result.message[:3000]))
+            return
+        report = result.report
+        changed = sum(r.outcome not in ("unchanged", "ignored") for r in report.results)
         await reply(update, context, t("reload_done", lang, events=len(report.results), changed=changed,
                                        errors=len(report.errors)))
 

@@ -16,18 +16,15 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
-from sqlalchemy import exists, func, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -35,195 +32,23 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.alerts import Alerts
-from bot.chat.core import live_lines, when_line
-from bot.chat.repository import ChatStore
-from bot.chat.tables import BroadcastRow, ReminderRow, ReminderState
+from bot.chat.core import live_lines, utcnow, when_line
 from bot.chat.texts import esc, t
 from bot.config import AppConfig
-from bot.domain import CatchUp, Event, PostKind, Step
+from bot.config.live import LiveConfig
+from bot.config.settings import ChatSettings
+from bot.domain import CatchUp, Event, PostKind, ReminderState, Step
 from bot.planning import still_useful
 from bot.rendering.context import until, view
-from bot.storage.tables import EventRow, SubscriberRow, SubscriptionRow, UTCDateTime, utcnow
+from bot.storage.chat import ChatStore
+from bot.storage.reminders import Progress, Reminder, ReminderQueue
 
 log = logging.getLogger("announce_bot.chat.broadcast")
 
 Clock = Callable[[], datetime]
-Ready = tuple[ReminderRow, Event, str]  # a row marked `sending`, its event and its text
+Ready = tuple[Reminder, Event, str]  # a row marked `sending`, its event and its text
 MAX_ATTEMPTS = 5
 HEADROOM = 0.99  # sends are spaced for 99% of the rate; Pacer's window holds the limit itself
-
-
-@dataclass(frozen=True, kw_only=True)
-class Progress:
-    """How far one broadcast (an event's step) has got."""
-
-    event_id: str
-    step_id: str
-    total: int
-    sent: int
-    waiting: int  # queued, claimed or being sent
-    failed: int
-    blocked: int
-    skipped: int
-    unknown: int
-
-    @property
-    def done(self) -> int:
-        return self.total - self.waiting
-
-    def line(self) -> str:
-        return (f"{self.event_id} {self.step_id}: {self.sent}/{self.total} sent, {self.waiting} waiting, "
-                f"{self.failed} failed, {self.blocked} blocked, {self.skipped} skipped, {self.unknown} unknown")
-
-
-class ReminderQueue:
-    """The reminder rows in the database; every method is one transaction."""
-
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.sessions = sessions
-
-    def _insert(self, session: Session) -> Callable[..., object]:
-        return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-    def enqueue(self, event_id: str, step_id: str, kind: str, due_at: datetime, now: datetime,
-                note: str | None = None, *, people: bool = True) -> int | None:
-        """Queue the step for every active subscriber of the event, once: None if it was queued before."""
-        with self.sessions.begin() as session:
-            if session.get(BroadcastRow, (event_id, step_id)) is not None:
-                return None
-            broadcast = BroadcastRow(event_id=event_id, step_id=step_id, kind=kind, due_at=due_at, total=0,
-                                     note=note, created_at=now)
-            session.add(broadcast)
-            session.flush()
-            if not people:
-                return 0
-            wants = or_(
-                SubscriberRow.all_events.is_(True),
-                exists().where(SubscriptionRow.user_id == SubscriberRow.user_id, SubscriptionRow.event_id == event_id),
-            )
-            chosen = select(
-                SubscriberRow.user_id, SubscriberRow.chat_id, literal(event_id), literal(step_id), literal(kind),
-                SubscriberRow.lang, literal(ReminderState.QUEUED), literal(0), literal(now, UTCDateTime()),
-                literal(now, UTCDateTime()),
-            ).where(SubscriberRow.active.is_(True), wants)
-            insert = self._insert(session)(ReminderRow)
-            statement = insert.from_select(  # type: ignore[attr-defined]
-                ["user_id", "chat_id", "event_id", "step_id", "kind", "lang", "state", "attempts", "created_at",
-                 "updated_at"], chosen,
-            ).on_conflict_do_nothing(index_elements=["user_id", "event_id", "step_id"])
-            result = session.execute(statement)
-            broadcast.total = int(getattr(result, "rowcount", 0) or 0)
-            return broadcast.total
-
-    def queued(self, event_id: str, step_id: str) -> bool:
-        with self.sessions() as session:
-            return session.get(BroadcastRow, (event_id, step_id)) is not None
-
-    def claim(self, now: datetime, worker: str, limit: int) -> list[ReminderRow]:
-        with self.sessions.begin() as session:
-            due = (
-                select(ReminderRow.id)
-                .where(ReminderRow.state == ReminderState.QUEUED,
-                       or_(ReminderRow.next_attempt_at.is_(None), ReminderRow.next_attempt_at <= now))
-                .order_by(ReminderRow.id).limit(limit)
-            )
-            if session.get_bind().dialect.name == "postgresql":
-                due = due.with_for_update(skip_locked=True)
-            rows = session.scalars(
-                update(ReminderRow)
-                .where(ReminderRow.id.in_(due.scalar_subquery()), ReminderRow.state == ReminderState.QUEUED)
-                .values(state=ReminderState.CLAIMED, claimed_by=worker, claimed_at=now, updated_at=now)
-                .returning(ReminderRow)
-                .execution_options(synchronize_session=False)
-            ).all()
-            return sorted(rows, key=lambda row: row.id)
-
-    def _move(self, row_id: int, worker: str, source: str, **values: object) -> bool:
-        with self.sessions.begin() as session:
-            result = session.execute(
-                update(ReminderRow)
-                .where(ReminderRow.id == row_id, ReminderRow.state == source, ReminderRow.claimed_by == worker)
-                .values(updated_at=utcnow(), **values)
-                .execution_options(synchronize_session=False)
-            )
-            return bool(getattr(result, "rowcount", 0))
-
-    def sending(self, row_id: int, worker: str) -> bool:
-        """Written just before the call: from here on, a crash means 'unknown', never a second message."""
-        return self._move(row_id, worker, ReminderState.CLAIMED, state=ReminderState.SENDING,
-                          attempts=ReminderRow.attempts + 1)
-
-    def finish(self, row_id: int, worker: str, state: str, *, message_id: int | None = None,
-               error: str | None = None, source: str = ReminderState.SENDING) -> bool:
-        return self._move(row_id, worker, source, state=state, message_id=message_id, error=error)
-
-    def requeue(self, row_id: int, worker: str, when: datetime | None, error: str | None,
-                source: str = ReminderState.SENDING) -> bool:
-        """Give a row back: it was not delivered (a 429, a 5xx, a busy chat, or shutting down)."""
-        return self._move(row_id, worker, source, state=ReminderState.QUEUED, next_attempt_at=when, error=error,
-                          claimed_by=None)
-
-    def release(self, rows: Sequence[ReminderRow], worker: str) -> None:
-        ids = [row.id for row in rows]
-        if not ids:
-            return
-        with self.sessions.begin() as session:
-            session.execute(
-                update(ReminderRow)
-                .where(ReminderRow.id.in_(ids), ReminderRow.state == ReminderState.CLAIMED,
-                       ReminderRow.claimed_by == worker)
-                .values(state=ReminderState.QUEUED, claimed_by=None, updated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
-
-    def recover(self, older_than: datetime | None = None) -> tuple[int, int]:
-        """After a crash: claimed rows go back to the queue; rows caught mid-send become unknown.
-
-        Returns (given back, unknown). With `older_than` (replicas sharing the database) only claims
-        older than that are touched.
-        """
-        with self.sessions.begin() as session:
-            counts = []
-            for source, values in (
-                (ReminderState.CLAIMED, {"state": ReminderState.QUEUED, "claimed_by": None}),
-                (ReminderState.SENDING, {"state": ReminderState.UNKNOWN,
-                                         "error": "the bot stopped while sending: it may or may not have arrived"}),
-            ):
-                query = update(ReminderRow).where(ReminderRow.state == source)
-                if older_than is not None:
-                    query = query.where(ReminderRow.claimed_at < older_than)
-                result = session.execute(query.values(updated_at=utcnow(), **values)
-                                         .execution_options(synchronize_session=False))
-                counts.append(int(getattr(result, "rowcount", 0) or 0))
-            return counts[0], counts[1]
-
-    def progress(self, event_id: str | None = None) -> list[Progress]:
-        with self.sessions() as session:
-            query = select(ReminderRow.event_id, ReminderRow.step_id, ReminderRow.state, func.count()).group_by(
-                ReminderRow.event_id, ReminderRow.step_id, ReminderRow.state)
-            broadcasts = select(BroadcastRow).order_by(BroadcastRow.due_at, BroadcastRow.step_id)
-            if event_id is not None:
-                query = query.where(ReminderRow.event_id == event_id)
-                broadcasts = broadcasts.where(BroadcastRow.event_id == event_id)
-            counts: dict[tuple[str, str], dict[str, int]] = {}
-            for ev, step, state, count in session.execute(query):
-                counts.setdefault((ev, step), {})[state] = count
-            result = []
-            for broadcast in session.scalars(broadcasts):
-                mine = counts.get((broadcast.event_id, broadcast.step_id), {})
-                result.append(Progress(
-                    event_id=broadcast.event_id, step_id=broadcast.step_id, total=sum(mine.values()),
-                    sent=mine.get(ReminderState.SENT, 0),
-                    waiting=sum(mine.get(s, 0) for s in ReminderState.OPEN),
-                    failed=mine.get(ReminderState.FAILED, 0), blocked=mine.get(ReminderState.BLOCKED, 0),
-                    skipped=mine.get(ReminderState.SKIPPED, 0), unknown=mine.get(ReminderState.UNKNOWN, 0),
-                ))
-            return result
-
-    def open_count(self) -> int:
-        with self.sessions() as session:
-            return session.scalar(select(func.count()).select_from(ReminderRow)
-                                  .where(ReminderRow.state.in_(ReminderState.OPEN))) or 0
 
 
 def due_steps(event: Event, steps: Sequence[Step], kinds: Sequence[str], now: datetime
@@ -320,26 +145,25 @@ class Broadcaster:
 
     def __init__(
         self,
-        config: AppConfig,
+        live: LiveConfig,
         sessions: sessionmaker[Session],
         bot: Bot,
         *,
         chats: ChatStore | None = None,
         alerts: Alerts | None = None,
         clock: Clock = utcnow,
-        worker: str = "chat",
+        worker: str | None = None,
         key: Callable[[str], str] = lambda event_id: event_id,
         observer: Callable[[list[Progress]], None] | None = None,
         rate: float | None = None,
     ) -> None:
-        self.config = config
-        self.settings = config.settings.chat
+        self.live = live
         self.queue = ReminderQueue(sessions)
         self.chats = chats or ChatStore(sessions)
         self.bot = bot
         self.alerts = alerts
         self.clock = clock
-        self.worker = worker
+        self.worker = worker or f"chat:{uuid.uuid4().hex[:12]}"  # unique per process: claims say whose they are
         self.key = key
         self.observer = observer
         limit = rate or self.settings.broadcast_rate
@@ -354,6 +178,14 @@ class Broadcaster:
         self.sent = 0
         self._outcomes = 0  # rows settled so far (sent, failed, requeued...), so idle loops report nothing
         self._reported = -1
+
+    @property
+    def config(self) -> AppConfig:
+        return self.live.current
+
+    @property
+    def settings(self) -> ChatSettings:
+        return self.config.settings.chat
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -397,12 +229,8 @@ class Broadcaster:
         return await asyncio.to_thread(self._sweep, self.clock())
 
     def _sweep(self, now: datetime) -> int:
-        with self.queue.sessions() as session:
-            rows = session.execute(
-                select(EventRow.id).where(EventRow.status == "scheduled", EventRow.end_at > now - timedelta(days=1))
-            ).scalars().all()
         queued = 0
-        for event_id in rows:
+        for event_id in self.queue.live_event_ids(now):
             event = self.chats.event(event_id)
             if event is None:
                 continue
@@ -460,7 +288,7 @@ class Broadcaster:
         self._reported = self._outcomes
         self.observer(await asyncio.to_thread(self.queue.progress))
 
-    async def _prepare(self, row: ReminderRow, events: dict[str, Event | None]) -> Ready | None:
+    async def _prepare(self, row: Reminder, events: dict[str, Event | None]) -> Ready | None:
         """Checks (the event, the campaign, the chat's pace), then the row marked `sending` and its text."""
         if row.event_id not in events:
             events[row.event_id] = await asyncio.to_thread(self.chats.event, row.event_id)
@@ -485,7 +313,7 @@ class Broadcaster:
             return None  # the claim was lost (a replica's recovery took it back)
         return row, event, reminder_text(event, row.kind, row.lang, now)
 
-    async def _fire(self, row: ReminderRow, event: Event, text: str) -> None:
+    async def _fire(self, row: Reminder, event: Event, text: str) -> None:
         """Wait for a slot (and for any 429 pause), then send in a task."""
         await self._inflight.acquire()
         while (pause := self._paused_until - time.monotonic()) > 0:
@@ -503,7 +331,7 @@ class Broadcaster:
         if not task.cancelled() and task.exception() is not None:
             log.error("personal reminder task failed", exc_info=task.exception())
 
-    def _pointless(self, row: ReminderRow, event: Event | None, now: datetime) -> str | None:
+    def _pointless(self, row: Reminder, event: Event | None, now: datetime) -> str | None:
         if event is None or event.status.value != "scheduled":
             return "the event is no longer scheduled"
         step = next((s for s in self.config.campaign.steps if s.id == row.step_id), None)
@@ -511,7 +339,7 @@ class Broadcaster:
             CatchUp.WHILE_RUNNING if row.kind == PostKind.LIVE.value else CatchUp.BEFORE_START)
         return still_useful(catch_up, event.start, event.end, now)
 
-    async def _send(self, row: ReminderRow, event: Event, text: str) -> None:
+    async def _send(self, row: Reminder, event: Event, text: str) -> None:
         queue, worker = self.queue, self.worker
         try:
             message = await self.bot.send_message(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -20,15 +20,14 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.alerts import Alerts
-from bot.chat.repository import ChatStore
 from bot.chat.texts import esc, lang_of, t
 from bot.config import AppConfig
-from bot.delivery import Publisher
+from bot.config.live import LiveConfig
 from bot.domain import Event
+from bot.operations import Operations
 from bot.platforms import telegram_length
 from bot.rendering.context import EventView, view
-from bot.storage import Claims, Store
+from bot.storage.chat import ChatStore
 
 Clock = Callable[[], datetime]
 Context = ContextTypes.DEFAULT_TYPE
@@ -43,15 +42,13 @@ def utcnow() -> datetime:
 
 @dataclass(kw_only=True)
 class Services:
-    """Everything the handlers use, built once and passed in (no globals); `config` changes on /reload."""
+    """Everything the handlers use, built once and passed in (no globals). The configuration is read from `live`
+    at each use, so a reload (from anywhere) reaches the chat bot with everything else."""
 
-    config: AppConfig
-    store: Store
+    live: LiveConfig
     chats: ChatStore
     clock: Clock = utcnow
-    publisher: Publisher | None = None
-    alerts: Alerts | None = None
-    on_retry: Callable[[], Awaitable[object]] | None = None  # wakes the Dispatcher after /retry
+    operations: Operations | None = None  # the admin commands act through it (None: they are unavailable)
     progress: Callable[[], list[str]] | None = None  # reminder broadcasts, for /status
     bot_username: str = "announce_bot"
     keys: dict[str, str] = field(default_factory=dict)  # short key -> event id, for long ids
@@ -67,8 +64,8 @@ class Services:
         return text
 
     @property
-    def claims(self) -> Claims:
-        return Claims(self.store.sessions)
+    def config(self) -> AppConfig:
+        return self.live.current
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.config.settings.admin.user_ids

@@ -35,11 +35,17 @@ class AppConfig:
 
 @dataclass(kw_only=True)
 class EventFiles:
-    """The events read from `events/`, and what was wrong with the files that could not be read."""
+    """The events read from `events/`, and what was wrong with the files that could not be read.
+
+    `broken` holds every file that could not be read (so that the event it defined is kept as stored, not
+    withdrawn), `conflicts` the ids that two or more files claim (neither file's version is used).
+    """
 
     events: dict[str, Event] = field(default_factory=dict)
     sources: dict[str, Path] = field(default_factory=dict)
     errors: list[ConfigError] = field(default_factory=list)
+    broken: set[Path] = field(default_factory=set)
+    conflicts: dict[str, list[Path]] = field(default_factory=dict)
 
 
 def _where(loc: Iterable[int | str]) -> str:
@@ -86,6 +92,12 @@ def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(str(path), [
+            f"line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            "save the file as UTF-8"
+        ]) from None
     try:
         return yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -112,20 +124,32 @@ def load_event(path: Path) -> Event:
 
 
 def load_events(events_dir: Path) -> EventFiles:
-    """Read every `*.yaml` in `events_dir`; a bad file is reported and left out, never half-read."""
+    """Read every `*.yaml` in `events_dir`; a bad file is reported and left out, never half-read.
+
+    Two files that define the same id are both left out, with an error naming both: neither may silently
+    replace the other (or the event already stored).
+    """
     result = EventFiles()
+    found: dict[str, list[tuple[Path, Event]]] = {}
     for path in sorted([*events_dir.glob("*.yaml"), *events_dir.glob("*.yml")]):
         try:
             event = load_event(path)
         except ConfigError as exc:
             result.errors.append(exc)
+            result.broken.add(path)
             continue
-        if event.id in result.events:
-            other = result.sources[event.id]
-            result.errors.append(ConfigError(str(path), [f"id: {event.id!r} is already used by {other}"]))
+        found.setdefault(event.id, []).append((path, event))
+    for event_id, versions in found.items():
+        if len(versions) > 1:
+            paths = [path for path, _ in versions]
+            result.conflicts[event_id] = paths
+            result.errors.append(ConfigError(", ".join(map(str, paths)), [
+                f"id: {event_id!r} is defined by {len(paths)} files; none of them is used until only one is left"
+            ]))
             continue
-        result.events[event.id] = event
-        result.sources[event.id] = path
+        path, event = versions[0]
+        result.events[event_id] = event
+        result.sources[event_id] = path
     return result
 
 

@@ -118,6 +118,8 @@ class DeliverySettings(_Section):
     backoff_base: float = Field(default=10.0, gt=0, description="seconds before the first retry; doubles each time")
     backoff_max: float = Field(default=900.0, gt=0)
     credentials_pause: float = Field(default=900.0, gt=0, description="seconds a target rests after a token fails")
+    alert_wait: float = Field(default=300.0, gt=0, description="a platform's wait this long alerts the organiser")
+    skip_past: bool = Field(default=True, description="posts already past when first planned are skipped, not late")
     rate_limit: bool = Field(default=True, description="respect each platform's declared message rate")
     shared_database: bool = Field(
         default=False, description="several replicas share the database: only claims older than the lease are stale"

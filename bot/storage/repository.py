@@ -1,33 +1,54 @@
-"""Reads and writes events, planned posts and deliveries; imports events idempotently."""
+"""Events, planned posts and the delivery log in the database; hands out frozen values, never ORM rows."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.domain import CatchUp, Event, PostKind, PostState, Receipt
-from bot.errors import PublishError
+from bot.domain import (
+    CLAIMABLE,
+    COMMANDS,
+    CatchUp,
+    Command,
+    Delivery,
+    Event,
+    EventOrigin,
+    EventStatus,
+    PlannedPost,
+    Platform,
+    PostKind,
+    PostState,
+    Receipt,
+    StoredEvent,
+    sources,
+)
 from bot.planning import PlanItem
 from bot.storage.tables import DeliveryRow, EventRow, PlannedPostRow, utcnow
 
-# States a re-import may still change: nothing has been sent for them.
-_MUTABLE = frozenset({PostState.PLANNED, PostState.WAITING, PostState.CANCELLED})
+_S = PostState
+# States an import may still change: nothing of them has been sent, nobody decided about them by hand.
+_REPLANNABLE = frozenset({_S.PLANNED, _S.WAITING, _S.CANCELLED})
+# What withdrawing an event (or removing a step from the campaign) cancels: whatever has not gone out yet.
+_UNSENT = frozenset({_S.PLANNED, _S.WAITING, _S.RETRYING})
+WITHDRAWN_PREFIX = "withdrawn: "
 
 
 @dataclass(frozen=True, kw_only=True)
 class SyncResult:
     event_id: str
-    outcome: str  # "created", "updated" or "unchanged"
+    outcome: str  # "created", "updated", "unchanged", "restored" or "ignored" (taken over in the dashboard)
     planned: int = 0  # posts added
     replanned: int = 0  # posts whose time, language or state changed
     cancelled: int = 0  # posts no longer wanted
+    past: int = 0  # posts already past when first planned: skipped, not sent late
 
 
 def content_hash(event: Event) -> str:
@@ -35,15 +56,62 @@ def content_hash(event: Event) -> str:
     return hashlib.sha256(data.encode()).hexdigest()
 
 
+def _values(states: Iterable[PostState]) -> list[str]:
+    return [state.value for state in states]
+
+
+def planned_post(row: PlannedPostRow) -> PlannedPost:
+    """The frozen value of a row (the only way a planned post leaves storage)."""
+    return PlannedPost(
+        id=row.id, event_id=row.event_id, step_id=row.step_id, kind=PostKind(row.kind), target=row.target,
+        platform=Platform(row.platform), lang=row.lang, catch_up=CatchUp(row.catch_up), due_at=row.due_at,
+        state=PostState(row.state), reason=row.reason, attempts=row.attempts, next_attempt_at=row.next_attempt_at,
+        claimed_by=row.claimed_by, claimed_at=row.claimed_at, post_id=row.post_id, link=row.link,
+        parts=tuple(row.parts or ()), pinned_message_id=row.pinned_message_id, manual=bool(row.manual),
+        actor=row.actor, updated_at=row.updated_at,
+    )
+
+
+def delivery(row: DeliveryRow) -> Delivery:
+    return Delivery(
+        id=row.id, planned_post_id=row.planned_post_id, event_id=row.event_id, kind=row.kind, target=row.target,
+        platform=row.platform, state=PostState(row.state), post_id=row.post_id, link=row.link, error=row.error,
+        error_kind=row.error_kind, started_at=row.started_at, finished_at=row.finished_at, actor=row.actor,
+    )
+
+
+def stored_event(row: EventRow, event: Event | None = None) -> StoredEvent:
+    return StoredEvent(
+        event=event or Event.model_validate(row.data), origin=EventOrigin(row.origin or EventOrigin.FILE),
+        source=row.source or "", version=row.content_hash, withdrawn=row.withdrawn, created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
 class Store:
-    """The database as the rest of the bot sees it. Each method is one transaction."""
+    """Events and their planned posts as the rest of the bot sees them. Each method is one transaction."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
+        self._parsed: dict[str, tuple[str, Event]] = {}  # id -> (content hash, event): parsed once per version
+
+    @property
+    def engine(self) -> Engine:
+        engine: Engine = self.sessions.kw["bind"]
+        return engine
+
+    def _event(self, row: EventRow) -> StoredEvent:
+        cached = self._parsed.get(row.id)
+        if cached is None or cached[0] != row.content_hash:
+            cached = (row.content_hash, Event.model_validate(row.data))
+            self._parsed[row.id] = cached
+        return stored_event(row, cached[1])
+
+    # -- events ---------------------------------------------------------------------------------------
 
     def sync_event(
-        self, event: Event, source: str, items: Sequence[PlanItem], *, notify_changes: bool = False,
-        now: datetime | None = None,
+        self, event: Event, source: str, items: Sequence[PlanItem], *, origin: EventOrigin = EventOrigin.FILE,
+        notify_changes: bool = False, now: datetime | None = None, skip_past: bool = True,
     ) -> SyncResult:
         """Store `event` and bring its planned posts in line with `items` (see `_sync_event`).
 
@@ -52,24 +120,29 @@ class Store:
         """
         for attempt in range(3):
             try:
-                return self._sync_event(event, source, items, notify_changes=notify_changes, now=now)
+                return self._sync_event(event, source, items, origin=origin, notify_changes=notify_changes,
+                                        now=now or utcnow(), skip_past=skip_past)
             except IntegrityError:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
     def _sync_event(
-        self, event: Event, source: str, items: Sequence[PlanItem], *, notify_changes: bool = False,
-        now: datetime | None = None,
+        self, event: Event, source: str, items: Sequence[PlanItem], *, origin: EventOrigin, notify_changes: bool,
+        now: datetime, skip_past: bool,
     ) -> SyncResult:
         """Store `event` and bring its planned posts in line with `items`; unchanged input writes nothing.
 
-        With `notify_changes`, a new time, a postponement or a cancellation plans a `changed` notice, due
-        now, on every target that already carried the announcement.
+        - A post planned for the first time whose due time is already past is skipped (`skip_past`): an event
+          first seen after the fact sends nothing late; `announce-bot retry` sends one on purpose.
+        - An event made or taken over in the dashboard is not changed by its file (outcome "ignored").
+        - A withdrawn event that comes back (its file restored) is restored, and so are its cancelled posts.
+        - With `notify_changes`, a new time, a postponement or a cancellation plans a `changed` notice, due
+          now, on every target that already carried the announcement.
         """
         digest = content_hash(event)
-        active = event.status.value == "scheduled"
-        planned = replanned = cancelled = 0
+        active = event.status is EventStatus.SCHEDULED
+        planned = replanned = cancelled = past = 0
         with self.sessions.begin() as session:
             if session.get_bind().dialect.name == "postgresql":
                 # One replica at a time per event; the others then see its rows and find nothing to do.
@@ -78,20 +151,26 @@ class Store:
             notice = False
             if row is None:
                 outcome = "created"
-                row = EventRow(id=event.id)
+                row = EventRow(id=event.id, created_at=now)
                 session.add(row)
+            elif row.origin == EventOrigin.DASHBOARD.value and origin is EventOrigin.FILE:
+                return SyncResult(event_id=event.id, outcome="ignored")
             else:
-                outcome = "updated" if row.content_hash != digest or row.source != source else "unchanged"
-                was_active = row.status == "scheduled"
+                restored = row.withdrawn is not None
+                outcome = "restored" if restored else (
+                    "updated" if row.content_hash != digest or row.source != source else "unchanged")
+                was_active = row.status == EventStatus.SCHEDULED.value and not restored
                 notice = notify_changes and was_active and (not active or row.start_at != event.start)
             if outcome != "unchanged":
                 row.content_hash = digest
                 row.data = event.model_dump(mode="json")
                 row.source = source
+                row.origin = origin.value
+                row.withdrawn = None
                 row.status = event.status.value
                 row.start_at = event.start
                 row.end_at = event.end
-                row.updated_at = utcnow()
+                row.updated_at = now
             existing = {
                 (post.step_id, post.target): post
                 for post in session.scalars(select(PlannedPostRow).where(PlannedPostRow.event_id == event.id))
@@ -100,90 +179,112 @@ class Store:
                 state, reason = _desired(item, active, event)
                 post = existing.pop(item.key, None)
                 if post is None:
+                    if skip_past and item.due_at < now and state is not _S.CANCELLED:
+                        state = _S.SKIPPED
+                        reason = (f"already past when first planned ({item.due_at:%Y-%m-%d %H:%M} UTC): not sent "
+                                  "late; `announce-bot retry` sends it")
+                        past += 1
                     session.add(_new_post(item, state, reason))
                     planned += 1
-                elif post.state in _MUTABLE and _update(post, item, state, reason):
+                elif PostState(post.state) in _REPLANNABLE and _update(post, item, state, reason):
                     replanned += 1
             for post in existing.values():
-                if post.kind != PostKind.CHANGED and post.state in (PostState.PLANNED, PostState.WAITING):
-                    post.state, post.reason = PostState.CANCELLED.value, "no longer in the campaign"
+                if post.kind != PostKind.CHANGED and not post.manual and PostState(post.state) in _UNSENT:
+                    post.state, post.reason = _S.CANCELLED.value, "no longer in the campaign"
                     cancelled += 1
             if notice:
-                planned += _plan_notices(session, event, now or utcnow())
+                planned += _plan_notices(session, event, now)
         if outcome == "unchanged" and (planned or replanned or cancelled):
             outcome = "updated"
-        return SyncResult(
-            event_id=event.id, outcome=outcome, planned=planned, replanned=replanned, cancelled=cancelled
-        )
+        return SyncResult(event_id=event.id, outcome=outcome, planned=planned, replanned=replanned,
+                          cancelled=cancelled, past=past)
+
+    def withdraw(self, event_id: str, reason: str, now: datetime) -> int | None:
+        """Withdraw a live event: none of its unsent posts go out. Returns how many were cancelled, None if it
+        was already withdrawn (or is not stored), so that the organiser is told once."""
+        with self.sessions.begin() as session:
+            row = session.get(EventRow, event_id)
+            if row is None or row.withdrawn is not None:
+                return None
+            row.withdrawn, row.updated_at = reason, now
+            result = session.execute(
+                update(PlannedPostRow)
+                .where(PlannedPostRow.event_id == event_id, PlannedPostRow.state.in_(_values(_UNSENT)))
+                .values(state=_S.CANCELLED.value, reason=WITHDRAWN_PREFIX + reason, next_attempt_at=None,
+                        updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
 
     def events(self) -> list[Event]:
-        with self.sessions() as session:
-            rows = session.scalars(select(EventRow).order_by(EventRow.start_at)).all()
-            return [Event.model_validate(row.data) for row in rows]
+        """The live events (not withdrawn), by start: what the public pages, feeds and the chat bot show."""
+        return [stored.event for stored in self.records() if stored.withdrawn is None]
 
     def event(self, event_id: str) -> Event | None:
+        """A live event, or None (unknown or withdrawn)."""
+        stored = self.record(event_id)
+        return stored.event if stored is not None and stored.withdrawn is None else None
+
+    def records(self) -> list[StoredEvent]:
+        """Every stored event, withdrawn ones included, with where it comes from."""
+        with self.sessions() as session:
+            rows = session.scalars(select(EventRow).order_by(EventRow.start_at, EventRow.id)).all()
+            return [self._event(row) for row in rows]
+
+    def record(self, event_id: str) -> StoredEvent | None:
         with self.sessions() as session:
             row = session.get(EventRow, event_id)
-            return Event.model_validate(row.data) if row else None
+            return self._event(row) if row else None
 
-    def posts(self, event_id: str | None = None) -> list[PlannedPostRow]:
+    def sources(self) -> dict[str, tuple[EventOrigin, str, bool]]:
+        """Every stored event's (origin, source file, withdrawn), without parsing any event."""
+        with self.sessions() as session:
+            rows = session.execute(select(EventRow.id, EventRow.origin, EventRow.source, EventRow.withdrawn))
+            return {id_: (EventOrigin(origin or EventOrigin.FILE), source or "", withdrawn is not None)
+                    for id_, origin, source, withdrawn in rows}
+
+    # -- planned posts and the delivery log ----------------------------------------------------------
+
+    def posts(self, event_id: str | None = None) -> list[PlannedPost]:
         with self.sessions() as session:
             query = select(PlannedPostRow).order_by(PlannedPostRow.due_at, PlannedPostRow.step_id,
                                                     PlannedPostRow.target)
             if event_id is not None:
                 query = query.where(PlannedPostRow.event_id == event_id)
-            return list(session.scalars(query).all())
+            return [planned_post(row) for row in session.scalars(query)]
 
-    def deliveries(self, event_id: str | None = None, limit: int = 100) -> list[DeliveryRow]:
+    def post(self, post_id: int) -> PlannedPost | None:
+        with self.sessions() as session:
+            row = session.get(PlannedPostRow, post_id)
+            return planned_post(row) if row else None
+
+    def deliveries(self, event_id: str | None = None, limit: int = 100, post_id: int | None = None) -> list[Delivery]:
         with self.sessions() as session:
             query = select(DeliveryRow).order_by(DeliveryRow.id.desc()).limit(limit)
             if event_id is not None:
                 query = query.where(DeliveryRow.event_id == event_id)
-            return list(session.scalars(query).all())
+            if post_id is not None:
+                query = query.where(DeliveryRow.planned_post_id == post_id)
+            return [delivery(row) for row in session.scalars(query)]
 
-    def start_delivery(
-        self, *, event_id: str, kind: str, target: str, platform: str, planned_post_id: int | None = None,
-        claimed_by: str | None = None,
-    ) -> int | None:
-        """Record an attempt before the network call, so a crash in between leaves a trace.
-
-        With `claimed_by`, the attempt is recorded only while that worker still holds the post's claim
-        (and its lease is renewed); None means the claim was lost, so the caller must not send.
-        """
+    def add_manual_post(
+        self, event_id: str, kind: PostKind, target: str, platform: Platform, lang: str, now: datetime,
+        actor: str | None, catch_up: CatchUp = CatchUp.ALWAYS,
+    ) -> PlannedPost:
+        """A post the organiser asks for outside the campaign (another copy, or a kind it does not plan): a
+        planned post of its own, due now, so that it goes through the same claim, log and retries."""
         with self.sessions.begin() as session:
-            if planned_post_id is not None and claimed_by is not None:
-                held = session.execute(
-                    update(PlannedPostRow)
-                    .where(PlannedPostRow.id == planned_post_id, PlannedPostRow.claimed_by == claimed_by,
-                           PlannedPostRow.state == PostState.CLAIMED.value)
-                    .values(claimed_at=utcnow())
-                    .execution_options(synchronize_session=False)
-                )
-                if not getattr(held, "rowcount", 0):
-                    return None
-            row = DeliveryRow(
-                planned_post_id=planned_post_id,
-                event_id=event_id,
-                kind=kind,
-                target=target,
-                platform=platform,
-                state=PostState.CLAIMED.value,
+            count = session.scalar(select(func.count()).select_from(PlannedPostRow).where(
+                PlannedPostRow.event_id == event_id, PlannedPostRow.target == target,
+                PlannedPostRow.manual.is_(True))) or 0
+            row = PlannedPostRow(
+                event_id=event_id, step_id=f"manual-{kind.value}-{count + 1}", kind=kind.value, target=target,
+                platform=platform.value, lang=lang, catch_up=catch_up.value, due_at=now, state=_S.PLANNED.value,
+                reason="asked for by an organiser", attempts=0, manual=True, actor=actor, parts=[], updated_at=now,
             )
             session.add(row)
             session.flush()
-            return row.id
-
-    def finish_delivery(
-        self, delivery_id: int, *, receipt: Receipt | None = None, error: PublishError | None = None
-    ) -> None:
-        with self.sessions.begin() as session:
-            row = session.get_one(DeliveryRow, delivery_id)
-            row.finished_at = utcnow()
-            if receipt is not None:
-                row.state, row.post_id, row.link = PostState.SENT.value, receipt.post_id, receipt.link
-            elif error is not None:
-                row.state = PostState.RETRYING.value if error.retryable else PostState.FAILED.value
-                row.error, row.error_kind = str(error), type(error).__name__
+            return planned_post(row)
 
 
 def _plan_notices(session: Session, event: Event, now: datetime) -> int:
@@ -191,7 +292,7 @@ def _plan_notices(session: Session, event: Event, now: datetime) -> int:
         select(PlannedPostRow).where(
             PlannedPostRow.event_id == event.id,
             PlannedPostRow.kind == PostKind.ANNOUNCEMENT.value,
-            PlannedPostRow.state == PostState.SENT.value,
+            PlannedPostRow.state == _S.SENT.value,
         )
     ).all()
     step_id = f"changed-{now:%Y%m%dt%H%M%S}"
@@ -199,44 +300,36 @@ def _plan_notices(session: Session, event: Event, now: datetime) -> int:
         session.add(PlannedPostRow(
             event_id=event.id, step_id=step_id, kind=PostKind.CHANGED.value, target=post.target,
             platform=post.platform, lang=post.lang, catch_up=CatchUp.BEFORE_END.value, due_at=now,
-            state=PostState.PLANNED.value, reason=f"the event is {event.status.value}"
-            if event.status.value != "scheduled" else "the start time changed", attempts=0,
+            state=_S.PLANNED.value, reason=f"the event is {event.status.value}"
+            if event.status is not EventStatus.SCHEDULED else "the start time changed", attempts=0, parts=[],
         ))
     return len(announced)
 
 
-def _desired(item: PlanItem, active: bool, event: Event) -> tuple[str, str | None]:
+def _desired(item: PlanItem, active: bool, event: Event) -> tuple[PostState, str | None]:
     if not active:
-        return PostState.CANCELLED.value, f"the event is {event.status.value}"
+        return _S.CANCELLED, f"the event is {event.status.value}"
     if item.waiting:
-        return PostState.WAITING.value, item.waiting
-    return PostState.PLANNED.value, None
+        return _S.WAITING, item.waiting
+    return _S.PLANNED, None
 
 
-def _new_post(item: PlanItem, state: str, reason: str | None) -> PlannedPostRow:
+def _new_post(item: PlanItem, state: PostState, reason: str | None) -> PlannedPostRow:
     return PlannedPostRow(
-        event_id=item.event_id,
-        step_id=item.step_id,
-        kind=item.kind.value,
-        target=item.target,
-        platform=item.platform.value,
-        lang=item.lang,
-        catch_up=item.catch_up.value,
-        due_at=item.due_at,
-        state=state,
-        reason=reason,
-        attempts=0,
+        event_id=item.event_id, step_id=item.step_id, kind=item.kind.value, target=item.target,
+        platform=item.platform.value, lang=item.lang, catch_up=item.catch_up.value, due_at=item.due_at,
+        state=state.value, reason=reason, attempts=0, parts=[],
     )
 
 
-def _update(post: PlannedPostRow, item: PlanItem, state: str, reason: str | None) -> bool:
+def _update(post: PlannedPostRow, item: PlanItem, state: PostState, reason: str | None) -> bool:
     wanted: dict[str, object] = {
         "kind": item.kind.value,
         "platform": item.platform.value,
         "lang": item.lang,
         "catch_up": item.catch_up.value,
         "due_at": item.due_at,
-        "state": state,
+        "state": state.value,
         "reason": reason,
     }
     changed = {key: value for key, value in wanted.items() if getattr(post, key) != value}
@@ -245,28 +338,35 @@ def _update(post: PlannedPostRow, item: PlanItem, state: str, reason: str | None
     return bool(changed)
 
 
-_CLAIMABLE = (PostState.PLANNED.value, PostState.RETRYING.value)
-# What the organiser may skip: anything not sent, not in flight and not already settled as not wanted.
-_SKIPPABLE = (PostState.PLANNED.value, PostState.WAITING.value, PostState.RETRYING.value, PostState.FAILED.value,
-              PostState.UNKNOWN.value)
+@dataclass(frozen=True, kw_only=True)
+class Settlement:
+    """How a claimed post ends this attempt: its new state, and what goes with it."""
+
+    state: PostState
+    reason: str | None = None
+    receipt: Receipt | None = None
+    next_attempt_at: datetime | None = None
+    error: str | None = None  # for the delivery row: the error's text and kind
+    error_kind: str | None = None
 
 
 class Claims:
-    """The delivery state machine in the database: claim, then sent / retrying / failed / skipped / unknown.
+    """The delivery state machine in the database: claim, start, record parts, settle; recovery; commands.
 
     A post is claimed with one atomic UPDATE before its network call, so that no two senders (tasks,
-    processes or replicas) ever send it twice; PostgreSQL skips rows another replica has locked.
+    processes or replicas) ever send it twice; PostgreSQL skips rows another replica has locked. Every
+    move follows `bot.domain.TRANSITIONS`.
     """
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
 
-    def claim_due(self, now: datetime, worker: str, limit: int = 500) -> list[PlannedPostRow]:
+    def claim_due(self, now: datetime, worker: str, limit: int = 500) -> list[PlannedPost]:
         with self.sessions.begin() as session:
             due = (
                 select(PlannedPostRow.id)
                 .where(
-                    PlannedPostRow.state.in_(_CLAIMABLE),
+                    PlannedPostRow.state.in_(_values(CLAIMABLE)),
                     PlannedPostRow.due_at <= now,
                     or_(PlannedPostRow.next_attempt_at.is_(None), PlannedPostRow.next_attempt_at <= now),
                 )
@@ -277,175 +377,232 @@ class Claims:
                 due = due.with_for_update(skip_locked=True)
             claimed = session.scalars(
                 update(PlannedPostRow)
-                .where(PlannedPostRow.id.in_(due.scalar_subquery()), PlannedPostRow.state.in_(_CLAIMABLE))
-                .values(
-                    state=PostState.CLAIMED.value,
-                    claimed_by=worker,
-                    claimed_at=now,
-                    attempts=PlannedPostRow.attempts + 1,
-                    updated_at=now,
-                )
+                .where(PlannedPostRow.id.in_(due.scalar_subquery()), PlannedPostRow.state.in_(_values(CLAIMABLE)))
+                .values(state=_S.CLAIMED.value, claimed_by=worker, claimed_at=now,
+                        attempts=PlannedPostRow.attempts + 1, updated_at=now)
                 .returning(PlannedPostRow)
                 .execution_options(synchronize_session=False)
             ).all()
-            return sorted(claimed, key=lambda post: (post.due_at, post.id))
+            return sorted((planned_post(row) for row in claimed), key=lambda post: (post.due_at, post.id))
 
-    def _finish(self, row_id: int, worker: str, **values: object) -> bool:
-        """Move a post this worker claimed to its outcome; False if the claim was lost meanwhile."""
-        with self.sessions.begin() as session:
-            result = session.execute(
-                update(PlannedPostRow)
-                .where(
-                    PlannedPostRow.id == row_id,
-                    PlannedPostRow.state == PostState.CLAIMED.value,
-                    PlannedPostRow.claimed_by == worker,
-                )
-                .values(updated_at=utcnow(), **values)
-                .execution_options(synchronize_session=False)
-            )
-            return bool(getattr(result, "rowcount", 0))
-
-    def sent(self, row_id: int, worker: str, receipt: Receipt) -> bool:
-        return self._finish(row_id, worker, state=PostState.SENT.value, post_id=receipt.post_id,
-                            link=receipt.link, reason=None, next_attempt_at=None)
-
-    def retry_at(self, row_id: int, worker: str, when: datetime, reason: str) -> bool:
-        return self._finish(row_id, worker, state=PostState.RETRYING.value, next_attempt_at=when, reason=reason)
-
-    def failed(self, row_id: int, worker: str, reason: str) -> bool:
-        return self._finish(row_id, worker, state=PostState.FAILED.value, reason=reason, next_attempt_at=None)
-
-    def unknown(self, row_id: int, worker: str, reason: str) -> bool:
-        return self._finish(row_id, worker, state=PostState.UNKNOWN.value, reason=reason, next_attempt_at=None)
-
-    def skipped(self, row_id: int, worker: str, reason: str) -> bool:
-        return self._finish(row_id, worker, state=PostState.SKIPPED.value, reason=reason, next_attempt_at=None)
-
-    def stale_claims(self, older_than: datetime | None = None) -> list[PlannedPostRow]:
-        """Claims whose sender is gone: all of them at start-up of a single process, else older than a lease."""
-        with self.sessions() as session:
-            query = select(PlannedPostRow).where(PlannedPostRow.state == PostState.CLAIMED.value)
-            if older_than is not None:
-                query = query.where(PlannedPostRow.claimed_at < older_than)
-            return list(session.scalars(query).all())
-
-    def resolve_stale(self, post: PlannedPostRow, *, resend: bool) -> str | None:
-        """Settle a claim whose sender is gone; returns the new state, or None if someone else did.
-
-        If the sender never started the network call (no unfinished delivery), the post simply goes back
-        to planned. If it did, nobody knows whether the platform published it: the post is marked
-        unknown for a person to check, or planned again when the campaign step says to re-send.
-        """
-        with self.sessions.begin() as session:
-            attempts = session.scalars(
-                select(DeliveryRow).where(
-                    DeliveryRow.planned_post_id == post.id,
-                    DeliveryRow.started_at >= (post.claimed_at or post.due_at),
-                )
-            ).all()
-            in_flight = [d for d in attempts if d.state == PostState.CLAIMED.value]
-            receipt = next((d for d in attempts if d.state == PostState.SENT.value), None)
-            if receipt is not None:
-                # It was published and its receipt recorded; only the post's own row missed it (a crash
-                # between the two writes). It must not go out again.
-                done = session.execute(
-                    update(PlannedPostRow)
-                    .where(PlannedPostRow.id == post.id, PlannedPostRow.state == PostState.CLAIMED.value,
-                           PlannedPostRow.claimed_by == post.claimed_by)
-                    .values(updated_at=utcnow(), state=PostState.SENT.value, post_id=receipt.post_id,
-                            link=receipt.link, reason=None, next_attempt_at=None)
-                    .execution_options(synchronize_session=False)
-                )
-                return PostState.SENT.value if getattr(done, "rowcount", 0) else None
-            if not in_flight:
-                state, reason = PostState.PLANNED.value, None
-            elif resend:
-                state, reason = PostState.PLANNED.value, "re-sent after a crash (outcome was unknown)"
-            else:
-                state = PostState.UNKNOWN.value
-                reason = "the bot stopped while sending: it may or may not have been published"
-            result = session.execute(
-                update(PlannedPostRow)
-                .where(PlannedPostRow.id == post.id, PlannedPostRow.state == PostState.CLAIMED.value,
-                       PlannedPostRow.claimed_by == post.claimed_by)
-                .values(updated_at=utcnow(), state=state, reason=reason,
-                        attempts=PlannedPostRow.attempts - (0 if in_flight else 1))
-                .execution_options(synchronize_session=False)
-            )
-            if not getattr(result, "rowcount", 0):
-                return None
-            for delivery in in_flight:
-                delivery.state, delivery.finished_at = PostState.UNKNOWN.value, utcnow()
-                delivery.error = "the bot stopped before the platform's answer was recorded"
-            return state if in_flight else "released"
-
-    def retry(self, row_id: int, now: datetime) -> PlannedPostRow | None:
-        """The organiser asks to send a failed, unknown or skipped post again, now."""
-        with self.sessions.begin() as session:
-            post = session.get(PlannedPostRow, row_id)
-            if post is None or post.state not in (PostState.FAILED, PostState.UNKNOWN, PostState.SKIPPED,
-                                                  PostState.RETRYING):
-                return post
-            post.state, post.next_attempt_at, post.attempts = PostState.PLANNED.value, None, 0
-            post.reason = "retry asked by the organiser"
-            if post.due_at > now:
-                post.due_at = now
-            return post
-
-    def claim(self, row_id: int, now: datetime, worker: str) -> PlannedPostRow | None:
+    def claim(self, post_id: int, now: datetime, worker: str) -> PlannedPost | None:
         """Claim one planned or retrying post whatever its due time (the organiser's "publish now"); None if not."""
         with self.sessions.begin() as session:
-            return session.scalars(
+            row = session.scalars(
                 update(PlannedPostRow)
-                .where(PlannedPostRow.id == row_id, PlannedPostRow.state.in_(_CLAIMABLE))
-                .values(state=PostState.CLAIMED.value, claimed_by=worker, claimed_at=now,
+                .where(PlannedPostRow.id == post_id, PlannedPostRow.state.in_(_values(CLAIMABLE)))
+                .values(state=_S.CLAIMED.value, claimed_by=worker, claimed_at=now,
                         attempts=PlannedPostRow.attempts + 1, updated_at=now)
                 .returning(PlannedPostRow)
                 .execution_options(synchronize_session=False)
             ).first()
+            return planned_post(row) if row is not None else None
 
-    def skip(self, row_id: int, reason: str) -> PlannedPostRow | None:
-        """The organiser decides that a post which has not gone out will not go out; returns the post as it is now."""
+    def start(self, post: PlannedPost, worker: str, now: datetime, actor: str | None = None) -> int | None:
+        """Record the attempt just before its request may leave; None if this worker lost the claim meanwhile
+        (a replica judged it stale): then it must not send. Renews the claim's lease."""
         with self.sessions.begin() as session:
-            session.execute(
+            held = session.execute(
                 update(PlannedPostRow)
-                .where(PlannedPostRow.id == row_id, PlannedPostRow.state.in_(_SKIPPABLE))
-                .values(state=PostState.SKIPPED.value, reason=reason, next_attempt_at=None, updated_at=utcnow())
+                .where(PlannedPostRow.id == post.id, PlannedPostRow.claimed_by == worker,
+                       PlannedPostRow.state == _S.CLAIMED.value)
+                .values(claimed_at=now)
                 .execution_options(synchronize_session=False)
             )
-            return session.get(PlannedPostRow, row_id)
+            if not getattr(held, "rowcount", 0):
+                return None
+            row = DeliveryRow(planned_post_id=post.id, event_id=post.event_id, kind=post.kind.value,
+                              target=post.target, platform=post.platform.value, state=_S.CLAIMED.value,
+                              started_at=now, actor=actor)
+            session.add(row)
+            session.flush()
+            return row.id
 
-    def sent_post(self, event_id: str, target: str, kind: str) -> PlannedPostRow | None:
+    def record_parts(self, post_id: int, worker: str, parts: Sequence[str]) -> bool:
+        """The parts of a post published so far, written as each one is accepted (a retry resumes after them)."""
+        with self.sessions.begin() as session:
+            result = session.execute(
+                update(PlannedPostRow)
+                .where(PlannedPostRow.id == post_id, PlannedPostRow.claimed_by == worker,
+                       PlannedPostRow.state == _S.CLAIMED.value)
+                .values(parts=list(parts))
+                .execution_options(synchronize_session=False)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    def settle(self, post: PlannedPost, worker: str, delivery_id: int | None, outcome: Settlement,
+               now: datetime) -> bool:
+        """End this attempt: the post's new state and its delivery row, in one transaction.
+
+        A receipt always wins: a post whose claim was judged stale (marked unknown by a replica's recovery)
+        while it was in fact being published is marked sent, so that nobody sends it again.
+        """
+        with self.sessions.begin() as session:
+            if delivery_id is not None:
+                row = session.get_one(DeliveryRow, delivery_id)
+                row.finished_at = now
+                if outcome.receipt is not None:
+                    row.state, row.post_id, row.link = _S.SENT.value, outcome.receipt.post_id, outcome.receipt.link
+                else:
+                    row.state = (outcome.state if outcome.state is not _S.SKIPPED else _S.FAILED).value
+                    row.error, row.error_kind = outcome.error or outcome.reason, outcome.error_kind
+            values: dict[str, Any] = {"state": outcome.state.value, "reason": outcome.reason,
+                                      "next_attempt_at": outcome.next_attempt_at, "updated_at": now}
+            mine = (PlannedPostRow.state == _S.CLAIMED.value) & (PlannedPostRow.claimed_by == worker)
+            if outcome.receipt is not None:
+                receipt = outcome.receipt
+                values.update(post_id=receipt.post_id, link=receipt.link,
+                              parts=[receipt.post_id, *receipt.extra_ids])
+                mine = mine | (PlannedPostRow.state == _S.UNKNOWN.value)
+            result = session.execute(
+                update(PlannedPostRow).where(PlannedPostRow.id == post.id, mine).values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    def release(self, post: PlannedPost, worker: str, now: datetime) -> bool:
+        """Give a claim back untouched (nothing was sent): planned again, the attempt not counted."""
+        with self.sessions.begin() as session:
+            result = session.execute(
+                update(PlannedPostRow)
+                .where(PlannedPostRow.id == post.id, PlannedPostRow.claimed_by == worker,
+                       PlannedPostRow.state == _S.CLAIMED.value)
+                .values(state=_S.PLANNED.value if post.state is _S.CLAIMED else post.state.value,
+                        attempts=PlannedPostRow.attempts - 1, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    # -- recovery --------------------------------------------------------------------------------------
+
+    def stale_claims(self, older_than: datetime | None = None, alive: Iterable[str] = ()) -> list[PlannedPost]:
+        """Claims whose sender is gone: every claim but those of `alive` workers (a single process at start-up),
+        or with replicas those older than a lease."""
+        keep = list(alive)
+        with self.sessions() as session:
+            query = select(PlannedPostRow).where(PlannedPostRow.state == _S.CLAIMED.value)
+            if older_than is not None:
+                query = query.where(PlannedPostRow.claimed_at < older_than)
+            if keep:
+                query = query.where(PlannedPostRow.claimed_by.not_in(keep))
+            return [planned_post(row) for row in session.scalars(query)]
+
+    def resolve_stale(self, post: PlannedPost, *, resend: bool, now: datetime) -> PostState | None:
+        """Settle a claim whose sender is gone; returns the new state, or None if someone else did.
+
+        Its receipt recorded: sent. No attempt in flight (the sender died before its request could leave):
+        planned again, the attempt not counted. An attempt in flight: nobody knows whether the platform
+        published it, so the post is marked unknown for a person to check, or planned again when the
+        campaign step says to re-send (the parts already recorded are kept either way, so a re-send
+        continues a thread rather than repeating it).
+        """
+        with self.sessions.begin() as session:
+            attempts = session.scalars(select(DeliveryRow).where(DeliveryRow.planned_post_id == post.id)).all()
+            in_flight = [d for d in attempts if d.state == _S.CLAIMED.value]
+            receipt = next((d for d in attempts if d.state == _S.SENT.value), None)
+            values: dict[str, Any]
+            if receipt is not None:
+                # Published and its receipt recorded, but the post's own row missed it: it must not go out again.
+                state = _S.SENT
+                values = {"post_id": receipt.post_id, "link": receipt.link, "reason": None}
+            elif not in_flight:
+                state, values = _S.PLANNED, {"reason": None, "attempts": PlannedPostRow.attempts - 1}
+            elif resend:
+                state, values = _S.PLANNED, {"reason": "re-sent after a crash (its outcome was unknown)"}
+            else:
+                state = _S.UNKNOWN
+                values = {"reason": "the bot stopped while sending it: it may or may not have been published"}
+            result = session.execute(
+                update(PlannedPostRow)
+                .where(PlannedPostRow.id == post.id, PlannedPostRow.state == _S.CLAIMED.value,
+                       PlannedPostRow.claimed_by == post.claimed_by)
+                .values(updated_at=now, state=state.value, next_attempt_at=None, **values)
+                .execution_options(synchronize_session=False)
+            )
+            if not getattr(result, "rowcount", 0):
+                return None
+            for attempt in in_flight:
+                attempt.state, attempt.finished_at = _S.UNKNOWN.value, now
+                attempt.error = "the bot stopped before the platform's answer was recorded"
+            return state
+
+    def receipts_found(self, now: datetime) -> list[PlannedPost]:
+        """Unknown posts whose receipt is on record after all (their sender's claim was taken over while it
+        was still publishing): marked sent, so that the suggested retry can never send them twice."""
+        with self.sessions.begin() as session:
+            rows = session.execute(
+                select(PlannedPostRow, DeliveryRow)
+                .join(DeliveryRow, DeliveryRow.planned_post_id == PlannedPostRow.id)
+                .where(PlannedPostRow.state == _S.UNKNOWN.value, DeliveryRow.state == _S.SENT.value)
+            ).all()
+            found = []
+            for post, receipt in rows:
+                if post.state != _S.UNKNOWN.value:
+                    continue  # two receipts for one post: already settled by the first
+                post.state, post.post_id, post.link, post.reason = _S.SENT.value, receipt.post_id, receipt.link, None
+                post.updated_at = now
+                found.append(planned_post(post))
+            return found
+
+    # -- the organiser's commands ---------------------------------------------------------------------
+
+    def command(self, post_id: int, command: Command, now: datetime, actor: str | None = None,
+                reason: str | None = None) -> tuple[PlannedPost | None, PlannedPost | None]:
+        """Apply an organiser's command to one post if its state allows it (`COMMANDS`); returns the post as it
+        was and as it is now (equal when the command was refused; None, None when there is no such post)."""
+        target = _S.SKIPPED if command is Command.SKIP else _S.PLANNED
+        allowed = COMMANDS[command] & sources(target) if command is not Command.PUBLISH else COMMANDS[command]
+        with self.sessions.begin() as session:
+            row = session.get(PlannedPostRow, post_id, with_for_update=True)
+            if row is None:
+                return None, None
+            before = planned_post(row)
+            if before.state not in allowed:
+                return before, before
+            if command is Command.SKIP:
+                row.state, row.reason = _S.SKIPPED.value, reason or "skipped by the organiser"
+            else:
+                # Back to planned, due now, the attempts counted afresh: the scheduler (or "publish now") takes it.
+                row.state, row.attempts, row.reason = _S.PLANNED.value, 0, reason or f"{command.value} asked"
+                if row.due_at > now:
+                    row.due_at = now
+            row.next_attempt_at, row.actor, row.updated_at = None, actor, now
+            return before, planned_post(row)
+
+    # -- lookups the scheduler needs ------------------------------------------------------------------
+
+    def sent_post(self, event_id: str, target: str, kind: PostKind) -> PlannedPost | None:
         """The first post of `kind` that went out for this event on this target."""
         with self.sessions() as session:
-            return session.scalars(
+            row = session.scalars(
                 select(PlannedPostRow)
                 .where(PlannedPostRow.event_id == event_id, PlannedPostRow.target == target,
-                       PlannedPostRow.kind == kind, PlannedPostRow.state == PostState.SENT.value)
+                       PlannedPostRow.kind == kind.value, PlannedPostRow.state == _S.SENT.value)
                 .order_by(PlannedPostRow.due_at)
                 .limit(1)
             ).first()
+            return planned_post(row) if row is not None else None
 
-    def set_pinned(self, row_id: int, message_id: str | None) -> None:
+    def set_pinned(self, post_id: int, message_id: str | None) -> None:
         with self.sessions.begin() as session:
-            session.execute(update(PlannedPostRow).where(PlannedPostRow.id == row_id)
+            session.execute(update(PlannedPostRow).where(PlannedPostRow.id == post_id)
                             .values(pinned_message_id=message_id))
 
-    def pinned_after_the_event(self, now: datetime) -> list[PlannedPostRow]:
+    def pinned_after_the_event(self, now: datetime) -> list[PlannedPost]:
         """Live posts whose pinned announcement should now be unpinned: their event is over."""
         with self.sessions() as session:
-            return list(session.scalars(
+            return [planned_post(row) for row in session.scalars(
                 select(PlannedPostRow)
                 .join(EventRow, EventRow.id == PlannedPostRow.event_id)
                 .where(PlannedPostRow.pinned_message_id.is_not(None), EventRow.end_at <= now)
-            ).all())
+            )]
 
     def next_wake(self) -> datetime | None:
         """When the next planned or retrying post comes due."""
         with self.sessions() as session:
             due = session.scalar(
                 select(func.min(func.coalesce(PlannedPostRow.next_attempt_at, PlannedPostRow.due_at)))
-                .where(PlannedPostRow.state.in_(_CLAIMABLE))
+                .where(PlannedPostRow.state.in_(_values(CLAIMABLE)))
             )
             if due is None:
                 return None

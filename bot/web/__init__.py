@@ -17,11 +17,9 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.alerts import Alerts
-from bot.config import AppConfig
-from bot.delivery import Publisher
-from bot.scheduling import Dispatcher
-from bot.storage import Claims, Store
+from bot.config.live import LiveConfig
+from bot.operations import Operations
+from bot.storage import Store
 from bot.web import auth, dashboard, feeds, health, public
 from bot.web.state import STATIC_DIR, Web, page_templates, web_of
 
@@ -78,25 +76,22 @@ def _session_key(password: str | None) -> str:
 
 
 def create_app(
-    config: AppConfig,
+    live: LiveConfig,
     store: Store,
-    publisher: Publisher,
+    operations: Operations,
     *,
-    dispatcher: Dispatcher | None = None,
+    schedules: bool = False,
     clock: Callable[[], datetime] | None = None,
 ) -> Starlette:
-    """The ASGI app. Pass the running `dispatcher` (as `run` does) to have "publish now" and /healthz use it;
-    without one (`web` alone) an idle dispatcher settles the organiser's actions and no scheduler is expected."""
+    """The ASGI app. Every action goes through `operations` (whose dispatcher sends "publish now" as the scheduler
+    would); `schedules` says a scheduler runs in this process, so /healthz expects it running."""
     now = clock or (lambda: datetime.now(UTC))
-    claims = Claims(store.sessions)
+    config = live.current
     web = Web(
-        config=config,
+        live=live,
         store=store,
-        claims=claims,
-        publisher=publisher,
-        renderer=publisher.renderer,
-        dispatcher=dispatcher or Dispatcher(config, store, claims, publisher, Alerts(), clock=now, reimport=False),
-        schedules=dispatcher is not None,
+        operations=operations,
+        schedules=schedules,
         templates=page_templates(),
         clock=now,
         password=config.settings.web.secret(),

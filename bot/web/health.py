@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.domain import Platform, PostState
-from bot.web import queries
+from bot.storage import reports as queries
 from bot.web.state import Web, web_of
 
 log = logging.getLogger(__name__)

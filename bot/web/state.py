@@ -14,11 +14,12 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from bot.config import AppConfig, Settings
-from bot.delivery import Publisher
+from bot.config.live import LiveConfig
 from bot.domain import Platform
+from bot.operations import Operations
 from bot.rendering.renderer import Renderer
 from bot.scheduling import Dispatcher
-from bot.storage import Claims, Store
+from bot.storage import Store
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 STATIC_DIR = Path(__file__).with_name("static")
@@ -55,14 +56,12 @@ def page_templates() -> Jinja2Templates:
 
 @dataclass(kw_only=True)
 class Web:
-    """The app's collaborators: config, store, publisher, the dispatcher that settles posts, the clock."""
+    """The app's collaborators: the running configuration, the store to read, the operations that change
+    anything (publish, retry, skip...), the clock."""
 
-    config: AppConfig
+    live: LiveConfig
     store: Store
-    claims: Claims
-    publisher: Publisher
-    renderer: Renderer
-    dispatcher: Dispatcher
+    operations: Operations
     schedules: bool  # the dispatcher runs the campaign in this process: /healthz expects it running
     templates: Jinja2Templates
     clock: Clock
@@ -70,8 +69,20 @@ class Web:
     login_failures: dict[str, deque[float]] = field(default_factory=dict)
 
     @property
+    def config(self) -> AppConfig:
+        return self.live.current
+
+    @property
     def settings(self) -> Settings:
         return self.config.settings
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return self.operations.dispatcher
+
+    @property
+    def renderer(self) -> Renderer:
+        return self.operations.dispatcher.publisher.renderer
 
     @property
     def site_title(self) -> str:

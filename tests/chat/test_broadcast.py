@@ -15,10 +15,10 @@ from telegram import Bot
 
 from bot.alerts import Alerts
 from bot.chat.broadcast import Broadcaster, Progress, ReminderQueue, due_steps
-from bot.chat.repository import ChatStore
-from bot.chat.tables import ReminderRow
+from bot.storage.chat import ChatStore
 from bot.config import AppConfig, load_config
 from bot.storage import Store
+from bot.storage.tables import ReminderRow
 from tests.chat.conftest import TOKEN
 from tests.fakes.telegram import FakeTelegram
 

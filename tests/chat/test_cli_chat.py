@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from bot.alerts import Alerts
 from bot.chat.broadcast import ReminderQueue
-from bot.chat.repository import ChatStore
+from bot.storage.chat import ChatStore
 from bot.cli import _start_chat, app
 from bot.config import AppConfig, load_config
 from bot.delivery import Publisher

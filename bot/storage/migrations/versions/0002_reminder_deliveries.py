@@ -8,7 +8,6 @@ Create Date: 2026-11-22 17:40:00
 import sqlalchemy as sa
 from alembic import op
 
-import bot.chat.tables
 import bot.storage.tables
 
 revision = '0002'

@@ -1,4 +1,4 @@
-"""Read-only reporting queries for the web app: counts, last outcomes, queue depth, latencies."""
+"""Read-only reporting queries (the dashboard, /healthz, /metrics): counts, last outcomes, queue depth, latencies."""
 
 from __future__ import annotations
 
@@ -29,11 +29,6 @@ def ping(sessions: Sessions) -> None:
     """Raise if the database cannot answer."""
     with sessions() as session:
         session.execute(text("SELECT 1"))
-
-
-def planned_post(sessions: Sessions, post_id: int) -> PlannedPostRow | None:
-    with sessions() as session:
-        return session.get(PlannedPostRow, post_id)
 
 
 def subscriber_counts(sessions: Sessions) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""What the chat bot reads and writes: people and their subscriptions, and events looked up for a reply."""
+"""The chat bot's reads and writes: events as people ask for them, subscribers, their languages and subscriptions."""
 
 from __future__ import annotations
 

@@ -1,0 +1,313 @@
+"""The one way the bot's state changes: the CLI, the Telegram admin commands, the dashboard and the file importer
+all call these operations, and get typed results back (never ORM rows, never a session)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from bot.alerts import Alerts
+from bot.config import AppConfig
+from bot.config.live import LiveConfig
+from bot.delivery import Outcome, targets_for
+from bot.domain import COMMANDS, Command, Delivery, PlannedPost, Platform, PostKind, PostState, StoredEvent
+from bot.errors import ConfigError
+from bot.importing import ImportReport, import_events
+from bot.rendering.renderer import Renderer
+from bot.scheduling import Dispatcher
+from bot.storage import Claims, Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class Result(StrEnum):
+    """How an organiser's request ended."""
+
+    SENT = "sent"
+    RETRYING = "retrying"  # it failed for now and will be tried again (see `next_attempt`)
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # the request may or may not have been published: check, then retry or skip
+    SKIPPED = "skipped"
+    DONE = "done"  # a retry or skip was recorded
+    REFUSED = "refused"  # nothing was done: `message` says why (already sent, waiting, being sent...)
+    NOT_FOUND = "not found"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionResult:
+    """What came of one request about one post (or one target of a `publish`)."""
+
+    result: Result
+    message: str
+    target: str | None = None
+    post: PlannedPost | None = None  # the post as it is now
+    outcome: Outcome | None = None  # for a send: the rendered post, the receipt or the error
+
+    @property
+    def ok(self) -> bool:
+        return self.result in (Result.SENT, Result.DONE, Result.SKIPPED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReloadResult:
+    ok: bool
+    message: str
+    report: ImportReport | None = None
+
+
+def when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "?"
+
+
+def describe(post: PlannedPost) -> str:
+    """One line on where a post stands, for any front end: "sent 2024-11-20 08:00 UTC → https://t.me/…"."""
+    state = post.state
+    if state is PostState.SENT:
+        return f"sent {when(post.updated_at)} → {post.link or post.post_id or 'no link'}"
+    if state is PostState.RETRYING:
+        return f"retrying at {when(post.next_attempt_at)} (attempt {post.attempts + 1}): {post.reason or ''}".strip()
+    if state in (PostState.PLANNED, PostState.WAITING):
+        return f"{state.value} for {when(post.due_at)}" + (f": {post.reason}" if post.reason else "")
+    return state.value + (f": {post.reason}" if post.reason else "")
+
+
+def _result_of(state: PostState | None) -> Result:
+    return {
+        PostState.SENT: Result.SENT, PostState.RETRYING: Result.RETRYING, PostState.FAILED: Result.FAILED,
+        PostState.UNKNOWN: Result.UNKNOWN, PostState.SKIPPED: Result.SKIPPED,
+    }.get(state or PostState.FAILED, Result.REFUSED)
+
+
+async def _done(result: ActionResult) -> ActionResult:
+    return result
+
+
+def template_problems(config: AppConfig) -> list[str]:
+    """Templates that do not compile: a configuration with any is not swapped in."""
+    renderer = Renderer(config.templates_dir)
+    problems = []
+    for name in renderer.all_template_names():
+        try:
+            renderer.compile(name)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+class Operations:
+    """Publish, retry, skip, reload and sync, the same wherever they are asked for.
+
+    `dispatcher` is the process's one sender: the running scheduler's in `run`, a local one in a short
+    command; either way every post goes through its claim, per-target lock, lease check, rate limit, retry
+    policy and record.
+    """
+
+    def __init__(self, live: LiveConfig, store: Store, dispatcher: Dispatcher, alerts: Alerts, *,
+                 clock: Clock | None = None, schedules: bool = False) -> None:
+        self.live = live
+        self.store = store
+        self.claims: Claims = dispatcher.claims
+        self.dispatcher = dispatcher
+        self.alerts = alerts
+        self.clock = clock or dispatcher.clock
+        self.schedules = schedules  # a scheduler runs in this process: a retried post goes out at once
+        self._reported: set[str] = set()  # import problems already told to the organiser
+
+    @property
+    def config(self) -> AppConfig:
+        return self.live.current
+
+    # -- configuration and event files ------------------------------------------------------------
+
+    async def reload(self, actor: str | None = None) -> ReloadResult:
+        """Read settings, campaign and templates again and swap them in for every service at once, then sync
+        the event files with the new configuration; a bad configuration is refused and the running one stays."""
+        try:
+            await asyncio.to_thread(self.live.reload)
+        except ConfigError as exc:
+            log.warning("reload refused%s: %s", f" (asked by {actor})" if actor else "", exc)
+            return ReloadResult(ok=False, message=f"reload refused, the running configuration stays: {exc}")
+        report = await self.sync_files()
+        changed = sum(r.outcome not in ("unchanged", "ignored") for r in report.results)
+        return ReloadResult(ok=True, report=report, message=(
+            f"configuration reloaded: {len(report.results)} events, {changed} changed, "
+            f"{len(report.errors)} file problem(s), {len(report.withdrawn)} withdrawn"))
+
+    async def sync_files(self) -> ImportReport:
+        """Import the event files now; tell the organiser once about each new problem and each withdrawal."""
+        report = await asyncio.to_thread(import_events, self.config, self.store, self.clock())
+        current = {str(error) for error in report.errors}
+        for problem in sorted(current - self._reported):
+            await self.alerts(f"event file not imported: {problem}")
+        self._reported = current
+        for gone in report.withdrawn:
+            await self.alerts(f"event {gone.event_id} withdrawn: {gone.reason}; {gone.cancelled} unsent post(s) "
+                              "cancelled. Restore the file to restore it.")
+        if report.changed and self.schedules:
+            await self.dispatcher.dispatch()
+        return report
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def events(self) -> list[StoredEvent]:
+        """Every stored event, withdrawn ones included."""
+        return self.store.records()
+
+    def event(self, event_id: str) -> StoredEvent | None:
+        return self.store.record(event_id)
+
+    def posts(self, event_id: str | None = None) -> list[PlannedPost]:
+        return self.store.posts(event_id)
+
+    def post(self, post_id: int) -> PlannedPost | None:
+        return self.store.post(post_id)
+
+    def deliveries(self, event_id: str | None = None, limit: int = 100) -> list[Delivery]:
+        return self.store.deliveries(event_id, limit=limit)
+
+    # -- one post -------------------------------------------------------------------------------------
+
+    async def publish_post(self, post_id: int, *, actor: str | None = None) -> ActionResult:
+        """Send one planned post now (the dashboard's "publish now"), whatever its due time."""
+        post = await asyncio.to_thread(self.store.post, post_id)
+        if post is None:
+            return ActionResult(result=Result.NOT_FOUND, message=f"no planned post #{post_id}")
+        if not post.allows(Command.PUBLISH):
+            return ActionResult(result=Result.REFUSED, post=post, target=post.target,
+                                message=self._refusal(post, Command.PUBLISH))
+        return await self._send(post, actor)
+
+    async def retry(self, post_id: int, *, actor: str | None = None) -> ActionResult:
+        """Send a failed, unknown or skipped post again (a retrying one at once)."""
+        before, after = await asyncio.to_thread(self.claims.command, post_id, Command.RETRY, self.clock(), actor)
+        if before is None or after is None:
+            return ActionResult(result=Result.NOT_FOUND, message=f"no planned post #{post_id}")
+        if after.state is before.state:
+            return ActionResult(result=Result.REFUSED, post=before, target=before.target,
+                                message=self._refusal(before, Command.RETRY))
+        if self.schedules:
+            await self.dispatcher.dispatch()
+            return ActionResult(result=Result.DONE, post=after, target=after.target,
+                                message=f"{after.label} is being sent again now")
+        return ActionResult(result=Result.DONE, post=after, target=after.target,
+                            message=f"{after.label} is planned again: the running bot (`announce-bot run`) sends it "
+                                    "at its next sweep")
+
+    async def skip(self, post_id: int, *, actor: str | None = None, reason: str | None = None) -> ActionResult:
+        """Decide that a post which has not gone out will not go out."""
+        why = reason or (f"skipped by {actor}" if actor else "skipped by the organiser")
+        before, after = await asyncio.to_thread(self.claims.command, post_id, Command.SKIP, self.clock(), actor, why)
+        if before is None or after is None:
+            return ActionResult(result=Result.NOT_FOUND, message=f"no planned post #{post_id}")
+        if after.state is before.state:
+            return ActionResult(result=Result.REFUSED, post=before, target=before.target,
+                                message=self._refusal(before, Command.SKIP))
+        return ActionResult(result=Result.SKIPPED, post=after, target=after.target,
+                            message=f"{after.label} skipped: it will not be sent")
+
+    def _refusal(self, post: PlannedPost, command: Command) -> str:
+        allowed = ", ".join(sorted(state.value for state in COMMANDS[command]))
+        if post.state is PostState.SENT:
+            return f"{post.label} was already {describe(post)}"
+        if post.state is PostState.UNKNOWN and command is Command.PUBLISH:
+            return (f"{post.label} may already be published ({post.reason or 'outcome unknown'}); check the "
+                    f"{post.platform.value} account, then `announce-bot retry {post.id}` sends it again")
+        if post.state is PostState.CLAIMED:
+            return f"{post.label} is being sent right now"
+        return f"{post.label} is {describe(post)}: {command.value} applies to {allowed} posts"
+
+    async def _send(self, post: PlannedPost, actor: str | None, wait: float = 0.0) -> ActionResult:
+        """Claim and send through the dispatcher; with `wait`, stay for retries due within that many seconds."""
+        if post.state in (PostState.FAILED, PostState.SKIPPED):
+            _, post_now = await asyncio.to_thread(self.claims.command, post.id, Command.PUBLISH, self.clock(), actor)
+            post = post_now or post
+        outcome = await self.dispatcher.publish_now(post.id, actor=actor)
+        budget = self.clock().timestamp() + wait
+        while outcome is not None and outcome.state is PostState.RETRYING:
+            current = await asyncio.to_thread(self.store.post, post.id)
+            if current is None or current.next_attempt_at is None or current.next_attempt_at.timestamp() > budget:
+                break
+            await asyncio.sleep(max(0.0, (current.next_attempt_at - self.clock()).total_seconds()))
+            outcome = await self.dispatcher.publish_now(post.id, actor=actor) or outcome
+        now = await asyncio.to_thread(self.store.post, post.id) or post
+        if outcome is None:
+            return ActionResult(result=Result.REFUSED, post=now, target=now.target,
+                                message=self._refusal(now, Command.PUBLISH))
+        if outcome.error is not None and outcome.state is None:  # the claim was lost: someone else sends it
+            return ActionResult(result=Result.REFUSED, post=now, target=now.target, outcome=outcome,
+                                message=f"{now.label} was taken over by another sender: {outcome.error}")
+        result = _result_of(outcome.state)
+        message = describe(now) if result is not Result.FAILED else f"failed: {now.reason or outcome.error}"
+        return ActionResult(result=result, post=now, target=now.target, outcome=outcome, message=message)
+
+    # -- one kind of post for an event -----------------------------------------------------------------
+
+    async def publish(
+        self, event_id: str, kind: PostKind, *, platforms: Iterable[Platform] | None = None,
+        targets: Sequence[str] | None = None, again: bool = False, actor: str | None = None, wait: float = 0.0,
+    ) -> list[ActionResult]:
+        """Publish one kind of post of an event now on every target the campaign sends it to (or those named).
+
+        This is part of the campaign: the matching planned post is claimed and sent like any other, so the
+        scheduler never sends it again. A post already sent is refused with where and when it went, unless
+        `again` (an extra copy, recorded as a manual post). A kind the campaign does not plan for a target (a
+        change notice) becomes a manual post in the same log; sending it a second time also needs `again`.
+        """
+        stored = await asyncio.to_thread(self.store.record, event_id)
+        if stored is None:
+            return [ActionResult(result=Result.NOT_FOUND, message=f"no event {event_id!r}")]
+        names = targets_for(self.config, kind, platforms)
+        if targets:
+            unknown = [t for t in targets if t not in self.config.settings.targets]
+            if unknown:
+                return [ActionResult(result=Result.NOT_FOUND, message=f"no target {', '.join(unknown)} in settings")]
+            names = [name for name in names if name in targets]
+        if not names:
+            where = f" on {', '.join(p.value for p in platforms)}" if platforms else ""
+            return [ActionResult(result=Result.REFUSED, message=f"no target publishes {kind.value} posts{where}")]
+        posts = await asyncio.to_thread(self.store.posts, event_id)
+        chosen: list[tuple[str, PlannedPost | ActionResult]] = []
+        for name in names:
+            chosen.append((name, await self._choose(stored, kind, name, posts, again, actor)))
+        results = await asyncio.gather(*(
+            self._send(pick, actor, wait) if isinstance(pick, PlannedPost) else _done(pick) for _, pick in chosen
+        ))
+        return [replace(result, target=result.target or name)
+                for (name, _), result in zip(chosen, results, strict=True)]
+
+    async def _choose(self, stored: StoredEvent, kind: PostKind, target: str, posts: list[PlannedPost], again: bool,
+                      actor: str | None) -> PlannedPost | ActionResult:
+        """The planned post `publish` sends on `target`, or why it sends none."""
+        mine = sorted((p for p in posts if p.target == target and p.kind is kind), key=lambda p: (p.due_at, p.id))
+        campaign = [p for p in mine if not p.manual]
+        if again or not campaign:
+            sent = [p for p in mine if p.state is PostState.SENT]
+            if not again and sent:
+                return self._already(sent[-1])
+            if not stored.active and kind is not PostKind.CHANGED:
+                state = "withdrawn" if stored.withdrawn else stored.event.status.value
+                return ActionResult(result=Result.REFUSED, target=target, message=f"the event is {state}")
+            settings = self.config.settings.targets[target]
+            return await asyncio.to_thread(self.store.add_manual_post, stored.id, kind, target, settings.platform,
+                                           settings.lang, self.clock(), actor)
+        unsent = [p for p in campaign if p.state is not PostState.SENT]
+        # The next one due (a reminder of two, say), else one that failed or was skipped, else why none can go.
+        ready = [p for p in unsent if p.state in (PostState.PLANNED, PostState.RETRYING)] or \
+            [p for p in reversed(unsent) if p.allows(Command.PUBLISH)]
+        if ready:
+            return ready[0]
+        if unsent:
+            return ActionResult(result=Result.REFUSED, target=target, post=unsent[0],
+                                message=self._refusal(unsent[0], Command.PUBLISH))
+        return self._already(campaign[-1])
+
+    @staticmethod
+    def _already(post: PlannedPost) -> ActionResult:
+        return ActionResult(result=Result.REFUSED, target=post.target, post=post,
+                            message=f"already {describe(post)}; --again sends another copy")

@@ -1,0 +1,290 @@
+"""Wires one process of the bot: the running configuration, the store, the sender and the operations layer, and
+the services `run` starts beside them (the web app, the chat bot). The CLI only parses arguments and prints."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy.engine import make_url
+
+from bot.abc import Adapter
+from bot.adapters import OutboxAdapter, build_adapter, build_notifier
+from bot.alerts import Alerts
+from bot.config import AppConfig, Settings, load_events
+from bot.config.live import LiveConfig
+from bot.delivery import AdapterFactory, Outcome, Publisher
+from bot.domain import CLAIMABLE, PostState
+from bot.importing import ImportReport, targets
+from bot.leadership import Leadership
+from bot.operations import Operations, template_problems
+from bot.planning import plan, rehearsal
+from bot.scheduling import Clock, Dispatcher, utcnow, worker_name
+from bot.storage import Claims, Store, open_database
+
+if TYPE_CHECKING:
+    from bot.chat import ChatBot
+    from bot.storage.reminders import Progress
+    from bot.web.server import WebServer
+
+log = logging.getLogger(__name__)
+
+REHEARSAL_DIR = Path("var/rehearsal")
+
+
+class Reporter(Protocol):
+    """Where the running bot says what it does (the console, for `run`)."""
+
+    def say(self, text: str) -> None: ...
+
+    def warn(self, text: str) -> None: ...
+
+    def outcome(self, outcome: Outcome) -> None: ...
+
+    def progress(self, items: list[Progress]) -> None: ...
+
+
+def database_exists(url: str) -> bool:
+    """False for an SQLite file not made yet (a read-only command must not create it); True otherwise."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return True
+    return Path(parsed.database).exists()
+
+
+@dataclass(kw_only=True)
+class Runtime:
+    """Everything one process uses, built once from one configuration; every part reads the configuration
+    from `live`, so a reload reaches all of them at once."""
+
+    live: LiveConfig
+    store: Store
+    alerts: Alerts
+    publisher: Publisher
+    dispatcher: Dispatcher
+    operations: Operations
+
+    @classmethod
+    def build(
+        cls, config: AppConfig, *, store: Store | None = None, adapters: AdapterFactory = build_adapter,
+        clock: Clock = utcnow, worker: str | None = None, schedules: bool = False, notify: bool = True,
+        observer: Callable[[Outcome], None] | None = None,
+    ) -> Runtime:
+        live = LiveConfig(config, check=template_problems)
+        settings = config.settings
+        store = store or Store(open_database(settings.database.url, echo=settings.database.echo))
+        alerts = Alerts(notify=build_notifier(settings) if notify else None)
+        publisher = Publisher(live, adapters)
+        dispatcher = Dispatcher(live, store, Claims(store.sessions), publisher, alerts, clock=clock,
+                                worker=worker or worker_name(), observer=observer)
+        operations = Operations(live, store, dispatcher, alerts, clock=clock, schedules=schedules)
+        return cls(live=live, store=store, alerts=alerts, publisher=publisher, dispatcher=dispatcher,
+                   operations=operations)
+
+    @property
+    def config(self) -> AppConfig:
+        return self.live.current
+
+    async def aclose(self) -> None:
+        await self.publisher.aclose()
+
+
+def rehearsal_runtime(config: AppConfig, *, observer: Callable[[Outcome], None] | None = None,
+                      now: datetime | None = None) -> tuple[Runtime, Path]:
+    """A throw-away database and outbox, and every event moved to start within a minute (`run --demo`)."""
+    shutil.rmtree(REHEARSAL_DIR, ignore_errors=True)
+    store = Store(open_database(f"sqlite:///{REHEARSAL_DIR / 'rehearsal.db'}"))
+    moment = now or datetime.now(UTC)
+    campaign = config.campaign
+    for event in load_events(config.events_dir).events.values():
+        moved, campaign = rehearsal(event, config.campaign, moment)
+        store.sync_event(moved, "rehearsal", plan(moved, campaign, targets(config)), now=moment, skip_past=False)
+    outbox = REHEARSAL_DIR / "outbox"
+
+    def to_outbox(name: str, settings: Settings) -> Adapter:
+        return OutboxAdapter(name, settings.targets[name].platform, outbox)
+
+    # The rehearsal's events live in its own database only: its config points at no event files.
+    rehearsed = replace(config, campaign=campaign, config_dir=REHEARSAL_DIR / "no-config")
+    return Runtime.build(rehearsed, store=store, adapters=to_outbox, notify=False, observer=observer,
+                         schedules=True), outbox
+
+
+def summary(report: ImportReport) -> list[str]:
+    """One line per event file imported, not one per post."""
+    lines = []
+    for result in report.results:
+        if result.outcome == "unchanged":
+            continue
+        line = f"event {result.event_id}: {result.outcome}"
+        counts = [f"{n} {what}" for n, what in ((result.planned, "planned"), (result.replanned, "re-planned"),
+                                                (result.cancelled, "cancelled")) if n]
+        if counts:
+            line += f" ({', '.join(counts)})"
+        if result.past:
+            line += f"; {result.past} already past when first seen: skipped, not sent late"
+        lines.append(line)
+    unchanged = sum(result.outcome == "unchanged" for result in report.results)
+    if unchanged:
+        lines.append(f"{unchanged} event(s) unchanged")
+    lines += [f"event {gone.event_id} withdrawn: {gone.reason}" for gone in report.withdrawn]
+    lines += [f"{path}: ignored, the event {event_id!r} was taken over in the dashboard"
+              for event_id, path in report.ignored]
+    return lines
+
+
+class Service:
+    """Runs the bot until stopped: the scheduler, the file watcher, the web app and the chat bot of one process."""
+
+    def __init__(self, runtime: Runtime, reporter: Reporter, *, web: bool = True, chat: bool = True,
+                 watch_files: bool = True) -> None:
+        self.runtime = runtime
+        self.reporter = reporter
+        self.web_enabled = web
+        self.chat_enabled = chat
+        self.watch_files = watch_files
+        self.stopping = asyncio.Event()
+        self.web: WebServer | None = None
+        self.chat: ChatBot | None = None
+
+    async def sources(self) -> None:
+        """The periodic job: reload the configuration if its files changed, then import the event files."""
+        live = self.runtime.live
+        if live.changed_on_disk():
+            result = await self.runtime.operations.reload(actor="files")
+            if not result.ok:
+                await self.runtime.alerts(result.message)
+            return  # the reload imported the event files already
+        await self.runtime.operations.sync_files()
+
+    async def reload(self) -> None:
+        result = await self.runtime.operations.reload(actor="SIGHUP")
+        (self.reporter.say if result.ok else self.reporter.warn)(result.message)
+
+    def _signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.stopping.set)
+        with contextlib.suppress(NotImplementedError, AttributeError):
+            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+
+    async def serve_web_only(self) -> None:
+        """Keep the event files and configuration in step (nothing is sent on schedule) until stopped."""
+        self._signals()
+        interval = self.runtime.config.settings.delivery.reimport_interval
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=interval)
+            if not self.stopping.is_set():
+                await self.sources()
+
+    async def run_once(self) -> None:
+        """Send what is due now, then stop (`run --once`)."""
+        dispatcher = self.runtime.dispatcher
+        await dispatcher.recover()
+        await dispatcher.dispatch()
+        await dispatcher.drain()
+        await self.runtime.aclose()
+
+    async def serve(self, *, until_done: bool = False) -> None:
+        """Run until SIGINT or SIGTERM (SIGHUP reloads the configuration), or with `until_done` until nothing
+        is left to send."""
+        runtime = self.runtime
+        self._signals()
+        delivery = runtime.config.settings.delivery
+        periodic = [("sources", delivery.reimport_interval, self.sources)] if self.watch_files else []
+        await runtime.dispatcher.start(periodic)
+        if self.web_enabled and runtime.config.settings.web.enabled:
+            self.web = await self._start_web()
+        chat = asyncio.create_task(self._chat_while_leading()) if self.chat_enabled else None
+        self.reporter.say("rehearsing…" if until_done else "announce-bot is running; Ctrl-C stops it")
+        while not self.stopping.is_set():
+            if until_done and not any(p.state in (*CLAIMABLE, PostState.CLAIMED, PostState.WAITING)
+                                      for p in runtime.store.posts()):
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=1.0)
+        self.reporter.say("stopping: finishing the posts in flight…")
+        self.stopping.set()
+        if self.web is not None:
+            await self.web.stop()
+        if chat is not None:
+            await chat  # it sees `stopping` and stops the chat bot
+        await runtime.dispatcher.stop()
+
+    async def _start_web(self) -> WebServer | None:
+        """Serve the web app beside the scheduler; if it cannot start, the bot goes on posting without it."""
+        from bot.web import create_app
+        from bot.web.server import WebServer
+
+        runtime = self.runtime
+        settings = runtime.config.settings.web
+        try:
+            app = create_app(runtime.live, runtime.store, runtime.operations, schedules=True,
+                             clock=runtime.dispatcher.clock)
+            server = WebServer(app, settings.host, settings.port)
+            await server.start()
+        except (OSError, ValueError) as exc:
+            self.reporter.warn(f"the web app did not start: {exc}")
+            return None
+        self.reporter.say(f"web app: {server.url}/events (public), {server.url}/admin (dashboard), "
+                          f"{server.url}/healthz")
+        if settings.secret() is None:
+            self.reporter.say("the dashboard is locked until a password is set: ANNOUNCE_BOT_WEB__PASSWORD, "
+                              "or password_file under [web] in settings.toml")
+        return server
+
+    async def _chat_while_leading(self) -> None:
+        """Run the chat bot; with long polling on a shared PostgreSQL database, only while this replica leads."""
+        runtime = self.runtime
+        settings = runtime.config.settings.chat
+        polling = settings.mode == "polling"
+        leadership = Leadership(runtime.store.engine, f"chat {settings.bot_target}") if polling else None
+        while not self.stopping.is_set():
+            if leadership is not None and not await leadership.acquire(self.stopping):
+                return
+            chat = await self._start_chat()
+            if chat is None:
+                if leadership is not None:
+                    leadership.release()
+                return
+            self.chat = chat
+            try:
+                while not self.stopping.is_set() and (leadership is None or await leadership.held()):
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stopping.wait(), timeout=5.0)
+            finally:
+                self.chat = None
+                await chat.stop()
+                if leadership is not None:
+                    leadership.release()
+
+    async def _start_chat(self) -> ChatBot | None:
+        """The subscriber bot beside the scheduler, when `[chat]` is on and its Telegram target has a token."""
+        from bot.chat import ChatUnavailable, chat_bot
+
+        runtime = self.runtime
+        try:
+            bot = chat_bot(runtime.live, runtime.store, operations=runtime.operations, alerts=runtime.alerts,
+                           clock=runtime.dispatcher.clock, observer=self.reporter.progress,
+                           worker=runtime.dispatcher.worker)
+        except ChatUnavailable as exc:
+            self.reporter.say(f"chat bot off: {exc}")
+            return None
+        try:
+            await bot.start()
+        except Exception as exc:  # a bad token or no network: the channel posts go on without the chat bot
+            self.reporter.warn(f"the chat bot did not start: {type(exc).__name__}")
+            with contextlib.suppress(Exception):
+                await bot.stop()
+            return None
+        self.reporter.say(f"chat bot @{bot.services.bot_username} answers people ({runtime.config.settings.chat.mode})")
+        return bot

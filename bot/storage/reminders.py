@@ -1,0 +1,216 @@
+"""Personal reminders in the database: one row per (person, event, step), queued once, claimed in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.domain import EventStatus, ReminderState
+from bot.storage.tables import BroadcastRow, EventRow, ReminderRow, SubscriberRow, SubscriptionRow, UTCDateTime, utcnow
+
+OPEN = (ReminderState.QUEUED, ReminderState.CLAIMED, ReminderState.SENDING)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reminder:
+    """One reminder to one person, as the sender sees it."""
+
+    id: int
+    user_id: int
+    chat_id: int
+    event_id: str
+    step_id: str
+    kind: str
+    lang: str
+    attempts: int
+
+
+def _reminder(row: ReminderRow) -> Reminder:
+    return Reminder(id=row.id, user_id=row.user_id, chat_id=row.chat_id, event_id=row.event_id, step_id=row.step_id,
+                    kind=row.kind, lang=row.lang, attempts=row.attempts)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Progress:
+    """How far one broadcast (an event's step) has got."""
+
+    event_id: str
+    step_id: str
+    total: int
+    sent: int
+    waiting: int  # queued, claimed or being sent
+    failed: int
+    blocked: int
+    skipped: int
+    unknown: int
+
+    @property
+    def done(self) -> int:
+        return self.total - self.waiting
+
+    def line(self) -> str:
+        return (f"{self.event_id} {self.step_id}: {self.sent}/{self.total} sent, {self.waiting} waiting, "
+                f"{self.failed} failed, {self.blocked} blocked, {self.skipped} skipped, {self.unknown} unknown")
+
+
+class ReminderQueue:
+    """The reminder rows in the database; every method is one transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def _insert(self, session: Session) -> Callable[..., object]:
+        return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+    def enqueue(self, event_id: str, step_id: str, kind: str, due_at: datetime, now: datetime,
+                note: str | None = None, *, people: bool = True) -> int | None:
+        """Queue the step for every active subscriber of the event, once: None if it was queued before."""
+        with self.sessions.begin() as session:
+            if session.get(BroadcastRow, (event_id, step_id)) is not None:
+                return None
+            broadcast = BroadcastRow(event_id=event_id, step_id=step_id, kind=kind, due_at=due_at, total=0,
+                                     note=note, created_at=now)
+            session.add(broadcast)
+            session.flush()
+            if not people:
+                return 0
+            wants = or_(
+                SubscriberRow.all_events.is_(True),
+                exists().where(SubscriptionRow.user_id == SubscriberRow.user_id, SubscriptionRow.event_id == event_id),
+            )
+            chosen = select(
+                SubscriberRow.user_id, SubscriberRow.chat_id, literal(event_id), literal(step_id), literal(kind),
+                SubscriberRow.lang, literal(ReminderState.QUEUED), literal(0), literal(now, UTCDateTime()),
+                literal(now, UTCDateTime()),
+            ).where(SubscriberRow.active.is_(True), wants)
+            insert = self._insert(session)(ReminderRow)
+            statement = insert.from_select(  # type: ignore[attr-defined]
+                ["user_id", "chat_id", "event_id", "step_id", "kind", "lang", "state", "attempts", "created_at",
+                 "updated_at"], chosen,
+            ).on_conflict_do_nothing(index_elements=["user_id", "event_id", "step_id"])
+            result = session.execute(statement)
+            broadcast.total = int(getattr(result, "rowcount", 0) or 0)
+            return broadcast.total
+
+    def queued(self, event_id: str, step_id: str) -> bool:
+        with self.sessions() as session:
+            return session.get(BroadcastRow, (event_id, step_id)) is not None
+
+    def claim(self, now: datetime, worker: str, limit: int) -> list[Reminder]:
+        with self.sessions.begin() as session:
+            due = (
+                select(ReminderRow.id)
+                .where(ReminderRow.state == ReminderState.QUEUED,
+                       or_(ReminderRow.next_attempt_at.is_(None), ReminderRow.next_attempt_at <= now))
+                .order_by(ReminderRow.id).limit(limit)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            rows = session.scalars(
+                update(ReminderRow)
+                .where(ReminderRow.id.in_(due.scalar_subquery()), ReminderRow.state == ReminderState.QUEUED)
+                .values(state=ReminderState.CLAIMED, claimed_by=worker, claimed_at=now, updated_at=now)
+                .returning(ReminderRow)
+                .execution_options(synchronize_session=False)
+            ).all()
+            return sorted((_reminder(row) for row in rows), key=lambda row: row.id)
+
+    def _move(self, row_id: int, worker: str, source: str, **values: object) -> bool:
+        with self.sessions.begin() as session:
+            result = session.execute(
+                update(ReminderRow)
+                .where(ReminderRow.id == row_id, ReminderRow.state == source, ReminderRow.claimed_by == worker)
+                .values(updated_at=utcnow(), **values)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    def sending(self, row_id: int, worker: str) -> bool:
+        """Written just before the call: from here on, a crash means 'unknown', never a second message."""
+        return self._move(row_id, worker, ReminderState.CLAIMED, state=ReminderState.SENDING,
+                          attempts=ReminderRow.attempts + 1)
+
+    def finish(self, row_id: int, worker: str, state: str, *, message_id: int | None = None,
+               error: str | None = None, source: str = ReminderState.SENDING) -> bool:
+        return self._move(row_id, worker, source, state=state, message_id=message_id, error=error)
+
+    def requeue(self, row_id: int, worker: str, when: datetime | None, error: str | None,
+                source: str = ReminderState.SENDING) -> bool:
+        """Give a row back: it was not delivered (a 429, a 5xx, a busy chat, or shutting down)."""
+        return self._move(row_id, worker, source, state=ReminderState.QUEUED, next_attempt_at=when, error=error,
+                          claimed_by=None)
+
+    def release(self, rows: Sequence[Reminder], worker: str) -> None:
+        ids = [row.id for row in rows]
+        if not ids:
+            return
+        with self.sessions.begin() as session:
+            session.execute(
+                update(ReminderRow)
+                .where(ReminderRow.id.in_(ids), ReminderRow.state == ReminderState.CLAIMED,
+                       ReminderRow.claimed_by == worker)
+                .values(state=ReminderState.QUEUED, claimed_by=None, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+
+    def recover(self, older_than: datetime | None = None) -> tuple[int, int]:
+        """After a crash: claimed rows go back to the queue; rows caught mid-send become unknown.
+
+        Returns (given back, unknown). With `older_than` (replicas sharing the database) only claims
+        older than that are touched.
+        """
+        with self.sessions.begin() as session:
+            counts = []
+            for source, values in (
+                (ReminderState.CLAIMED, {"state": ReminderState.QUEUED, "claimed_by": None}),
+                (ReminderState.SENDING, {"state": ReminderState.UNKNOWN,
+                                         "error": "the bot stopped while sending: it may or may not have arrived"}),
+            ):
+                query = update(ReminderRow).where(ReminderRow.state == source)
+                if older_than is not None:
+                    query = query.where(ReminderRow.claimed_at < older_than)
+                result = session.execute(query.values(updated_at=utcnow(), **values)
+                                         .execution_options(synchronize_session=False))
+                counts.append(int(getattr(result, "rowcount", 0) or 0))
+            return counts[0], counts[1]
+
+    def progress(self, event_id: str | None = None) -> list[Progress]:
+        with self.sessions() as session:
+            query = select(ReminderRow.event_id, ReminderRow.step_id, ReminderRow.state, func.count()).group_by(
+                ReminderRow.event_id, ReminderRow.step_id, ReminderRow.state)
+            broadcasts = select(BroadcastRow).order_by(BroadcastRow.due_at, BroadcastRow.step_id)
+            if event_id is not None:
+                query = query.where(ReminderRow.event_id == event_id)
+                broadcasts = broadcasts.where(BroadcastRow.event_id == event_id)
+            counts: dict[tuple[str, str], dict[str, int]] = {}
+            for ev, step, state, count in session.execute(query):
+                counts.setdefault((ev, step), {})[state] = count
+            result = []
+            for broadcast in session.scalars(broadcasts):
+                mine = counts.get((broadcast.event_id, broadcast.step_id), {})
+                result.append(Progress(
+                    event_id=broadcast.event_id, step_id=broadcast.step_id, total=sum(mine.values()),
+                    sent=mine.get(ReminderState.SENT, 0),
+                    waiting=sum(mine.get(s, 0) for s in OPEN),
+                    failed=mine.get(ReminderState.FAILED, 0), blocked=mine.get(ReminderState.BLOCKED, 0),
+                    skipped=mine.get(ReminderState.SKIPPED, 0), unknown=mine.get(ReminderState.UNKNOWN, 0),
+                ))
+            return result
+
+    def live_event_ids(self, now: datetime) -> list[str]:
+        """Scheduled events not over for more than a day: the ones whose reminder steps may come due."""
+        with self.sessions() as session:
+            return list(session.scalars(select(EventRow.id).where(
+                EventRow.status == EventStatus.SCHEDULED.value, EventRow.withdrawn.is_(None),
+                EventRow.end_at > now - timedelta(days=1))))
+
+    def open_count(self) -> int:
+        with self.sessions() as session:
+            return session.scalar(select(func.count()).select_from(ReminderRow)
+                                  .where(ReminderRow.state.in_(OPEN))) or 0
