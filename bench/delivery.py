@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
     from bot.config import AppConfig
-    from bot.domain import Event, Receipt
+    from bot.domain import Event
     from bot.storage.repository import Claims
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -249,7 +249,7 @@ def _recording_claims(sessions: Any, expected: int) -> Claims:
     class RecordingClaims(Claims):
         def __init__(self) -> None:
             super().__init__(sessions)
-            self.recorded: list[tuple[float, float]] = []  # (time.time(), perf_counter()) after Claims.sent
+            self.recorded: list[tuple[float, float]] = []  # (time.time(), perf_counter()) after a receipt
             self.others: Counter[str] = Counter()
             self.done = asyncio.Event()
 
@@ -257,28 +257,14 @@ def _recording_claims(sessions: Any, expected: int) -> Claims:
             if len(self.recorded) + sum(self.others.values()) >= expected:
                 self.done.set()
 
-        def sent(self, row_id: int, worker: str, receipt: Receipt) -> bool:
-            ok = super().sent(row_id, worker, receipt)
-            self.recorded.append((time.time(), time.perf_counter()))
+        def settle(self, post: Any, worker: str, delivery_id: int | None, outcome: Any, now: datetime) -> bool:
+            ok = super().settle(post, worker, delivery_id, outcome, now)
+            if outcome.receipt is not None:
+                self.recorded.append((time.time(), time.perf_counter()))
+            else:
+                self.others[outcome.state.value] += 1
             self._count()
             return ok
-
-        def _other(self, state: str, result: bool) -> bool:
-            self.others[state] += 1
-            self._count()
-            return result
-
-        def retry_at(self, row_id: int, worker: str, when: datetime, reason: str) -> bool:
-            return self._other("retrying", super().retry_at(row_id, worker, when, reason))
-
-        def failed(self, row_id: int, worker: str, reason: str) -> bool:
-            return self._other("failed", super().failed(row_id, worker, reason))
-
-        def unknown(self, row_id: int, worker: str, reason: str) -> bool:
-            return self._other("unknown", super().unknown(row_id, worker, reason))
-
-        def skipped(self, row_id: int, worker: str, reason: str) -> bool:
-            return self._other("skipped", super().skipped(row_id, worker, reason))
 
     return RecordingClaims()
 
@@ -295,7 +281,7 @@ class Workspace:
         self.root = root
         self.sizes = sizes
         self.channels = channels
-        shutil.copytree(ROOT / "config", root / "config")
+        shutil.copytree(ROOT / "tests" / "fixtures" / "config", root / "config")  # never the user's own events
         shutil.copytree(ROOT / "templates", root / "templates")
         (root / "var").mkdir()
         self.token_file = root / "telegram.token"
@@ -358,7 +344,7 @@ class Workspace:
         store = Store(sessions)
         wanted = targets(config)
         for event in self.events(datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)):
-            store.sync_event(event, "bench", plan(event, config.campaign, wanted))
+            store.sync_event(event, "bench", plan(event, config.campaign, wanted), now=datetime.now(UTC))
         sessions.kw["bind"].dispose()  # checkpoints the WAL into the file, which is then copied whole
         self.template = path
 
@@ -401,17 +387,14 @@ async def _dispatch_all(ws: Workspace, *, rate_limit: bool, due: datetime, event
 
     Returns the claims (with their records) and the perf_counter() at which `Dispatcher.start()` was called.
     """
-    from bot.alerts import Alerts
-    from bot.delivery import Publisher
-    from bot.rendering.renderer import Renderer
-    from bot.scheduling import Dispatcher
+    from bot.runtime import Runtime
     from bot.storage import Store
 
     config, sessions = ws.open(rate_limit, due, events)
-    store = Store(sessions)
     claims: Any = _recording_claims(sessions, events * ws.sizes.channels)
-    publisher = Publisher(config, store, Renderer(config.templates_dir))
-    dispatcher = Dispatcher(config, store, claims, publisher, Alerts(), reimport=False)
+    runtime = Runtime.build(config, store=Store(sessions), notify=False, schedules=True)
+    runtime.dispatcher.claims = claims
+    dispatcher = runtime.dispatcher
     started = time.perf_counter()
     try:
         await dispatcher.start()

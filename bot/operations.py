@@ -201,7 +201,7 @@ class Operations:
 
     async def skip(self, post_id: int, *, actor: str | None = None, reason: str | None = None) -> ActionResult:
         """Decide that a post which has not gone out will not go out."""
-        why = reason or (f"skipped by {actor}" if actor else "skipped by the organiser")
+        why = reason or "skipped by the organiser" + (f" ({actor})" if actor else "")
         before, after = await asyncio.to_thread(self.claims.command, post_id, Command.SKIP, self.clock(), actor, why)
         if before is None or after is None:
             return ActionResult(result=Result.NOT_FOUND, message=f"no planned post #{post_id}")
@@ -244,7 +244,8 @@ class Operations:
                                 message=f"{now.label} was taken over by another sender: {outcome.error}")
         result = _result_of(outcome.state)
         message = describe(now) if result is not Result.FAILED else f"failed: {now.reason or outcome.error}"
-        return ActionResult(result=result, post=now, target=now.target, outcome=outcome, message=message)
+        return ActionResult(result=result, post=now, target=now.target, outcome=outcome,
+                            message=f"{now.label}: {message}")
 
     # -- one kind of post for an event -----------------------------------------------------------------
 
@@ -310,4 +311,4 @@ class Operations:
     @staticmethod
     def _already(post: PlannedPost) -> ActionResult:
         return ActionResult(result=Result.REFUSED, target=post.target, post=post,
-                            message=f"already {describe(post)}; --again sends another copy")
+                            message=f"{post.label} was already {describe(post)}; --again sends another copy")

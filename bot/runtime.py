@@ -124,14 +124,12 @@ def summary(report: ImportReport) -> list[str]:
     for result in report.results:
         if result.outcome == "unchanged":
             continue
-        line = f"event {result.event_id}: {result.outcome}"
-        counts = [f"{n} {what}" for n, what in ((result.planned, "planned"), (result.replanned, "re-planned"),
-                                                (result.cancelled, "cancelled")) if n]
-        if counts:
-            line += f" ({', '.join(counts)})"
+        counts = [f"{n} {what}" for n, what in ((result.planned - result.past, "to send"),
+                                                (result.replanned, "re-planned"), (result.cancelled, "cancelled"))
+                  if n or (what == "to send" and result.planned)]
         if result.past:
-            line += f"; {result.past} already past when first seen: skipped, not sent late"
-        lines.append(line)
+            counts[-1] += f"; {result.past} already past when first seen: skipped, not sent late"
+        lines.append(f"event {result.event_id}: {result.outcome}" + (f" ({', '.join(counts)})" if counts else ""))
     unchanged = sum(result.outcome == "unchanged" for result in report.results)
     if unchanged:
         lines.append(f"{unchanged} event(s) unchanged")

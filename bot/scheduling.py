@@ -124,6 +124,8 @@ class Dispatcher:
         self._target_locks: dict[str, asyncio.Lock] = {}
         self._paused: dict[str, datetime] = {}  # target -> until when, after its credentials failed
         self._stopping = False
+        self._more = False  # the last claim was full: more posts may be due
+        self._refills: set[asyncio.Task[int]] = set()
         self.idle = asyncio.Event()
         self.idle.set()
 
@@ -220,10 +222,20 @@ class Dispatcher:
     # --- dispatching ------------------------------------------------------------------------------
 
     async def dispatch(self) -> int:
-        """Claim every due post and start sending it; returns how many were claimed."""
+        """Claim due posts, as many as can start soon, and start sending them; returns how many were claimed.
+
+        A process claims no further ahead than `claim_ahead` posts in flight: claims it could not start for a
+        while would only age past their lease, and replicas sharing a database would not share the work.
+        When more remain due, the next batch is claimed as these finish.
+        """
         if self._stopping:
             return 0
-        claimed = await asyncio.to_thread(self.claims.claim_due, self.clock(), self.worker)
+        room = self.policy.claim_ahead - len(self._tasks)
+        if room <= 0:
+            self._more = True
+            return 0
+        claimed = await asyncio.to_thread(self.claims.claim_due, self.clock(), self.worker, room)
+        self._more = len(claimed) == room
         for post in claimed:
             task = asyncio.create_task(self._deliver(post), name=f"post-{post.id}")
             self._tasks.add(task)
@@ -248,6 +260,11 @@ class Dispatcher:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery task failed", exc_info=task.exception())
+        if self._more and not self._stopping and len(self._tasks) <= self.policy.claim_ahead // 2:
+            self._more = False  # claim the next batch now that there is room (one refill at a time)
+            refill = asyncio.create_task(self.dispatch(), name="refill")
+            self._refills.add(refill)
+            refill.add_done_callback(self._refills.discard)
         if not self._tasks:
             self.idle.set()
 
@@ -263,9 +280,9 @@ class Dispatcher:
                                replace_existing=True, misfire_grace_time=None, coalesce=True, max_instances=2)
 
     async def drain(self) -> None:
-        """Wait until every started send is recorded (for `run --once` and tests)."""
-        while self._tasks:
-            await asyncio.gather(*set(self._tasks), return_exceptions=True)
+        """Wait until every started send is recorded, refills included (for `run --once` and tests)."""
+        while self._tasks or self._refills:
+            await asyncio.gather(*self._tasks, *self._refills, return_exceptions=True)
 
     # --- one post ---------------------------------------------------------------------------------
 

@@ -125,6 +125,7 @@ class DeliverySettings(_Section):
         default=False, description="several replicas share the database: only claims older than the lease are stale"
     )
     claim_lease: float = Field(default=300.0, gt=0, description="seconds after which a replica's claim is stale")
+    claim_ahead: int = Field(default=100, ge=1, description="posts a process claims ahead of sending them")
     sweep_interval: float = Field(default=15.0, gt=0, description="seconds between checks for due posts")
     reimport_interval: float = Field(default=10.0, gt=0, description="seconds between re-reads of the event files")
     shutdown_grace: float = Field(default=30.0, ge=0, description="seconds in-flight sends get to finish on stop")

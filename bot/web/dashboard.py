@@ -97,7 +97,7 @@ def _back(request: Request, result: ActionResult) -> Response:
     """Tell the organiser what happened, and return to the post on its event's timeline."""
     if result.post is None:
         raise HTTPException(404, result.message)
-    flash(request, "ok" if result.ok else "error", f"{result.post.label}: {result.message}")
+    flash(request, "ok" if result.ok else "error", result.message)
     return RedirectResponse(f"/admin/events/{result.post.event_id}#post-{result.post.id}", status_code=303)
 
 

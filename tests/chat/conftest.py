@@ -12,9 +12,8 @@ import yaml
 
 from bot.chat import ChatBot, chat_bot
 from bot.config import AppConfig, load_config
-from bot.delivery import Publisher
 from bot.importing import import_events
-from bot.rendering.renderer import Renderer
+from bot.runtime import Runtime
 from bot.storage import Store, open_database
 from tests.fakes.telegram import FakeTelegram, User
 
@@ -24,6 +23,7 @@ ANNA = User(id=2002, first_name="Anna", language_code="en")
 IVAN = User(id=3003, first_name="Иван", language_code="ru")
 # The reference event starts on 27 November 2024 at 11:00 Moscow time (08:00 UTC).
 NOW = datetime(2024, 11, 20, 9, 0, tzinfo=UTC)
+IMPORTED = NOW - timedelta(days=60)  # the events were known well before their campaigns
 
 
 class Clock:
@@ -94,21 +94,26 @@ def clock() -> Clock:
 @pytest.fixture
 def chat_store(config: AppConfig, tmp_path: Path) -> Store:
     store = Store(open_database(f"sqlite:///{tmp_path / 'chat.db'}"))
-    report = import_events(config, store, NOW)
+    report = import_events(config, store, IMPORTED)
     assert not report.errors
     return store
 
 
 @pytest.fixture
-async def bot(config: AppConfig, chat_store: Store, clock: Clock) -> AsyncIterator[ChatBot]:
-    """The real Application polling the fake; /post publishes through the real adapters (Telegram to the fake,
-    the platforms without credentials to the outbox)."""
-    publisher = Publisher(config, chat_store, Renderer(config.templates_dir))
-    running = chat_bot(config, chat_store, publisher=publisher, clock=clock, poll_timeout=1)
+def runtime(config: AppConfig, chat_store: Store, clock: Clock) -> Runtime:
+    """The operations the admin commands act through: /post publishes through the real adapters (Telegram to the
+    fake, the platforms without credentials to the outbox)."""
+    return Runtime.build(config, store=chat_store, clock=clock, notify=False)
+
+
+@pytest.fixture
+async def bot(runtime: Runtime, chat_store: Store, clock: Clock) -> AsyncIterator[ChatBot]:
+    """The real Application polling the fake."""
+    running = chat_bot(runtime.live, chat_store, operations=runtime.operations, clock=clock, poll_timeout=1)
     await running.start()
     yield running
     await running.stop()
-    await publisher.aclose()
+    await runtime.aclose()
 
 
 Say = Callable[..., Any]

@@ -9,14 +9,29 @@ from pathlib import Path
 import pytest
 
 from bot.chat import ChatBot
-from bot.chat.broadcast import ReminderQueue
+from bot.domain import PlannedPost, PostState
+from bot.errors import PermanentError, PublishError, TransientError
 from bot.platforms import visible_text
 from bot.storage import Claims, Store
+from bot.storage.reminders import ReminderQueue
+from bot.storage.repository import Settlement
 from tests.chat.conftest import ADMIN, ANNA, IVAN, NOW, Say, write_event
 from tests.fakes.telegram import FakeTelegram, User
 
 REF = "russia-dprk-treaty"
 PYOTR = User(id=5005, first_name="Pyotr", language_code="ru")
+ANNOUNCED = datetime(2024, 11, 20, 8, 0, tzinfo=NOW.tzinfo)
+
+
+def fail_one(store: Store, error: PublishError) -> PlannedPost:
+    """The first announcement fails for good, as a sender would record it."""
+    claims = Claims(store.sessions)
+    (post,) = claims.claim_due(ANNOUNCED, "test", limit=1)
+    delivery = claims.start(post, "test", ANNOUNCED)
+    message = f"{type(error).__name__}: {error}"
+    assert claims.settle(post, "test", delivery, Settlement(state=PostState.FAILED, reason=message, error=str(error),
+                                                            error_kind=type(error).__name__), ANNOUNCED)
+    return post
 
 
 @pytest.mark.parametrize("command", ["/status", "/post russia-dprk-treaty announcement", "/retry 1", "/reload",
@@ -43,9 +58,7 @@ async def test_stats_counts_subscribers_per_language(say: Say) -> None:
 
 
 async def test_status_shows_next_posts_failures_and_reminders(say: Say, chat_store: Store) -> None:
-    claims = Claims(chat_store.sessions)
-    (post,) = claims.claim_due(datetime(2024, 11, 20, 8, 0, tzinfo=NOW.tzinfo), "test", limit=1)
-    claims.failed(post.id, "test", "PermanentError: Telegram refused the post: too long")
+    post = fail_one(chat_store, PermanentError("Telegram refused the post: too long"))
     ReminderQueue(chat_store.sessions).enqueue(REF, "reminder-1d", "reminder", NOW, NOW)
     (status,) = await say(ADMIN, "/status")
     text = visible_text(status["text"])
@@ -63,19 +76,19 @@ async def test_post_publishes_now_through_the_real_adapters(say: Say, fake: Fake
     (result,) = await say(ADMIN, f"/post {REF} announcement", timeout=15)
     (channel,) = fake.in_chat("@valdaiclub")
     assert "Valdai Club" in channel["text"]
-    assert f"✓ telegram: https://t.me/valdaiclub/{channel['message_id']}" in visible_text(result["text"])
-    assert "✓ vk: file:" in visible_text(result["text"])  # no VK token in the tests: the outbox
+    lines = visible_text(result["text"]).splitlines()
+    assert any(line.startswith("✓ telegram: ") and line.endswith(f"https://t.me/valdaiclub/{channel['message_id']}")
+               for line in lines)
+    assert any(line.startswith("✓ vk: ") and "→ file:" in line for line in lines)  # no VK token: the outbox
 
 
 async def test_retry_puts_a_failed_post_back(say: Say, chat_store: Store) -> None:
-    claims = Claims(chat_store.sessions)
-    (post,) = claims.claim_due(datetime(2024, 11, 20, 8, 0, tzinfo=NOW.tzinfo), "test", limit=1)
-    claims.failed(post.id, "test", "TransientError: down")
+    post = fail_one(chat_store, TransientError("down"))
     (done,) = await say(ADMIN, f"/retry {post.id}")
     assert f"№{post.id}" in done["text"] and "будет отправлена снова" in done["text"]
     assert next(p for p in chat_store.posts() if p.id == post.id).state == "planned"
     (again,) = await say(ADMIN, f"/retry {post.id}")
-    assert "в состоянии planned" in again["text"]
+    assert f"№{post.id} не повторена" in again["text"] and "planned" in again["text"]
     (missing,) = await say(ADMIN, "/retry 99999")
     assert "№99999 нет" in missing["text"]
     (usage,) = await say(ADMIN, "/retry abc")

@@ -15,9 +15,10 @@ from telegram import Bot
 
 from bot.alerts import Alerts
 from bot.chat.broadcast import Broadcaster, Progress, ReminderQueue, due_steps
-from bot.storage.chat import ChatStore
 from bot.config import AppConfig, load_config
+from bot.config.live import LiveConfig
 from bot.storage import Store
+from bot.storage.chat import ChatStore
 from bot.storage.tables import ReminderRow
 from tests.chat.conftest import TOKEN
 from tests.fakes.telegram import FakeTelegram
@@ -51,7 +52,7 @@ def people(store: Store, count: int, *, first: int = 10_000, lang: str = "en", e
 
 def broadcaster(config: AppConfig, store: Store, bot: Bot, clock: Callable[[], datetime], **kwargs: object
                 ) -> Broadcaster:
-    return Broadcaster(config, store.sessions, bot, clock=clock, **kwargs)  # type: ignore[arg-type]
+    return Broadcaster(LiveConfig(config), store.sessions, bot, clock=clock, **kwargs)  # type: ignore[arg-type]
 
 
 def rows(store: Store) -> list[ReminderRow]:

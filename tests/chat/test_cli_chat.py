@@ -8,16 +8,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.alerts import Alerts
-from bot.chat.broadcast import ReminderQueue
-from bot.storage.chat import ChatStore
-from bot.cli import _start_chat, app
+from bot.cli import app
 from bot.config import AppConfig, load_config
-from bot.delivery import Publisher
+from bot.delivery import Outcome
 from bot.importing import import_events
-from bot.rendering.renderer import Renderer
-from bot.scheduling import Dispatcher
-from bot.storage import Claims, Store, open_database
+from bot.runtime import Runtime, Service
+from bot.storage import Store, open_database
+from bot.storage.chat import ChatStore
+from bot.storage.reminders import Progress, ReminderQueue
 from tests.chat.conftest import ANNA
 from tests.fakes.telegram import FakeTelegram
 
@@ -28,7 +26,7 @@ def test_status_shows_personal_reminder_progress(workdir: Path, monkeypatch: pyt
     monkeypatch.setenv("COLUMNS", "200")
     config = load_config(workdir / "config")
     store = Store(open_database(config.settings.database.url))
-    import_events(config, store)
+    import_events(config, store, datetime(2024, 11, 1, tzinfo=UTC))
     chats = ChatStore(store.sessions)
     for user_id in (11, 12, 13):
         chats.subscribe(user_id, user_id, "en", None)
@@ -45,16 +43,36 @@ def test_status_shows_personal_reminder_progress(workdir: Path, monkeypatch: pyt
     assert REF in line
 
 
-async def _chat_for(config: AppConfig, store: Store) -> tuple[Dispatcher, Publisher]:
-    publisher = Publisher(config, store, Renderer(config.templates_dir))
-    return Dispatcher(config, store, Claims(store.sessions), publisher, Alerts(), reimport=False), publisher
+class Lines:
+    """A reporter that keeps what the running bot says."""
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+        self.warned: list[str] = []
+
+    def say(self, text: str) -> None:
+        self.said.append(text)
+
+    def warn(self, text: str) -> None:
+        self.warned.append(text)
+
+    def outcome(self, outcome: Outcome) -> None:
+        pass
+
+    def progress(self, items: list[Progress]) -> None:
+        pass
+
+
+def _service(config: AppConfig, store: Store) -> tuple[Service, Lines]:
+    lines = Lines()
+    return Service(Runtime.build(config, store=store, notify=False), lines), lines
 
 
 async def test_run_starts_the_chat_bot_when_the_target_has_a_token(
-    config: AppConfig, chat_store: Store, fake: FakeTelegram, capsys: pytest.CaptureFixture[str]
+    config: AppConfig, chat_store: Store, fake: FakeTelegram
 ) -> None:
-    dispatcher, publisher = await _chat_for(config, chat_store)
-    chat = await _start_chat(config, chat_store, publisher, Alerts(), dispatcher)
+    service, lines = _service(config, chat_store)
+    chat = await service._start_chat()
     assert chat is not None
     assert "CHAT-secret-token" not in repr(chat)  # PTB's own repr of the Application would show it
     try:
@@ -64,26 +82,22 @@ async def test_run_starts_the_chat_bot_when_the_target_has_a_token(
         assert "What I can do" in reply["text"]
     finally:
         await chat.stop()
-        await publisher.aclose()
-    assert "chat bot @announce_test_bot answers people (polling)" in capsys.readouterr().out
+        await service.runtime.aclose()
+    assert "chat bot @announce_test_bot answers people (polling)" in lines.said
 
 
 async def test_run_without_a_token_leaves_the_chat_bot_off(
-    workdir: Path, chat_store: Store, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    workdir: Path, chat_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ANNOUNCE_BOT_TARGETS__TELEGRAM__TOKEN")
-    config = load_config(workdir / "config")  # as the embedded defaults: no token
-    dispatcher, publisher = await _chat_for(config, chat_store)
-    assert await _start_chat(config, chat_store, publisher, Alerts(), dispatcher) is None
-    assert "chat bot off: Telegram target 'telegram' has no bot token" in capsys.readouterr().out
+    service, lines = _service(load_config(workdir / "config"), chat_store)  # as the embedded defaults: no token
+    assert await service._start_chat() is None
+    assert "chat bot off: Telegram target 'telegram' has no bot token" in lines.said
 
 
-async def test_a_rejected_token_does_not_stop_the_bot(
-    config: AppConfig, chat_store: Store, fake: FakeTelegram, capsys: pytest.CaptureFixture[str]
-) -> None:
+async def test_a_rejected_token_does_not_stop_the_bot(config: AppConfig, chat_store: Store, fake: FakeTelegram) -> None:
     fake.token = "another:token"  # Telegram rejects ours
-    dispatcher, publisher = await _chat_for(config, chat_store)
-    assert await _start_chat(config, chat_store, publisher, Alerts(), dispatcher) is None
-    captured = capsys.readouterr()
-    assert "the chat bot did not start: InvalidToken" in captured.err
-    assert "CHAT-secret-token" not in captured.err + captured.out
+    service, lines = _service(config, chat_store)
+    assert await service._start_chat() is None
+    assert "the chat bot did not start: InvalidToken" in lines.warned
+    assert not [line for line in lines.said + lines.warned if "CHAT-secret-token" in line]

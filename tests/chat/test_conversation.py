@@ -9,7 +9,6 @@ import icalendar
 import pytest
 
 from bot.chat import ChatBot
-from bot.importing import import_events
 from bot.platforms import telegram_length, visible_text
 from tests.chat.conftest import ANNA, IVAN, NOW, Clock, Say, buttons, write_event
 from tests.fakes.telegram import FakeTelegram
@@ -228,7 +227,8 @@ async def test_stop_reminding_button_and_long_event_ids(say: Say, press: Say, fa
                                                         workdir: Path, clock: Clock) -> None:
     long_id = "a-very-long-event-identifier-that-does-not-fit-in-telegram-callback-data-at-all"
     write_event(workdir / "config" / "events", long_id, "Long Id Event", datetime(2024, 11, 21, 10, 0))
-    import_events(bot.services.config, bot.services.store, NOW)
+    assert bot.services.operations is not None
+    await bot.services.operations.sync_files()
     (card,) = await say(ANNA, "/next")
     data = buttons(card)["🔔 Remind me"]
     assert data.startswith("sub:_") and len(data.encode()) <= 64  # a short key stands for the long id

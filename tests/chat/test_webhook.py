@@ -12,6 +12,7 @@ import pytest
 
 from bot.chat import ChatBot, ChatUnavailable, chat_bot
 from bot.config import load_config
+from bot.config.live import LiveConfig
 from bot.storage import Store
 from tests.chat.conftest import ANNA, Clock
 from tests.fakes.telegram import FakeTelegram
@@ -38,7 +39,7 @@ def port(chat_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> int:
 
 @pytest.fixture
 async def webhook_bot(port: int, workdir: Path, chat_store: Store, clock: Clock) -> AsyncIterator[ChatBot]:
-    running = chat_bot(load_config(workdir / "config"), chat_store, clock=clock)
+    running = chat_bot(LiveConfig(load_config(workdir / "config")), chat_store, clock=clock)
     await running.start()
     yield running
     await running.stop()
@@ -75,14 +76,14 @@ async def test_webhook_mode_needs_a_secret_and_a_url(
     monkeypatch.setenv("ANNOUNCE_BOT_CHAT__MODE", "webhook")
     monkeypatch.setenv("ANNOUNCE_BOT_CHAT__WEBHOOK_URL", "https://bot.example.org/hook")
     with pytest.raises(ChatUnavailable, match="webhook_secret"):
-        chat_bot(load_config(workdir / "config"), chat_store)
+        chat_bot(LiveConfig(load_config(workdir / "config")), chat_store)
     monkeypatch.setenv("ANNOUNCE_BOT_CHAT__WEBHOOK_SECRET", "has spaces!")
     with pytest.raises(ChatUnavailable, match="webhook_secret"):
-        chat_bot(load_config(workdir / "config"), chat_store)
+        chat_bot(LiveConfig(load_config(workdir / "config")), chat_store)
     monkeypatch.delenv("ANNOUNCE_BOT_CHAT__WEBHOOK_URL")
     monkeypatch.setenv("ANNOUNCE_BOT_CHAT__WEBHOOK_SECRET", SECRET)
     with pytest.raises(ChatUnavailable, match="webhook_url"):
-        chat_bot(load_config(workdir / "config"), chat_store)
+        chat_bot(LiveConfig(load_config(workdir / "config")), chat_store)
 
 
 async def test_secret_in_settings_file_is_refused(chat_env: dict[str, str], workdir: Path) -> None:
@@ -98,4 +99,4 @@ async def test_no_token_means_no_chat_bot(workdir: Path, chat_store: Store, monk
                                           chat_env: dict[str, str]) -> None:
     monkeypatch.delenv("ANNOUNCE_BOT_TARGETS__TELEGRAM__TOKEN")
     with pytest.raises(ChatUnavailable, match="no bot token"):
-        chat_bot(load_config(workdir / "config"), chat_store)
+        chat_bot(LiveConfig(load_config(workdir / "config")), chat_store)

@@ -105,12 +105,25 @@ def test_bad_file_is_left_out_and_good_ones_are_read(tmp_path: Path) -> None:
     assert len(files.errors) == 1 and "bad.yaml" in str(files.errors[0])
 
 
-def test_duplicate_ids_are_reported(tmp_path: Path) -> None:
+def test_two_files_with_one_id_are_both_left_out_and_named(tmp_path: Path) -> None:
     write(tmp_path / "a.yaml", reference_text())
     write(tmp_path / "b.yaml", reference_text())
     files = load_events(tmp_path)
+    assert list(files.events) == []  # neither replaces the other (or the event already stored)
+    (error,) = files.errors
+    assert str(tmp_path / "a.yaml") in str(error) and str(tmp_path / "b.yaml") in str(error)
+    assert "'russia-dprk-treaty' is defined by 2 files" in str(error)
+    assert files.conflicts == {"russia-dprk-treaty": [tmp_path / "a.yaml", tmp_path / "b.yaml"]}
+
+
+def test_a_file_that_is_not_utf8_is_reported_and_the_others_load(tmp_path: Path) -> None:
+    write(tmp_path / "good.yaml", reference_text())
+    (tmp_path / "latin1.yaml").write_bytes("id: other\ntitle: Caf\xe9\n".encode("latin-1"))
+    files = load_events(tmp_path)
     assert list(files.events) == ["russia-dprk-treaty"]
-    assert "already used by" in str(files.errors[0])
+    (error,) = files.errors
+    assert str(error).startswith(f"{tmp_path / 'latin1.yaml'}: line 2: not UTF-8 text (byte 0xe9")
+    assert files.broken == {tmp_path / "latin1.yaml"}
 
 
 def test_id_defaults_to_file_name(tmp_path: Path) -> None:

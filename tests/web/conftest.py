@@ -8,16 +8,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.alerts import Alerts
 from bot.config import load_config
-from bot.delivery import Publisher
 from bot.importing import import_events
-from bot.rendering.renderer import Renderer
-from bot.scheduling import Dispatcher
-from bot.storage import Claims, Store, open_database
+from bot.runtime import Runtime
+from bot.storage import Store, open_database
 from bot.web import create_app
 from tests.fakes.telegram import FakeTelegram
-from tests.web.support import PASSWORD, TELEGRAM_TOKEN, Clock, Site, SiteFactory, client_for, login
+from tests.web.support import IMPORTED, PASSWORD, TELEGRAM_TOKEN, Clock, Site, SiteFactory, client_for, login
 
 
 @pytest.fixture
@@ -35,16 +32,13 @@ def make_site(web_env: Path) -> Iterator[SiteFactory]:
     def _make(*, with_dispatcher: bool = False, clock: Clock | None = None) -> Site:
         config = load_config(web_env / "config")
         store = Store(open_database(f"sqlite:///{web_env / 'var' / 'web.db'}"))
-        report = import_events(config, store)
+        report = import_events(config, store, IMPORTED)  # imported well ahead of the campaign
         assert not report.errors, report.errors
-        publisher = Publisher(config, store, Renderer(config.templates_dir))
         clock = clock or Clock()
-        dispatcher = None
-        if with_dispatcher:
-            dispatcher = Dispatcher(config, store, Claims(store.sessions), publisher, Alerts(), clock=clock,
-                                    reimport=False)
-        app = create_app(config, store, publisher, dispatcher=dispatcher, clock=clock)
-        site = Site(config=config, store=store, publisher=publisher, app=app, clock=clock, workdir=web_env)
+        runtime = Runtime.build(config, store=store, clock=clock, notify=False, schedules=with_dispatcher)
+        app = create_app(runtime.live, store, runtime.operations, schedules=with_dispatcher, clock=clock)
+        site = Site(config=config, store=store, publisher=runtime.publisher, app=app, clock=clock, workdir=web_env,
+                    runtime=runtime)
         made.append(site)
         return site
 

@@ -13,13 +13,18 @@ from starlette.applications import Starlette
 
 from bot.config import AppConfig
 from bot.delivery import Publisher
-from bot.storage import Store
+from bot.domain import PostState, Receipt
+from bot.errors import PublishError
+from bot.runtime import Runtime
+from bot.storage import Claims, Store
+from bot.storage.repository import Settlement
 
 PASSWORD = "correct horse battery staple"
 TELEGRAM_TOKEN = "123456:WEB-test-token"
 EVENT_ID = "russia-dprk-treaty"
 # Between the announcement (20 November) and the event (27 November 2024, 11:00 Moscow time).
 BEFORE_EVENT = datetime(2024, 11, 25, 9, 0, tzinfo=UTC)
+IMPORTED = datetime(2024, 11, 1, tzinfo=UTC)  # when the tests' sites first saw the event: before its campaign
 
 
 class Clock:
@@ -42,6 +47,7 @@ class Site:
     app: Starlette
     clock: Clock
     workdir: Path
+    runtime: Runtime
 
     def post_id(self, step: str, target: str) -> int:
         return next(p.id for p in self.store.posts(EVENT_ID) if p.step_id == step and p.target == target)
@@ -51,6 +57,24 @@ class Site:
 
 
 SiteFactory = Callable[..., Site]
+
+
+def attempt(site: Site, step: str, target: str, *, receipt: Receipt | None = None,
+            error: PublishError | None = None) -> None:
+    """Record one attempt at a planned post through the real claim, start and settle (as a sender would)."""
+    claims = Claims(site.store.sessions)
+    now = site.clock()
+    post = claims.claim(site.post_id(step, target), now, "test-worker")
+    assert post is not None
+    delivery = claims.start(post, "test-worker", now)
+    if receipt is not None:
+        outcome = Settlement(state=PostState.SENT, receipt=receipt)
+    else:
+        assert error is not None
+        state = PostState.RETRYING if error.retryable else PostState.FAILED
+        outcome = Settlement(state=state, reason=f"{type(error).__name__}: {error}", error=str(error),
+                             error_kind=type(error).__name__)
+    assert claims.settle(post, "test-worker", delivery, outcome, now)
 
 
 def client_for(site: Site) -> httpx.AsyncClient:

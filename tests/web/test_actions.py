@@ -46,7 +46,7 @@ async def test_publish_now_sends_through_the_fake_telegram_and_marks_it_sent(
         assert sent["text"] == expected.parts[0].text  # what the preview showed is what went out
         link = f"https://t.me/valdaiclub/{sent['message_id']}"
         assert site.state(post_id) == "sent"
-        assert f"#{post_id} announcement on telegram published: {link}" in page
+        assert f"#{post_id} russia-dprk-treaty announcement on telegram: sent 2024-11-25 09:00 UTC → {link}" in page
         row = _row(page, post_id)
         assert 'data-state="sent"' in row and f'href="{link}"' in row and "/publish" not in row
         # The delivery is recorded for the planned post.
@@ -57,7 +57,7 @@ async def test_publish_now_sends_through_the_fake_telegram_and_marks_it_sent(
         assert again.status_code == 303
         assert len(fake_telegram.messages) == 1
         follow = html.unescape((await http.get(f"/admin/events/{EVENT_ID}")).text)
-        assert f"#{post_id} announcement on telegram was not sent: it is sent." in follow
+        assert f"#{post_id} russia-dprk-treaty announcement on telegram was already sent" in follow
     await site.publisher.aclose()
 
 
@@ -70,7 +70,7 @@ async def test_publish_now_without_credentials_goes_to_the_outbox(site: Site, ad
     link = next(p.link for p in site.store.posts(EVENT_ID) if p.id == post_id)
     assert link is not None and link.startswith("file:")
     assert Path(urlsplit(link).path) == files[0].resolve()
-    assert f"#{post_id} live on vk published: {link}" in page
+    assert f"#{post_id} russia-dprk-treaty live on vk: sent 2024-11-25 09:00 UTC → {link}" in page
 
 
 async def test_a_failed_publish_shows_the_error_then_retry_and_publish_now_send_it(
@@ -83,14 +83,14 @@ async def test_a_failed_publish_shows_the_error_then_retry_and_publish_now_send_
         await login(http)
         page = await _act(http, post_id, "publish")
         assert site.state(post_id) == "failed"
-        assert f"#{post_id} reminder-1d on telegram failed: CredentialsError" in page
+        assert f"#{post_id} russia-dprk-treaty reminder-1d on telegram: failed: CredentialsError" in page
         row = _row(page, post_id)
         assert "kicked" in row  # the error, in the timeline
         assert f"/admin/posts/{post_id}/retry" in row and f"/admin/posts/{post_id}/publish" in row
 
         page = await _act(http, post_id, "retry")
         assert site.state(post_id) == "planned"
-        assert f"#{post_id} reminder-1d on telegram is planned again" in page
+        assert f"#{post_id} russia-dprk-treaty reminder-1d on telegram is planned again" in page
 
         page = await _act(http, post_id, "publish")
         assert site.state(post_id) == "sent"
@@ -133,7 +133,7 @@ async def test_skip_keeps_a_post_from_going_out(site: Site, admin: httpx.AsyncCl
     post_id = site.post_id("reminder-1h", "x")
     page = await _act(admin, post_id, "skip")
     assert site.state(post_id) == "skipped"
-    assert f"#{post_id} reminder-1h on x skipped: it will not be sent." in page
+    assert f"#{post_id} russia-dprk-treaty reminder-1h on x skipped: it will not be sent" in page
     assert "skipped by the organiser" in _row(page, post_id)
     # The scheduler will not claim it, however late it gets.
     event = site.store.event(EVENT_ID)
@@ -142,7 +142,8 @@ async def test_skip_keeps_a_post_from_going_out(site: Site, admin: httpx.AsyncCl
     assert post_id not in {p.id for p in claimed} and claimed
     # Skipping twice is refused, and a skipped post can be retried.
     page = await _act(admin, post_id, "skip")
-    assert f"#{post_id} reminder-1h on x is skipped: it cannot be skipped." in page
+    assert f"#{post_id} russia-dprk-treaty reminder-1h on x is skipped: skipped by the organiser (dashboard): skip" \
+        in page
     page = await _act(admin, post_id, "retry")
     assert site.state(post_id) == "planned"
 
@@ -151,7 +152,7 @@ async def test_retry_of_a_planned_post_is_refused(site: Site, admin: httpx.Async
     post_id = site.post_id("announcement", "x")
     page = await _act(admin, post_id, "retry")
     assert site.state(post_id) == "planned"
-    assert "only failed, skipped, unknown or retrying posts are retried" in page
+    assert "retry applies to failed, retrying, skipped, unknown posts" in page
 
 
 async def test_unknown_post_is_404(site: Site, admin: httpx.AsyncClient) -> None:
@@ -168,7 +169,7 @@ async def test_publish_now_leaves_a_post_the_scheduler_is_sending_alone(site: Si
     claimed = Claims(site.store.sessions).claim_due(event.start, "the-scheduler")
     assert post_id in {p.id for p in claimed}
     page = await _act(admin, post_id, "publish")
-    assert f"#{post_id} announcement on vk was not sent: it is claimed." in page
+    assert f"#{post_id} russia-dprk-treaty announcement on vk is being sent right now" in page
     assert not (site.workdir / "var" / "outbox" / "vk").exists()  # nothing was sent a second time
     post = next(p for p in site.store.posts(EVENT_ID) if p.id == post_id)
     assert (post.state, post.claimed_by) == ("claimed", "the-scheduler")

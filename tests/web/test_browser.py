@@ -187,7 +187,7 @@ def _publish_now(page: Page, site: Site, event: Event, fake: FakeTelegram, check
     sent = fake.messages[0]
     link = f"https://t.me/valdaiclub/{sent['message_id']}"
     expect(row.locator("a.post-link")).to_have_attribute("href", link)
-    expect(page.locator(".flash.ok")).to_contain_text(f"announcement on telegram published: {link}")
+    expect(page.locator(".flash.ok")).to_contain_text(f"announcement on telegram: sent 2024-11-25 09:00 UTC → {link}")
     assert site.state(post_id) == "sent"
     expected = render_post(site.config, site.publisher.renderer, event, PostKind.ANNOUNCEMENT, "telegram")
     assert sent["text"] == expected.parts[0].text

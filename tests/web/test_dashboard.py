@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 
 from bot.delivery import render_post
 from bot.domain import Cover, PostKind
-from bot.errors import TransientError
+from bot.errors import CredentialsError, TransientError
 from bot.platforms import SPECS
-from bot.storage import Claims
 from bot.storage.tables import SubscriberRow
 from bot.web.previews import event_previews
-from tests.web.support import EVENT_ID, Site
+from tests.web.support import EVENT_ID, Site, attempt
 
 
 def _card(page: str, step: str, target: str) -> str:
@@ -42,10 +41,7 @@ async def test_index_lists_events_with_their_next_post(admin: httpx.AsyncClient)
 
 
 async def test_index_shows_a_failure_at_a_glance(site: Site, admin: httpx.AsyncClient) -> None:
-    claims = Claims(site.store.sessions)
-    claimed = claims.claim(site.post_id("announcement", "vk"), datetime.now(UTC), "test-worker")
-    assert claimed is not None
-    claims.failed(claimed.id, "test-worker", "CredentialsError: the VK token was revoked")
+    attempt(site, "announcement", "vk", error=CredentialsError("the VK token was revoked"))
     page = (await admin.get("/admin")).text
     assert "1 failed" in page
     assert "announcement on vk: CredentialsError: the VK token was revoked" in page
@@ -60,8 +56,7 @@ async def test_index_counts_subscribers_per_language_and_shows_deliveries(
             SubscriberRow(user_id=3, chat_id=3, lang="en"),
             SubscriberRow(user_id=4, chat_id=4, lang="en", active=False),  # unsubscribed: not counted
         ])
-    delivery = site.store.start_delivery(event_id=EVENT_ID, kind="announcement", target="x", platform="x")
-    site.store.finish_delivery(delivery, error=TransientError("X answered 503"))
+    attempt(site, "announcement", "x", error=TransientError("X answered 503"))
     page = (await admin.get("/admin")).text
     table = page[page.index('id="subscribers"'):page.index("</table>", page.index('id="subscribers"'))]
     assert re.findall(r"<tr><td>(\w+)</td><td>(\d+)</td></tr>", table) == [("en", "1"), ("ru", "2")]

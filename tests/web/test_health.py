@@ -14,7 +14,7 @@ from bot.errors import CredentialsError, TransientError
 from bot.storage import Store
 from bot.web import create_app
 from tests.fakes.telegram import FakeTelegram
-from tests.web.support import EVENT_ID, Site, SiteFactory, client_for, csrf_of, login
+from tests.web.support import EVENT_ID, Site, SiteFactory, attempt, client_for, csrf_of, login
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -34,10 +34,8 @@ async def test_healthz_reports_the_database_and_each_platform(site: Site, client
     assert set(report["platforms"]) == {"telegram", "vk", "x", "dzen"}
     assert report["platforms"]["vk"]["last_success"] is None
 
-    ok = site.store.start_delivery(event_id=EVENT_ID, kind="live", target="vk", platform="vk")
-    site.store.finish_delivery(ok, receipt=_receipt("vk"))
-    bad = site.store.start_delivery(event_id=EVENT_ID, kind="live", target="x", platform="x")
-    site.store.finish_delivery(bad, error=CredentialsError("X refused the token"))
+    attempt(site, "live", "vk", receipt=_receipt("vk"))
+    attempt(site, "live", "x", error=CredentialsError("X refused the token"))
     report = (await client.get("/healthz")).json()
     vk = report["platforms"]["vk"]
     assert vk["last_success"] is not None and vk["targets"]["vk"]["last_failure"] is None
@@ -73,7 +71,7 @@ async def test_healthz_fails_while_the_scheduler_it_expects_is_not_running(make_
 async def test_healthz_fails_when_the_database_does_not_answer(site: Site, tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'no' / 'such' / 'folder' / 'x.db'}")
     broken = Store(sessionmaker(engine))
-    app = create_app(site.config, broken, site.publisher)
+    app = create_app(site.runtime.live, broken, site.runtime.operations)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
         answer = await http.get("/healthz")
     assert answer.status_code == 503
@@ -106,8 +104,7 @@ async def test_metrics_count_sent_failed_retried_per_platform_and_queue_depth(
         # telegram: the announcement failed (503: retrying), was pressed again (sent); the live post was refused.
         assert site.state(site.post_id("announcement", "telegram")) == "sent"
         assert site.state(site.post_id("live", "telegram")) == "failed"
-        x_delivery = site.store.start_delivery(event_id=EVENT_ID, kind="announcement", target="x", platform="x")
-        site.store.finish_delivery(x_delivery, error=TransientError("timeout"))
+        attempt(site, "reminder-1d", "x", error=TransientError("timeout"))
 
         metrics = _samples((await http.get("/metrics")).text)
     await site.publisher.aclose()
