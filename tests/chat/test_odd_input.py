@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 import pytest
 
 from bot.chat import ChatBot
-from tests.chat.conftest import ANNA, IVAN, Say, buttons
+from tests.chat.conftest import ANNA, IVAN, Clock, Say, buttons
 from tests.fakes.telegram import FakeTelegram, User
 
 REF = "russia-dprk-treaty"
@@ -102,17 +103,25 @@ async def test_a_failing_handler_is_logged_without_the_token_and_the_bot_goes_on
     assert "CHAT-secret-token" not in caplog.text
 
 
-async def test_a_flooding_user_is_throttled_and_warned_once(fake: FakeTelegram, say: Say, bot: ChatBot) -> None:
+async def test_a_flooding_user_is_throttled_and_warned_once(fake: FakeTelegram, say: Say, bot: ChatBot,
+                                                            clock: Clock) -> None:
     flooder = User(id=4004, first_name="Flood")
     since = fake.mark()
-    for _ in range(40):
+    for _ in range(40):  # while the clock stands still: nothing refills
         fake.send(flooder, "/help")
     await fake.until(lambda: fake.pending_updates() == 0)
     (other,) = await say(ANNA, "/help")  # someone else is not held up
     assert "What I can do" in other["text"]
-    await asyncio.sleep(0.3)
+    await fake.until(lambda: len(fake.in_chat(flooder.id, since)) >= 13)
     replies = fake.in_chat(flooder.id, since)
     warnings = [m for m in replies if m["text"].startswith("Too many messages")]
     assert len(warnings) == 1
-    assert 12 <= len(replies) - 1 <= 16  # the burst (12), a few refilled at 1/s, then nothing
-    assert bot.application.bot_data["throttle"].refused >= 24
+    assert len(replies) - 1 == 12  # the burst, then nothing
+    assert bot.application.bot_data["throttle"].refused == 40 - 12
+    clock.now += timedelta(seconds=3)  # three seconds later, at 1 a second: three more, and no second warning
+    for _ in range(5):
+        fake.send(flooder, "/help")
+    await fake.until(lambda: fake.pending_updates() == 0)
+    await fake.until(lambda: len(fake.in_chat(flooder.id, since)) >= 16)
+    later = fake.in_chat(flooder.id, since)[len(replies):]
+    assert len(later) == 3 and not [m for m in later if m["text"].startswith("Too many messages")]
