@@ -13,7 +13,8 @@ import pytest
 from icalendar import Calendar
 
 from bot.adapters.dzen import NAMESPACES
-from bot.rendering.context import view
+from bot.domain import pick
+from bot.summaries import first_sentence
 from tests.web.support import EVENT_ID, Site, SiteFactory, client_for, csrf_of
 
 
@@ -65,14 +66,14 @@ async def test_calendar_feed_parses_with_the_event_in_its_own_zone(site: Site, c
     calendar = Calendar.from_ical(answer.content)
     assert str(calendar["VERSION"]) == "2.0"
     [event] = calendar.walk("VEVENT")
-    assert str(event["UID"]) == f"{EVENT_ID}@testserver"
+    assert str(event["UID"]) == f"{EVENT_ID}@announce-bot"  # not the request's host: no public_url is set
     assert str(event["SUMMARY"]) == "Valdai Club to Discuss Russia-North Korea Treaty"
     start = event.decoded("DTSTART")
     assert start == datetime(2024, 11, 27, 11, 0, tzinfo=ZoneInfo("Europe/Moscow"))
     assert event["DTSTART"].params["TZID"] == "Europe/Moscow"
     assert event.decoded("DTEND").astimezone(UTC) == datetime(2024, 11, 27, 10, 0, tzinfo=UTC)
     assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/Moscow"]
-    assert str(event["URL"]) == f"http://testserver/events/{EVENT_ID}"
+    assert str(event["URL"]) == "https://valdaiclub.com/events/announcements/russia-dprk-treaty/"  # the organiser's
     assert "Tsvetnoy boulevard 16/1" in str(event["LOCATION"])
     assert str(event["STATUS"]) == "CONFIRMED"
     description = str(event["DESCRIPTION"])
@@ -84,7 +85,7 @@ async def test_one_events_calendar(client: httpx.AsyncClient) -> None:
     assert answer.status_code == 200
     assert answer.headers["content-disposition"] == f'attachment; filename="{EVENT_ID}.ics"'
     calendar = Calendar.from_ical(answer.content)
-    assert [str(e["UID"]) for e in calendar.walk("VEVENT")] == [f"{EVENT_ID}@testserver"]
+    assert [str(e["UID"]) for e in calendar.walk("VEVENT")] == [f"{EVENT_ID}@announce-bot"]
     assert (await client.get("/events/nope.ics")).status_code == 404
 
 
@@ -107,13 +108,15 @@ async def test_announcements_rss_lists_announced_events(site: Site, client: http
     assert feed.feed.title == "Valdai Discussion Club"
     [entry] = feed.entries
     assert entry.title == "Valdai Club to Discuss Russia-North Korea Treaty"
-    assert entry.link == f"http://testserver/events/{EVENT_ID}"
+    assert entry.link == f"/events/{EVENT_ID}"  # relative while public_url is unset, never from the Host header
     assert entry.id == entry.link
+    assert feed.feed.language == "en"
     # Published when the campaign announces it: a week before the start.
     assert datetime(*entry.published_parsed[:6], tzinfo=UTC) == datetime(2024, 11, 20, 8, 0, tzinfo=UTC)
     event = site.store.event(EVENT_ID)
     assert event is not None
-    assert view(event, "en").start.full in entry.summary
+    assert "Wednesday, November 27, 2024, 11:00–13:00 Moscow Time (GMT+3)" in entry.summary
+    assert entry.summary.endswith(first_sentence(pick(event.description, "en", "en"), "en"))
 
 
 async def test_an_event_is_not_in_the_rss_before_its_announcement(site: Site, client: httpx.AsyncClient) -> None:
