@@ -79,18 +79,26 @@ def candidates(font: Path | None = None, font_bold: Path | None = None) -> Itera
         yield Path(regular).stem, Path(regular), Path(bold)
 
 
+def face(name: str, regular: Path, bold: Path) -> Face | None:
+    """The face in these files, None when the regular file is missing or unreadable (bold falls back to it)."""
+    if not regular.is_file():
+        return None
+    chars = _chars(regular)
+    if not chars:
+        return None
+    return Face(name=name, regular=regular, bold=bold if bold.is_file() else regular, chars=chars)
+
+
 @lru_cache(maxsize=8)
 def chain(font: Path | None = None, font_bold: Path | None = None) -> tuple[Face, ...]:
     """The faces found on this machine, read once per process. Empty: only Pillow's Latin-only built-in font."""
     faces: list[Face] = []
     for name, regular, bold in candidates(font, font_bold):
-        if not regular.is_file():
-            if name == "brand":
-                log.warning("cards: the brand font %s does not exist; using the bundled fonts", regular)
-            continue
-        chars = _chars(regular)
-        if chars:
-            faces.append(Face(name=name, regular=regular, bold=bold if bold.is_file() else regular, chars=chars))
+        found = face(name, regular, bold)
+        if found is None and name == "brand":
+            log.warning("cards: cannot use the brand font %s; using the bundled fonts", regular)
+        if found is not None:
+            faces.append(found)
     if not faces:
         log.warning("cards: no font file found; cards use Pillow's built-in font (Latin only). Install: %s",
                     INSTALL_HINT)
