@@ -12,6 +12,7 @@ from bot.adapters import build_adapter
 from bot.config import AppConfig, Settings
 from bot.domain import Event, Platform, PostKind, Receipt, RenderedPost, Step
 from bot.errors import AnnounceBotError, ClaimLost, ConfigError, FitError, PermanentError, PublishError
+from bot.images import CardStore
 from bot.planning import before_start
 from bot.rendering.renderer import Destination, Renderer
 from bot.storage import Store
@@ -67,7 +68,11 @@ def render_post(
         )
     lead = before_start(step, event) if step else None
     destination = Destination(target=target, platform=settings.platform, lang=settings.lang)
-    return renderer.render(event, kind, destination, before_start=lead)
+    post = renderer.render(event, kind, destination, before_start=lead)
+    if post.platform is Platform.DZEN and post.image is None:
+        # Dzen wants a cover at least 700 px wide: the generated card (None while [web] public_url is unset).
+        post = post.model_copy(update={"image": CardStore(config.settings).image_for(event, post)})
+    return post
 
 
 class Publisher:

@@ -98,6 +98,9 @@ class DzenTarget(_TargetBase):
     draft: bool = Field(default=True, description="native-draft: items arrive as drafts in Dzen Studio")
     post_format: Literal["article", "post"] = "article"
     window_days: int = Field(default=7, gt=0, description="items older than this drop out of the feed")
+    feed_url: str | None = Field(
+        default=None, description="where Dzen reads this feed (atom:link rel=self); else [web] public_url's"
+    )
     # Dzen's unified RSS (2026-07-13): where each item goes. news = Dzen News and the channel, news_only = News
     # only, blogs_only = the channel only (what a feed without contentType meant before).
     content_type: Literal["news", "news_only", "blogs_only"] = "blogs_only"
@@ -279,6 +282,20 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment wins over the file (passed as init values); nothing else is read.
         return env_settings, init_settings
+
+    @model_validator(mode="after")
+    def _dzen_feed_urls(self) -> Settings:
+        # A feed names its own address (atom:link rel=self): the web app serves each one at /feeds/dzen/<name>.xml.
+        base = (self.web.public_url or "").rstrip("/")
+        if not base:
+            return self
+        targets = {
+            name: target.model_copy(update={"feed_url": f"{base}/feeds/dzen/{name}.xml"})
+            if isinstance(target, DzenTarget) and target.route == "rss" and not target.feed_url else target
+            for name, target in self.targets.items()
+        }
+        object.__setattr__(self, "targets", targets)  # frozen: set once, while validating
+        return self
 
     def targets_of(self, platform: Platform) -> dict[str, Any]:
         return {name: t for name, t in self.targets.items() if t.platform == platform and t.enabled}

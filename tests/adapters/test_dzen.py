@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import os
 import re
+import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -14,12 +16,16 @@ from typing import Any
 
 import feedparser
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.adapters import dzen
 from bot.adapters.dzen import MAX_ITEMS, DzenAdapter, FeedItem, lead, parse_feed, render_feed
-from bot.config.settings import DzenTarget
+from bot.config.settings import DzenTarget, Settings, WebSettings
 from bot.domain import Cover, Event, Platform, PostKind, RenderedPost, pick
 from bot.errors import PermanentError, TransientError
+from bot.rendering.markup import dzen_html_problems
+from bot.rendering.renderer import Destination, Renderer
 
 RenderFn = Callable[..., RenderedPost]
 
@@ -130,7 +136,11 @@ async def test_item_fields(tmp_path: Path, clock: Clock, announcement: RenderedP
     for name in speakers:
         assert name in (content or "")
     description = item.findtext("description", "")
-    assert description == "Многополярность и связанность"  # the first paragraph, <i> stripped
+    # A real synopsis (the description's first sentence: the event has no lead), not the series name.
+    assert description == ("С начала специальной военной операции на Украине наблюдается заметное сближение "
+                           "России и КНДР.")
+    assert description == announcement.summary
+    assert item.findtext("contentType") == "blogs_only"  # the unified RSS: the channel only, by default
 
     entry = feedparser.parse(target.feed_path.read_bytes(), sanitize_html=False).entries[0]
     assert entry.title == announcement.title
@@ -143,6 +153,8 @@ async def test_item_fields(tmp_path: Path, clock: Clock, announcement: RenderedP
     assert entry.content[0].value == announcement.text
     assert entry.summary == description
     assert entry.enclosures == []
+    channel = ET.parse(target.feed_path).getroot().find("channel")
+    assert channel is not None and channel.find("atom:link", NS) is None  # no address known: no self link
 
 
 async def test_enclosure_for_a_cover(tmp_path: Path, clock: Clock, render: RenderFn, reference_event: Event) -> None:
@@ -157,6 +169,13 @@ async def test_enclosure_for_a_cover(tmp_path: Path, clock: Clock, render: Rende
     assert enclosure.attrib == {"url": "https://example.org/cover.jpg", "type": "image/jpeg", "length": "0"}
     entry = feedparser.parse(target.feed_path.read_bytes()).entries[0]
     assert [(e.href, e.type) for e in entry.enclosures] == [("https://example.org/cover.jpg", "image/jpeg")]
+    # And on top of the article, as Dzen shows a body's first image.
+    content = items_by_guid(target.feed_path)[GUID].findtext("content:encoded", namespaces=NS) or ""
+    first = content.split("\n", 1)[0]
+    alt = "Клуб «Валдай» обсудит договор России и КНДР"
+    assert first == f'<figure><img src="https://example.org/cover.jpg" alt="{alt}"></figure>'
+    assert dzen_html_problems(content) == []
+    assert content.count("cover.jpg") == 1
 
 
 def test_image_type_from_the_extension() -> None:
@@ -341,3 +360,84 @@ def test_lead_is_plain_and_cut_at_a_word() -> None:
 
     assert lead("<p>Short <i>one</i></p><p>second</p>") == "Short one"
     assert lead("no paragraphs <b>at all</b>") == "no paragraphs at all"
+
+
+async def test_the_feed_names_itself_and_each_item_its_destination(
+    tmp_path: Path, clock: Clock, announcement: RenderedPost
+) -> None:
+    target = make_target(tmp_path, feed_url="https://events.valdaiclub.com/feeds/dzen/dzen.xml",
+                         content_type="news")
+    await DzenAdapter("dzen", target, now=clock).publish(announcement)
+    channel = ET.parse(target.feed_path).getroot().find("channel")
+    assert channel is not None
+    link = channel.find("atom:link", NS)
+    assert link is not None
+    assert link.attrib == {"href": "https://events.valdaiclub.com/feeds/dzen/dzen.xml", "rel": "self",
+                           "type": "application/rss+xml"}
+    assert items_by_guid(target.feed_path)[GUID].findtext("contentType") == "news"
+    parsed = feedparser.parse(target.feed_path.read_bytes())
+    assert not parsed.bozo
+    assert {(found.rel, found.href) for found in parsed.feed.links} >= {("self", link.get("href"))}
+    # Read back and written again, the item keeps its destination.
+    assert parse_feed(target.feed_path.read_bytes(), "test")[0].content_type == "news"
+
+
+def test_the_public_url_gives_each_feed_its_address() -> None:
+    own = DzenTarget(platform=Platform.DZEN, feed_url="https://x.org/f")
+    found = Settings(web=WebSettings(public_url="https://events.valdaiclub.com/"),
+                     targets={"dzen_ru": DzenTarget(platform=Platform.DZEN), "own": own})
+    assert found.targets_of(Platform.DZEN)["dzen_ru"].feed_url == "https://events.valdaiclub.com/feeds/dzen/dzen_ru.xml"
+    assert found.targets_of(Platform.DZEN)["own"].feed_url == "https://x.org/f"
+
+
+hostile = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=200).map(str.strip).filter(
+    bool)
+
+
+@settings(max_examples=60, deadline=None)
+@given(title=hostile, summary=hostile)
+def test_hostile_titles_and_synopses_survive_a_reader(title: str, summary: str) -> None:
+    """Whatever the text (markup, entities, quotes, '<in>'), a reader gets back exactly what was written."""
+    target = DzenTarget(platform=Platform.DZEN, site_url="https://valdaiclub.com", feed_title="Valdai")
+    item = FeedItem(guid="g", title=title, link="https://valdaiclub.com/a", pub_date=NOW, description=summary,
+                    content="<p>text</p>", categories=())
+    data = render_feed([item], target)
+    parsed = feedparser.parse(data)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    [entry] = parsed.entries
+    assert entry.title == " ".join(title.split()) or entry.title == title
+    assert html.unescape(entry.summary) == summary
+    assert parse_feed(data, "test") == [item]
+
+
+def test_russia_and_china_in_keep_their_words() -> None:
+    target = DzenTarget(platform=Platform.DZEN)
+    item = FeedItem(guid="g", title="Russia & China <in> Asia", link="https://a.org", pub_date=NOW,
+                    description="Russia & China <in> Asia: a talk.", content="<p>x</p>", categories=())
+    data = render_feed([item], target)
+    assert b"<description>Russia &amp;amp; China &amp;lt;in&amp;gt; Asia: a talk.</description>" in data
+    entry = feedparser.parse(data).entries[0]
+    assert entry.title == "Russia & China <in> Asia"
+    assert entry.summary == "Russia &amp; China &lt;in&gt; Asia: a talk."  # HTML that reads as the text
+
+
+words = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=80).filter(
+    lambda text: text.strip() and text == " ".join(text.split()))
+
+
+@settings(max_examples=20, deadline=None)
+@given(title=words, lead=words)
+def test_hostile_event_texts_reach_a_reader_intact(renderer: Renderer, reference_event: Event, title: str,
+                                                   lead: str) -> None:
+    """From the event file to a feed reader: the real templates, the adapter's file, feedparser."""
+    event = reference_event.model_copy(update={"title": {"ru": title}, "lead": {"ru": lead}})
+    post = renderer.render(event, PostKind.ANNOUNCEMENT, Destination(target="dzen", platform=Platform.DZEN,
+                                                                     lang="ru"))
+    with tempfile.TemporaryDirectory() as folder:
+        target = make_target(Path(folder))
+        asyncio.run(DzenAdapter("dzen", target, now=Clock()).publish(post))
+        parsed = feedparser.parse(target.feed_path.read_bytes())
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    [entry] = parsed.entries
+    assert entry.title == title
+    assert html.unescape(entry.summary) == lead

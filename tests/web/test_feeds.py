@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import io
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,11 +13,12 @@ import feedparser
 import httpx
 import pytest
 from icalendar import Calendar
+from PIL import Image
 
 from bot.adapters.dzen import NAMESPACES
 from bot.domain import pick
 from bot.summaries import first_sentence
-from tests.web.support import EVENT_ID, Site, SiteFactory, client_for, csrf_of
+from tests.web.support import EVENT_ID, Site, SiteFactory, client_for, csrf_of, login
 
 
 async def test_dzen_feed_before_anything_is_published_is_an_empty_feed(client: httpx.AsyncClient) -> None:
@@ -138,3 +141,41 @@ async def test_feeds_link_to_the_public_url(public_url: str, make_site: SiteFact
         assert feed.entries[0].link == f"{public_url}/events/{EVENT_ID}"
         calendar = Calendar.from_ical((await http.get("/feeds/events.ics")).content)
         assert str(calendar.walk("VEVENT")[0]["UID"]) == f"{EVENT_ID}@events.valdaiclub.com"
+
+
+async def test_a_dzen_item_without_a_cover_carries_the_events_card(public_url: str, make_site: SiteFactory) -> None:
+    site = make_site()
+    post_id = site.post_id("announcement", "dzen")
+    # Over HTTPS, as public_url says: the session cookie is then HTTPS-only.
+    transport = httpx.ASGITransport(app=site.app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://events.valdaiclub.com") as http:
+        assert (await login(http)).status_code == 303
+        page = await http.get(f"/admin/events/{EVENT_ID}")
+        await http.post(f"/admin/posts/{post_id}/publish", data={"csrf_token": csrf_of(page.text)})
+        assert site.state(post_id) == "sent"
+        answer = await http.get("/feeds/dzen.xml")
+        feed = feedparser.parse(answer.content)
+        assert not feed.bozo
+        assert {(link.rel, link.href) for link in feed.feed.links} >= {("self", f"{public_url}/feeds/dzen/dzen.xml")}
+        [entry] = feed.entries
+        [enclosure] = entry.enclosures
+        assert enclosure.type == "image/png"
+        assert enclosure.href.startswith(f"{public_url}/events/{EVENT_ID}/card.png?lang=ru&size=dzen&v=")
+        figure, _ = entry.content[0].value.split("</figure>", 1)  # the cover on top of the article too
+        assert figure.startswith("<figure><img") and f'src="{html.escape(enclosure.href)}"' in figure
+        card = await http.get(enclosure.href.removeprefix(public_url))
+        assert card.status_code == 200
+        assert Image.open(io.BytesIO(card.content)).size == (1280, 720)  # at least 700 px wide, as Dzen asks
+    await site.publisher.aclose()
+
+
+async def test_rss_in_russian(public_url: str, make_site: SiteFactory) -> None:
+    site = make_site()
+    async with client_for(site) as http:
+        feed = feedparser.parse((await http.get("/feeds/events.rss", params={"lang": "ru"})).content)
+    assert feed.feed.language == "ru"
+    [entry] = feed.entries
+    assert entry.title == "Клуб «Валдай» обсудит договор России и КНДР"
+    assert entry.link == f"{public_url}/events/{EVENT_ID}?lang=ru"
+    assert "среда, 27 ноября 2024" in entry.summary
+    assert {(link.rel, link.href) for link in feed.feed.links} >= {("self", f"{public_url}/feeds/events.rss?lang=ru")}
