@@ -72,6 +72,29 @@ def plain_blocks(article: str) -> list[str]:
     return parser.blocks
 
 
+def _key(text: str) -> str:
+    """Text compared without case, emoji and punctuation: '🔴 Live: Title' repeats 'Live: Title.'"""
+    return "".join(char for char in text.casefold() if char.isalnum())
+
+
+def _is_line(block: str) -> bool:
+    """A short line that is not a sentence (a date, a place): kept with its neighbours, one per line."""
+    return len(block) <= 120 and block[-1:] not in _ENDS and not block.endswith(":") and not block.startswith("• ")
+
+
+def paragraphs(blocks: list[str]) -> list[str]:
+    """Blocks regrouped as plain text reads: a list under its heading, short lines together, one per line."""
+    grouped: list[str] = []
+    for block in blocks:
+        last = grouped[-1].rsplit("\n", 1)[-1] if grouped else ""
+        listed = block.startswith("• ") and (last.startswith("• ") or last.endswith(":"))
+        if grouped and (listed or (_is_line(block) and _is_line(last))):
+            grouped[-1] += "\n" + block
+        else:
+            grouped.append(block)
+    return grouped
+
+
 def title_sentence(title: str, limit: int = TITLE_LIMIT) -> str:
     """The title as a sentence Dzen takes whole for its headline: ended by punctuation, within `limit`."""
     title = " ".join(title.split())
@@ -83,19 +106,15 @@ def title_sentence(title: str, limit: int = TITLE_LIMIT) -> str:
 
 def sync_text(post: RenderedPost, limit: int) -> str:
     """The one plain-text message for `post`: its title sentence, then as many whole paragraphs as fit in `limit`
-    UTF-16 units (the last one cut at a sentence when that fits), then the post's link."""
+    UTF-16 units (the last one cut at a sentence when that fits), then the post's link unless the text has it."""
     title = title_sentence(post.title or post.summary or post.event_id)
-    bare = title.rstrip(_ENDS)
-    blocks = [b for b in plain_blocks(post.text) if b.rstrip(_ENDS) != bare]
+    blocks = paragraphs([b for b in plain_blocks(post.text) if _key(b) != _key(title)])
     url = post.link or ""
     link = f"{_MORE.get(post.lang, _MORE['en'])}: {url}" if url else ""
-    if url and any(url in block for block in blocks):
-        link = ""  # the text carries the link already
-    budget = limit - utf16_units(link) - (2 if link else 0)
+    budget = limit - (utf16_units(link) + 2 if link else 0)
     kept = [title]
     for block in blocks:
-        candidate = "\n\n".join([*kept, block])
-        if utf16_units(candidate) <= budget:
+        if utf16_units("\n\n".join([*kept, block])) <= budget:
             kept.append(block)
             continue
         sentences = [s.strip() for s in segment(post.lang, block) if s.strip()]
@@ -104,9 +123,11 @@ def sync_text(post: RenderedPost, limit: int) -> str:
         if sentences:
             kept.append(" ".join(sentences))
         break
-    text = "\n\n".join([*kept, link] if link else kept)
-    if utf16_units(text) > limit:  # only a link longer than the whole budget
-        raise PermanentError(f"Dzen (Telegram sync): the post's link alone is longer than {limit} characters")
+    if link and not any(url in block for block in kept):
+        kept.append(link)
+    text = "\n\n".join(kept)
+    if utf16_units(text) > limit:  # only when the title and link alone are longer than the limit
+        raise PermanentError(f"Dzen (Telegram sync): the post's title and link alone are longer than {limit}")
     return text
 
 

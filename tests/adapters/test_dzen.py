@@ -1,4 +1,5 @@
-"""The Dzen adapter: the feed file it writes, read back with feedparser and ElementTree."""
+"""The Dzen adapter: the feed file it writes, read back with feedparser and ElementTree; and the telegram-sync route
+against the fake Bot API."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import re
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -18,14 +19,18 @@ import feedparser
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr, ValidationError
 
-from bot.adapters import dzen
+from bot.adapters import OutboxAdapter, build_adapter, dzen
 from bot.adapters.dzen import MAX_ITEMS, DzenAdapter, FeedItem, lead, parse_feed, render_feed
+from bot.adapters.dzen_sync import DzenSyncAdapter, sync_text, title_sentence
 from bot.config.settings import DzenTarget, Settings, WebSettings
 from bot.domain import Cover, Event, Platform, PostKind, RenderedPost, pick
-from bot.errors import PermanentError, TransientError
+from bot.errors import CredentialsError, PermanentError, TransientError
+from bot.platforms import utf16_units, visible_text
 from bot.rendering.markup import dzen_html_problems
 from bot.rendering.renderer import Destination, Renderer
+from tests.fakes.telegram import FakeTelegram
 
 RenderFn = Callable[..., RenderedPost]
 
@@ -441,3 +446,98 @@ def test_hostile_event_texts_reach_a_reader_intact(renderer: Renderer, reference
     [entry] = parsed.entries
     assert entry.title == title
     assert html.unescape(entry.summary) == lead
+
+
+# -- route = "telegram-sync": a public channel that Dzen's sync bot copies -------------------------------
+
+SYNC_TOKEN = "424242:DZEN-sync-SECRET-token"
+
+
+@pytest.fixture
+def channel() -> Iterator[FakeTelegram]:
+    server = FakeTelegram(SYNC_TOKEN, chat_id="@valdai_dzen")
+    server.start()
+    yield server
+    server.stop()
+
+
+def sync_target(channel: FakeTelegram, **changes: Any) -> DzenTarget:
+    fields: dict[str, Any] = {"platform": Platform.DZEN, "route": "telegram-sync", "chat_id": "@valdai_dzen",
+                              "lang": "ru", "token": SYNC_TOKEN, "api_base_url": channel.base_url, "timeout": 3}
+    return DzenTarget(**(fields | changes))
+
+
+def test_the_sync_route_needs_a_channel_and_a_token(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="chat_id"):
+        DzenTarget(platform=Platform.DZEN, route="telegram-sync")
+    without_token = DzenTarget(platform=Platform.DZEN, route="telegram-sync", chat_id="@valdai_dzen")
+    assert not without_token.has_credentials  # the outbox takes its posts, as for any target without them
+    settings = Settings(targets={"dzen": without_token}, outbox={"dir": tmp_path / "outbox"})
+    assert isinstance(build_adapter("dzen", settings), OutboxAdapter)
+    assert DzenTarget(platform=Platform.DZEN).has_credentials  # a feed needs none
+    with_token = Settings(targets={"dzen": without_token.model_copy(update={"token": SecretStr(SYNC_TOKEN)})})
+    assert isinstance(build_adapter("dzen", with_token), DzenSyncAdapter)
+    assert SYNC_TOKEN in with_token.all_secrets()  # scrubbed from logs like every other token
+
+
+def test_one_message_a_post_with_the_title_as_its_first_sentence(render: RenderFn) -> None:
+    post = render("announcement", "dzen", "ru")
+    text = sync_text(post, 4096)
+    first, rest = text.split("\n\n", 1)
+    assert first == "Клуб «Валдай» обсудит договор России и КНДР."  # Dzen's title: the first sentence
+    assert "<" not in text and "&amp;" not in text  # plain text: Dzen drops formatting
+    assert "• Дмитрий Кику, заместитель директора" in text
+    assert text.count("Клуб «Валдай» обсудит договор") == 1  # the title paragraph is not repeated
+    assert "Страница мероприятия: https://valdaiclub.com/events/announcements/russia-dprk-treaty/" in rest
+    with_photo = sync_text(post.model_copy(update={"image": "https://example.org/card.png"}), 1024)
+    assert utf16_units(with_photo) <= 1024  # a photo's caption
+    assert with_photo.startswith(first + "\n\n")
+    assert with_photo.endswith("Подробнее: https://valdaiclub.com/events/announcements/russia-dprk-treaty/")
+    last_text = with_photo.split("\n\n")[-2]
+    assert last_text.endswith(".") and last_text in text  # whole paragraphs or sentences, never a cut word
+
+
+def test_a_long_title_fits_dzens_headline() -> None:
+    title = "Очень " * 40 + "длинное название"
+    assert len(title_sentence(title)) <= 140 and title_sentence(title).endswith("…")
+    assert title_sentence("Why now?") == "Why now?"
+    assert title_sentence("A title") == "A title."
+
+
+async def test_the_channel_gets_exactly_one_photo_message(channel: FakeTelegram, render: RenderFn) -> None:
+    post = render("announcement", "dzen", "ru").model_copy(update={"image": "https://events.valdaiclub.com/c.png"})
+    adapter = DzenAdapter("dzen", sync_target(channel, channel_url="https://t.me/valdai_dzen"))
+    assert isinstance(adapter, DzenSyncAdapter)
+    receipt = await adapter.publish(post)
+    await adapter.aclose()
+    [message] = channel.messages  # a photo and a text as two messages would be two Dzen items
+    assert message["method"] == "sendPhoto" and message["photo"] == "https://events.valdaiclub.com/c.png"
+    assert message["parse_mode"] == "HTML"
+    caption = visible_text(message["caption"])
+    assert caption == sync_text(post, 1024)
+    assert caption.startswith("Клуб «Валдай» обсудит договор России и КНДР.\n\n")
+    assert receipt.platform is Platform.DZEN and receipt.target == "dzen"
+    assert receipt.link == f"https://t.me/valdai_dzen/{message['message_id']}"
+
+
+async def test_hostile_text_reaches_the_channel_as_written(channel: FakeTelegram, render: RenderFn,
+                                                         reference_event: Event) -> None:
+    hostile = "Russia & China <in> Asia: &amp; <b>not bold</b>"
+    event = reference_event.model_copy(update={"title": hostile, "lead": hostile + "."})
+    post = render("announcement", "dzen", "en", event=event)
+    adapter = DzenAdapter("dzen", sync_target(channel, lang="en"))
+    await adapter.publish(post)
+    await adapter.aclose()
+    [message] = channel.messages
+    assert message["method"] == "sendMessage"  # no image: one text message
+    text = visible_text(message["text"])
+    assert text.startswith(hostile + ".\n\n")
+    assert text == sync_text(post, 4096)
+
+
+async def test_a_refused_token_is_a_credentials_error(channel: FakeTelegram, render: RenderFn) -> None:
+    adapter = DzenAdapter("dzen", sync_target(channel, token="1:wrong"))
+    with pytest.raises(CredentialsError) as caught:
+        await adapter.publish(render("announcement", "dzen", "ru"))
+    await adapter.aclose()
+    assert "1:wrong" not in str(caught.value) and channel.messages == []
