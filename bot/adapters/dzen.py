@@ -24,6 +24,7 @@ from bot.config.settings import DzenTarget
 from bot.domain import Platform, Receipt, RenderedPost
 from bot.errors import PermanentError, TransientError
 from bot.platforms import DZEN
+from bot.summaries import clip
 
 # dzen.ru/help/ru/website/rss-modify: the namespaces a Dzen feed declares.
 NAMESPACES: dict[str, str] = {
@@ -68,12 +69,7 @@ def lead(article: str, limit: int = LEAD_LENGTH) -> str:
     series, title or date lines above it), else the first non-empty one, cut at a word boundary."""
     paragraphs = [p for p in (_plain(p) for p in _PARAGRAPH.findall(article)) if p]
     text = next((p for p in paragraphs if _SENTENCE_END.search(p)), paragraphs[0] if paragraphs else _plain(article))
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    if " " in cut:
-        cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:-–—") + "…"
+    return clip(text, limit)
 
 
 def image_type(url: str) -> str:
