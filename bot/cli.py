@@ -29,7 +29,7 @@ from bot.operations import ActionResult, Result, describe, template_problems
 from bot.planning import PlanItem, plan
 from bot.platforms import SPECS
 from bot.rendering.renderer import Renderer
-from bot.runtime import Runtime, Service, database_exists, rehearsal_runtime, summary
+from bot.runtime import Runtime, Service, database_exists, rehearsal_runtime, summary, web_notes
 from bot.storage import Store, open_database
 from bot.storage.database import create as create_engine_for
 from bot.storage.database import migrate
@@ -573,9 +573,8 @@ def web_command(
                            host or settings.host, settings.port if port is None else port)
         await server.start()
         console.print(f"web app: {server.url}/events (public), {server.url}/admin (dashboard), {server.url}/healthz")
-        if settings.secret() is None:
-            console.print("the dashboard is locked until a password is set: ANNOUNCE_BOT_WEB__PASSWORD, "
-                          "or password_file under [web] in settings.toml")
+        for line in web_notes(runtime.config):
+            console.print(line)
         console.print("serving the web app only (no posts are sent on schedule); Ctrl-C stops it")
         service = Service(runtime, ConsoleReporter(), web=False, chat=False)
         try:

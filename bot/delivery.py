@@ -14,6 +14,7 @@ from bot.config import AppConfig, Settings
 from bot.config.live import LiveConfig
 from bot.domain import Event, PlannedPost, Platform, PostKind, PostState, Receipt, RenderedPost, Step
 from bot.errors import AnnounceBotError
+from bot.images import CardStore
 from bot.planning import before_start
 from bot.ratelimit import RateLimits, TokenLimits
 from bot.rendering.renderer import Destination, Renderer
@@ -126,4 +127,8 @@ def render_post(config: AppConfig, renderer: Renderer, event: Event, kind: PostK
                      if s.kind is kind and settings.platform in config.campaign.platforms_of(s)), None)
     lead = left if left is not None else (before_start(step, event) if step else None)
     destination = Destination(target=target, platform=settings.platform, lang=settings.lang)
-    return renderer.render(event, kind, destination, before_start=lead)
+    post = renderer.render(event, kind, destination, before_start=lead)
+    if post.platform is Platform.DZEN and post.image is None:
+        # Dzen wants a cover at least 700 px wide: the generated card (None while [web] public_url is unset).
+        post = post.model_copy(update={"image": CardStore(config.settings).image_for(event, post)})
+    return post

@@ -418,6 +418,7 @@ class RenderedPost(Frozen):
     link: str | None = None
     image: str | None = None
     teaser: str | None = None  # one line a live post adds to the pinned announcement (template's `teaser`)
+    summary: str = ""  # a plain-text synopsis for feeds (bot.summaries.synopsis: the lead, else the first sentence)
 
     @property
     def text(self) -> str:

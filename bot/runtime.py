@@ -25,6 +25,7 @@ from bot.delivery import AdapterFactory, Outcome, Publisher
 from bot.domain import CLAIMABLE, PostState
 from bot.importing import ImportReport, targets
 from bot.leadership import Leadership
+from bot.links import missing_public_url
 from bot.operations import Operations, template_problems
 from bot.planning import plan, rehearsal
 from bot.scheduling import Clock, Dispatcher, utcnow, worker_name
@@ -139,6 +140,17 @@ def summary(report: ImportReport) -> list[str]:
     return lines
 
 
+def web_notes(config: AppConfig) -> list[str]:
+    """What the organiser should know when the web app starts: a locked dashboard, links without public_url."""
+    notes = []
+    if config.settings.web.secret() is None:
+        notes.append("the dashboard is locked until a password is set: ANNOUNCE_BOT_WEB__PASSWORD, or password_file "
+                     "under [web] in settings.toml")
+    if (missing := missing_public_url(config.settings)) is not None:
+        notes.append(missing)
+    return notes
+
+
 class Service:
     """Runs the bot until stopped: the scheduler, the file watcher, the web app and the chat bot of one process."""
 
@@ -235,9 +247,8 @@ class Service:
             return None
         self.reporter.say(f"web app: {server.url}/events (public), {server.url}/admin (dashboard), "
                           f"{server.url}/healthz")
-        if settings.secret() is None:
-            self.reporter.say("the dashboard is locked until a password is set: ANNOUNCE_BOT_WEB__PASSWORD, "
-                              "or password_file under [web] in settings.toml")
+        for line in web_notes(runtime.config):
+            self.reporter.say(line)
         return server
 
     async def _chat_while_leading(self) -> None:

@@ -1,4 +1,5 @@
-"""Publishes to Dzen by adding or updating an item in an RSS feed file in Dzen's import format."""
+"""Publishes to Dzen: by adding or updating an item in an RSS feed file in Dzen's unified import format, or
+(`route = "telegram-sync"`) through a Telegram channel Dzen's sync bot copies (bot/adapters/dzen_sync.py)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from bot.config.settings import DzenTarget
 from bot.domain import Platform, Receipt, RenderedPost
 from bot.errors import PermanentError, TransientError
 from bot.platforms import DZEN
+from bot.summaries import clip
 
 # dzen.ru/help/ru/website/rss-modify: the namespaces a Dzen feed declares.
 NAMESPACES: dict[str, str] = {
@@ -33,6 +35,7 @@ NAMESPACES: dict[str, str] = {
 }
 MAX_ITEMS = 500  # Dzen reads at most 500 items of a feed
 LEAD_LENGTH = 300
+_SENTENCE_END = re.compile(r"[.!?…]\W*$")
 
 _CONTENT = "{" + NAMESPACES["content"] + "}encoded"
 _PARAGRAPH = re.compile(r"<p\b[^>]*>(.*?)</p\s*>", re.IGNORECASE | re.DOTALL)
@@ -52,6 +55,7 @@ class FeedItem:
     content: str  # the article HTML (content:encoded)
     categories: tuple[str, ...]  # Dzen's directives: native-draft, format-article, index, comment-all
     image: str | None = None
+    content_type: str = ""  # the unified RSS's per-item <contentType>: news, news_only or blogs_only
 
 
 def directives(target: DzenTarget) -> tuple[str, ...]:
@@ -61,21 +65,24 @@ def directives(target: DzenTarget) -> tuple[str, ...]:
 
 
 def lead(article: str, limit: int = LEAD_LENGTH) -> str:
-    """A short plain-text lead: the first non-empty paragraph's text, cut at a word boundary."""
-    paragraphs = [_plain(p) for p in _PARAGRAPH.findall(article)]
-    text = next((p for p in paragraphs if p), _plain(article))
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    if " " in cut:
-        cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:-–—") + "…"
+    """A plain-text lead for a post that brings no synopsis: the first paragraph that is a sentence (not the
+    series, title or date lines above it), else the first non-empty one, cut at a word boundary."""
+    paragraphs = [p for p in (_plain(p) for p in _PARAGRAPH.findall(article)) if p]
+    text = next((p for p in paragraphs if _SENTENCE_END.search(p)), paragraphs[0] if paragraphs else _plain(article))
+    return clip(text, limit)
 
 
 def image_type(url: str) -> str:
     """The MIME type of an image from its URL's extension; JPEG when it cannot be told."""
     guessed, _ = mimetypes.guess_type(urlsplit(url).path)
     return "image/png" if guessed == "image/png" else "image/jpeg"
+
+
+def with_cover(article: str, image: str | None, alt: str) -> str:
+    """The article with its cover on top as a <figure> (Dzen shows the body's first image), once."""
+    if not image or f'src="{html.escape(image)}"' in article:
+        return article
+    return f'<figure><img src="{html.escape(image)}" alt="{html.escape(alt)}"></figure>\n{article}'
 
 
 def render_feed(items: Iterable[FeedItem], target: DzenTarget) -> bytes:
@@ -87,6 +94,8 @@ def render_feed(items: Iterable[FeedItem], target: DzenTarget) -> bytes:
     _add(channel, "link", target.site_url)
     _add(channel, "description", target.feed_title)
     _add(channel, "language", target.lang)
+    if target.feed_url:
+        ET.SubElement(channel, "atom:link", href=target.feed_url, rel="self", type="application/rss+xml")
     for item in items:
         node = ET.SubElement(channel, "item")
         _add(node, "title", item.title)
@@ -94,11 +103,15 @@ def render_feed(items: Iterable[FeedItem], target: DzenTarget) -> bytes:
         _add(node, "guid", item.guid, isPermaLink="false")
         _add(node, "pubDate", format_datetime(item.pub_date.astimezone(UTC), usegmt=True))
         _add(node, "media:rating", "nonadult", scheme="urn:simple")
+        if item.content_type:
+            _add(node, "contentType", item.content_type)
         for category in item.categories:
             _add(node, "category", category)
         if item.image:
             ET.SubElement(node, "enclosure", url=item.image, type=image_type(item.image), length="0")
-        _add(node, "description", item.description)
+        # Readers take a description as HTML: the plain synopsis is escaped for HTML here, then for XML by
+        # ElementTree, so "Russia & China <in>" reads as itself (escaped once, a reader would drop "<in>").
+        _add(node, "description", html.escape(item.description, quote=False))
         _add(node, "content:encoded", item.content)
     ET.indent(rss)
     document: bytes = ET.tostring(rss, encoding="utf-8", xml_declaration=True)
@@ -143,16 +156,21 @@ def _read_item(node: ET.Element, source: str, number: int) -> FeedItem:
         title=node.findtext("title") or "",
         link=node.findtext("link") or "",
         pub_date=pub_date if pub_date.tzinfo else pub_date.replace(tzinfo=UTC),
-        description=node.findtext("description") or "",
+        description=html.unescape(node.findtext("description") or ""),
         content=node.findtext(_CONTENT) or "",
         categories=tuple(c.text.strip() for c in node.findall("category") if c.text and c.text.strip()),
         image=enclosure.get("url") if enclosure is not None else None,
+        content_type=(node.findtext("contentType") or "").strip(),
     )
+
+
+# Characters XML 1.0 cannot hold at all (escaped or not): a feed with one is refused whole.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _add(parent: ET.Element, tag: str, text: str, **attrs: str) -> ET.Element:
     node = ET.SubElement(parent, tag, attrs)
-    node.text = text
+    node.text = _NOT_XML.sub("", text)
     return node
 
 
@@ -176,7 +194,16 @@ def _lock_for(path: Path) -> asyncio.Lock:
     return lock
 
 
-class DzenAdapter(Adapter):
+def DzenAdapter(name: str, target: DzenTarget, now: Callable[[], datetime] = _utc_now) -> Adapter:
+    """The adapter of a Dzen target's route (the registry's entry point for Dzen)."""
+    if target.route == "telegram-sync":
+        from bot.adapters.dzen_sync import DzenSyncAdapter
+
+        return DzenSyncAdapter(name, target)
+    return DzenFeedAdapter(name, target, now)
+
+
+class DzenFeedAdapter(Adapter):
     """Keeps `target.feed_path` a Dzen RSS feed: one item per event and post kind, the last few days."""
 
     spec = DZEN
@@ -199,16 +226,18 @@ class DzenAdapter(Adapter):
 
     def _item(self, post: RenderedPost, now: datetime) -> FeedItem:
         article = post.text
-        description = lead(article)
+        description = post.summary or lead(article)
+        title = post.title.strip() or description or post.event_id
         return FeedItem(
             guid=f"{post.event_id}-{post.kind.value}",
-            title=post.title.strip() or description or post.event_id,
+            title=title,
             link=post.link or self.target.site_url,
             pub_date=now,
             description=description,
-            content=article,
+            content=with_cover(article, post.image, title),
             categories=directives(self.target),
             image=post.image,
+            content_type=self.target.content_type,
         )
 
     def _update(self, item: FeedItem, now: datetime) -> None:

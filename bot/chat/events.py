@@ -8,7 +8,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from bot.chat.calendar import event_ics, ics_filename
+from bot.calendar import event_ics, ics_filename
 from bot.chat.core import (
     Context,
     Services,
@@ -192,7 +192,7 @@ class Events:
         if event is None or chat is None:
             return
         lang = self.services.lang(update)
-        data = event_ics(event, lang, now=self.services.clock())
+        data = event_ics(event, self.services.config.settings.web, lang, now=self.services.clock())
         await context.bot.send_document(
             chat_id=chat.id, document=InputFile(data, filename=ics_filename(event)),
             caption=t("calendar_caption", lang, title=view(event, lang).title)[:1000], parse_mode="HTML",

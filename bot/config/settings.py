@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.domain import LangCode, Platform
@@ -85,13 +85,42 @@ class XTarget(_TargetBase):
 
 
 class DzenTarget(_TargetBase):
+    """Dzen has no posting API: either an RSS feed Dzen imports (`route = "rss"`, a verified site), or a public
+    Telegram channel connected to Dzen's sync bot (`route = "telegram-sync"`: chat_id and the token below)."""
+
     platform: Literal[Platform.DZEN]
+    route: Literal["rss", "telegram-sync"] = Field(
+        default="rss", description="rss: a feed Dzen imports; telegram-sync: a channel Dzen's sync bot copies"
+    )
     feed_path: Path = Path("var/feeds/dzen.xml")
     site_url: str = Field(default="https://example.org", description="the website the feed belongs to")
     feed_title: str = "announce-bot"
     draft: bool = Field(default=True, description="native-draft: items arrive as drafts in Dzen Studio")
     post_format: Literal["article", "post"] = "article"
     window_days: int = Field(default=7, gt=0, description="items older than this drop out of the feed")
+    feed_url: str | None = Field(
+        default=None, description="where Dzen reads this feed (atom:link rel=self); else [web] public_url's"
+    )
+    # Dzen's unified RSS (2026-07-13): where each item goes. news = Dzen News and the channel, news_only = News
+    # only, blogs_only = the channel only (what a feed without contentType meant before).
+    content_type: Literal["news", "news_only", "blogs_only"] = "blogs_only"
+    # route = "telegram-sync": the public channel Dzen Studio (Settings -> Crossposting -> Telegram) is connected to.
+    chat_id: str | None = Field(default=None, description="@channelname of the channel Dzen's sync bot copies")
+    channel_url: str | None = Field(default=None, description="the channel's public link, for post links")
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    secret_fields: ClassVar[tuple[str, ...]] = ("token",)
+
+    @model_validator(mode="after")
+    def _route_needs(self) -> DzenTarget:
+        if self.route == "telegram-sync" and not self.chat_id:
+            raise ValueError('route = "telegram-sync" needs chat_id: the public channel connected to Dzen')
+        return self
+
+    @property
+    def has_credentials(self) -> bool:
+        # A feed needs none; the sync route needs the bot token of an administrator of the channel.
+        return self.route == "rss" or self.secret("token") is not None
 
 
 Target = Annotated[TelegramTarget | VkTarget | XTarget | DzenTarget, Field(discriminator="platform")]
@@ -187,7 +216,9 @@ class WebSettings(_Section):
     host: str = Field(default="127.0.0.1", description="the address to listen on")
     port: int = Field(default=8080, ge=0, lt=65536, description="0 picks a free port")
     public_url: str | None = Field(
-        default=None, description="the app's address as the public reaches it, for links in feeds (else the request's)"
+        default=None,
+        description="the app's address as the public reaches it: absolute links in pages, feeds, calendars, cards "
+        "come from it alone (never from a request's Host); unset, pages and feeds link relatively",
     )
     site_title: str | None = Field(default=None, description="else the Dzen feed's title, else 'Events'")
     password: SecretStr | None = Field(default=None, description="the dashboard's; from the environment only")
@@ -206,6 +237,25 @@ class WebSettings(_Section):
         return None
 
 
+HexColour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
+
+
+class BrandingSettings(_Section):
+    """How generated event cards (bot/images) look, and the language of pages and feeds without `?lang=`."""
+
+    name: str | dict[LangCode, str] | None = Field(
+        default=None, description="the organisation's name on cards ({en: ..., ru: ...}); else the site title"
+    )
+    lang: LangCode = Field(default="en", description="the language of /events and /feeds/events.rss by default")
+    background: HexColour = "#0f2b46"
+    accent: HexColour = "#d9a441"
+    text: HexColour = "#ffffff"
+    logo: Path | None = Field(default=None, description="a PNG or JPEG, drawn top left on every card")
+    font: Path | None = Field(default=None, description="a brand typeface (TTF/OTF), tried before the bundled Noto")
+    font_bold: Path | None = Field(default=None, description="its bold face, for titles (else `font`)")
+    cards_dir: Path = Field(default=Path("var/cards"), description="where generated cards are cached")
+
+
 class Settings(BaseSettings):
     """All settings. Relative paths are relative to the working directory."""
 
@@ -220,6 +270,7 @@ class Settings(BaseSettings):
     admin: AdminSettings = AdminSettings()
     chat: ChatSettings = ChatSettings()
     web: WebSettings = WebSettings()
+    branding: BrandingSettings = BrandingSettings()
     templates_dir: Path | None = None
     targets: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")], Target] = Field(default_factory=dict)
 
@@ -234,6 +285,20 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment wins over the file (passed as init values); nothing else is read.
         return env_settings, init_settings
+
+    @model_validator(mode="after")
+    def _dzen_feed_urls(self) -> Settings:
+        # A feed names its own address (atom:link rel=self): the web app serves each one at /feeds/dzen/<name>.xml.
+        base = (self.web.public_url or "").rstrip("/")
+        if not base:
+            return self
+        targets = {
+            name: target.model_copy(update={"feed_url": f"{base}/feeds/dzen/{name}.xml"})
+            if isinstance(target, DzenTarget) and target.route == "rss" and not target.feed_url else target
+            for name, target in self.targets.items()
+        }
+        object.__setattr__(self, "targets", targets)  # frozen: set once, while validating
+        return self
 
     def targets_of(self, platform: Platform) -> dict[str, Any]:
         return {name: t for name, t in self.targets.items() if t.platform == platform and t.enabled}

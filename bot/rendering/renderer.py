@@ -26,6 +26,7 @@ from bot.platforms import SPECS, Markup, PlatformSpec
 from bot.rendering.context import until, view
 from bot.rendering.fitting import fit
 from bot.rendering.markup import dzen_html_problems, telegram_html_problems, to_dzen_html
+from bot.summaries import synopsis
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,7 +142,9 @@ class Renderer:
         text = _tidy(body)
         if spec.markup is Markup.DZEN_HTML:
             text = to_dzen_html(text)
-        return self._fitted(spec, event, kind, destination, text, headline).model_copy(update={"teaser": teaser})
+        summary = synopsis(event, destination.lang, kind)
+        return self._fitted(spec, event, kind, destination, text, headline).model_copy(
+            update={"teaser": teaser, "summary": summary})
 
     def _path(self, names: list[str]) -> str:
         for name in names:

@@ -8,33 +8,35 @@ import html
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from urllib.parse import urlsplit
 
-from icalendar import Calendar
-from icalendar import Event as CalendarEvent
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.adapters.dzen import parse_feed, render_feed
+from bot.calendar import calendar_ics, event_ics, ics_filename
 from bot.config.settings import DzenTarget
 from bot.domain import Event, EventStatus, Platform, PostKind
 from bot.errors import PermanentError
+from bot.links import absolute, event_path, href, path
 from bot.rendering.context import view
+from bot.summaries import synopsis, when_with_year
+from bot.web.public import LANGUAGES
 from bot.web.state import Web, web_of
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 ICS_TYPE = "text/calendar; charset=utf-8"
-_ICS_STATUS = {EventStatus.SCHEDULED: "CONFIRMED", EventStatus.POSTPONED: "TENTATIVE",
-               EventStatus.CANCELLED: "CANCELLED"}
 
 
 # -- Dzen ---------------------------------------------------------------------------------------------
 
 
 def _dzen_target(web: Web, name: str | None) -> DzenTarget:
-    targets: dict[str, DzenTarget] = web.settings.targets_of(Platform.DZEN)
+    # Only the feed route has a feed; a telegram-sync target publishes through its Telegram channel.
+    targets: dict[str, DzenTarget] = {
+        key: target for key, target in web.settings.targets_of(Platform.DZEN).items() if target.route == "rss"
+    }
     target = next(iter(targets.values()), None) if name is None else targets.get(name)
     if target is None:
         raise HTTPException(404, "no Dzen feed is configured" if name is None else f"no Dzen target {name!r}")
@@ -76,42 +78,16 @@ async def dzen_target_feed(request: Request) -> Response:
 # -- calendars ----------------------------------------------------------------------------------------
 
 
-def _calendar(web: Web, events: list[Event], base: str, name: str) -> bytes:
-    calendar = Calendar()
-    calendar.add("prodid", "-//announce-bot//events//EN")
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", name)
-    host = urlsplit(base).hostname or "localhost"
-    stamp = web.clock().astimezone(UTC)
-    for event in events:
-        v = view(event, event.lang)
-        page = f"{base}/events/{event.id}"
-        item = CalendarEvent()
-        item.add("uid", f"{event.id}@{host}")
-        item.add("dtstamp", stamp)
-        item.add("dtstart", event.start)  # in the event's own zone (TZID), its VTIMEZONE added below
-        item.add("dtend", event.end)
-        item.add("summary", v.title)
-        lines = [v.lead or f"{v.format} — {v.topic}".strip(" —")]
-        if v.speakers:
-            lines.append(", ".join(p.name for p in v.speakers))
-        lines += [f"{link.label}: {link.url}" for link in v.live]
-        lines.append(page)
-        item.add("description", "\n\n".join(line for line in lines if line))
-        item.add("location", f"{v.venue}, {v.address}")
-        item.add("url", page)
-        item.add("status", _ICS_STATUS[event.status])
-        calendar.add_component(item)
-    calendar.add_missing_timezones()
-    data: bytes = calendar.to_ical()
-    return data
+def _lang(web: Web, request: Request) -> str:
+    asked = request.query_params.get("lang", "")
+    return asked if asked in LANGUAGES else web.settings.branding.lang
 
 
 async def events_calendar(request: Request) -> Response:
     web = web_of(request)
-    data = _calendar(web, web.store.events(), web.base_url(request), web.site_title)
+    asked = request.query_params.get("lang")
+    data = calendar_ics(web.store.events(), web.settings.web, name=web.site_title, now=web.clock(),
+                        lang=asked if asked in LANGUAGES else None)
     return Response(data, media_type=ICS_TYPE)
 
 
@@ -120,9 +96,10 @@ async def event_calendar(request: Request) -> Response:
     event = web.store.event(request.path_params["event_id"])
     if event is None:
         raise HTTPException(404, "no such event")
-    data = _calendar(web, [event], web.base_url(request), view(event, event.lang).title)
+    asked = request.query_params.get("lang", "")
+    data = event_ics(event, web.settings.web, asked if asked in LANGUAGES else event.lang, now=web.clock())
     return Response(data, media_type=ICS_TYPE,
-                    headers={"Content-Disposition": f'attachment; filename="{event.id}.ics"'})
+                    headers={"Content-Disposition": f'attachment; filename="{ics_filename(event)}"'})
 
 
 # -- plain RSS ----------------------------------------------------------------------------------------
@@ -143,26 +120,33 @@ def _add(parent: ET.Element, tag: str, text: str, **attrs: str) -> ET.Element:
 async def announcements_feed(request: Request) -> Response:
     """One item per announced event, newest first: an event appears once its announcement is due."""
     web = web_of(request)
-    base = web.base_url(request)
+    settings = web.settings.web
+    lang = _lang(web, request)
     now = web.clock()
     announced = [(_announced_at(web, e), e) for e in web.store.events()]
     items = sorted(((when, e) for when, e in announced if when <= now), key=lambda pair: pair[0], reverse=True)
     rss = ET.Element("rss", {"version": "2.0", "xmlns:atom": "http://www.w3.org/2005/Atom"})
     channel = ET.SubElement(rss, "channel")
     _add(channel, "title", web.site_title)
-    _add(channel, "link", f"{base}/events")
+    # Absolute links only from public_url; without it, relative ones (a reader resolves them against the feed's
+    # address), never the Host header a request happened to carry.
+    _add(channel, "link", href(settings, "/events"))
     _add(channel, "description", f"Announcements of {web.site_title}")
-    ET.SubElement(channel, "atom:link", href=f"{base}/feeds/events.rss", rel="self", type="application/rss+xml")
+    _add(channel, "language", lang)
+    own = path("/feeds/events.rss", lang=request.query_params.get("lang") and lang)
+    self_link = absolute(settings, own)
+    if self_link:
+        ET.SubElement(channel, "atom:link", href=self_link, rel="self", type="application/rss+xml")
     for when, event in items:
-        v = view(event, event.lang)
-        page = f"{base}/events/{event.id}"
+        v = view(event, lang)
+        page = href(settings, event_path(event.id, None if lang == event.lang else lang))
         node = ET.SubElement(channel, "item")
         title = v.title if event.status is EventStatus.SCHEDULED else f"[{event.status.value}] {v.title}"
         _add(node, "title", title)
         _add(node, "link", page)
         _add(node, "guid", page, isPermaLink="true")
         _add(node, "pubDate", format_datetime(when, usegmt=True))
-        summary = [v.start.full, f"{v.venue}, {v.address}", v.lead or v.description.split("\n\n")[0]]
+        summary = [when_with_year(event, lang), f"{v.venue}, {v.address}", synopsis(event, lang)]
         # RSS readers render a description as HTML: the event's text goes in as escaped text, never as markup.
         _add(node, "description", html.escape("\n\n".join(line for line in summary if line), quote=False))
     ET.indent(rss)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from babel.dates import format_timedelta
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.domain import Event, EventStatus, Text
+from bot.images import CardSize, CardStore
+from bot.links import href, path
 from bot.rendering.context import view
+from bot.summaries import when_with_year
+from bot.web.linkcards import page_meta
 from bot.web.state import web_of
 
 LIVE_EARLY = timedelta(minutes=15)  # the broadcast links show this long before the start
@@ -38,6 +43,7 @@ WORDS: dict[str, dict[str, str]] = {
         "feeds": "Ленты",
     },
 }
+LANGUAGES = tuple(WORDS)  # the languages the pages and feeds are written in
 
 
 def languages(event: Event) -> list[str]:
@@ -54,7 +60,7 @@ def _lang(request: Request, event: Event | None) -> str:
     asked = request.query_params.get("lang", "")
     if event is not None:
         return asked if asked in languages(event) else event.lang
-    return asked if asked in WORDS else "en"
+    return asked if asked in WORDS else web_of(request).settings.branding.lang
 
 
 def phase(event: Event, now: datetime) -> str:
@@ -79,12 +85,18 @@ async def events_page(request: Request) -> Response:
     events = web.store.events()
     upcoming = [e for e in events if e.end > now]
     past = sorted((e for e in events if e.end <= now), key=lambda e: e.start, reverse=True)
+
+    def shown(event: Event) -> tuple[Event, object, str, str]:
+        own = event.lang if lang not in languages(event) else lang
+        return event, view(event, own), phase(event, now), when_with_year(event, own)
+
     return web.templates.TemplateResponse(request, "public_events.html", {
         "title": web.site_title,
         "lang": lang,
         "words": WORDS.get(lang, WORDS["en"]),
-        "upcoming": [(e, view(e, e.lang if lang not in languages(e) else lang), phase(e, now)) for e in upcoming],
-        "past": [(e, view(e, e.lang if lang not in languages(e) else lang), phase(e, now)) for e in past],
+        "canonical": href(web.settings.web, path("/events", lang=None if lang == web.settings.branding.lang else lang)),
+        "upcoming": [shown(e) for e in upcoming],
+        "past": [shown(e) for e in past],
     })
 
 
@@ -97,22 +109,56 @@ async def event_page(request: Request) -> Response:
     lang = _lang(request, event)
     state = phase(event, now)
     until = format_timedelta(event.start - now, add_direction=True, locale=lang) if now < event.start else ""
+    cards = CardStore(web.settings)
+    langs = languages(event)
+    v = view(event, lang)
     return web.templates.TemplateResponse(request, "public_event.html", {
         "title": web.site_title,
         "lang": lang,
-        "langs": languages(event),
+        "langs": langs,
         "words": WORDS.get(lang, WORDS["en"]),
         "event": event,
-        "v": view(event, lang),
+        "v": v,
+        "when": when_with_year(event, lang),
         "phase": state,
         "until": until,
         "show_live": state in ("live", "ended"),
-        "base_url": web.base_url(request),
+        "meta": page_meta(event, lang, langs, web.settings, site_name=web.site_title, cards=cards,
+                          live=state in ("live", "ended")),
+        # The page shows the cover, else the generated card (a relative link: the page's own site).
+        "picture": v.cover or cards.relative_url(event, lang, CardSize.OG),
     })
+
+
+async def event_card(request: Request) -> Response:
+    """The event's generated card as PNG (`?lang=` one of its languages, `?size=` og, telegram, vk, x, dzen)."""
+    web = web_of(request)
+    event = web.store.event(request.path_params["event_id"])
+    if event is None:
+        raise HTTPException(404, "no such event")
+    lang = request.query_params.get("lang") or event.lang
+    if lang not in languages(event):
+        raise HTTPException(404, f"the event has no texts in {lang!r}")
+    try:
+        size = CardSize(request.query_params.get("size") or CardSize.OG.value)
+    except ValueError:
+        raise HTTPException(404, f"no card size {request.query_params.get('size')!r}; "
+                                 f"sizes: {', '.join(s.value for s in CardSize)}") from None
+    cards = CardStore(web.settings)
+    try:
+        file = await asyncio.to_thread(cards.path, event, lang, size)
+    except OSError as exc:
+        raise HTTPException(503, f"cannot write the card: {exc.strerror or exc}") from None
+    key = file.stem.rsplit("-", 1)[-1]
+    # A link carrying the current version may be kept for good; any other is checked again soon.
+    fresh = request.query_params.get("v") == key
+    cache = "public, max-age=31536000, immutable" if fresh else "public, max-age=300"
+    return FileResponse(file, media_type="image/png", headers={"Cache-Control": cache, "ETag": f'"{key}"'})
 
 
 routes = [
     Route("/", home, methods=["GET"], name="home"),
     Route("/events", events_page, methods=["GET"], name="events"),
     Route("/events/{event_id}", event_page, methods=["GET"], name="event"),
+    Route("/events/{event_id}/card.png", event_card, methods=["GET"], name="event_card"),
 ]

@@ -92,10 +92,6 @@ class Web:
             return str(target.feed_title)
         return "Events"
 
-    def base_url(self, request: Request) -> str:
-        """Where the public reaches this app: `web.public_url`, else the address the request came to."""
-        return (self.settings.web.public_url or str(request.base_url)).rstrip("/")
-
 
 def web_of(request: Request) -> Web:
     web: Web = request.app.state.web

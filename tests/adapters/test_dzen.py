@@ -1,12 +1,15 @@
-"""The Dzen adapter: the feed file it writes, read back with feedparser and ElementTree."""
+"""The Dzen adapter: the feed file it writes, read back with feedparser and ElementTree; and the telegram-sync route
+against the fake Bot API."""
 
 from __future__ import annotations
 
 import asyncio
+import html
 import os
 import re
+import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -14,12 +17,20 @@ from typing import Any
 
 import feedparser
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import SecretStr, ValidationError
 
-from bot.adapters import dzen
+from bot.adapters import OutboxAdapter, build_adapter, dzen
 from bot.adapters.dzen import MAX_ITEMS, DzenAdapter, FeedItem, lead, parse_feed, render_feed
-from bot.config.settings import DzenTarget
+from bot.adapters.dzen_sync import DzenSyncAdapter, sync_text, title_sentence
+from bot.config.settings import DzenTarget, Settings, WebSettings
 from bot.domain import Cover, Event, Platform, PostKind, RenderedPost, pick
-from bot.errors import PermanentError, TransientError
+from bot.errors import CredentialsError, PermanentError, TransientError
+from bot.platforms import utf16_units, visible_text
+from bot.rendering.markup import dzen_html_problems
+from bot.rendering.renderer import Destination, Renderer
+from tests.fakes.telegram import FakeTelegram
 
 RenderFn = Callable[..., RenderedPost]
 
@@ -130,7 +141,11 @@ async def test_item_fields(tmp_path: Path, clock: Clock, announcement: RenderedP
     for name in speakers:
         assert name in (content or "")
     description = item.findtext("description", "")
-    assert description == "Многополярность и связанность"  # the first paragraph, <i> stripped
+    # A real synopsis (the description's first sentence: the event has no lead), not the series name.
+    assert description == ("С начала специальной военной операции на Украине наблюдается заметное сближение "
+                           "России и КНДР.")
+    assert description == announcement.summary
+    assert item.findtext("contentType") == "blogs_only"  # the unified RSS: the channel only, by default
 
     entry = feedparser.parse(target.feed_path.read_bytes(), sanitize_html=False).entries[0]
     assert entry.title == announcement.title
@@ -143,6 +158,8 @@ async def test_item_fields(tmp_path: Path, clock: Clock, announcement: RenderedP
     assert entry.content[0].value == announcement.text
     assert entry.summary == description
     assert entry.enclosures == []
+    channel = ET.parse(target.feed_path).getroot().find("channel")
+    assert channel is not None and channel.find("atom:link", NS) is None  # no address known: no self link
 
 
 async def test_enclosure_for_a_cover(tmp_path: Path, clock: Clock, render: RenderFn, reference_event: Event) -> None:
@@ -157,6 +174,13 @@ async def test_enclosure_for_a_cover(tmp_path: Path, clock: Clock, render: Rende
     assert enclosure.attrib == {"url": "https://example.org/cover.jpg", "type": "image/jpeg", "length": "0"}
     entry = feedparser.parse(target.feed_path.read_bytes()).entries[0]
     assert [(e.href, e.type) for e in entry.enclosures] == [("https://example.org/cover.jpg", "image/jpeg")]
+    # And on top of the article, as Dzen shows a body's first image.
+    content = items_by_guid(target.feed_path)[GUID].findtext("content:encoded", namespaces=NS) or ""
+    first = content.split("\n", 1)[0]
+    alt = "Клуб «Валдай» обсудит договор России и КНДР"
+    assert first == f'<figure><img src="https://example.org/cover.jpg" alt="{alt}"></figure>'
+    assert dzen_html_problems(content) == []
+    assert content.count("cover.jpg") == 1
 
 
 def test_image_type_from_the_extension() -> None:
@@ -341,3 +365,179 @@ def test_lead_is_plain_and_cut_at_a_word() -> None:
 
     assert lead("<p>Short <i>one</i></p><p>second</p>") == "Short one"
     assert lead("no paragraphs <b>at all</b>") == "no paragraphs at all"
+
+
+async def test_the_feed_names_itself_and_each_item_its_destination(
+    tmp_path: Path, clock: Clock, announcement: RenderedPost
+) -> None:
+    target = make_target(tmp_path, feed_url="https://events.valdaiclub.com/feeds/dzen/dzen.xml",
+                         content_type="news")
+    await DzenAdapter("dzen", target, now=clock).publish(announcement)
+    channel = ET.parse(target.feed_path).getroot().find("channel")
+    assert channel is not None
+    link = channel.find("atom:link", NS)
+    assert link is not None
+    assert link.attrib == {"href": "https://events.valdaiclub.com/feeds/dzen/dzen.xml", "rel": "self",
+                           "type": "application/rss+xml"}
+    assert items_by_guid(target.feed_path)[GUID].findtext("contentType") == "news"
+    parsed = feedparser.parse(target.feed_path.read_bytes())
+    assert not parsed.bozo
+    assert {(found.rel, found.href) for found in parsed.feed.links} >= {("self", link.get("href"))}
+    # Read back and written again, the item keeps its destination.
+    assert parse_feed(target.feed_path.read_bytes(), "test")[0].content_type == "news"
+
+
+def test_the_public_url_gives_each_feed_its_address() -> None:
+    own = DzenTarget(platform=Platform.DZEN, feed_url="https://x.org/f")
+    found = Settings(web=WebSettings(public_url="https://events.valdaiclub.com/"),
+                     targets={"dzen_ru": DzenTarget(platform=Platform.DZEN), "own": own})
+    assert found.targets_of(Platform.DZEN)["dzen_ru"].feed_url == "https://events.valdaiclub.com/feeds/dzen/dzen_ru.xml"
+    assert found.targets_of(Platform.DZEN)["own"].feed_url == "https://x.org/f"
+
+
+hostile = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=200).map(str.strip).filter(
+    bool)
+
+
+@settings(max_examples=60, deadline=None)
+@given(title=hostile, summary=hostile)
+def test_hostile_titles_and_synopses_survive_a_reader(title: str, summary: str) -> None:
+    """Whatever the text (markup, entities, quotes, '<in>'), a reader gets back exactly what was written."""
+    target = DzenTarget(platform=Platform.DZEN, site_url="https://valdaiclub.com", feed_title="Valdai")
+    item = FeedItem(guid="g", title=title, link="https://valdaiclub.com/a", pub_date=NOW, description=summary,
+                    content="<p>text</p>", categories=())
+    data = render_feed([item], target)
+    parsed = feedparser.parse(data)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    [entry] = parsed.entries
+    assert entry.title == " ".join(title.split()) or entry.title == title
+    assert html.unescape(entry.summary) == summary
+    assert parse_feed(data, "test") == [item]
+
+
+def test_russia_and_china_in_keep_their_words() -> None:
+    target = DzenTarget(platform=Platform.DZEN)
+    item = FeedItem(guid="g", title="Russia & China <in> Asia", link="https://a.org", pub_date=NOW,
+                    description="Russia & China <in> Asia: a talk.", content="<p>x</p>", categories=())
+    data = render_feed([item], target)
+    assert b"<description>Russia &amp;amp; China &amp;lt;in&amp;gt; Asia: a talk.</description>" in data
+    entry = feedparser.parse(data).entries[0]
+    assert entry.title == "Russia & China <in> Asia"
+    assert entry.summary == "Russia &amp; China &lt;in&gt; Asia: a talk."  # HTML that reads as the text
+
+
+words = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=80).filter(
+    lambda text: text.strip() and text == " ".join(text.split()))
+
+
+@settings(max_examples=20, deadline=None)
+@given(title=words, lead=words)
+def test_hostile_event_texts_reach_a_reader_intact(renderer: Renderer, reference_event: Event, title: str,
+                                                   lead: str) -> None:
+    """From the event file to a feed reader: the real templates, the adapter's file, feedparser."""
+    event = reference_event.model_copy(update={"title": {"ru": title}, "lead": {"ru": lead}})
+    post = renderer.render(event, PostKind.ANNOUNCEMENT, Destination(target="dzen", platform=Platform.DZEN,
+                                                                     lang="ru"))
+    with tempfile.TemporaryDirectory() as folder:
+        target = make_target(Path(folder))
+        asyncio.run(DzenAdapter("dzen", target, now=Clock()).publish(post))
+        parsed = feedparser.parse(target.feed_path.read_bytes())
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    [entry] = parsed.entries
+    assert entry.title == title
+    assert html.unescape(entry.summary) == lead
+
+
+# -- route = "telegram-sync": a public channel that Dzen's sync bot copies -------------------------------
+
+SYNC_TOKEN = "424242:DZEN-sync-SECRET-token"
+
+
+@pytest.fixture
+def channel() -> Iterator[FakeTelegram]:
+    server = FakeTelegram(SYNC_TOKEN, chat_id="@valdai_dzen")
+    server.start()
+    yield server
+    server.stop()
+
+
+def sync_target(channel: FakeTelegram, **changes: Any) -> DzenTarget:
+    fields: dict[str, Any] = {"platform": Platform.DZEN, "route": "telegram-sync", "chat_id": "@valdai_dzen",
+                              "lang": "ru", "token": SYNC_TOKEN, "api_base_url": channel.base_url, "timeout": 3}
+    return DzenTarget(**(fields | changes))
+
+
+def test_the_sync_route_needs_a_channel_and_a_token(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="chat_id"):
+        DzenTarget(platform=Platform.DZEN, route="telegram-sync")
+    without_token = DzenTarget(platform=Platform.DZEN, route="telegram-sync", chat_id="@valdai_dzen")
+    assert not without_token.has_credentials  # the outbox takes its posts, as for any target without them
+    settings = Settings(targets={"dzen": without_token}, outbox={"dir": tmp_path / "outbox"})
+    assert isinstance(build_adapter("dzen", settings), OutboxAdapter)
+    assert DzenTarget(platform=Platform.DZEN).has_credentials  # a feed needs none
+    with_token = Settings(targets={"dzen": without_token.model_copy(update={"token": SecretStr(SYNC_TOKEN)})})
+    assert isinstance(build_adapter("dzen", with_token), DzenSyncAdapter)
+    assert SYNC_TOKEN in with_token.all_secrets()  # scrubbed from logs like every other token
+
+
+def test_one_message_a_post_with_the_title_as_its_first_sentence(render: RenderFn) -> None:
+    post = render("announcement", "dzen", "ru")
+    text = sync_text(post, 4096)
+    first, rest = text.split("\n\n", 1)
+    assert first == "Клуб «Валдай» обсудит договор России и КНДР."  # Dzen's title: the first sentence
+    assert "<" not in text and "&amp;" not in text  # plain text: Dzen drops formatting
+    assert "• Дмитрий Кику, заместитель директора" in text
+    assert text.count("Клуб «Валдай» обсудит договор") == 1  # the title paragraph is not repeated
+    assert "Страница мероприятия: https://valdaiclub.com/events/announcements/russia-dprk-treaty/" in rest
+    with_photo = sync_text(post.model_copy(update={"image": "https://example.org/card.png"}), 1024)
+    assert utf16_units(with_photo) <= 1024  # a photo's caption
+    assert with_photo.startswith(first + "\n\n")
+    assert with_photo.endswith("Подробнее: https://valdaiclub.com/events/announcements/russia-dprk-treaty/")
+    last_text = with_photo.split("\n\n")[-2]
+    assert last_text.endswith(".") and last_text in text  # whole paragraphs or sentences, never a cut word
+
+
+def test_a_long_title_fits_dzens_headline() -> None:
+    title = "Очень " * 40 + "длинное название"
+    assert len(title_sentence(title)) <= 140 and title_sentence(title).endswith("…")
+    assert title_sentence("Why now?") == "Why now?"
+    assert title_sentence("A title") == "A title."
+
+
+async def test_the_channel_gets_exactly_one_photo_message(channel: FakeTelegram, render: RenderFn) -> None:
+    post = render("announcement", "dzen", "ru").model_copy(update={"image": "https://events.valdaiclub.com/c.png"})
+    adapter = DzenAdapter("dzen", sync_target(channel, channel_url="https://t.me/valdai_dzen"))
+    assert isinstance(adapter, DzenSyncAdapter)
+    receipt = await adapter.publish(post)
+    await adapter.aclose()
+    [message] = channel.messages  # a photo and a text as two messages would be two Dzen items
+    assert message["method"] == "sendPhoto" and message["photo"] == "https://events.valdaiclub.com/c.png"
+    assert message["parse_mode"] == "HTML"
+    caption = visible_text(message["caption"])
+    assert caption == sync_text(post, 1024)
+    assert caption.startswith("Клуб «Валдай» обсудит договор России и КНДР.\n\n")
+    assert receipt.platform is Platform.DZEN and receipt.target == "dzen"
+    assert receipt.link == f"https://t.me/valdai_dzen/{message['message_id']}"
+
+
+async def test_hostile_text_reaches_the_channel_as_written(channel: FakeTelegram, render: RenderFn,
+                                                         reference_event: Event) -> None:
+    hostile = "Russia & China <in> Asia: &amp; <b>not bold</b>"
+    event = reference_event.model_copy(update={"title": hostile, "lead": hostile + "."})
+    post = render("announcement", "dzen", "en", event=event)
+    adapter = DzenAdapter("dzen", sync_target(channel, lang="en"))
+    await adapter.publish(post)
+    await adapter.aclose()
+    [message] = channel.messages
+    assert message["method"] == "sendMessage"  # no image: one text message
+    text = visible_text(message["text"])
+    assert text.startswith(hostile + ".\n\n")
+    assert text == sync_text(post, 4096)
+
+
+async def test_a_refused_token_is_a_credentials_error(channel: FakeTelegram, render: RenderFn) -> None:
+    adapter = DzenAdapter("dzen", sync_target(channel, token="1:wrong"))
+    with pytest.raises(CredentialsError) as caught:
+        await adapter.publish(render("announcement", "dzen", "ru"))
+    await adapter.aclose()
+    assert "1:wrong" not in str(caught.value) and channel.messages == []

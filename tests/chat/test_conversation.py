@@ -155,8 +155,10 @@ async def test_add_to_calendar_sends_an_ics_file(say: Say, press: Say, fake: Fak
     assert entry["dtstart"].params["TZID"] == "Europe/Moscow"
     assert [tz["tzid"] for tz in calendar.walk("VTIMEZONE")] == ["Europe/Moscow"]
     assert str(entry["location"]) == "Valdai Club Conference Hall, Tsvetnoy boulevard 16/1, Moscow, Russia"
-    assert str(entry["url"]) == "https://valdaiclub.com/multimedia/video/russia-dprk-treaty/"
+    # No public_url in this config: the organiser's own page (bot/calendar.py, the same as the web's .ics).
+    assert str(entry["url"]) == "https://valdaiclub.com/events/announcements/russia-dprk-treaty/"
     assert "Telegram: https://t.me/valdaiclub" in str(entry["description"])
+    assert str(entry["uid"]) == f"{REF}@announce-bot"
     assert "add it to your calendar" in sent["caption"]
 
 

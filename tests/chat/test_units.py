@@ -1,49 +1,20 @@
-"""The pure parts: the .ics builder, the texts table, flood control, card clipping, reminder texts."""
+"""The pure parts: the texts table, flood control, card clipping, reminder texts."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import icalendar
 import pytest
 
-from bot.chat.calendar import event_ics
 from bot.chat.core import card, clip
 from bot.chat.texts import LANGS, TEXTS, lang_of, t
 from bot.chat.throttle import Throttle
-from bot.domain import Event, EventStatus, Person
+from bot.domain import Event, Person
 from bot.platforms import telegram_length
 from bot.rendering.markup import telegram_html_problems
-
-
-def test_ics_has_the_events_zone_venue_links_and_a_stable_uid(reference_event: Event) -> None:
-    now = datetime(2024, 11, 20, tzinfo=UTC)
-    data = event_ics(reference_event, "en", now=now)
-    assert data == event_ics(reference_event, "en", now=now)  # pure
-    calendar = icalendar.Calendar.from_ical(data)
-    (entry,) = calendar.walk("VEVENT")
-    assert str(entry["uid"]) == "russia-dprk-treaty@announce-bot"
-    assert entry.decoded("dtstart").astimezone(UTC) == datetime(2024, 11, 27, 8, 0, tzinfo=UTC)
-    assert entry.decoded("dtend").astimezone(UTC) == datetime(2024, 11, 27, 10, 0, tzinfo=UTC)
-    assert entry["dtend"].params["TZID"] == "Europe/Moscow"
-    (zone,) = calendar.walk("VTIMEZONE")
-    assert zone["tzid"] == "Europe/Moscow"
-    assert str(entry["summary"]) == "Valdai Club to Discuss Russia-North Korea Treaty"
-    assert b"\r\n" in data and all(len(line) <= 75 for line in data.split(b"\r\n"))  # folded as RFC 5545 says
-    russian = icalendar.Calendar.from_ical(event_ics(reference_event, "ru", now=now))
-    (ru,) = russian.walk("VEVENT")
-    assert str(ru["summary"]) == "Клуб «Валдай» обсудит договор России и КНДР"
-    assert str(ru["location"]).startswith("Конференц-зал Клуба «Валдай»")
-
-
-def test_ics_without_live_links_points_at_the_event_page(reference_event: Event) -> None:
-    bare = reference_event.model_copy(update={"live": {}, "status": EventStatus.CANCELLED})
-    (entry,) = icalendar.Calendar.from_ical(event_ics(bare, "en")).walk("VEVENT")
-    assert str(entry["url"]) == "https://valdaiclub.com/events/announcements/russia-dprk-treaty/"
-    assert str(entry["status"]) == "CANCELLED"
 
 
 def test_every_text_exists_in_both_languages_with_the_same_placeholders() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import io
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,10 +13,12 @@ import feedparser
 import httpx
 import pytest
 from icalendar import Calendar
+from PIL import Image
 
 from bot.adapters.dzen import NAMESPACES
-from bot.rendering.context import view
-from tests.web.support import EVENT_ID, Site, SiteFactory, client_for, csrf_of
+from bot.domain import pick
+from bot.summaries import first_sentence
+from tests.web.support import EVENT_ID, Site, SiteFactory, client_for, csrf_of, login
 
 
 async def test_dzen_feed_before_anything_is_published_is_an_empty_feed(client: httpx.AsyncClient) -> None:
@@ -65,14 +69,14 @@ async def test_calendar_feed_parses_with_the_event_in_its_own_zone(site: Site, c
     calendar = Calendar.from_ical(answer.content)
     assert str(calendar["VERSION"]) == "2.0"
     [event] = calendar.walk("VEVENT")
-    assert str(event["UID"]) == f"{EVENT_ID}@testserver"
+    assert str(event["UID"]) == f"{EVENT_ID}@announce-bot"  # not the request's host: no public_url is set
     assert str(event["SUMMARY"]) == "Valdai Club to Discuss Russia-North Korea Treaty"
     start = event.decoded("DTSTART")
     assert start == datetime(2024, 11, 27, 11, 0, tzinfo=ZoneInfo("Europe/Moscow"))
     assert event["DTSTART"].params["TZID"] == "Europe/Moscow"
     assert event.decoded("DTEND").astimezone(UTC) == datetime(2024, 11, 27, 10, 0, tzinfo=UTC)
     assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/Moscow"]
-    assert str(event["URL"]) == f"http://testserver/events/{EVENT_ID}"
+    assert str(event["URL"]) == "https://valdaiclub.com/events/announcements/russia-dprk-treaty/"  # the organiser's
     assert "Tsvetnoy boulevard 16/1" in str(event["LOCATION"])
     assert str(event["STATUS"]) == "CONFIRMED"
     description = str(event["DESCRIPTION"])
@@ -84,7 +88,7 @@ async def test_one_events_calendar(client: httpx.AsyncClient) -> None:
     assert answer.status_code == 200
     assert answer.headers["content-disposition"] == f'attachment; filename="{EVENT_ID}.ics"'
     calendar = Calendar.from_ical(answer.content)
-    assert [str(e["UID"]) for e in calendar.walk("VEVENT")] == [f"{EVENT_ID}@testserver"]
+    assert [str(e["UID"]) for e in calendar.walk("VEVENT")] == [f"{EVENT_ID}@announce-bot"]
     assert (await client.get("/events/nope.ics")).status_code == 404
 
 
@@ -107,13 +111,15 @@ async def test_announcements_rss_lists_announced_events(site: Site, client: http
     assert feed.feed.title == "Valdai Discussion Club"
     [entry] = feed.entries
     assert entry.title == "Valdai Club to Discuss Russia-North Korea Treaty"
-    assert entry.link == f"http://testserver/events/{EVENT_ID}"
+    assert entry.link == f"/events/{EVENT_ID}"  # relative while public_url is unset, never from the Host header
     assert entry.id == entry.link
+    assert feed.feed.language == "en"
     # Published when the campaign announces it: a week before the start.
     assert datetime(*entry.published_parsed[:6], tzinfo=UTC) == datetime(2024, 11, 20, 8, 0, tzinfo=UTC)
     event = site.store.event(EVENT_ID)
     assert event is not None
-    assert view(event, "en").start.full in entry.summary
+    assert "Wednesday, November 27, 2024, 11:00–13:00 Moscow Time (GMT+3)" in entry.summary
+    assert entry.summary.endswith(first_sentence(pick(event.description, "en", "en"), "en"))
 
 
 async def test_an_event_is_not_in_the_rss_before_its_announcement(site: Site, client: httpx.AsyncClient) -> None:
@@ -135,3 +141,41 @@ async def test_feeds_link_to_the_public_url(public_url: str, make_site: SiteFact
         assert feed.entries[0].link == f"{public_url}/events/{EVENT_ID}"
         calendar = Calendar.from_ical((await http.get("/feeds/events.ics")).content)
         assert str(calendar.walk("VEVENT")[0]["UID"]) == f"{EVENT_ID}@events.valdaiclub.com"
+
+
+async def test_a_dzen_item_without_a_cover_carries_the_events_card(public_url: str, make_site: SiteFactory) -> None:
+    site = make_site()
+    post_id = site.post_id("announcement", "dzen")
+    # Over HTTPS, as public_url says: the session cookie is then HTTPS-only.
+    transport = httpx.ASGITransport(app=site.app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://events.valdaiclub.com") as http:
+        assert (await login(http)).status_code == 303
+        page = await http.get(f"/admin/events/{EVENT_ID}")
+        await http.post(f"/admin/posts/{post_id}/publish", data={"csrf_token": csrf_of(page.text)})
+        assert site.state(post_id) == "sent"
+        answer = await http.get("/feeds/dzen.xml")
+        feed = feedparser.parse(answer.content)
+        assert not feed.bozo
+        assert {(link.rel, link.href) for link in feed.feed.links} >= {("self", f"{public_url}/feeds/dzen/dzen.xml")}
+        [entry] = feed.entries
+        [enclosure] = entry.enclosures
+        assert enclosure.type == "image/png"
+        assert enclosure.href.startswith(f"{public_url}/events/{EVENT_ID}/card.png?lang=ru&size=dzen&v=")
+        figure, _ = entry.content[0].value.split("</figure>", 1)  # the cover on top of the article too
+        assert figure.startswith("<figure><img") and f'src="{html.escape(enclosure.href)}"' in figure
+        card = await http.get(enclosure.href.removeprefix(public_url))
+        assert card.status_code == 200
+        assert Image.open(io.BytesIO(card.content)).size == (1280, 720)  # at least 700 px wide, as Dzen asks
+    await site.publisher.aclose()
+
+
+async def test_rss_in_russian(public_url: str, make_site: SiteFactory) -> None:
+    site = make_site()
+    async with client_for(site) as http:
+        feed = feedparser.parse((await http.get("/feeds/events.rss", params={"lang": "ru"})).content)
+    assert feed.feed.language == "ru"
+    [entry] = feed.entries
+    assert entry.title == "Клуб «Валдай» обсудит договор России и КНДР"
+    assert entry.link == f"{public_url}/events/{EVENT_ID}?lang=ru"
+    assert "среда, 27 ноября 2024" in entry.summary
+    assert {(link.rel, link.href) for link in feed.feed.links} >= {("self", f"{public_url}/feeds/events.rss?lang=ru")}

@@ -1,0 +1,159 @@
+"""What a shared link to an event page shows: OpenGraph and Twitter card tags, schema.org Event JSON-LD and the
+page's canonical and hreflang links; pure, and absolute URLs only from `[web] public_url`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from babel.core import get_global
+from markupsafe import Markup
+
+from bot.config.settings import Settings
+from bot.domain import Event, EventStatus, Platform
+from bot.images import CardSize, CardStore
+from bot.links import absolute, event_path, href
+from bot.rendering.context import view
+from bot.summaries import synopsis
+
+SCHEMA = "https://schema.org/"
+EVENT_STATUS = {
+    EventStatus.SCHEDULED: SCHEMA + "EventScheduled",
+    EventStatus.POSTPONED: SCHEMA + "EventPostponed",
+    EventStatus.CANCELLED: SCHEMA + "EventCancelled",
+}
+
+
+@dataclass(frozen=True)
+class Alternate:
+    lang: str  # a language code, or x-default
+    href: str
+
+
+@dataclass(frozen=True)
+class PageMeta:
+    """The head of an event page: description, canonical, alternates, OpenGraph, Twitter, JSON-LD."""
+
+    description: str
+    canonical: str
+    alternates: tuple[Alternate, ...]
+    og: tuple[tuple[str, str], ...]
+    twitter: tuple[tuple[str, str], ...]
+    jsonld: Markup
+    image: str | None  # the absolute image URL shared links show, if any
+
+
+def og_locale(lang: str) -> str:
+    """OpenGraph's language_TERRITORY form: en -> en_US, ru -> ru_RU (CLDR's likely territory)."""
+    likely = str(get_global("likely_subtags").get(lang, lang))
+    territory = likely.split("_")[-1]
+    return f"{lang}_{territory}" if len(territory) == 2 and territory.isupper() else lang
+
+
+def page_of(event: Event, lang: str) -> str:
+    """The page's own path in `lang`: the event's own language has the plain address."""
+    return event_path(event.id, None if lang == event.lang else lang)
+
+
+def script_json(data: dict[str, Any]) -> Markup:
+    """JSON that can sit inside <script>: no '<', '>' or '&' that could end the element or start markup."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return Markup(text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e"))
+
+
+def _site_root(url: str | None) -> str | None:
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+def event_jsonld(event: Event, lang: str, *, organisation: str, page: str | None, images: list[str],
+                 live: bool) -> dict[str, Any]:
+    """schema.org Event (schema.org/Event; Google's event rich results use the same fields). Until `live`, the
+    virtual location is the page the stream will appear on: the page holds the stream links back until then."""
+    shown = view(event, lang)
+    place: dict[str, Any] = {"@type": "Place", "name": shown.venue, "address": shown.address}
+    if shown.map_url:
+        place["hasMap"] = shown.map_url
+    locations: list[dict[str, Any]] = [place]
+    stream = event.live.get("website") or next(iter(event.live.values()), None)
+    where = stream if live else (page or event.url)
+    if stream and where:
+        locations.append({"@type": "VirtualLocation", "url": where})
+    organizer: dict[str, Any] = {"@type": "Organization", "name": organisation}
+    root = _site_root(event.url)
+    if root:
+        organizer["url"] = root
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "Event",
+        "name": shown.title,
+        "description": synopsis(event, lang),
+        "startDate": event.start.isoformat(),
+        "endDate": event.end.isoformat(),
+        "eventStatus": EVENT_STATUS[event.status],
+        "eventAttendanceMode": SCHEMA + ("MixedEventAttendanceMode" if stream else "OfflineEventAttendanceMode"),
+        "location": locations,
+        "organizer": organizer,
+        "performer": [
+            {"@type": "Person", "name": person.name, **({"jobTitle": person.position} if person.position else {})}
+            for person in shown.speakers
+        ],
+        "inLanguage": list(event.languages) or [lang],
+    }
+    if images:
+        data["image"] = images
+    if page:
+        data["url"] = page
+    return data
+
+
+def page_meta(event: Event, lang: str, langs: list[str], settings: Settings, *, site_name: str,
+              cards: CardStore, live: bool) -> PageMeta:
+    """Everything the event page's head says about it in `lang`."""
+    web = settings.web
+    shown = view(event, lang)
+    description = synopsis(event, lang)
+    canonical = href(web, page_of(event, lang))
+    alternates: tuple[Alternate, ...] = ()
+    if len(langs) > 1:
+        alternates = (*(Alternate(code, href(web, page_of(event, code))) for code in langs),
+                      Alternate("x-default", href(web, page_of(event, event.lang))))
+    page = absolute(web, page_of(event, lang))
+    card = cards.url(event, lang, CardSize.OG)
+    image = shown.cover or card
+    og: list[tuple[str, str]] = [
+        ("og:type", "website"),
+        ("og:site_name", site_name),
+        ("og:title", shown.title),
+        ("og:description", description),
+        ("og:locale", og_locale(lang)),
+        *(("og:locale:alternate", og_locale(code)) for code in langs if code != lang),
+    ]
+    if page:
+        og.append(("og:url", page))
+    if image:
+        og.append(("og:image", image))
+        if image == card:
+            width, height = CardSize.OG.pixels
+            og += [("og:image:type", "image/png"), ("og:image:width", str(width)),
+                   ("og:image:height", str(height))]
+        og.append(("og:image:alt", shown.title))
+    twitter: list[tuple[str, str]] = [
+        ("twitter:card", "summary_large_image" if image else "summary"),
+        ("twitter:title", shown.title),
+        ("twitter:description", description),
+    ]
+    handle = next((t.username for t in settings.targets_of(Platform.X).values() if t.username), None)
+    if handle:
+        twitter.append(("twitter:site", f"@{handle.lstrip('@')}"))
+    if image:
+        twitter += [("twitter:image", image), ("twitter:image:alt", shown.title)]
+    images = [image] if image else []
+    if shown.cover and card:
+        images.append(card)
+    organisation = cards.organisation(event, lang)
+    jsonld = event_jsonld(event, lang, organisation=organisation, page=page, images=images, live=live)
+    return PageMeta(description=description, canonical=canonical, alternates=alternates, og=tuple(og),
+                    twitter=tuple(twitter), jsonld=script_json(jsonld), image=image)
