@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from bot.chat import ChatBot
 from bot.storage.database import create as create_engine_for
 from bot.storage.database import migrate
+from bot.usercli import users
 from bot.web import create_app
 from bot.web.server import WebServer
 
@@ -530,6 +531,7 @@ def retry(ctx: typer.Context, post_id: Annotated[int, typer.Argument(metavar="PO
 
 db = typer.Typer(help="The database: migrations.", no_args_is_help=True)
 app.add_typer(db, name="db")
+app.add_typer(users, name="user")
 
 
 @db.command("upgrade")

@@ -10,10 +10,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from bot.accounts import Role
 from bot.domain import Event, PostState, pick
 from bot.storage.tables import PlannedPostRow
 from bot.web import queries
-from bot.web.auth import csrf_token, flash, protected, take_flashes
+from bot.web.auth import csrf_token, flash, requires, take_flashes
 from bot.web.previews import event_previews
 from bot.web.state import Web, web_of
 
@@ -54,7 +55,7 @@ def _page(request: Request, name: str, context: dict[str, object], status: int =
     return response
 
 
-@protected
+@requires(Role.VIEWER)
 async def index(request: Request) -> Response:
     web = web_of(request)
     posts = web.store.posts()
@@ -81,7 +82,7 @@ async def index(request: Request) -> Response:
     })
 
 
-@protected
+@requires(Role.VIEWER)
 async def event_page(request: Request) -> Response:
     web = web_of(request)
     event = web.store.event(request.path_params["event_id"])
@@ -115,7 +116,7 @@ def _what(post: PlannedPostRow) -> str:
     return f"#{post.id} {post.step_id} on {post.target}"
 
 
-@protected
+@requires(Role.EDITOR)
 async def publish_now(request: Request) -> Response:
     web = web_of(request)
     post = _post(web, request)
@@ -135,7 +136,7 @@ async def publish_now(request: Request) -> Response:
     return _back(post)
 
 
-@protected
+@requires(Role.EDITOR)
 async def retry(request: Request) -> Response:
     web = web_of(request)
     post = _post(web, request)
@@ -154,7 +155,7 @@ async def retry(request: Request) -> Response:
     return _back(post)
 
 
-@protected
+@requires(Role.EDITOR)
 async def skip(request: Request) -> Response:
     web = web_of(request)
     post = _post(web, request)
