@@ -80,7 +80,7 @@ def create_app(
             SessionMiddleware,
             # Random, kept in the database (or given as a secret): logins survive a restart and work on every
             # replica, and one cookie tells nothing about any password.
-            secret_key=auth.session_key(config.settings, accounts),
+            secret_key=signing_in.session_key,
             session_cookie=SESSION_COOKIE,
             max_age=int(settings.session_hours * 3600),
             same_site="lax",

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from itsdangerous import BadData, URLSafeTimedSerializer
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -42,6 +43,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOGIN_PATH = "/admin/login"
 TELEGRAM_PATH = "/admin/login/telegram"
 SESSION_KEY_NAME = "session"  # the signing key's name in web_keys
+KNOWN_COOKIE = "announce_bot_known"
+KNOWN_DAYS = 30
 MIN_SESSION_KEY = 32
 MAX_PASSWORD = 1024  # longer is not a password anyone types; refuse it before hashing
 HASHES_AT_ONCE = 2  # each argon2 check takes 64 MiB and a core for ~0.1 s: a flood waits its turn
@@ -53,6 +56,10 @@ class Auth:
 
     accounts: Accounts
     throttle: LoginThrottle
+    session_key: str
+    # Signs the "known browser" cookie: who last signed in from this browser (see _known_browser).
+    known_browsers: URLSafeTimedSerializer
+    https: bool
     clock: Clock
     lifetime: timedelta
     health_token: str | None
@@ -64,7 +71,8 @@ class Auth:
 
 
 def build(settings: Settings, accounts: Accounts, clock: Clock) -> Auth:
-    """Auth for these settings; ValueError names a setting that cannot work."""
+    """Auth for these settings (the session key made now if it is the first start); ValueError names a setting
+    that cannot work."""
     web = settings.web
     telegram_token = None
     if web.telegram_login:
@@ -73,10 +81,14 @@ def build(settings: Settings, accounts: Accounts, clock: Clock) -> Auth:
         if not telegram_token:
             raise ValueError(f"[web] telegram_login needs the bot token of the Telegram target "
                              f"{web.telegram_login_target!r} (telegram_login_target)")
+    key = session_key(settings, accounts)
     return Auth(
         accounts=accounts,
         throttle=LoginThrottle(accounts, delay=web.login_delay, delay_max=web.login_delay_max,
                                memory=web.login_memory, clock=clock),
+        session_key=key,
+        known_browsers=URLSafeTimedSerializer(key, salt="announce-bot known browser"),
+        https=(web.public_url or "").startswith("https://"),
         clock=clock,
         lifetime=timedelta(hours=web.session_hours),
         health_token=web.secret_value("health_token"),
@@ -266,6 +278,19 @@ async def login_page(request: Request) -> Response:
     return _login_form(request, None, 200)
 
 
+def _known_browser(request: Request, name: str) -> bool:
+    """This browser signed in as `name` before (within KNOWN_DAYS): its failures are then slowed only by its own
+    address's count, not by the account's, so an organiser's typo during an attack on the account costs seconds,
+    not the attacker's delay (OWASP's "device cookies")."""
+    cookie = request.cookies.get(KNOWN_COOKIE)
+    if not cookie:
+        return False
+    try:
+        return bool(auth_of(request).known_browsers.loads(cookie, max_age=KNOWN_DAYS * 86400) == name)
+    except BadData:
+        return False
+
+
 def _signed_in(request: Request, user: User, next_path: object, how: str) -> Response:
     auth = auth_of(request)
     token = auth.accounts.open_session(user.name, auth.clock(), auth.lifetime)
@@ -273,7 +298,10 @@ def _signed_in(request: Request, user: User, next_path: object, how: str) -> Res
     request.session.clear()
     request.session.update({"sid": token, "csrf": secrets.token_urlsafe(32)})
     log.info("dashboard: %s (%s) signed in %s from %s", user.name, user.role.value, how, client_address(request))
-    return RedirectResponse(_safe_next(next_path if isinstance(next_path, str) else None), status_code=303)
+    response = RedirectResponse(_safe_next(next_path if isinstance(next_path, str) else None), status_code=303)
+    response.set_cookie(KNOWN_COOKIE, auth.known_browsers.dumps(user.name), max_age=KNOWN_DAYS * 86400,
+                        path=LOGIN_PATH, secure=auth.https, httponly=True, samesite="lax")
+    return response
 
 
 def _too_soon(request: Request, refusal: Refusal, name: str) -> Response:
@@ -294,7 +322,7 @@ async def login(request: Request) -> Response:
     if not isinstance(password, str) or not password or len(password) > MAX_PASSWORD:
         return _login_form(request, "Give your name and password.", 400, name)
     address = client_address(request)
-    attempt = auth.throttle.begin(address, name)
+    attempt = auth.throttle.begin(address, name, known_browser=_known_browser(request, name))
     if isinstance(attempt, Refusal):
         log.warning("dashboard: sign-in for %r from %s refused unchecked (%.0f s to wait)", name, address,
                     attempt.wait)

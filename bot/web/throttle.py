@@ -3,9 +3,10 @@
 The rules, and why:
 - Each failure makes the next attempt from that address wait longer (1, 2, 4 … s, up to a cap); an attempt
   that comes too soon is refused unchecked. Another address is not affected.
-- An account's failures slow only addresses that have failed themselves recently. A clean address is always
-  checked, so the organiser's right password still works while an attacker hammers the account, and the
-  attacker, once an address has failed, waits on the account's (already long) delay as well.
+- An account's failures slow only addresses that have failed themselves recently, and not a browser that
+  signed in to that account before (the caller's `known_browser`). A clean address is always checked, so
+  the organiser's right password still works while an attacker hammers the account, and the attacker,
+  once an address has failed, waits on the account's (already long) delay as well.
 - An attempt is counted as a failure before its password is checked, and the count is taken back if it was
   right: concurrent guesses from one address thus get one check between them, not one each.
 - A success clears neither count (failures are forgotten after `memory` seconds without one), so that signing
@@ -80,7 +81,7 @@ class LoginThrottle:
             return None
         return record
 
-    def begin(self, host: str, account: str) -> Attempt | Refusal:
+    def begin(self, host: str, account: str, *, known_browser: bool = False) -> Attempt | Refusal:
         now = self.clock()
         address = address_key(host)
         account_key = f"user:{account[:64]}"
@@ -89,7 +90,7 @@ class LoginThrottle:
         if live is not None:
             if live.blocked_until > now:
                 return Refusal(wait=(live.blocked_until - now).total_seconds())
-            mine = self._live(self.accounts.failures(account_key), now)
+            mine = None if known_browser else self._live(self.accounts.failures(account_key), now)
             if mine is not None and mine.blocked_until > now:
                 return Refusal(wait=(mine.blocked_until - now).total_seconds())
         failures = (live.failures if live else 0) + 1
