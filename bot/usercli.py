@@ -118,13 +118,21 @@ def list_users(ctx: typer.Context) -> None:
     if not records:
         console.print("no dashboard users (add one: announce-bot user add NAME --role admin)")
         return
-    table = Table("name", "role", "telegram id", "signs in with", "sessions", "added")
+    header = ("name", "role", "telegram id", "signs in with", "sessions", "added")
+    rows = []
     for record in records:
         how = [*(["settings password"] if record.from_settings else []),
                *(["password"] if record.has_password and not record.from_settings else []),
                *(["Telegram"] if record.user.telegram_id else [])]
-        table.add_row(record.user.name, record.user.role.value, str(record.user.telegram_id or ""), ", ".join(how),
-                      str(record.sessions), record.created_at.strftime("%Y-%m-%d %H:%M UTC"))
+        rows.append((record.user.name, record.user.role.value, str(record.user.telegram_id or ""), ", ".join(how),
+                     str(record.sessions), record.created_at.strftime("%Y-%m-%d %H:%M UTC")))
+    if not console.is_terminal:  # piped: whole lines, one a user, tab-separated, never cut to a width
+        for row in (header, *rows):
+            print("\t".join(row))
+        return
+    table = Table(*header)
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
 
 

@@ -350,7 +350,8 @@ async def login_with_telegram(request: Request) -> Response:
                                       auth.telegram_max_age)
     except telegram_login.TelegramLoginError as exc:
         log.warning("dashboard: sign-in with Telegram from %s refused: %s", client_address(request), exc)
-        return _refused(request, f"{str(exc).capitalize()}.")
+        reason = str(exc)
+        return _refused(request, f"{reason[:1].upper()}{reason[1:]}.")
     user = auth.accounts.by_telegram_id(signed.telegram_id)
     if user is None:
         log.warning("dashboard: Telegram account %d (@%s) is no dashboard user", signed.telegram_id, signed.username)

@@ -38,7 +38,7 @@ def check(fields: Mapping[str, str], bot_token: str, now: datetime, max_age: tim
     secret = hashlib.sha256(bot_token.encode()).digest()
     expected = hmac.new(secret, check_string.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, given.lower()):
-        raise TelegramLoginError("the sign-in with Telegram did not carry Telegram's signature")
+        raise TelegramLoginError("the sign-in with Telegram did not carry a valid signature of Telegram")
     try:
         signed_at = datetime.fromtimestamp(int(signed["auth_date"]), UTC)
         telegram_id = int(signed["id"])
