@@ -85,7 +85,7 @@ def build(settings: Settings, accounts: Accounts, clock: Clock) -> Auth:
     return Auth(
         accounts=accounts,
         throttle=LoginThrottle(accounts, delay=web.login_delay, delay_max=web.login_delay_max,
-                               memory=web.login_memory, clock=clock),
+                               memory=web.login_memory, clock=clock, key=key),
         session_key=key,
         known_browsers=URLSafeTimedSerializer(key, salt="announce-bot known browser"),
         https=(web.public_url or "").startswith("https://"),
@@ -324,15 +324,15 @@ async def login(request: Request) -> Response:
     address = client_address(request)
     attempt = auth.throttle.begin(address, name, known_browser=_known_browser(request, name))
     if isinstance(attempt, Refusal):
-        log.warning("dashboard: sign-in for %r from %s refused unchecked (%.0f s to wait)", name, address,
-                    attempt.wait)
+        log.warning("dashboard: a sign-in from %s refused unchecked (%.0f s to wait)", address, attempt.wait)
         return _too_soon(request, attempt, name)
     found = auth.accounts.credentials(name)
     async with auth.checks:
         right = await asyncio.to_thread(verify_password, found.password_hash if found else None, password)
     if found is None or not right:
         auth.throttle.failed(attempt)
-        log.warning("dashboard: failed sign-in for %r from %s", name, address)
+        # An unknown name is not logged: it may be a password typed into the wrong field.
+        log.warning("dashboard: failed sign-in for %s from %s", repr(name) if found else "an unknown name", address)
         return _login_form(request, "Wrong name or password.", 401, name)
     auth.throttle.succeeded(attempt)
     if found.password_hash and not found.from_settings and needs_rehash(found.password_hash):

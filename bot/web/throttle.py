@@ -16,6 +16,8 @@ State lives in the database: every replica, and a restart, sees the same counts.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import math
 from collections.abc import Callable
@@ -62,8 +64,10 @@ def address_key(host: str) -> str:
 
 
 class LoginThrottle:
-    def __init__(self, accounts: Accounts, *, delay: float, delay_max: float, memory: float, clock: Clock) -> None:
+    def __init__(self, accounts: Accounts, *, delay: float, delay_max: float, memory: float, clock: Clock,
+                 key: str = "") -> None:
         self.accounts = accounts
+        self.key = key.encode()
         self.delay = delay
         self.delay_max = delay_max
         self.memory = timedelta(seconds=memory)
@@ -84,7 +88,8 @@ class LoginThrottle:
     def begin(self, host: str, account: str, *, known_browser: bool = False) -> Attempt | Refusal:
         now = self.clock()
         address = address_key(host)
-        account_key = f"user:{account[:64]}"
+        # Keyed hash of the name as typed: a password typed into the name field is never stored.
+        account_key = "user:" + hmac.new(self.key, account.encode(), hashlib.sha256).hexdigest()[:40]
         before = self.accounts.failures(address)
         live = self._live(before, now)
         if live is not None:

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 from starlette.routing import Route
 
+from bot.accounts import Role
 from tests.fakes.telegram import FakeTelegram
-from tests.web.support import EVENT_ID, PASSWORD, Site, SiteFactory, client_for, csrf_of, login
+from tests.web.support import EVENT_ID, PASSWORD, Site, SiteFactory, add_user, client_for, csrf_of, login
 
 
 def _dashboard_routes(site: Site) -> list[tuple[str, str]]:
@@ -239,3 +241,58 @@ async def test_event_text_with_html_or_script_is_escaped_on_every_page(make_site
         assert "<script" not in (item.findtext("description") or "") and "&lt;script&gt;" in (
             item.findtext("description") or "")
     await site.publisher.aclose()
+
+
+async def test_a_password_typed_into_the_name_field_is_neither_logged_nor_stored(
+    site: Site, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    typed = "my-Secret-password-in-the-wrong-field"
+    answer = await login(client, "", name=typed)
+    assert answer.status_code == 400  # no password given
+    answer = await login(client, "whatever", name=typed)
+    assert answer.status_code == 401
+    assert typed.lower() not in caplog.text and "an unknown name" in caplog.text
+    with site.store.sessions() as session:
+        stored = session.execute(text("SELECT key FROM web_login_failures")).scalars().all()
+    assert stored and not any(typed.lower() in key for key in stored)
+
+
+async def test_users_open_the_dashboard_without_a_settings_password(
+    monkeypatch: pytest.MonkeyPatch, make_site: SiteFactory
+) -> None:
+    monkeypatch.delenv("ANNOUNCE_BOT_WEB__PASSWORD")
+    site = make_site()
+    add_user(site, "anna", Role.EDITOR, "anna's long password")
+    async with client_for(site) as http:
+        assert (await login(http, PASSWORD)).status_code == 401  # no "admin" without the settings password
+        site.clock.now += timedelta(seconds=1)  # the wait that failure imposed
+        assert (await login(http, "anna's long password", name="Anna")).status_code == 303
+        assert (await http.get("/admin")).status_code == 200
+    await site.publisher.aclose()
+
+
+async def test_a_new_settings_password_ends_admins_sessions_and_unsetting_it_removes_admin(
+    monkeypatch: pytest.MonkeyPatch, make_site: SiteFactory
+) -> None:
+    first = make_site()
+    async with client_for(first) as http:
+        await login(http)
+        cookie = http.cookies["announce_bot_session"]
+    monkeypatch.setenv("ANNOUNCE_BOT_WEB__PASSWORD", "a brand new password")
+    second = make_site()  # the bot restarted with the new password
+    async with client_for(second) as stale, client_for(second) as http:
+        stale.cookies.set("announce_bot_session", cookie)
+        assert (await stale.get("/admin")).status_code == 303
+        assert (await login(http)).status_code == 401
+        second.clock.now += timedelta(seconds=1)  # the wait that failure imposed
+        assert (await login(http, "a brand new password")).status_code == 303
+        cookie = http.cookies["announce_bot_session"]
+    monkeypatch.delenv("ANNOUNCE_BOT_WEB__PASSWORD")
+    third = make_site()
+    async with client_for(third) as http:
+        http.cookies.set("announce_bot_session", cookie)
+        assert (await http.get("/admin")).status_code == 403  # no user left: locked, and it says how to open it
+        assert "announce-bot user add" in (await http.get("/admin")).text
+    for site in (first, second, third):
+        await site.publisher.aclose()
+
