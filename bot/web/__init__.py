@@ -71,9 +71,8 @@ def create_app(
     )
     settings = config.settings.web
     accounts = Accounts(store.sessions)
-    signing_in = auth.build(config.settings, accounts, now)  # first: a bad setting stops before any write
+    signing_in = auth.build(config.settings, accounts, now)  # checks the settings, then makes the key if new
     auth.settle_settings_admin(accounts, settings.secret(), now())
-    public_url = settings.public_url or ""
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(
@@ -84,7 +83,7 @@ def create_app(
             session_cookie=SESSION_COOKIE,
             max_age=int(settings.session_hours * 3600),
             same_site="lax",
-            https_only=public_url.startswith("https://"),
+            https_only=signing_in.https,
         ),
     ]
     if settings.trusted_proxies:
