@@ -34,6 +34,7 @@ from bot.storage import Store, open_database
 from bot.storage.database import create as create_engine_for
 from bot.storage.database import migrate
 from bot.storage.reminders import Progress, ReminderQueue
+from bot.usercli import users
 
 app = typer.Typer(help="Announces public events on every platform, on time.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -592,6 +593,7 @@ def web_command(
 
 db = typer.Typer(help="The database: migrations.", no_args_is_help=True)
 app.add_typer(db, name="db")
+app.add_typer(users, name="user")
 
 
 @db.command("upgrade")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.domain import LangCode, Platform
@@ -127,7 +127,7 @@ Target = Annotated[TelegramTarget | VkTarget | XTarget | DzenTarget, Field(discr
 
 SECRET_KEYS = frozenset(
     {"token", "consumer_key", "consumer_secret", "access_token", "access_token_secret", "password", "secret",
-     "webhook_secret"}
+     "webhook_secret", "session_key", "health_token", "metrics_token"}
 )
 
 
@@ -210,7 +210,7 @@ class ChatSettings(_Section):
 
 
 class WebSettings(_Section):
-    """The web app (dashboard, public pages, feeds) that `run` and `web` serve; its password from env or file only."""
+    """The web app (dashboard, public pages, feeds) that `run` and `web` serve; its secrets from env or file only."""
 
     enabled: bool = Field(default=True, description="`announce-bot run` also serves the web app")
     host: str = Field(default="127.0.0.1", description="the address to listen on")
@@ -225,16 +225,48 @@ class WebSettings(_Section):
     password_file: Path | None = None
     session_hours: float = Field(default=12.0, gt=0, description="how long a dashboard login lasts")
 
+    # Dashboard security (issue 16). Every secret below may instead be read from `<name>_file`.
+    session_key: SecretStr | None = Field(
+        default=None, description="signs session cookies (32+ characters); else one is made and kept in the database"
+    )
+    session_key_file: Path | None = None
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = Field(
+        default=(), description="addresses/networks of reverse proxies whose X-Forwarded-For/-Proto are believed"
+    )
+    login_delay: float = Field(default=1.0, gt=0, description="seconds a first failed login costs; doubles each time")
+    login_delay_max: float = Field(default=60.0, gt=0, description="the longest wait a failed login imposes")
+    login_memory: float = Field(default=900.0, gt=0, description="seconds after which failed logins are forgotten")
+    health_token: SecretStr | None = Field(default=None, description="bearer token for /healthz's details")
+    health_token_file: Path | None = None
+    metrics_token: SecretStr | None = Field(default=None, description="bearer token /metrics asks for, when set")
+    metrics_token_file: Path | None = None
+    telegram_login: str | None = Field(
+        default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]{3,31}$",
+        description="the bot's username: offers sign-in with Telegram (the domain set with BotFather's /setdomain)",
+    )
+    telegram_login_target: str = Field(default="telegram", description="the Telegram target whose token is that bot's")
+    telegram_login_max_age: float = Field(default=300.0, gt=0, description="seconds Telegram's signed data stays good")
+
     def secret(self) -> str | None:
         """The dashboard password (ANNOUNCE_BOT_WEB__PASSWORD or `password_file`); None: the dashboard is locked."""
-        if self.password is not None:
-            return self.password.get_secret_value().strip() or None
-        if self.password_file is not None:
+        return self.secret_value("password")
+
+    def secret_value(self, name: str) -> str | None:
+        """One of the web app's secrets (password, session_key, health_token, metrics_token), from env or file."""
+        value: SecretStr | None = getattr(self, name)
+        if value is not None:
+            return value.get_secret_value().strip() or None
+        path: Path | None = getattr(self, f"{name}_file")
+        if path is not None:
             try:
-                return self.password_file.read_text(encoding="utf-8").strip() or None
+                return path.read_text(encoding="utf-8").strip() or None
             except OSError as exc:
-                raise ValueError(f"cannot read password_file: {exc.strerror}") from None
+                raise ValueError(f"cannot read {name}_file: {exc.strerror}") from None
         return None
+
+    def secrets(self) -> list[str]:
+        found = (self.secret_value(name) for name in ("password", "session_key", "health_token", "metrics_token"))
+        return [value for value in found if value]
 
 
 HexColour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
@@ -306,4 +338,4 @@ class Settings(BaseSettings):
     def all_secrets(self) -> list[str]:
         """Every configured secret value, so that logs and errors can be scrubbed of them."""
         found = [value for target in self.targets.values() for value in target.secrets().values()]
-        return [*found, *filter(None, [self.chat.secret(), self.web.secret()])]
+        return [*found, *filter(None, [self.chat.secret()]), *self.web.secrets()]

@@ -1,4 +1,4 @@
-"""The database schema (SQLAlchemy 2): events, planned posts, deliveries, subscribers and their reminders."""
+"""The database schema (SQLAlchemy 2): events, posts, deliveries, subscribers, reminders, dashboard accounts."""
 
 from __future__ import annotations
 
@@ -185,3 +185,55 @@ class BroadcastRow(Base):
 # alone, without reading each event's JSON (tens of KB per row) — about 7 ms down to 0.3 ms with 1,000 events.
 EVENTS_BY_TIME = Index("ix_events_when", EventRow.start_at, EventRow.end_at, EventRow.status, EventRow.id,
                        EventRow.content_hash)
+
+
+# The dashboard's accounts (bot/storage/accounts.py is the only module that reads or writes these).
+
+
+class WebUserRow(Base):
+    """A dashboard user: a role, an argon2 hash (none: Telegram sign-in only), optionally a Telegram id."""
+
+    __tablename__ = "web_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str | None] = mapped_column(Text, default=None)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True, default=None)
+    # Made from ANNOUNCE_BOT_WEB__PASSWORD / password_file at start-up, and removed when that is unset.
+    from_settings: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebSessionRow(Base):
+    """A signed-in browser: the cookie holds a random token, the table only its SHA-256."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class LoginFailureRow(Base):
+    """Failed sign-ins counted per client address or per account name, and until when the next one waits."""
+
+    __tablename__ = "web_login_failures"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    blocked_until: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WebKeyRow(Base):
+    """Keys made once per installation (the session cookies' signing key), shared by every replica."""
+
+    __tablename__ = "web_keys"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -15,47 +14,17 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot.config.live import LiveConfig
 from bot.operations import Operations
 from bot.storage import Store
+from bot.storage.accounts import Accounts
 from bot.web import auth, dashboard, feeds, health, public
+from bot.web.headers import SecurityHeaders
 from bot.web.state import STATIC_DIR, Web, page_templates, web_of
 
 SESSION_COOKIE = "announce_bot_session"
-# Pages load nothing from elsewhere but images (a cover); no inline script, no framing, forms only to us.
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
-       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-
-
-class SecurityHeaders:
-    """Adds the headers every page should carry (CSP, no sniffing, no framing, no referrer to other sites)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {name.lower() for name, _ in headers}
-                for name, value in (
-                    (b"content-security-policy", CSP.encode()),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"same-origin"),
-                ):
-                    if name not in names:
-                        headers.append((name, value))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -69,12 +38,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(f"{exc.status_code}: {exc.detail}", status_code=exc.status_code)
 
 
-def _session_key(password: str | None) -> str:
-    if password is None:
-        return secrets.token_urlsafe(32)
-    return hashlib.sha256(b"announce-bot dashboard session\0" + password.encode()).hexdigest()
-
-
 def create_app(
     live: LiveConfig,
     store: Store,
@@ -82,9 +45,14 @@ def create_app(
     *,
     schedules: bool = False,
     clock: Callable[[], datetime] | None = None,
+    chat_health: Callable[[], Mapping[str, Any]] | None = None,
 ) -> Starlette:
     """The ASGI app. Every action goes through `operations` (whose dispatcher sends "publish now" as the scheduler
-    would); `schedules` says a scheduler runs in this process, so /healthz expects it running."""
+    would); `schedules` says a scheduler runs in this process, so /healthz expects it running. `chat_health` (the
+    chat bot's `health()`) adds the chat bot to /healthz's details; `"ok": False` in it makes the status "failing".
+
+    Reads the dashboard's accounts at once: the session signing key (made on first start), and the settings
+    password's admin user; ValueError names a setting that cannot work."""
     now = clock or (lambda: datetime.now(UTC))
     config = live.current
     web = Web(
@@ -94,22 +62,29 @@ def create_app(
         schedules=schedules,
         templates=page_templates(),
         clock=now,
-        password=config.settings.web.secret(),
     )
-    public_url = config.settings.web.public_url or ""
+    settings = config.settings.web
+    accounts = Accounts(store.sessions)
+    signing_in = auth.build(config.settings, accounts, now)  # checks the settings, then makes the key if new
+    auth.settle_settings_admin(accounts, settings.secret(), now())
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(
             SessionMiddleware,
-            # Derived from the password, so logins survive a restart and work on every replica, and a new
-            # password logs everyone out; with no password the dashboard is locked and any key will do.
-            secret_key=_session_key(web.password),
+            # Random, kept in the database (or given as a secret): logins survive a restart and work on every
+            # replica, and one cookie tells nothing about any password.
+            secret_key=signing_in.session_key,
             session_cookie=SESSION_COOKIE,
-            max_age=int(config.settings.web.session_hours * 3600),
+            max_age=int(settings.session_hours * 3600),
             same_site="lax",
-            https_only=public_url.startswith("https://"),
+            https_only=signing_in.https,
         ),
     ]
+    if settings.trusted_proxies:
+        # The client's address from X-Forwarded-For (and the scheme from X-Forwarded-Proto) only when the
+        # peer is one of these proxies; the server itself trusts no header (bot/web/server.py).
+        middleware.insert(0, Middleware(ProxyHeadersMiddleware,
+                                        trusted_hosts=[str(net) for net in settings.trusted_proxies]))
     routes = [
         *auth.routes,
         *dashboard.routes,
@@ -121,7 +96,12 @@ def create_app(
     ]
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: _http_error})
     app.state.web = web
+    app.state.auth = signing_in
+    app.state.chat_health = chat_health
     app.state.metrics = health.registry(web)
+    # Templates may ask who is signed in (the dashboard's header shows it); asked lazily, so that a public
+    # page never reads the session (and stays cacheable: no Vary: Cookie).
+    web.templates.context_processors.append(lambda request: {"signed_in": lambda: auth.current_user(request)})
     return app
 
 

@@ -9,10 +9,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from bot.accounts import Role
 from bot.domain import COMMANDS, Command, Event, PlannedPost, PostState, pick
 from bot.operations import ActionResult
 from bot.storage import reports as queries
-from bot.web.auth import csrf_token, flash, protected, take_flashes
+from bot.web.auth import csrf_token, current_user, flash, requires, take_flashes
 from bot.web.previews import event_previews
 from bot.web.state import web_of
 
@@ -42,7 +43,7 @@ def _page(request: Request, name: str, context: dict[str, object], status: int =
     return response
 
 
-@protected
+@requires(Role.VIEWER)
 async def index(request: Request) -> Response:
     web = web_of(request)
     posts = web.store.posts()
@@ -69,7 +70,7 @@ async def index(request: Request) -> Response:
     })
 
 
-@protected
+@requires(Role.VIEWER)
 async def event_page(request: Request) -> Response:
     web = web_of(request)
     event = web.store.event(request.path_params["event_id"])
@@ -102,22 +103,24 @@ def _back(request: Request, result: ActionResult) -> Response:
 
 
 def _actor(request: Request) -> str:
-    return "dashboard"
+    """Who pressed the button, for the delivery log: the signed-in user's name."""
+    user = current_user(request)
+    return user.name if user is not None else "dashboard"
 
 
-@protected
+@requires(Role.EDITOR)
 async def publish_now(request: Request) -> Response:
     web = web_of(request)
     return _back(request, await web.operations.publish_post(_post_id(request), actor=_actor(request)))
 
 
-@protected
+@requires(Role.EDITOR)
 async def retry(request: Request) -> Response:
     web = web_of(request)
     return _back(request, await web.operations.retry(_post_id(request), actor=_actor(request)))
 
 
-@protected
+@requires(Role.EDITOR)
 async def skip(request: Request) -> Response:
     web = web_of(request)
     return _back(request, await web.operations.skip(_post_id(request), actor=_actor(request)))

@@ -1,10 +1,10 @@
-"""/healthz (database, scheduler, each platform's last success) and /metrics (Prometheus, counted from the database)."""
+"""/healthz (status for all; database, scheduler, platforms, chat bot when signed in or with the token) and /metrics."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from bot.domain import Platform, PostState
 from bot.storage import reports as queries
+from bot.web.auth import auth_of, bearer_ok, current_user
 from bot.web.state import Web, web_of
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,12 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def health(web: Web) -> tuple[int, dict[str, Any]]:
-    """The health report and its HTTP status: 503 when the database fails or an expected scheduler is not running."""
+ChatHealth = Callable[[], Mapping[str, Any]]
+
+
+def health(web: Web, chat: ChatHealth | None = None) -> tuple[int, dict[str, Any]]:
+    """The health report and its HTTP status: 503 when the database fails, an expected scheduler is not running,
+    or the chat bot says it is not ok."""
     report: dict[str, Any] = {}
     healthy = True
     try:
@@ -59,12 +64,20 @@ def health(web: Web) -> tuple[int, dict[str, Any]]:
                                    "last_error": t.last_error} for t in mine},
         }
     report["platforms"] = platforms
+    # The chat bot's own report (ChatBot.health(), wired by the caller of create_app); None: not in this process.
+    report["chat"] = dict(chat()) if chat is not None else None
+    if report["chat"] is not None and report["chat"].get("ok") is False:
+        healthy = False
     report["status"] = "ok" if healthy else "failing"
     return (200 if healthy else 503), report
 
 
 async def healthz(request: Request) -> Response:
-    status, report = await asyncio.to_thread(health, web_of(request))
+    """Status only for anyone (a load balancer's check); the details, which name targets and their last errors,
+    for a signed-in dashboard user or with `Authorization: Bearer <[web] health_token>`."""
+    status, report = await asyncio.to_thread(health, web_of(request), request.app.state.chat_health)
+    if not (bearer_ok(request, auth_of(request).health_token) or current_user(request) is not None):
+        report = {"status": report["status"]}
     return JSONResponse(report, status_code=status, headers={"Cache-Control": "no-store"})
 
 
@@ -124,6 +137,10 @@ def registry(web: Web) -> CollectorRegistry:
 
 
 async def metrics(request: Request) -> Response:
+    token = auth_of(request).metrics_token
+    if token is not None and not bearer_ok(request, token):
+        return JSONResponse({"error": "/metrics needs Authorization: Bearer <[web] metrics_token>"}, status_code=401,
+                            headers={"WWW-Authenticate": 'Bearer realm="metrics"', "Cache-Control": "no-store"})
     data = await asyncio.to_thread(generate_latest, request.app.state.metrics)
     return Response(data, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
 

@@ -42,8 +42,10 @@ class WebServer:
 
     def __init__(self, app: ASGIApp, host: str, port: int) -> None:
         self.socket = bind(host, port)
+        # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1, and a client
+        # could pick its own address (and dodge the sign-in throttle). The app trusts only `[web] trusted_proxies`.
         config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
-                                timeout_graceful_shutdown=5, server_header=False)
+                                timeout_graceful_shutdown=5, server_header=False, proxy_headers=False)
         self.server = _Server(config)
         self._task: asyncio.Task[None] | None = None
 

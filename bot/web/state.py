@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -65,8 +64,6 @@ class Web:
     schedules: bool  # the dispatcher runs the campaign in this process: /healthz expects it running
     templates: Jinja2Templates
     clock: Clock
-    password: str | None
-    login_failures: dict[str, deque[float]] = field(default_factory=dict)
 
     @property
     def config(self) -> AppConfig:

@@ -26,12 +26,13 @@ def web_env(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def make_site(web_env: Path) -> Iterator[SiteFactory]:
-    """make_site(with_dispatcher=False, clock=None): load the config as the CLI does and build the app on it."""
+    """make_site(with_dispatcher=False, clock=None, database_url=None): load the config as the CLI does and
+    build the app on it (on a SQLite file in the working folder unless another database is given)."""
     made: list[Site] = []
 
-    def _make(*, with_dispatcher: bool = False, clock: Clock | None = None) -> Site:
+    def _make(*, with_dispatcher: bool = False, clock: Clock | None = None, database_url: str | None = None) -> Site:
         config = load_config(web_env / "config")
-        store = Store(open_database(f"sqlite:///{web_env / 'var' / 'web.db'}"))
+        store = Store(open_database(database_url or f"sqlite:///{web_env / 'var' / 'web.db'}"))
         report = import_events(config, store, IMPORTED)  # imported well ahead of the campaign
         assert not report.errors, report.errors
         clock = clock or Clock()

@@ -11,12 +11,14 @@ from pathlib import Path
 import httpx
 from starlette.applications import Starlette
 
+from bot.accounts import Role, hash_password
 from bot.config import AppConfig
 from bot.delivery import Publisher
 from bot.domain import PostState, Receipt
 from bot.errors import PublishError
 from bot.runtime import Runtime
 from bot.storage import Claims, Store
+from bot.storage.accounts import Accounts
 from bot.storage.repository import Settlement
 
 PASSWORD = "correct horse battery staple"
@@ -90,8 +92,15 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-async def login(http: httpx.AsyncClient, password: str = PASSWORD) -> httpx.Response:
+async def login(http: httpx.AsyncClient, password: str = PASSWORD, name: str = "") -> httpx.Response:
+    """Sign in with the login form (a blank name: the settings password's "admin")."""
     page = await http.get("/admin/login")
     assert page.status_code == 200, page.text
-    return await http.post("/admin/login", data={"csrf_token": csrf_of(page.text), "password": password,
-                                                 "next": "/admin"})
+    return await http.post("/admin/login", data={"csrf_token": csrf_of(page.text), "name": name,
+                                                 "password": password, "next": "/admin"})
+
+
+def add_user(site: Site, name: str, role: Role, password: str | None = None, telegram_id: int | None = None) -> None:
+    """A dashboard user, stored as `announce-bot user add` stores one."""
+    Accounts(site.store.sessions).add(name, role, hash_password(password) if password else None,
+                                      telegram_id=telegram_id, now=site.clock())

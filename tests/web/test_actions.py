@@ -142,7 +142,7 @@ async def test_skip_keeps_a_post_from_going_out(site: Site, admin: httpx.AsyncCl
     assert post_id not in {p.id for p in claimed} and claimed
     # Skipping twice is refused, and a skipped post can be retried.
     page = await _act(admin, post_id, "skip")
-    assert f"#{post_id} russia-dprk-treaty reminder-1h on x is skipped: skipped by the organiser (dashboard): skip" \
+    assert f"#{post_id} russia-dprk-treaty reminder-1h on x is skipped: skipped by the organiser (admin): skip" \
         in page
     page = await _act(admin, post_id, "retry")
     assert site.state(post_id) == "planned"

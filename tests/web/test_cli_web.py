@@ -19,6 +19,8 @@ import pytest
 from tests.web.support import EVENT_ID, PASSWORD
 
 URL = re.compile(r"web app: (http://127\.0\.0\.1:\d+)/events")
+HEALTH_TOKEN = "health-token-for-the-cli-tests"
+DETAILS = {"Authorization": f"Bearer {HEALTH_TOKEN}"}  # /healthz's details; anyone else gets the status only
 
 
 class Bot:
@@ -26,8 +28,8 @@ class Bot:
 
     def __init__(self, workdir: Path, *args: str, **env: str) -> None:
         environment = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "250", "ANNOUNCE_BOT_WEB__PORT": "0",
-                       "ANNOUNCE_BOT_WEB__PASSWORD": PASSWORD, "NO_PROXY": "127.0.0.1,localhost",
-                       "no_proxy": "127.0.0.1,localhost", **env}
+                       "ANNOUNCE_BOT_WEB__PASSWORD": PASSWORD, "ANNOUNCE_BOT_WEB__HEALTH_TOKEN": HEALTH_TOKEN,
+                       "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost", **env}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot", "--config", "config", *args], cwd=workdir, env=environment,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -76,7 +78,8 @@ def test_run_serves_the_app_beside_the_scheduler_and_stops_it(workdir: Path, bot
     bots.append(bot)
     url = bot.wait_for(URL)[1]
     bot.wait_for("announce-bot is running")
-    health = httpx.get(f"{url}/healthz", timeout=10)
+    assert httpx.get(f"{url}/healthz", timeout=10).json() == {"status": "ok"}
+    health = httpx.get(f"{url}/healthz", timeout=10, headers=DETAILS)
     assert health.status_code == 200, health.text
     assert health.json()["scheduler"] == {"running": True, "expected": True}
     page = httpx.get(f"{url}/events/{EVENT_ID}", timeout=10)
@@ -113,7 +116,7 @@ def test_web_alone_serves_the_dashboard_without_a_scheduler(workdir: Path, bots:
     bots.append(bot)
     url = bot.wait_for(URL)[1]
     bot.wait_for("serving the web app only")
-    health = httpx.get(f"{url}/healthz", timeout=10).json()
+    health = httpx.get(f"{url}/healthz", timeout=10, headers=DETAILS).json()
     assert health["scheduler"] == {"running": False, "expected": False}
     with httpx.Client(base_url=url, timeout=10) as http:
         form = http.get("/admin/login").text

@@ -1,10 +1,12 @@
-"""/healthz and /metrics against the real database and dispatcher."""
+"""/healthz and /metrics against the real database and dispatcher: status for anyone, details after sign-in or
+with the health token, /metrics behind its token when one is set."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
@@ -25,23 +27,72 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return found
 
 
-async def test_healthz_reports_the_database_and_each_platform(site: Site, client: httpx.AsyncClient) -> None:
-    answer = await client.get("/healthz")
+async def test_healthz_reports_the_database_and_each_platform(site: Site, admin: httpx.AsyncClient) -> None:
+    answer = await admin.get("/healthz")
     assert answer.status_code == 200
     report = answer.json()
     assert report["status"] == "ok" and report["database"] == {"ok": True}
     assert report["scheduler"] == {"running": False, "expected": False}  # `web` alone runs no scheduler
     assert set(report["platforms"]) == {"telegram", "vk", "x", "dzen"}
     assert report["platforms"]["vk"]["last_success"] is None
+    assert report["chat"] is None  # no chat bot in this process
 
     attempt(site, "live", "vk", receipt=_receipt("vk"))
     attempt(site, "live", "x", error=CredentialsError("X refused the token"))
-    report = (await client.get("/healthz")).json()
+    report = (await admin.get("/healthz")).json()
     vk = report["platforms"]["vk"]
     assert vk["last_success"] is not None and vk["targets"]["vk"]["last_failure"] is None
     x = report["platforms"]["x"]
     assert x["last_success"] is None and x["last_failure"] is not None
     assert x["targets"]["x"]["last_error"] == "X refused the token"
+
+
+async def test_healthz_tells_strangers_the_status_only(site: Site, client: httpx.AsyncClient) -> None:
+    attempt(site, "live", "x", error=CredentialsError("X refused the token"))
+    for headers in ({}, {"Authorization": "Bearer guess"}, {"Authorization": "Basic Z3Vlc3M="}):
+        answer = await client.get("/healthz", headers=headers)
+        assert answer.status_code == 200 and answer.json() == {"status": "ok"}, headers
+        assert "refused" not in answer.text
+
+
+async def test_healthz_details_with_the_health_token(monkeypatch: pytest.MonkeyPatch, make_site: SiteFactory) -> None:
+    monkeypatch.setenv("ANNOUNCE_BOT_WEB__HEALTH_TOKEN", "a-long-health-token")
+    site = make_site()
+    async with client_for(site) as http:
+        assert (await http.get("/healthz")).json() == {"status": "ok"}
+        answer = await http.get("/healthz", headers={"Authorization": "Bearer a-long-health-token"})
+        assert answer.json()["database"] == {"ok": True} and "platforms" in answer.json()
+        wrong = await http.get("/healthz", headers={"Authorization": "Bearer a-long-health-tokeX"})
+        assert wrong.json() == {"status": "ok"}
+    await site.publisher.aclose()
+
+
+async def test_the_chat_bots_health_is_part_of_the_details(site: Site) -> None:
+    said = {"ok": True, "mode": "polling", "leader": True}
+    app = create_app(site.runtime.live, site.store, site.runtime.operations, clock=site.clock,
+                     chat_health=lambda: said)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+        await login(http)
+        assert (await http.get("/healthz")).json()["chat"] == said
+        said["ok"] = False  # the chat bot says it is in trouble: so is the bot
+        answer = await http.get("/healthz")
+        assert answer.status_code == 503 and answer.json()["status"] == "failing"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+        answer = await http.get("/healthz")
+        assert answer.status_code == 503 and answer.json() == {"status": "failing"}
+
+
+async def test_metrics_behind_a_token_when_one_is_set(monkeypatch: pytest.MonkeyPatch, make_site: SiteFactory) -> None:
+    monkeypatch.setenv("ANNOUNCE_BOT_WEB__METRICS_TOKEN", "a-long-metrics-token")
+    site = make_site()
+    async with client_for(site) as http:
+        for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "a-long-metrics-token"}):
+            answer = await http.get("/metrics", headers=headers)
+            assert answer.status_code == 401, headers
+            assert answer.headers["www-authenticate"].startswith("Bearer") and "announce_bot" not in answer.text
+        answer = await http.get("/metrics", headers={"Authorization": "Bearer a-long-metrics-token"})
+        assert answer.status_code == 200 and "announce_bot_queue_depth" in answer.text
+    await site.publisher.aclose()
 
 
 def _receipt(platform: str) -> Receipt:
@@ -53,6 +104,7 @@ async def test_healthz_fails_while_the_scheduler_it_expects_is_not_running(make_
     site.clock.now = site.store.event(EVENT_ID).end.replace(year=2030)  # type: ignore[union-attr]
     dispatcher = site.app.state.web.dispatcher
     async with client_for(site) as http:
+        await login(http)
         answer = await http.get("/healthz")
         assert answer.status_code == 503
         assert answer.json()["scheduler"] == {"running": False, "expected": True}
@@ -68,12 +120,17 @@ async def test_healthz_fails_while_the_scheduler_it_expects_is_not_running(make_
         assert answer.status_code == 503
 
 
-async def test_healthz_fails_when_the_database_does_not_answer(site: Site, tmp_path: Path) -> None:
+async def test_healthz_fails_when_the_database_does_not_answer(
+    monkeypatch: pytest.MonkeyPatch, make_site: SiteFactory, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ANNOUNCE_BOT_WEB__HEALTH_TOKEN", "a-long-health-token")
+    site = make_site()
+    app = create_app(site.runtime.live, site.store, site.runtime.operations)  # started while the database answered
     engine = create_engine(f"sqlite:///{tmp_path / 'no' / 'such' / 'folder' / 'x.db'}")
-    broken = Store(sessionmaker(engine))
-    app = create_app(site.runtime.live, broken, site.runtime.operations)
+    app.state.web.store = Store(sessionmaker(engine))  # and then it went away
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
-        answer = await http.get("/healthz")
+        answer = await http.get("/healthz", headers={"Authorization": "Bearer a-long-health-token"})
+        assert (await http.get("/healthz")).json() == {"status": "failing"}
     assert answer.status_code == 503
     assert answer.json()["database"] == {"ok": False, "error": "OperationalError"}
     assert answer.json()["status"] == "failing"
