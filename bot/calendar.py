@@ -20,6 +20,7 @@ STATUS: dict[EventStatus, str] = {
     EventStatus.SCHEDULED: "CONFIRMED",
     EventStatus.POSTPONED: "TENTATIVE",
     EventStatus.CANCELLED: "CANCELLED",
+    EventStatus.DRAFT: "TENTATIVE",  # never published; a preview only
 }
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,8 +22,20 @@ from rich.text import Text
 
 from bot import logs
 from bot.config import AppConfig, load_config, load_events
+from bot.config.export import draft_from, event_yaml
 from bot.delivery import Outcome, render_post, step_targets, targets_for
-from bot.domain import Event, EventOrigin, PlannedPost, Platform, PostKind, PostState, RenderedPost, Step, pick
+from bot.domain import (
+    Event,
+    EventOrigin,
+    EventStatus,
+    PlannedPost,
+    Platform,
+    PostKind,
+    PostState,
+    RenderedPost,
+    Step,
+    pick,
+)
 from bot.errors import ConfigError, FitError
 from bot.importing import targets
 from bot.operations import ActionResult, Result, describe, template_problems
@@ -589,6 +602,59 @@ def web_command(
     except (OSError, ValueError) as exc:
         errors.print(Text(f"error: {exc}", style="red"))
         raise typer.Exit(2) from None
+
+
+events_app = typer.Typer(help="Events: draft a new event file, export any event as YAML.", no_args_is_help=True)
+app.add_typer(events_app, name="event")
+
+
+@events_app.command("new")
+def event_new(
+    ctx: typer.Context,
+    event_id: Annotated[str, typer.Argument(metavar="ID", help="the new event's id (lowercase, digits, hyphens)")],
+    source: Annotated[str | None, typer.Option("--from", help="copy the structure of this event")] = None,
+    start: Annotated[datetime | None, typer.Option(help="the start, in the event's time zone (YYYY-MM-DD HH:MM)",
+                                                   formats=["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"])] = None,
+) -> None:
+    """Write config/events/ID.yaml: a draft (nothing goes out until its status is scheduled), every field to
+    write or to check marked."""
+    state = _state(ctx)
+    config = state.config
+    path = config.events_dir / f"{event_id}.yaml"
+    if path.exists():
+        errors.print(f"{path} exists already")
+        raise typer.Exit(1)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,79}", event_id):
+        errors.print(f"{event_id!r} is not an event id: lowercase letters, digits and hyphens, at most 80")
+        raise typer.Exit(2)
+    base, _ = _event(state, source) if source else (_blank(), None)
+    when = (start.replace(tzinfo=base.zone) if start else
+            datetime.now(base.zone).replace(hour=base.start.astimezone(base.zone).hour,
+                                            minute=base.start.astimezone(base.zone).minute, second=0, microsecond=0)
+            + timedelta(days=28))
+    draft = base.model_copy(update={"status": EventStatus.DRAFT})
+    text = draft_from(draft, event_id, when, when + (base.end - base.start))
+    if source is None:
+        text = text.replace(f"Drafted from {base.id}", "A new event").replace(f"copied from {base.id}", "write it")
+    config.events_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    console.print(f"wrote {path}: a draft; edit the fields marked CHECK, then set `status: scheduled`")
+
+
+def _blank() -> Event:
+    now = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0)
+    return Event.model_validate({
+        "id": "new-event", "title": "The event's title", "organiser": "The organisation", "topic": "its topic",
+        "start": now, "end": now + timedelta(hours=2), "timezone": "UTC",
+        "venue": {"name": "The venue", "address": "Its address"}})
+
+
+@events_app.command("export")
+def event_export(ctx: typer.Context,
+                 event_id: Annotated[str, typer.Argument(metavar="ID", help="the event's id")]) -> None:
+    """Print any event (from its file or the dashboard) as an event file: `> config/events/ID.yaml` saves it."""
+    event, _ = _event(_state(ctx), event_id)
+    console.out(event_yaml(event), highlight=False, end="")
 
 
 db = typer.Typer(help="The database: migrations.", no_args_is_help=True)

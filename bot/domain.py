@@ -53,8 +53,13 @@ class Platform(StrEnum):
 
 class EventStatus(StrEnum):
     SCHEDULED = "scheduled"
-    POSTPONED = "postponed"
+    POSTPONED = "postponed"  # no date yet
     CANCELLED = "cancelled"
+    DRAFT = "draft"  # being written: nothing of it goes out, nor is it shown, until it is scheduled
+
+    @property
+    def public(self) -> bool:
+        return self is not EventStatus.DRAFT
 
 
 class PostKind(StrEnum):
@@ -393,6 +398,11 @@ class StoredEvent:
     def active(self) -> bool:
         """Its posts go out: scheduled, and not withdrawn."""
         return self.withdrawn is None and self.event.status is EventStatus.SCHEDULED
+
+    @property
+    def public(self) -> bool:
+        """Shown on the public pages, feeds and by the chat bot: not withdrawn, not a draft."""
+        return self.withdrawn is None and self.event.status.public
 
 
 class Part(Frozen):

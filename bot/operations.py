@@ -14,12 +14,25 @@ from bot.alerts import Alerts
 from bot.config import AppConfig
 from bot.config.live import LiveConfig
 from bot.delivery import Outcome, targets_for
-from bot.domain import COMMANDS, Command, Delivery, PlannedPost, Platform, PostKind, PostState, StoredEvent
+from bot.domain import (
+    COMMANDS,
+    Command,
+    Delivery,
+    Event,
+    EventOrigin,
+    EventStatus,
+    PlannedPost,
+    Platform,
+    PostKind,
+    PostState,
+    StoredEvent,
+)
 from bot.errors import ConfigError
-from bot.importing import ImportReport, import_events
+from bot.importing import ImportReport, import_events, targets
+from bot.planning import plan
 from bot.rendering.renderer import Renderer
 from bot.scheduling import Dispatcher
-from bot.storage import Claims, Store
+from bot.storage import Claims, Store, SyncResult
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +131,7 @@ class Operations:
         self.clock = clock or dispatcher.clock
         self.schedules = schedules  # a scheduler runs in this process: a retried post goes out at once
         self._reported: set[str] = set()  # import problems already told to the organiser
+        self.editing = EventOperations(self)  # creating and changing events outside their files
 
     @property
     def config(self) -> AppConfig:
@@ -312,3 +326,110 @@ class Operations:
     def _already(post: PlannedPost) -> ActionResult:
         return ActionResult(result=Result.REFUSED, target=post.target, post=post,
                             message=f"{post.label} was already {describe(post)}; --again sends another copy")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventResult:
+    """What came of a change to an event: the event as stored now, and what it did to its planned posts."""
+
+    ok: bool
+    message: str
+    event: StoredEvent | None = None
+    sync: SyncResult | None = None
+
+
+class EventOperations:
+    """Events made and changed outside their files (the dashboard, Telegram, the CLI): stored in the database,
+    planned like any other, changes announced as the campaign says. An event from a file is read-only here
+    until it is taken over; from then on its file is ignored."""
+
+    def __init__(self, operations: Operations) -> None:
+        self.ops = operations
+
+    @property
+    def _store(self) -> Store:
+        return self.ops.store
+
+    def _refusal(self, stored: StoredEvent | None, event_id: str, expected: str | None) -> str | None:
+        if stored is not None and stored.origin is EventOrigin.FILE and stored.withdrawn is None:
+            return (f"{event_id} comes from its file {stored.source}: edit the file, or take the event over "
+                    "(from then on the file is ignored)")
+        if expected is not None and (stored is None or stored.version != expected):
+            return f"{event_id} was changed meanwhile (by someone else or its file): reload it and try again"
+        return None
+
+    async def save(self, event: Event, *, actor: str | None, expected: str | None = None,
+                   new: bool = False) -> EventResult:
+        """Create (`new`) or change an event made in the dashboard, and re-plan its posts. `expected` is the
+        version the editor started from: a change made meanwhile is not silently overwritten."""
+        stored = await asyncio.to_thread(self._store.record, event.id)
+        if new and stored is not None:
+            return EventResult(ok=False, event=stored, message=f"an event {event.id!r} exists already")
+        if not new and stored is None:
+            return EventResult(ok=False, message=f"no event {event.id!r}")
+        if not new and (refused := self._refusal(stored, event.id, expected)):
+            return EventResult(ok=False, event=stored, message=refused)
+        config = self.ops.config
+        items = plan(event, config.campaign, targets(config))
+        result = await asyncio.to_thread(
+            self._store.sync_event, event, f"dashboard:{actor or '?'}", items, origin=EventOrigin.DASHBOARD,
+            notify_changes=config.campaign.notify_changes, now=self.ops.clock(),
+            skip_past=config.settings.delivery.skip_past)
+        log.info("event %s %s by %s", event.id, result.outcome, actor or "?")
+        if self.ops.schedules:
+            await self.ops.dispatcher.dispatch()
+        return EventResult(ok=True, sync=result, event=await asyncio.to_thread(self._store.record, event.id),
+                           message=f"{event.id} {result.outcome}: {result.planned} post(s) planned, "
+                                   f"{result.replanned} re-planned, {result.cancelled} cancelled")
+
+    async def take_over(self, event_id: str, *, actor: str | None) -> EventResult:
+        """Make a file's event editable here: its file is ignored from now on (and `validate` says so)."""
+        stored = await asyncio.to_thread(self._store.record, event_id)
+        if stored is None:
+            return EventResult(ok=False, message=f"no event {event_id!r}")
+        if stored.origin is EventOrigin.DASHBOARD:
+            return EventResult(ok=True, event=stored, message=f"{event_id} is already edited in the dashboard")
+        await asyncio.to_thread(self._store.set_origin, event_id, EventOrigin.DASHBOARD, f"dashboard:{actor or '?'}")
+        return EventResult(ok=True, event=await asyncio.to_thread(self._store.record, event_id),
+                           message=f"{event_id} is edited in the dashboard from now on; its file {stored.source} "
+                                   "is ignored (export it to write a file again)")
+
+    async def _change(self, event_id: str, actor: str | None, expected: str | None, **changes: object) -> EventResult:
+        stored = await asyncio.to_thread(self._store.record, event_id)
+        if stored is None:
+            return EventResult(ok=False, message=f"no event {event_id!r}")
+        if refused := self._refusal(stored, event_id, expected):
+            return EventResult(ok=False, event=stored, message=refused)
+        try:
+            changed = Event.model_validate({**stored.event.model_dump(), **changes})
+        except ValueError as exc:
+            return EventResult(ok=False, event=stored, message=f"{event_id}: {exc}")
+        return await self.save(changed, actor=actor, expected=stored.version)
+
+    async def postpone(self, event_id: str, *, actor: str | None, start: datetime | None = None,
+                       end: datetime | None = None, expected: str | None = None) -> EventResult:
+        """A new date (a "new time" notice goes where the event was announced), or none yet: status postponed."""
+        stored = await asyncio.to_thread(self._store.record, event_id)
+        if stored is None:
+            return EventResult(ok=False, message=f"no event {event_id!r}")
+        if start is None:
+            return await self._change(event_id, actor, expected, status=EventStatus.POSTPONED)
+        length = stored.event.end - stored.event.start
+        return await self._change(event_id, actor, expected, status=EventStatus.SCHEDULED, start=start,
+                                  end=end or start + length)
+
+    async def cancel(self, event_id: str, *, actor: str | None, expected: str | None = None) -> EventResult:
+        """The event will not take place: its unsent posts are cancelled and a notice goes where it was announced."""
+        return await self._change(event_id, actor, expected, status=EventStatus.CANCELLED)
+
+    async def withdraw(self, event_id: str, *, actor: str | None, reason: str | None = None) -> EventResult:
+        """Take the event down without a word: nothing more of it goes out, and it leaves the public pages."""
+        stored = await asyncio.to_thread(self._store.record, event_id)
+        if stored is None:
+            return EventResult(ok=False, message=f"no event {event_id!r}")
+        why = reason or f"withdrawn by {actor or 'an organiser'}"
+        cancelled = await asyncio.to_thread(self._store.withdraw, event_id, why, self.ops.clock())
+        if cancelled is None:
+            return EventResult(ok=False, event=stored, message=f"{event_id} is withdrawn already")
+        return EventResult(ok=True, event=await asyncio.to_thread(self._store.record, event_id),
+                           message=f"{event_id} withdrawn: {cancelled} unsent post(s) cancelled")

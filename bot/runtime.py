@@ -125,7 +125,8 @@ def summary(report: ImportReport) -> list[str]:
     for result in report.results:
         if result.outcome == "unchanged":
             continue
-        counts = [f"{n} {what}" for n, what in ((result.planned - result.past, "to send"),
+        counts = [f"{n} {what}" for n, what in ((result.planned - result.past - result.held, "to send"),
+                                                (result.held, "waiting (a draft, or no report yet)"),
                                                 (result.replanned, "re-planned"), (result.cancelled, "cancelled"))
                   if n or (what == "to send" and result.planned)]
         if result.past:

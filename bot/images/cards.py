@@ -53,8 +53,10 @@ PLATFORM_SIZES: dict[Platform, CardSize] = {
 }
 
 _WORDS = {
-    "en": {"speakers": "Speakers", "cancelled": "Cancelled", "postponed": "Postponed", "more": "+{n} more"},
-    "ru": {"speakers": "Спикеры", "cancelled": "Отменено", "postponed": "Перенесено", "more": "и ещё {n}"},
+    "en": {"speakers": "Speakers", "cancelled": "Cancelled", "postponed": "Postponed", "draft": "Draft",
+           "more": "+{n} more"},
+    "ru": {"speakers": "Спикеры", "cancelled": "Отменено", "postponed": "Перенесено", "draft": "Черновик",
+           "more": "и ещё {n}"},
 }
 
 

@@ -31,6 +31,8 @@ class Stats:
 
 
 _SCHEDULED = "scheduled"
+# What people may see of an event. The status column says "withdrawn" for a withdrawn event (bot/storage/repository).
+_PUBLIC = (EventRow.status.not_in(("draft", "withdrawn")),)
 LANG_MAP = 200_000  # people whose language is kept in memory
 
 
@@ -56,15 +58,16 @@ class ChatStore:
         return event
 
     def event(self, event_id: str) -> Event | None:
+        """A public event (not withdrawn, not a draft), or None."""
         with self.sessions() as session:
             row = session.execute(
-                select(EventRow.id, EventRow.content_hash, EventRow.data).where(EventRow.id == event_id)
+                select(EventRow.id, EventRow.content_hash, EventRow.data).where(EventRow.id == event_id, *_PUBLIC)
             ).first()
             return self._parse(row) if row else None
 
     def event_ids(self) -> list[str]:
         with self.sessions() as session:
-            return list(session.scalars(select(EventRow.id)).all())
+            return list(session.scalars(select(EventRow.id).where(*_PUBLIC)).all())
 
     def upcoming(self, now: datetime, offset: int = 0, limit: int = 5) -> tuple[list[Event], int]:
         """Scheduled events not yet over, soonest first: one page, and how many there are in all."""
@@ -110,7 +113,8 @@ class ChatStore:
     def all_events(self) -> list[Event]:
         with self.sessions() as session:
             rows = session.execute(
-                select(EventRow.id, EventRow.content_hash, EventRow.data).order_by(EventRow.start_at, EventRow.id)
+                select(EventRow.id, EventRow.content_hash, EventRow.data).where(*_PUBLIC)
+                .order_by(EventRow.start_at, EventRow.id)
             ).all()
             return [self._parse(row) for row in rows]
 

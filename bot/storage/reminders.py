@@ -207,7 +207,7 @@ class ReminderQueue:
         """Scheduled events not over for more than a day: the ones whose reminder steps may come due."""
         with self.sessions() as session:
             return list(session.scalars(select(EventRow.id).where(
-                EventRow.status == EventStatus.SCHEDULED.value, EventRow.withdrawn.is_(None),
+                EventRow.status == EventStatus.SCHEDULED.value,
                 EventRow.end_at > now - timedelta(days=1))))
 
     def open_count(self) -> int:

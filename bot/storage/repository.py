@@ -39,6 +39,7 @@ _REPLANNABLE = frozenset({_S.PLANNED, _S.WAITING, _S.CANCELLED})
 # What withdrawing an event (or removing a step from the campaign) cancels: whatever has not gone out yet.
 _UNSENT = frozenset({_S.PLANNED, _S.WAITING, _S.RETRYING})
 WITHDRAWN_PREFIX = "withdrawn: "
+WITHDRAWN = "withdrawn"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +50,7 @@ class SyncResult:
     replanned: int = 0  # posts whose time, language or state changed
     cancelled: int = 0  # posts no longer wanted
     past: int = 0  # posts already past when first planned: skipped, not sent late
+    held: int = 0  # new posts waiting (the event is a draft, or its summary has no report yet)
 
 
 def content_hash(event: Event) -> str:
@@ -142,7 +144,7 @@ class Store:
         """
         digest = content_hash(event)
         active = event.status is EventStatus.SCHEDULED
-        planned = replanned = cancelled = past = 0
+        planned = replanned = cancelled = past = held = 0
         with self.sessions.begin() as session:
             if session.get_bind().dialect.name == "postgresql":
                 # One replica at a time per event; the others then see its rows and find nothing to do.
@@ -186,6 +188,7 @@ class Store:
                         past += 1
                     session.add(_new_post(item, state, reason))
                     planned += 1
+                    held += state is _S.WAITING
                 elif PostState(post.state) in _REPLANNABLE and _update(post, item, state, reason):
                     replanned += 1
             for post in existing.values():
@@ -197,7 +200,7 @@ class Store:
         if outcome == "unchanged" and (planned or replanned or cancelled):
             outcome = "updated"
         return SyncResult(event_id=event.id, outcome=outcome, planned=planned, replanned=replanned,
-                          cancelled=cancelled, past=past)
+                          cancelled=cancelled, past=past, held=held)
 
     def withdraw(self, event_id: str, reason: str, now: datetime) -> int | None:
         """Withdraw a live event: none of its unsent posts go out. Returns how many were cancelled, None if it
@@ -206,7 +209,9 @@ class Store:
             row = session.get(EventRow, event_id)
             if row is None or row.withdrawn is not None:
                 return None
-            row.withdrawn, row.updated_at = reason, now
+            # The status column is the stored event's effective status: a withdrawn event is out of every
+            # "scheduled" query (the chat bot's, the reminders') without another condition or index.
+            row.withdrawn, row.status, row.updated_at = reason, WITHDRAWN, now
             result = session.execute(
                 update(PlannedPostRow)
                 .where(PlannedPostRow.event_id == event_id, PlannedPostRow.state.in_(_values(_UNSENT)))
@@ -216,14 +221,23 @@ class Store:
             )
             return int(getattr(result, "rowcount", 0) or 0)
 
+    def set_origin(self, event_id: str, origin: EventOrigin, source: str) -> bool:
+        """Move an event to another source of truth (a file's event taken over in the dashboard)."""
+        with self.sessions.begin() as session:
+            row = session.get(EventRow, event_id)
+            if row is None:
+                return False
+            row.origin, row.source = origin.value, source
+            return True
+
     def events(self) -> list[Event]:
-        """The live events (not withdrawn), by start: what the public pages, feeds and the chat bot show."""
-        return [stored.event for stored in self.records() if stored.withdrawn is None]
+        """The public events (neither withdrawn nor drafts), by start: what the pages, feeds and chat bot show."""
+        return [stored.event for stored in self.records() if stored.public]
 
     def event(self, event_id: str) -> Event | None:
-        """A live event, or None (unknown or withdrawn)."""
+        """A public event, or None (unknown, withdrawn or a draft)."""
         stored = self.record(event_id)
-        return stored.event if stored is not None and stored.withdrawn is None else None
+        return stored.event if stored is not None and stored.public else None
 
     def records(self) -> list[StoredEvent]:
         """Every stored event, withdrawn ones included, with where it comes from."""
@@ -288,14 +302,19 @@ class Store:
 
 
 def _plan_notices(session: Session, event: Event, now: datetime) -> int:
-    announced = session.scalars(
-        select(PlannedPostRow).where(
-            PlannedPostRow.event_id == event.id,
-            PlannedPostRow.kind == PostKind.ANNOUNCEMENT.value,
-            PlannedPostRow.state == _S.SENT.value,
-        )
-    ).all()
-    step_id = f"changed-{now:%Y%m%dt%H%M%S}"
+    """A `changed` notice, due now, on every target that carried the announcement. A notice of an earlier change
+    that has not gone out yet is cancelled: the new one says how things stand now."""
+    rows = session.scalars(select(PlannedPostRow).where(PlannedPostRow.event_id == event.id)).all()
+    announced = [p for p in rows if p.kind == PostKind.ANNOUNCEMENT.value and p.state == _S.SENT.value]
+    for pending in rows:
+        if pending.kind == PostKind.CHANGED.value and PostState(pending.state) in _UNSENT:
+            pending.state, pending.reason = _S.CANCELLED.value, "superseded by a later change"
+    taken = {p.step_id for p in rows}
+    step_id = base = f"changed-{now:%Y%m%dt%H%M%S}"
+    number = 1
+    while step_id in taken:  # two changes within one second
+        number += 1
+        step_id = f"{base}-{number}"
     for post in announced:
         session.add(PlannedPostRow(
             event_id=event.id, step_id=step_id, kind=PostKind.CHANGED.value, target=post.target,
@@ -307,6 +326,8 @@ def _plan_notices(session: Session, event: Event, now: datetime) -> int:
 
 
 def _desired(item: PlanItem, active: bool, event: Event) -> tuple[PostState, str | None]:
+    if event.status is EventStatus.DRAFT:
+        return _S.WAITING, "a draft: nothing goes out until its status is scheduled"
     if not active:
         return _S.CANCELLED, f"the event is {event.status.value}"
     if item.waiting:
@@ -512,10 +533,15 @@ class Claims:
             else:
                 state = _S.UNKNOWN
                 values = {"reason": "the bot stopped while sending it: it may or may not have been published"}
+            # Compare-and-set on the claim's time: if its sender renewed it (started sending) after we read it,
+            # the claim is not stale and nothing changes. Without this, a sender that started between our read of
+            # its deliveries and this update would be given back to the queue while sending: a duplicate.
+            same_claim = (PlannedPostRow.claimed_at.is_(None) if post.claimed_at is None
+                          else PlannedPostRow.claimed_at == post.claimed_at)
             result = session.execute(
                 update(PlannedPostRow)
                 .where(PlannedPostRow.id == post.id, PlannedPostRow.state == _S.CLAIMED.value,
-                       PlannedPostRow.claimed_by == post.claimed_by)
+                       PlannedPostRow.claimed_by == post.claimed_by, same_claim)
                 .values(updated_at=now, state=state.value, next_attempt_at=None, **values)
                 .execution_options(synchronize_session=False)
             )

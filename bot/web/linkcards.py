@@ -23,6 +23,7 @@ EVENT_STATUS = {
     EventStatus.SCHEDULED: SCHEMA + "EventScheduled",
     EventStatus.POSTPONED: SCHEMA + "EventPostponed",
     EventStatus.CANCELLED: SCHEMA + "EventCancelled",
+    EventStatus.DRAFT: SCHEMA + "EventScheduled",  # never on a public page; the dashboard's preview only
 }
 
 

@@ -190,6 +190,17 @@ def test_a_receipt_wins_over_a_recovery_that_marked_the_post_unknown(store: Stor
     assert after is not None and (after.state, after.parts, after.link) == (PostState.SENT, ("7", "8"), receipt.link)
 
 
+def test_a_claim_renewed_after_it_was_judged_stale_is_left_alone(store: Store, reference_event: Event) -> None:
+    sync(store, reference_event)
+    claims = Claims(store.sessions)
+    (post,) = claims.claim_due(ANNOUNCED, "slow", limit=1)
+    (seen,) = claims.stale_claims(ANNOUNCED + timedelta(minutes=10))  # a replica reads it as stale...
+    assert claims.start(post, "slow", ANNOUNCED + timedelta(minutes=9)) is not None  # ...as its owner starts
+    assert claims.resolve_stale(seen, resend=False, now=ANNOUNCED + timedelta(minutes=10)) is None
+    after = store.post(post.id)
+    assert after is not None and (after.state, after.claimed_by) == (PostState.CLAIMED, "slow")
+
+
 def test_parts_are_recorded_as_they_go_and_a_lost_claim_records_none(store: Store, reference_event: Event) -> None:
     sync(store, reference_event)
     claims = Claims(store.sessions)
