@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import shutil
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from bot.alerts import Alerts
 from bot.config import AppConfig, Settings, load_config, load_events
 from bot.delivery import Outcome, Publisher, render_post, step_targets, targets_for
 from bot.domain import Event, Platform, PostKind, RenderedPost, Step
-from bot.errors import ConfigError, FitError
+from bot.errors import AnnounceBotError, ConfigError, FitError
 from bot.importing import import_events, targets
 from bot.leadership import Leadership
 from bot.planning import plan, rehearsal
@@ -35,8 +36,8 @@ from bot.storage import Claims, Store, open_database
 
 if TYPE_CHECKING:
     from bot.chat import ChatBot
+from bot.storage.database import DatabaseUnavailable, hold_process_lock, migrate
 from bot.storage.database import create as create_engine_for
-from bot.storage.database import migrate
 from bot.web import create_app
 from bot.web.server import WebServer
 
@@ -50,6 +51,7 @@ errors = Console(stderr=True, highlight=False)
 class State:
     config_dir: Path
     log_level: str
+    on_close: Callable[[Callable[[], None]], object] = lambda _: None  # the command's context's call_on_close
     _config: AppConfig | None = None
 
     @property
@@ -65,14 +67,21 @@ class State:
             self._config = config
         return self._config
 
-    def store(self) -> Store:
-        return Store(open_database(self.config.settings.database.url, echo=self.config.settings.database.echo))
+    def store(self, *, exclusive: bool = False) -> Store:
+        """The database; `exclusive` (run, web): refused if another such process holds this SQLite file."""
+        database = self.config.settings.database
+        try:
+            if exclusive and (lock := hold_process_lock(database.url)) is not None:
+                self.on_close(lock.release)  # held while the command runs (a process runs one command)
+            return Store(open_database(database.url, echo=database.echo))
+        except DatabaseUnavailable as exc:
+            raise _fail(exc) from None
 
     def renderer(self) -> Renderer:
         return Renderer(self.config.templates_dir)
 
 
-def _fail(exc: ConfigError, code: int = 2) -> typer.Exit:
+def _fail(exc: AnnounceBotError, code: int = 2) -> typer.Exit:
     errors.print(Text(f"error: {exc}", style="red"))
     return typer.Exit(code)
 
@@ -88,7 +97,7 @@ def main_options(
     config: Annotated[Path, typer.Option("--config", "-c", help="the config folder")] = Path("config"),
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")] = "WARNING",
 ) -> None:
-    ctx.obj = State(config_dir=config, log_level=log_level.upper())
+    ctx.obj = State(config_dir=config, log_level=log_level.upper(), on_close=ctx.call_on_close)
 
 
 def _local(moment: datetime, event: Event) -> str:
@@ -278,7 +287,7 @@ def run(
     if demo:
         config, store, publisher = _rehearsal(state)
     else:
-        store = state.store()
+        store = state.store(exclusive=True)
         publisher = Publisher(config, store, state.renderer(), observer=_show_outcome)
     report = import_events(config, store)
     _print_import_errors(report.errors)
@@ -422,7 +431,7 @@ def web_command(
     """Serve the web app alone: the dashboard, public event pages and feeds (`run` serves it beside the scheduler)."""
     state = _state(ctx)
     config = state.config
-    store = state.store()
+    store = state.store(exclusive=True)
     _print_import_errors(import_events(config, store).errors)
     publisher = Publisher(config, store, state.renderer(), observer=_show_outcome)
     settings = config.settings.web
@@ -538,7 +547,10 @@ def db_upgrade(ctx: typer.Context) -> None:
     state: State = ctx.obj
     settings = state.config.settings
     engine = create_engine_for(settings.database.url)
-    migrate(engine)
+    try:
+        migrate(engine)
+    except DatabaseUnavailable as exc:
+        raise _fail(exc) from None
     with engine.connect() as connection:
         version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
     console.print(f"database {engine.url.render_as_string(hide_password=True)} is at revision {version}")

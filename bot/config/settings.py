@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from bot.domain import LangCode, Platform
+from bot.domain import LangCode, Platform, Url
 
 ENV_PREFIX = "ANNOUNCE_BOT_"
 
@@ -22,7 +22,7 @@ class _TargetBase(_Section):
 
     lang: LangCode = "en"
     enabled: bool = True
-    api_base_url: str | None = Field(default=None, description="a self-hosted or test API server")
+    api_base_url: Url | None = Field(default=None, description="a self-hosted or test API server")
     timeout: float = Field(default=15.0, gt=0)
 
     # Names of the fields that hold secrets; each may instead be read from `<name>_file`.
@@ -87,7 +87,7 @@ class XTarget(_TargetBase):
 class DzenTarget(_TargetBase):
     platform: Literal[Platform.DZEN]
     feed_path: Path = Path("var/feeds/dzen.xml")
-    site_url: str = Field(default="https://example.org", description="the website the feed belongs to")
+    site_url: Url = Field(default="https://example.org", description="the website the feed belongs to")
     feed_title: str = "announce-bot"
     draft: bool = Field(default=True, description="native-draft: items arrive as drafts in Dzen Studio")
     post_format: Literal["article", "post"] = "article"
@@ -102,9 +102,28 @@ SECRET_KEYS = frozenset(
 )
 
 
+# The databases the bot can open (their drivers are installed): URL schemes, and how to write each.
+DATABASE_SCHEMES = frozenset({"sqlite", "sqlite+pysqlite", "postgresql+psycopg"})
+SUPPORTED_DATABASES = "SQLite (sqlite:///var/announce-bot.db) or PostgreSQL (postgresql+psycopg://user@host/db)"
+
+
 class DatabaseSettings(_Section):
-    url: str = "sqlite:///var/announce-bot.db"
+    url: str = Field(default="sqlite:///var/announce-bot.db",
+                     description="sqlite:///FILE, or postgresql+psycopg://USER@HOST/DB (postgresql:// means the same)")
     echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, url: str) -> str:
+        scheme, found, rest = url.partition("://")
+        if found and scheme in ("postgresql", "postgres"):
+            return f"postgresql+psycopg://{rest}"  # psycopg (3) is the PostgreSQL driver the bot installs
+        if not found:
+            raise ValueError(f"not a database URL; the bot supports {SUPPORTED_DATABASES}")
+        if scheme.lower() not in DATABASE_SCHEMES:
+            # Only the scheme is repeated: the rest of a URL may hold a password.
+            raise ValueError(f"{scheme!r} is not supported; the bot supports {SUPPORTED_DATABASES}")
+        return url
 
 
 class OutboxSettings(_Section):
@@ -151,7 +170,7 @@ class ChatSettings(_Section):
     enabled: bool = True
     bot_target: str = Field(default="telegram", description="the Telegram target whose bot token answers people")
     mode: Literal["polling", "webhook"] = "polling"
-    webhook_url: str | None = Field(default=None, description="the public HTTPS URL Telegram posts updates to")
+    webhook_url: Url | None = Field(default=None, description="the public HTTPS URL Telegram posts updates to")
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, gt=0, lt=65536)
     webhook_path: str = Field(default="telegram", pattern=r"^[A-Za-z0-9_/-]{0,100}$")
@@ -165,6 +184,13 @@ class ChatSettings(_Section):
     broadcast_batch: int = Field(default=200, ge=1, description="reminders claimed at a time")
     reminder_kinds: tuple[str, ...] = ("reminder", "live")
     reminder_sweep: float = Field(default=20.0, gt=0, description="seconds between checks for due reminders")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _https(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith("https://"):
+            raise ValueError(f"Telegram sends updates to an https:// URL only, got {url!r}")
+        return url
 
     def secret(self) -> str | None:
         if self.webhook_secret is not None:
