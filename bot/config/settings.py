@@ -5,12 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.domain import LangCode, Platform, Url
 
 ENV_PREFIX = "ANNOUNCE_BOT_"
+
+
+def _readable(path: Path) -> Path:
+    """A secret's file must be readable when settings load, not first when the secret is needed."""
+    try:
+        path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read {str(path)!r}: {exc.strerror}") from None
+    return path
+
+
+SecretFile = Annotated[Path, AfterValidator(_readable)]
 
 
 class _Section(BaseModel):
@@ -54,7 +66,7 @@ class TelegramTarget(_TargetBase):
     chat_id: str = Field(description="@channelname or a numeric chat id")
     url: str | None = Field(default=None, description="public link of the channel, for post links")
     token: SecretStr | None = None
-    token_file: Path | None = None
+    token_file: SecretFile | None = None
     pin_live: bool = False
     secret_fields: ClassVar[tuple[str, ...]] = ("token",)
 
@@ -64,7 +76,7 @@ class VkTarget(_TargetBase):
     group_id: int = Field(gt=0, description="the community's numeric id (owner_id is its negative)")
     api_version: str = "5.199"
     token: SecretStr | None = None
-    token_file: Path | None = None
+    token_file: SecretFile | None = None
     secret_fields: ClassVar[tuple[str, ...]] = ("token",)
 
 
@@ -72,13 +84,13 @@ class XTarget(_TargetBase):
     platform: Literal[Platform.X]
     username: str | None = Field(default=None, description="the account's handle, for post links")
     consumer_key: SecretStr | None = None
-    consumer_key_file: Path | None = None
+    consumer_key_file: SecretFile | None = None
     consumer_secret: SecretStr | None = None
-    consumer_secret_file: Path | None = None
+    consumer_secret_file: SecretFile | None = None
     access_token: SecretStr | None = None
-    access_token_file: Path | None = None
+    access_token_file: SecretFile | None = None
     access_token_secret: SecretStr | None = None
-    access_token_secret_file: Path | None = None
+    access_token_secret_file: SecretFile | None = None
     secret_fields: ClassVar[tuple[str, ...]] = (
         "consumer_key", "consumer_secret", "access_token", "access_token_secret"
     )
@@ -175,7 +187,7 @@ class ChatSettings(_Section):
     webhook_port: int = Field(default=8443, gt=0, lt=65536)
     webhook_path: str = Field(default="telegram", pattern=r"^[A-Za-z0-9_/-]{0,100}$")
     webhook_secret: SecretStr | None = Field(default=None, description="from the environment only")
-    webhook_secret_file: Path | None = None
+    webhook_secret_file: SecretFile | None = None
     flood_burst: int = Field(default=8, ge=1, description="messages a person may send at once")
     flood_rate: float = Field(default=1.0, gt=0, description="messages per second a person may keep sending")
     page_size: int = Field(default=5, ge=1, le=20)
@@ -214,7 +226,7 @@ class WebSettings(_Section):
     )
     site_title: str | None = Field(default=None, description="else the Dzen feed's title, else 'Events'")
     password: SecretStr | None = Field(default=None, description="the dashboard's; from the environment only")
-    password_file: Path | None = None
+    password_file: SecretFile | None = None
     session_hours: float = Field(default=12.0, gt=0, description="how long a dashboard login lasts")
 
     def secret(self) -> str | None:

@@ -78,3 +78,17 @@ def test_validate_prints_one_line_and_exits_2(workdir: Path) -> None:
     (line,) = result.stderr.strip().splitlines()
     assert line.endswith("targets.x.api_base_url: not an http(s) URL: 'ftp://x'")
     assert "Value error" not in line
+
+
+@pytest.mark.parametrize(("variable", "field"), [
+    ("ANNOUNCE_BOT_TARGETS__TELEGRAM__TOKEN_FILE", "targets.telegram.token_file"),
+    ("ANNOUNCE_BOT_TARGETS__X__CONSUMER_SECRET_FILE", "targets.x.consumer_secret_file"),
+    ("ANNOUNCE_BOT_CHAT__WEBHOOK_SECRET_FILE", "chat.webhook_secret_file"),
+    ("ANNOUNCE_BOT_WEB__PASSWORD_FILE", "web.password_file"),
+])
+def test_a_secret_file_that_cannot_be_read_is_refused_at_load(workdir: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              variable: str, field: str) -> None:
+    """Before, the first use raised a ValueError with a traceback (for the dashboard password: `status` too)."""
+    missing = workdir / "secrets" / "nowhere"
+    monkeypatch.setenv(variable, str(missing))
+    assert problems(workdir) == [f"{field}: cannot read {str(missing)!r}: No such file or directory"]
