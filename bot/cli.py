@@ -6,7 +6,7 @@ import asyncio
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,7 +36,7 @@ from bot.domain import (
     Step,
     pick,
 )
-from bot.errors import ConfigError, FitError
+from bot.errors import AnnounceBotError, ConfigError, FitError
 from bot.importing import targets
 from bot.operations import ActionResult, Result, describe, template_problems
 from bot.planning import PlanItem, plan
@@ -44,8 +44,8 @@ from bot.platforms import SPECS
 from bot.rendering.renderer import Renderer
 from bot.runtime import Runtime, Service, database_exists, rehearsal_runtime, summary, web_notes
 from bot.storage import Store, open_database
+from bot.storage.database import DatabaseUnavailable, hold_process_lock, migrate
 from bot.storage.database import create as create_engine_for
-from bot.storage.database import migrate
 from bot.storage.reminders import Progress, ReminderQueue
 from bot.usercli import users
 
@@ -62,6 +62,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON documen
 class State:
     config_dir: Path
     log_level: str
+    on_close: Callable[[Callable[[], None]], object] = lambda _: None  # the command's context's call_on_close
     _config: AppConfig | None = None
 
     @property
@@ -77,20 +78,26 @@ class State:
             self._config = config
         return self._config
 
-    def store(self, *, create: bool = True) -> Store | None:
-        """The database; for a command that only reads, None when it does not exist yet (it is not created)."""
-        settings = self.config.settings.database
-        if not create and not database_exists(settings.url):
+    def store(self, *, create: bool = True, exclusive: bool = False) -> Store | None:
+        """The database. For a command that only reads, None when it does not exist yet (it is not created);
+        `exclusive` (run, web): refused if another such process holds this SQLite file."""
+        database = self.config.settings.database
+        if not create and not database_exists(database.url):
             return None
-        return Store(open_database(settings.url, echo=settings.echo))
+        try:
+            if exclusive and (lock := hold_process_lock(database.url)) is not None:
+                self.on_close(lock.release)  # held while the command runs (a process runs one command)
+            return Store(open_database(database.url, echo=database.echo))
+        except DatabaseUnavailable as exc:
+            raise _fail(exc) from None
 
-    def runtime(self, **kwargs: Any) -> Runtime:
-        store = self.store()
+    def runtime(self, *, exclusive: bool = False, **kwargs: Any) -> Runtime:
+        store = self.store(exclusive=exclusive)
         assert store is not None
         return Runtime.build(self.config, store=store, **kwargs)
 
 
-def _fail(exc: ConfigError, code: int = 2) -> typer.Exit:
+def _fail(exc: AnnounceBotError, code: int = 2) -> typer.Exit:
     errors.print(Text(f"error: {exc}", style="red"))
     return typer.Exit(code)
 
@@ -110,7 +117,7 @@ def main_options(
     config: Annotated[Path, typer.Option("--config", "-c", help="the config folder")] = Path("config"),
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")] = "WARNING",
 ) -> None:
-    ctx.obj = State(config_dir=config, log_level=log_level.upper())
+    ctx.obj = State(config_dir=config, log_level=log_level.upper(), on_close=ctx.call_on_close)
 
 
 def _local(moment: datetime, event: Event) -> str:
@@ -549,7 +556,7 @@ def run(
         asyncio.run(service.serve(until_done=True))
         _print_status(runtime.store, runtime.store.posts())
         return
-    runtime = state.runtime(observer=reporter.outcome, schedules=not once)
+    runtime = state.runtime(observer=reporter.outcome, schedules=not once, exclusive=True)
 
     async def go() -> None:
         report = await runtime.operations.sync_files()
@@ -577,7 +584,7 @@ def web_command(
     from bot.web.server import WebServer
 
     state = _state(ctx)
-    runtime = state.runtime()
+    runtime = state.runtime(exclusive=True)
     settings = runtime.config.settings.web
 
     async def go() -> None:
@@ -668,7 +675,10 @@ def db_upgrade(ctx: typer.Context) -> None:
     state: State = ctx.obj
     settings = state.config.settings
     engine = create_engine_for(settings.database.url)
-    migrate(engine)
+    try:
+        migrate(engine)
+    except DatabaseUnavailable as exc:
+        raise _fail(exc) from None
     with engine.connect() as connection:
         version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
     console.print(f"database {engine.url.render_as_string(hide_password=True)} is at revision {version}")

@@ -1,14 +1,30 @@
-"""Logging set-up: one format, and a filter that removes every configured secret from every record."""
+"""Logging set-up: one format, and a filter that removes every configured secret, in any encoding, from every record."""
 
 from __future__ import annotations
 
+import base64
+import html
 import json
 import logging
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from typing import TextIO
+from urllib.parse import quote, quote_plus
 
 # Fields a delivery's log lines carry (logging's `extra=`), so that one post can be followed in the logs.
 CONTEXT_FIELDS = ("event", "kind", "platform", "target", "post")
+
+# Libraries that log signing material or tokens at DEBUG: oauthlib the signature base string and the signed
+# Authorization header, requests_oauthlib and tweepy the signed request, PTB and vk_api request URLs and
+# parameters (which hold the token). They never log below INFO, whatever the bot's level.
+NEVER_DEBUG = ("oauthlib", "requests_oauthlib", "tweepy", "telegram", "vk_api")
+# httpx and httpcore log every request URL at INFO, and a Telegram URL contains the bot token.
+WARNING_ONLY = ("httpx", "httpcore", "urllib3", "apscheduler.executors.default")
+
+MASK = "***"
+_MIN_LENGTH = 4  # shorter "secrets" would mask ordinary words
+_MIN_BASE64 = 6  # a base64 fragment of a short secret is too likely to occur by chance
 
 
 class JsonFormatter(logging.Formatter):
@@ -29,40 +45,84 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+def _base64_forms(data: bytes) -> Iterator[str]:
+    """`data` in base64 and base64url: alone, and as it shows inside a longer encoded string (e.g. a Basic
+    authorization of "key:secret"), where it starts at one of three alignments and its edge characters mix
+    with the neighbours' bits: those are left out."""
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        alone = encode(data).decode()
+        yield alone
+        yield alone.rstrip("=")
+        for offset in range(3):
+            text = encode(b"\0" * offset + data).decode()
+            start, end = -(-8 * offset // 6), 8 * (offset + len(data)) // 6
+            if end - start >= _MIN_BASE64:
+                yield text[start:end]
+
+
+def encoded_forms(secret: str) -> set[str]:
+    """`secret` as it may appear in a log line: as is; URL-encoded with and without '/' kept, '+' for spaces,
+    lower-case hex, and twice (OAuth's signature base string); base64 and base64url; escaped by JSON (ASCII
+    or not, '/' as '\\/'), by HTML, and by repr() of the text or of its UTF-8 bytes."""
+    forms = {secret}
+    for safe in ("", "/"):
+        once = quote(secret, safe=safe)
+        forms |= {once, quote(once, safe=safe), quote_plus(secret, safe=safe)}
+    forms |= {re.sub(r"%[0-9A-F]{2}", lambda hex_: hex_.group().lower(), form) for form in set(forms)}
+    forms |= set(_base64_forms(secret.encode()))
+    for ascii_only in (True, False):
+        escaped = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
+        forms |= {escaped, escaped.replace("/", "\\/")}
+    forms |= {html.escape(secret), html.escape(secret, quote=False)}
+    forms |= {repr(secret)[1:-1], ascii(secret)[1:-1], repr(secret.encode())[2:-1]}
+    return {form for form in forms if len(form) >= _MIN_LENGTH}
+
+
 class Redactor(logging.Filter):
-    """Replaces secrets in a record's message, arguments and exception text with '***'."""
+    """Replaces secrets, in each of their encoded forms, in a record's message, arguments, traceback and
+    stack with '***'."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        # Longest first, so that a secret containing another is removed whole.
-        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self.secrets = sorted({s for s in secrets if len(s) >= _MIN_LENGTH}, key=len, reverse=True)
+        forms = {form for secret in self.secrets for form in encoded_forms(secret)}
+        # Longest first: a form containing another is removed whole.
+        self._pattern = re.compile("|".join(map(re.escape, sorted(forms, key=len, reverse=True)))) if forms else None
 
     def scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        return self._pattern.sub(MASK, text) if self._pattern is not None else text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
+        if self._pattern is None:
             return True
         record.msg = self.scrub(record.getMessage())
         record.args = None
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
+        if record.exc_text:
+            record.exc_text = self.scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.scrub(record.stack_info)
+        for key in CONTEXT_FIELDS:
+            if isinstance(value := getattr(record, key, None), str):
+                setattr(record, key, self.scrub(value))
         return True
 
 
-def configure(level: str = "INFO", secrets: Iterable[str] = (), json_lines: bool = False) -> Redactor:
+def configure(level: str = "INFO", secrets: Iterable[str] = (), json_lines: bool = False,
+              stream: TextIO | None = None) -> Redactor:
+    """Log to `stream` (stderr) at `level`, every record scrubbed of `secrets`; chatty libraries held back."""
     redactor = Redactor(secrets)
-    handler = logging.StreamHandler()
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(redactor)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request URL at INFO, and Telegram's URLs contain the bot token.
-    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A logger's own level decides for the records it makes, whatever the root's: never below the root's.
+    for names, floor in ((NEVER_DEBUG, logging.INFO), (WARNING_ONLY, logging.WARNING)):
+        for name in names:
+            logging.getLogger(name).setLevel(max(floor, root.level))
     return redactor

@@ -166,6 +166,18 @@ class Service:
         self.web: WebServer | None = None
         self.chat: ChatBot | None = None
 
+    def chat_health(self) -> dict[str, object]:
+        """The chat bot's side of /healthz: how it receives updates here, or why it does not run here."""
+        chat = self.chat
+        if chat is None:
+            return {"ok": True, "running": False, "note": "not running in this process (off, or another replica "
+                                                          "leads)"}
+        health = chat.health()
+        return {"ok": health.ok or health.state.value == "starting", "running": True, "mode": health.mode,
+                "state": health.state.value, "since": health.since.isoformat() if health.since else None,
+                "last_error": health.last_error, "failed_calls": health.failed_calls,
+                "skipped_updates": health.skipped_updates}
+
     async def sources(self) -> None:
         """The periodic job: reload the configuration if its files changed, then import the event files."""
         live = self.runtime.live
@@ -240,7 +252,7 @@ class Service:
         settings = runtime.config.settings.web
         try:
             app = create_app(runtime.live, runtime.store, runtime.operations, schedules=True,
-                             clock=runtime.dispatcher.clock)
+                             clock=runtime.dispatcher.clock, chat_health=self.chat_health)
             server = WebServer(app, settings.host, settings.port)
             await server.start()
         except (OSError, ValueError) as exc:

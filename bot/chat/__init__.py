@@ -17,12 +17,14 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.alerts import Alerts
 from bot.chat import admin, events, lang, start, subscriptions, throttle
 from bot.chat import live as watch
 from bot.chat.broadcast import Broadcaster, progress_lines
 from bot.chat.core import Clock, Context, Services, answer, is_private, reply, utcnow
+from bot.chat.polling import ChatHealth, PollingBot, PollingMonitor, PollState, UpdatesRequest, quiet_batch_errors
 from bot.chat.texts import LANGS, t
 from bot.config import AppConfig
 from bot.config.live import LiveConfig
@@ -87,15 +89,18 @@ def build_application(
     if not token:
         raise ChatUnavailable(f"Telegram target {config.settings.chat.bot_target!r} has no bot token")
     _quiet_loggers()
+    quiet_batch_errors()
     base, files = base_urls(target)
-    application: ChatApp = (
-        ApplicationBuilder().token(token).base_url(base).base_file_url(files)
-        .concurrent_updates(concurrent_updates)
-        .connect_timeout(target.timeout).read_timeout(target.timeout).write_timeout(target.timeout)
-        .pool_timeout(target.timeout).connection_pool_size(32)
-        .get_updates_connect_timeout(target.timeout).get_updates_read_timeout(target.timeout)
-        .build()
-    )
+    wait = target.timeout
+
+    def client(kind: type[HTTPXRequest], pool: int) -> Any:
+        return kind(connection_pool_size=pool, connect_timeout=wait, read_timeout=wait, write_timeout=wait,
+                    pool_timeout=wait)
+
+    bot = PollingBot(token, base_url=base, base_file_url=files, request=client(HTTPXRequest, 32),
+                     updates_request=client(UpdatesRequest, 1),
+                     monitor=PollingMonitor(config.settings.chat.mode, clock))
+    application: ChatApp = ApplicationBuilder().bot(bot).concurrent_updates(concurrent_updates).build()
     chats = ChatStore(store.sessions)
     services = Services(live=live, chats=chats, clock=clock, operations=operations,
                         progress=lambda: progress_lines(store.sessions))
@@ -202,19 +207,43 @@ class ChatBot:
                 url_path=self.settings.webhook_path, webhook_url=self.settings.webhook_url,
                 secret_token=secret, allowed_updates=Update.ALL_TYPES,
             )
+            self.monitor.webhook()
         else:
+            # PTB's network loop backs off after errors; the monitor logs them (PTB's default logs each one
+            # with a traceback).
             await updater.start_polling(poll_interval=0.0, timeout=self.poll_timeout,
-                                        allowed_updates=Update.ALL_TYPES)
+                                        allowed_updates=Update.ALL_TYPES, error_callback=lambda _: None)
         await self.broadcaster.start()
 
+    @property
+    def monitor(self) -> PollingMonitor:
+        bot: PollingBot = self.application.bot
+        return bot.monitor
+
+    def health(self) -> ChatHealth:
+        """How updates arrive: polling ok or failing since when, the last error, updates skipped."""
+        return self.monitor.health()
+
     async def stop(self) -> None:
-        await self.broadcaster.stop()
+        """Stop every part, each even if another failed: this never raises, so a SIGTERM ends cleanly."""
         app = self.application
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
-        if app.running:
-            await app.stop()
-        await app.shutdown()
+
+        async def updater() -> None:
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()
+
+        async def application() -> None:
+            if app.running:
+                await app.stop()
+
+        for part, step in (("the reminder broadcaster", self.broadcaster.stop), ("receiving updates", updater),
+                           ("handling updates", application), ("the Bot API client", app.shutdown)):
+            try:
+                await step()
+            except Exception as exc:
+                detail = exc.message if isinstance(exc, TelegramError) else str(exc)
+                log.warning("stopping the chat bot: %s did not stop cleanly: %s %s", part, type(exc).__name__, detail)
+        self.monitor.stopped()
 
 
 def chat_bot(
@@ -247,4 +276,4 @@ def chat_bot(
     return ChatBot(application=application, broadcaster=broadcaster, settings=settings, poll_timeout=poll_timeout)
 
 
-__all__ = ["ChatBot", "ChatUnavailable", "Services", "build_application", "chat_bot"]
+__all__ = ["ChatBot", "ChatHealth", "ChatUnavailable", "PollState", "Services", "build_application", "chat_bot"]

@@ -83,6 +83,10 @@ def _problems(exc: ValidationError, node: yaml.Node | None = None, prefix: str =
         line = _line(node, loc)
         where = f"line {line}, " if line else ""
         message = error["msg"].removeprefix("Value error, ")
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):  # not pydantic's repr of the enum
+            given = error.get("ctx", {}).get("tag")
+            known = ", ".join(platform.value for platform in Platform)
+            message = (f"unknown platform {given!r}" if given else "platform is missing") + f" (use one of: {known})"
         problems.append(f"{where}{prefix}{_where(loc)}: {message}")
     return problems
 

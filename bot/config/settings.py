@@ -5,12 +5,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from bot.domain import LangCode, Platform
+from bot.domain import LangCode, Platform, Url
 
 ENV_PREFIX = "ANNOUNCE_BOT_"
+
+
+def _readable(path: Path) -> Path:
+    """A secret's file must be readable when settings load, not first when the secret is needed."""
+    try:
+        path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read {str(path)!r}: {exc.strerror}") from None
+    return path
+
+
+SecretFile = Annotated[Path, AfterValidator(_readable)]
 
 
 class _Section(BaseModel):
@@ -22,7 +43,7 @@ class _TargetBase(_Section):
 
     lang: LangCode = "en"
     enabled: bool = True
-    api_base_url: str | None = Field(default=None, description="a self-hosted or test API server")
+    api_base_url: Url | None = Field(default=None, description="a self-hosted or test API server")
     timeout: float = Field(default=15.0, gt=0)
 
     # Names of the fields that hold secrets; each may instead be read from `<name>_file`.
@@ -54,7 +75,7 @@ class TelegramTarget(_TargetBase):
     chat_id: str = Field(description="@channelname or a numeric chat id")
     url: str | None = Field(default=None, description="public link of the channel, for post links")
     token: SecretStr | None = None
-    token_file: Path | None = None
+    token_file: SecretFile | None = None
     pin_live: bool = False
     secret_fields: ClassVar[tuple[str, ...]] = ("token",)
 
@@ -64,7 +85,7 @@ class VkTarget(_TargetBase):
     group_id: int = Field(gt=0, description="the community's numeric id (owner_id is its negative)")
     api_version: str = "5.199"
     token: SecretStr | None = None
-    token_file: Path | None = None
+    token_file: SecretFile | None = None
     secret_fields: ClassVar[tuple[str, ...]] = ("token",)
 
 
@@ -72,13 +93,13 @@ class XTarget(_TargetBase):
     platform: Literal[Platform.X]
     username: str | None = Field(default=None, description="the account's handle, for post links")
     consumer_key: SecretStr | None = None
-    consumer_key_file: Path | None = None
+    consumer_key_file: SecretFile | None = None
     consumer_secret: SecretStr | None = None
-    consumer_secret_file: Path | None = None
+    consumer_secret_file: SecretFile | None = None
     access_token: SecretStr | None = None
-    access_token_file: Path | None = None
+    access_token_file: SecretFile | None = None
     access_token_secret: SecretStr | None = None
-    access_token_secret_file: Path | None = None
+    access_token_secret_file: SecretFile | None = None
     secret_fields: ClassVar[tuple[str, ...]] = (
         "consumer_key", "consumer_secret", "access_token", "access_token_secret"
     )
@@ -93,7 +114,7 @@ class DzenTarget(_TargetBase):
         default="rss", description="rss: a feed Dzen imports; telegram-sync: a channel Dzen's sync bot copies"
     )
     feed_path: Path = Path("var/feeds/dzen.xml")
-    site_url: str = Field(default="https://example.org", description="the website the feed belongs to")
+    site_url: Url = Field(default="https://example.org", description="the website the feed belongs to")
     feed_title: str = "announce-bot"
     draft: bool = Field(default=True, description="native-draft: items arrive as drafts in Dzen Studio")
     post_format: Literal["article", "post"] = "article"
@@ -131,9 +152,28 @@ SECRET_KEYS = frozenset(
 )
 
 
+# The databases the bot can open (their drivers are installed): URL schemes, and how to write each.
+DATABASE_SCHEMES = frozenset({"sqlite", "sqlite+pysqlite", "postgresql+psycopg"})
+SUPPORTED_DATABASES = "SQLite (sqlite:///var/announce-bot.db) or PostgreSQL (postgresql+psycopg://user@host/db)"
+
+
 class DatabaseSettings(_Section):
-    url: str = "sqlite:///var/announce-bot.db"
+    url: str = Field(default="sqlite:///var/announce-bot.db",
+                     description="sqlite:///FILE, or postgresql+psycopg://USER@HOST/DB (postgresql:// means the same)")
     echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, url: str) -> str:
+        scheme, found, rest = url.partition("://")
+        if found and scheme in ("postgresql", "postgres"):
+            return f"postgresql+psycopg://{rest}"  # psycopg (3) is the PostgreSQL driver the bot installs
+        if not found:
+            raise ValueError(f"not a database URL; the bot supports {SUPPORTED_DATABASES}")
+        if scheme.lower() not in DATABASE_SCHEMES:
+            # Only the scheme is repeated: the rest of a URL may hold a password.
+            raise ValueError(f"{scheme!r} is not supported; the bot supports {SUPPORTED_DATABASES}")
+        return url
 
 
 class OutboxSettings(_Section):
@@ -183,12 +223,12 @@ class ChatSettings(_Section):
     enabled: bool = True
     bot_target: str = Field(default="telegram", description="the Telegram target whose bot token answers people")
     mode: Literal["polling", "webhook"] = "polling"
-    webhook_url: str | None = Field(default=None, description="the public HTTPS URL Telegram posts updates to")
+    webhook_url: Url | None = Field(default=None, description="the public HTTPS URL Telegram posts updates to")
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, gt=0, lt=65536)
     webhook_path: str = Field(default="telegram", pattern=r"^[A-Za-z0-9_/-]{0,100}$")
     webhook_secret: SecretStr | None = Field(default=None, description="from the environment only")
-    webhook_secret_file: Path | None = None
+    webhook_secret_file: SecretFile | None = None
     flood_burst: int = Field(default=8, ge=1, description="messages a person may send at once")
     flood_rate: float = Field(default=1.0, gt=0, description="messages per second a person may keep sending")
     page_size: int = Field(default=5, ge=1, le=20)
@@ -197,6 +237,13 @@ class ChatSettings(_Section):
     broadcast_batch: int = Field(default=200, ge=1, description="reminders claimed at a time")
     reminder_kinds: tuple[str, ...] = ("reminder", "live")
     reminder_sweep: float = Field(default=20.0, gt=0, description="seconds between checks for due reminders")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _https(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith("https://"):
+            raise ValueError(f"Telegram sends updates to an https:// URL only, got {url!r}")
+        return url
 
     def secret(self) -> str | None:
         if self.webhook_secret is not None:
@@ -222,7 +269,7 @@ class WebSettings(_Section):
     )
     site_title: str | None = Field(default=None, description="else the Dzen feed's title, else 'Events'")
     password: SecretStr | None = Field(default=None, description="the dashboard's; from the environment only")
-    password_file: Path | None = None
+    password_file: SecretFile | None = None
     session_hours: float = Field(default=12.0, gt=0, description="how long a dashboard login lasts")
 
     # Dashboard security (issue 16). Every secret below may instead be read from `<name>_file`.

@@ -36,9 +36,8 @@ def test_password_from_a_file(workdir: Path) -> None:
 def test_an_unreadable_password_file_is_an_error(workdir: Path) -> None:
     path = workdir / "config" / "settings.toml"
     path.write_text(path.read_text() + '\n[web]\npassword_file = "missing"\n')
-    web = load_config(workdir / "config").settings.web
-    with pytest.raises(ValueError, match="cannot read password_file"):
-        web.secret()
+    with pytest.raises(ConfigError, match=r"web\.password_file: cannot read 'missing'"):  # at load, not first use
+        load_config(workdir / "config")
 
 
 def test_a_password_in_settings_toml_is_refused(workdir: Path) -> None:
