@@ -1,18 +1,577 @@
-"""One contract every adapter keeps, run against each of them through the registry and the fake servers."""
+"""One contract every adapter keeps (bot/abc.py), run against each through the real client library and the
+fake platform servers on 127.0.0.1: resume from the part log, one rule for faults, nothing published twice."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from bot.abc import Adapter
+from bot.abc import Adapter, MemoryParts
 from bot.adapters import OutboxAdapter, build_adapter
+from bot.adapters.telegram import TelegramAdapter
+from bot.adapters.vk import VkAdapter
+from bot.adapters.x import XAdapter
 from bot.config import load_config
-from bot.domain import Platform, PostKind, Receipt
-from bot.errors import PublishError, TransientError
+from bot.config.settings import TelegramTarget, VkTarget, XTarget
+from bot.domain import Part, Platform, PostKind, Receipt, RenderedPost
+from bot.errors import (
+    CredentialsError,
+    OutcomeUnknown,
+    PermanentError,
+    PublishError,
+    RateLimited,
+    TransientError,
+)
 from bot.platforms import SPECS
 from tests.conftest import Platforms, RenderFn
+from tests.fakes import base
+from tests.fakes.base import FakeServer, Reply
+from tests.fakes.telegram import FakeTelegram
+from tests.fakes.vk import FakeVk, vk_error
+from tests.fakes.x import FakeX, problem
+
+TELEGRAM_TOKEN = "123456:CONTRACT-telegram-SECRET"
+VK_TOKEN = "vk-CONTRACT-community-SECRET"
+X_SECRETS = {
+    "consumer_key": "x-contract-consumer-key-SECRET",
+    "consumer_secret": "x-contract-consumer-SECRET",
+    "access_token": "x-contract-access-token-SECRET",
+    "access_token_secret": "x-contract-access-SECRET",
+}
+GROUP_ID = 89190013
+TIMEOUT = 1.0  # the adapters' timeout: a "late" answer comes after it
+NOW = 1_800_000_000.0  # Unix time as X's fake and adapter both see it
+NETWORK = ["telegram", "vk", "x"]
+ALL = [*NETWORK, "outbox"]
+
+
+class Fault(Enum):
+    """A fault of one publishing request, as every fake can produce it."""
+
+    SERVER_ERROR = "5xx"
+    DROP = "connection closed without an answer"
+    RECORD_THEN_DROP = "published, then the connection closed without an answer"
+    RESET = "connection reset"
+    RECORD_THEN_RESET = "published, then the connection reset"
+    LATE = "published, answered after the timeout"
+    RATE_LIMITED = "429 with a wait"
+    RATE_LIMITED_NO_WAIT = "429 without a wait"
+    UNAUTHORIZED = "401 / revoked token"
+    FORBIDDEN = "403 / no right to post"
+
+
+@dataclass
+class Published:
+    """One part as the platform holds it: its id, text, and the id it continues (reply-to / thread)."""
+
+    id: str
+    text: str
+    continues: str | None
+
+
+class Side:
+    """An adapter under test and what its platform holds."""
+
+    name: str
+    adapter: Adapter
+    default_wait: float  # the documented wait for a 429 that names none
+
+    def published(self) -> list[Published]:
+        raise NotImplementedError
+
+    def fail_call(self, call: int, fault: Fault) -> None:
+        """Script `fault` for the call-th publishing request from now (1 = the next one)."""
+        raise NotImplementedError
+
+    def requests(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def fake(self) -> FakeServer:
+        raise NotImplementedError
+
+
+class TelegramSide(Side):
+    name, default_wait = "telegram", 60.0
+
+    def __init__(self, fake: FakeTelegram) -> None:
+        self._fake = fake
+        target = TelegramTarget(platform=Platform.TELEGRAM, chat_id="@valdaiclub", url="https://t.me/valdaiclub",
+                                token=SecretStr(TELEGRAM_TOKEN), api_base_url=fake.base_url, timeout=TIMEOUT)
+        self.adapter = TelegramAdapter("telegram", target)
+
+    @property
+    def fake(self) -> FakeServer:
+        return self._fake
+
+    def published(self) -> list[Published]:
+        return [Published(str(m["message_id"]), m.get("text") or m.get("caption") or "",
+                          str(m["reply_to"]) if m["reply_to"] else None) for m in self._fake.messages]
+
+    def fail_call(self, call: int, fault: Fault) -> None:
+        replies = {
+            Fault.SERVER_ERROR: FakeTelegram.server_error(),
+            Fault.DROP: FakeTelegram.dropped(),
+            Fault.RECORD_THEN_DROP: FakeTelegram.record_then_drop(),
+            Fault.RESET: FakeTelegram.reset(),
+            Fault.RECORD_THEN_RESET: FakeTelegram.record_then_reset(),
+            Fault.LATE: FakeTelegram.slow(TIMEOUT + 1.5),
+            Fault.RATE_LIMITED: FakeTelegram.rate_limited(7),
+            Fault.RATE_LIMITED_NO_WAIT: FakeTelegram.rate_limited_without_retry_after(),
+            Fault.UNAUTHORIZED: FakeTelegram.unauthorized(),
+            Fault.FORBIDDEN: FakeTelegram.kicked(),
+        }
+        self._fake.fail_call("sendMessage", call, replies[fault])
+
+    def requests(self) -> int:
+        return len(self._fake.calls("sendMessage"))
+
+
+class VkSide(Side):
+    name, default_wait = "vk", 60.0
+
+    def __init__(self, fake: FakeVk) -> None:
+        self._fake = fake
+        target = VkTarget(platform=Platform.VK, group_id=GROUP_ID, token=SecretStr(VK_TOKEN),
+                          api_base_url=fake.base_url, timeout=TIMEOUT)
+        self.adapter = VkAdapter("vk", target)
+
+    @property
+    def fake(self) -> FakeServer:
+        return self._fake
+
+    def published(self) -> list[Published]:
+        return [Published(f"-{GROUP_ID}_{p.post_id}", p.message, None) for p in self._fake.posts]
+
+    def fail_call(self, call: int, fault: Fault) -> None:
+        html = {"Content-Type": "text/html"}
+        replies = {
+            Fault.SERVER_ERROR: Reply(status=500, body=b"<html>Internal Server Error</html>", headers=html),
+            Fault.DROP: base.dropped(),
+            Fault.RECORD_THEN_DROP: base.record_then_drop(),
+            Fault.RESET: base.reset(),
+            Fault.RECORD_THEN_RESET: base.record_then_reset(),
+            Fault.LATE: base.late(TIMEOUT + 1.5),
+            Fault.RATE_LIMITED: Reply(status=429, body=b"slow down", headers={**html, "Retry-After": "7"}),
+            Fault.RATE_LIMITED_NO_WAIT: Reply(status=429, body=b"slow down", headers=html),
+            Fault.UNAUTHORIZED: vk_error(5, "User authorization failed: invalid access_token", VK_TOKEN),
+            Fault.FORBIDDEN: vk_error(15, "Access denied", VK_TOKEN),
+        }
+        # Without a cover every request is a wall.post.
+        self._fake.fail_request(len(self._fake.requests) + call, replies[fault])
+
+    def requests(self) -> int:
+        return len([r for r in self._fake.requests if r.path == "/method/wall.post"])
+
+
+class XSide(Side):
+    name, default_wait = "x", 900.0
+
+    def __init__(self, fake: FakeX) -> None:
+        self._fake = fake
+        target = XTarget(platform=Platform.X, username="valdaiclub", api_base_url=fake.base_url, timeout=TIMEOUT,
+                         **{key: SecretStr(value) for key, value in X_SECRETS.items()})
+        self.adapter = XAdapter("x", target, clock=lambda: NOW)
+
+    @property
+    def fake(self) -> FakeServer:
+        return self._fake
+
+    def published(self) -> list[Published]:
+        return [Published(t.id, t.text, t.in_reply_to) for t in self._fake.tweets]
+
+    def fail_call(self, call: int, fault: Fault) -> None:
+        at = len(self._fake.requests) + call
+        simple = {
+            Fault.SERVER_ERROR: Reply(status=503, body=problem(503, "Service Unavailable", "Service Unavailable")),
+            Fault.DROP: base.dropped(),
+            Fault.RECORD_THEN_DROP: base.record_then_drop(),
+            Fault.RESET: base.reset(),
+            Fault.RECORD_THEN_RESET: base.record_then_reset(),
+            Fault.LATE: base.late(TIMEOUT + 1.5),
+        }
+        if fault in simple:
+            self._fake.fail_request(at, simple[fault])
+        elif fault is Fault.RATE_LIMITED:
+            self._fake.rate_limited(reset_in=7, at=at)
+        elif fault is Fault.RATE_LIMITED_NO_WAIT:
+            self._fake.rate_limited(reset_in=None, at=at)
+        elif fault is Fault.UNAUTHORIZED:
+            self._fake.unauthorized(at=at)
+        else:
+            self._fake.forbidden(at=at)
+
+    def requests(self) -> int:
+        return len(self._fake.requests)
+
+
+class OutboxSide(Side):
+    """The outbox fails only as a disk does: a part's file cannot be written."""
+
+    name = "outbox"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.adapter = OutboxAdapter("outbox", Platform.X, directory, clock=_fixed_time)
+
+    def published(self) -> list[Published]:
+        found = []
+        for path in sorted((self.directory / "x").glob("*.txt")):
+            if path.is_dir():
+                continue  # a blocker put there by fail_call
+            header, _, text = path.read_text(encoding="utf-8").partition("\n\n")
+            continues = next((line.split(": ", 1)[1] for line in header.splitlines()
+                              if line.startswith("continues: ")), None)
+            found.append(Published(path.name, text.rstrip("\n"), continues))
+        return found
+
+    def fail_call(self, call: int, fault: Fault) -> None:
+        # A directory where the call-th part's file goes: os.replace() cannot put the file there.
+        stamp = _fixed_time().strftime("%Y%m%dT%H%M%S%fZ")
+        blocker = self.directory / "x" / f"{stamp}-contract-event-announcement-outbox-{call}of3.txt"
+        (blocker / "occupied").mkdir(parents=True)
+
+    def unblock(self) -> None:
+        for path in (self.directory / "x").glob("*.txt"):
+            if path.is_dir():
+                (path / "occupied").rmdir()
+                path.rmdir()
+
+    def requests(self) -> int:
+        return len(self.published())
+
+
+def _fixed_time() -> datetime:
+    return datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def fakes() -> Iterator[dict[str, FakeServer]]:
+    servers: dict[str, FakeServer] = {
+        "telegram": FakeTelegram(TELEGRAM_TOKEN, chat_id="@valdaiclub"),
+        "vk": FakeVk(token=VK_TOKEN),
+        "x": FakeX(**X_SECRETS, clock=lambda: NOW),
+    }
+    for server in servers.values():
+        server.start()
+    yield servers
+    for server in servers.values():
+        server.stop()
+
+
+@pytest.fixture
+async def make_side(fakes: dict[str, FakeServer], tmp_path: Path) -> AsyncIterator[Callable[[str], Side]]:
+    made: list[Side] = []
+
+    def _make(name: str) -> Side:
+        side: Side
+        if name == "telegram":
+            side = TelegramSide(fakes["telegram"])  # type: ignore[arg-type]
+        elif name == "vk":
+            side = VkSide(fakes["vk"])  # type: ignore[arg-type]
+        elif name == "x":
+            side = XSide(fakes["x"])  # type: ignore[arg-type]
+        else:
+            side = OutboxSide(tmp_path / "outbox")
+        made.append(side)
+        return side
+
+    yield _make
+    for side in made:
+        await side.adapter.aclose()
+
+
+def three_parts(platform: Platform, target: str) -> RenderedPost:
+    """A post of three parts, valid on every platform (no markup, short enough for a tweet)."""
+    texts = [f"Part {n} of the announcement: the treaty, its meaning and its limits." for n in ("one", "two", "three")]
+    return RenderedPost(
+        event_id="contract-event", kind=PostKind.ANNOUNCEMENT, target=target, platform=platform, lang="en",
+        markup=SPECS[platform].markup.value, parts=tuple(Part(text=t, length=len(t)) for t in texts),
+        limit=SPECS[platform].max_length, link=None,
+    )
+
+
+def post_for(side: Side) -> RenderedPost:
+    platform = side.adapter.spec.platform
+    return three_parts(platform, side.name)
+
+
+def assert_chained(side: Side, published: list[Published]) -> None:
+    """Telegram's later parts reply to the first; X's each reply to the one before; VK's stand alone;
+    the outbox's name the first."""
+    first, *rest = published
+    assert first.continues is None
+    if side.name == "telegram":
+        assert all(p.continues == first.id for p in rest)
+    elif side.name == "x":
+        assert [p.continues for p in rest] == [p.id for p in published[:-1]]
+    elif side.name == "outbox":
+        assert all(p.continues == first.id for p in rest)
+    else:
+        assert all(p.continues is None for p in rest)
+
+
+# -- resuming from the log --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("after", [1, 2])
+async def test_a_post_that_fails_after_some_parts_resumes_and_each_part_is_published_once(
+    make_side: Callable[[str], Side], name: str, after: int
+) -> None:
+    side = make_side(name)
+    post = post_for(side)
+    log = MemoryParts(key="planned-post-7")
+    side.fail_call(after + 1, Fault.SERVER_ERROR)
+
+    with pytest.raises(PublishError) as caught:
+        await side.adapter.publish(post, log)
+
+    # Retryable (the core retries and the retry continues), and the parts already out are in the log.
+    assert caught.value.retryable and not isinstance(caught.value, OutcomeUnknown)
+    assert len(log.done) == after
+    assert [p.id for p in side.published()] == list(log.done)
+    if isinstance(side, OutboxSide):
+        side.unblock()
+
+    receipt = await side.adapter.publish(post, log)
+
+    published = side.published()
+    assert [p.text for p in published] == [part.text for part in post.parts]  # each part once, in order
+    assert_chained(side, published)
+    assert log.done == tuple(p.id for p in published) and log.recorded == [p.id for p in published]
+    assert receipt.post_id == published[0].id and receipt.extra_ids == tuple(p.id for p in published[1:])
+    assert receipt.target == name
+
+
+@pytest.mark.parametrize("name", NETWORK)
+async def test_a_rate_limit_on_a_later_part_waits_and_then_continues(make_side: Callable[[str], Side],
+                                                                     name: str) -> None:
+    side = make_side(name)
+    post = post_for(side)
+    log = MemoryParts(key="planned-post-8")
+    side.fail_call(2, Fault.RATE_LIMITED)
+
+    with pytest.raises(RateLimited) as caught:
+        await side.adapter.publish(post, log)
+    assert caught.value.retry_after == 7
+    await side.adapter.publish(post, log)
+
+    assert [p.text for p in side.published()] == [part.text for part in post.parts]
+    assert_chained(side, side.published())
+
+
+@pytest.mark.parametrize("name", ALL)
+async def test_without_a_log_a_failure_after_some_parts_says_what_went_out_and_is_not_retried(
+    make_side: Callable[[str], Side], name: str
+) -> None:
+    side = make_side(name)
+    side.fail_call(2, Fault.SERVER_ERROR)
+
+    with pytest.raises(PublishError) as caught:
+        await side.adapter.publish(post_for(side))  # parts=None: nothing can continue a later attempt
+
+    [first] = side.published()
+    assert type(caught.value) is PermanentError and not caught.value.retryable
+    assert "1 of 3" in str(caught.value) and first.id in str(caught.value)
+
+
+@pytest.mark.parametrize("name", NETWORK)
+async def test_a_credentials_error_on_a_later_part_stays_one_and_keeps_the_log(
+    make_side: Callable[[str], Side], name: str
+) -> None:
+    side = make_side(name)
+    log = MemoryParts(key="planned-post-9")
+    side.fail_call(2, Fault.FORBIDDEN)
+
+    with pytest.raises(CredentialsError):
+        await side.adapter.publish(post_for(side), log)
+    assert len(log.done) == 1 and len(side.published()) == 1
+
+
+async def test_a_log_holding_more_parts_than_the_post_is_refused(make_side: Callable[[str], Side]) -> None:
+    side = make_side("x")
+    with pytest.raises(PermanentError, match="changed since the first attempt"):
+        await side.adapter.publish(post_for(side), MemoryParts(done=("1", "2", "3", "4")))
+    assert side.requests() == 0
+
+
+# -- faults: what each one raises ---------------------------------------------------------------------------------
+
+
+UNCERTAIN = [Fault.DROP, Fault.RECORD_THEN_DROP, Fault.RESET, Fault.RECORD_THEN_RESET, Fault.LATE]
+
+
+@pytest.mark.parametrize("name", ["telegram", "x"])
+@pytest.mark.parametrize("fault", UNCERTAIN, ids=[f.name.lower() for f in UNCERTAIN])
+async def test_a_failure_once_the_request_may_have_arrived_is_outcome_unknown(
+    make_side: Callable[[str], Side], name: str, fault: Fault
+) -> None:
+    side = make_side(name)
+    log = MemoryParts(key="planned-post-10")
+    side.fail_call(1, fault)
+
+    with pytest.raises(OutcomeUnknown) as caught:
+        await side.adapter.publish(post_for(side), log)
+
+    assert "may or may not have been published" in str(caught.value)
+    assert log.done == ()  # its id never came back: nothing to record
+    assert side.requests() == 1  # not retried inside the adapter either
+
+
+@pytest.mark.parametrize("fault", UNCERTAIN, ids=[f.name.lower() for f in UNCERTAIN])
+async def test_vk_retries_an_uncertain_wall_post_safely_because_of_its_guid(
+    make_side: Callable[[str], Side], fault: Fault
+) -> None:
+    side = make_side("vk")
+    post = post_for(side)
+    log = MemoryParts(key="planned-post-11")
+    side.fail_call(1, fault)
+
+    with pytest.raises(TransientError) as caught:
+        await side.adapter.publish(post, log)
+    assert type(caught.value) is TransientError and "guid" in str(caught.value)
+    await side.adapter.publish(post, log)  # what the core does with a TransientError
+
+    published = side.published()
+    assert [p.text for p in published] == [part.text for part in post.parts]  # the first part once
+    assert side.adapter.idempotent
+
+
+@pytest.mark.parametrize("name", NETWORK)
+async def test_a_refused_connection_is_transient_and_records_nothing(make_side: Callable[[str], Side],
+                                                                     name: str) -> None:
+    side = make_side(name)
+    if name == "telegram":
+        await side.adapter.prepare()  # getMe done: the refusal hits the sendMessage itself
+    side.fake.refuse_connections()
+    log = MemoryParts(key="planned-post-12")
+
+    with pytest.raises(TransientError) as caught:
+        await side.adapter.publish(post_for(side), log)
+
+    assert type(caught.value) is TransientError and "nothing was sent" in str(caught.value)
+    assert log.done == ()
+    side.fake.accept_connections()
+    assert side.published() == []
+
+
+@pytest.mark.parametrize("name", NETWORK)
+async def test_5xx_is_transient_and_says_what_the_platform_answered(make_side: Callable[[str], Side],
+                                                                    name: str) -> None:
+    side = make_side(name)
+    side.fail_call(1, Fault.SERVER_ERROR)
+    with pytest.raises(TransientError) as caught:
+        await side.adapter.publish(post_for(side))
+    assert type(caught.value) is TransientError
+    assert "answered HTTP 50" in str(caught.value) and "cannot reach" not in str(caught.value)
+
+
+@pytest.mark.parametrize("name", NETWORK)
+async def test_429_waits_exactly_as_asked_or_the_documented_default(make_side: Callable[[str], Side],
+                                                                   name: str) -> None:
+    side = make_side(name)
+    side.fail_call(1, Fault.RATE_LIMITED)
+    side.fail_call(2, Fault.RATE_LIMITED_NO_WAIT)
+    with pytest.raises(RateLimited) as asked:
+        await side.adapter.publish(post_for(side))
+    with pytest.raises(RateLimited) as unsaid:
+        await side.adapter.publish(post_for(side))
+    assert asked.value.retry_after == 7
+    assert unsaid.value.retry_after == side.default_wait
+    assert side.published() == []
+
+
+@pytest.mark.parametrize("name", NETWORK)
+@pytest.mark.parametrize("fault", [Fault.UNAUTHORIZED, Fault.FORBIDDEN], ids=["401", "403"])
+async def test_a_revoked_token_or_a_missing_right_is_a_credentials_error(
+    make_side: Callable[[str], Side], name: str, fault: Fault
+) -> None:
+    side = make_side(name)
+    side.fail_call(1, fault)
+    with pytest.raises(CredentialsError):
+        await side.adapter.publish(post_for(side))
+    assert side.published() == []
+
+
+async def test_an_x_duplicate_is_permanent_not_a_credentials_error(make_side: Callable[[str], Side]) -> None:
+    side = make_side("x")
+    fake: FakeX = side.fake  # type: ignore[assignment]
+    fake.duplicate()
+    with pytest.raises(PermanentError, match="duplicate") as caught:
+        await side.adapter.publish(post_for(side))
+    assert type(caught.value) is PermanentError
+
+
+VK_ERRORS: list[tuple[int, type[PublishError], str, float | None]] = [
+    (5, CredentialsError, "community access token", None),
+    (6, RateLimited, "error 6", 1.0),
+    (9, RateLimited, "flood control", 3600.0),
+    (14, CredentialsError, "captcha", None),
+    (15, CredentialsError, "wall right", None),
+    (27, CredentialsError, "community token", None),
+]
+
+
+@pytest.mark.parametrize(("code", "expected", "words", "wait"), VK_ERRORS, ids=[str(e[0]) for e in VK_ERRORS])
+async def test_vk_errors_map_to_what_to_do(make_side: Callable[[str], Side], code: int,
+                                           expected: type[PublishError], words: str, wait: float | None) -> None:
+    side = make_side("vk")
+    fake: FakeVk = side.fake  # type: ignore[assignment]
+    fake.fail_with(code, f"VK error {code}", captcha_sid="1", captcha_img="https://api.vk.ru/captcha.php?sid=1")
+    with pytest.raises(PublishError) as caught:
+        await side.adapter.publish(post_for(side))
+    assert type(caught.value) is expected
+    assert words in str(caught.value)
+    if wait is not None:
+        assert isinstance(caught.value, RateLimited) and caught.value.retry_after == wait
+    assert VK_TOKEN not in str(caught.value)
+    assert fake.posts == []
+
+
+# -- prepare(): everything before the first byte of a post ---------------------------------------------------
+
+
+@pytest.mark.parametrize("reply", [FakeTelegram.server_error(), FakeTelegram.slow(TIMEOUT + 1.5),
+                                   FakeTelegram.record_then_drop()], ids=["5xx", "late", "drop"])
+async def test_a_failed_prepare_is_transient_and_sends_nothing(make_side: Callable[[str], Side],
+                                                               reply: Reply) -> None:
+    side = make_side("telegram")
+    fake: FakeTelegram = side.fake  # type: ignore[assignment]
+    fake.fail_method("getMe", reply)
+    with pytest.raises(TransientError) as caught:
+        await side.adapter.prepare()
+    assert type(caught.value) is TransientError  # getMe publishes nothing: never "unknown"
+    assert fake.calls("sendMessage") == []
+
+
+async def test_a_rejected_token_fails_in_prepare_without_quoting_it(make_side: Callable[[str], Side]) -> None:
+    side = make_side("telegram")
+    fake: FakeTelegram = side.fake  # type: ignore[assignment]
+    fake.fail_method("getMe", FakeTelegram.unauthorized())
+    with pytest.raises(CredentialsError) as caught:
+        await side.adapter.prepare()
+    assert TELEGRAM_TOKEN.split(":")[1] not in str(caught.value)
+    assert fake.calls("sendMessage") == []
+
+
+@pytest.mark.parametrize("name", ALL)
+async def test_prepare_publishes_nothing(make_side: Callable[[str], Side], name: str) -> None:
+    side = make_side(name)
+    await side.adapter.prepare()
+    await side.adapter.prepare()  # twice is harmless
+    assert side.published() == []
+    receipt = await side.adapter.publish(post_for(side), MemoryParts())
+    assert isinstance(receipt, Receipt) and len(side.published()) == 3
+
+
+# -- through the registry ------------------------------------------------------------------------------------------
 
 TARGETS = ["telegram", "telegram_ru", "vk", "x", "dzen"]
 
@@ -32,25 +591,13 @@ async def test_publishes_the_reference_announcement(adapter_under_test: tuple[st
     target = settings.targets[name]
     assert adapter.spec is SPECS[target.platform]  # the registry picked the platform's own adapter
     post = render(PostKind.ANNOUNCEMENT, target.platform, target.lang, target=name)
+    await adapter.prepare()
     receipt = await adapter.publish(post)
     assert isinstance(receipt, Receipt)
     assert receipt.platform is target.platform and receipt.target == name and receipt.post_id
+    assert len(receipt.extra_ids) == len(post.parts) - 1 or target.platform is Platform.DZEN
     await adapter.aclose()
     await adapter.aclose()  # closing twice is harmless
-
-
-@pytest.mark.parametrize("name", ["telegram", "vk", "x"])
-async def test_an_unreachable_platform_is_a_transient_error(name: str, render: RenderFn, platforms: Platforms) -> None:
-    for fake in platforms.fakes:
-        fake.stop()  # every platform is unreachable
-    settings = load_config(Path("config")).settings
-    adapter = build_adapter(name, settings)
-    target = settings.targets[name]
-    post = render(PostKind.LIVE, target.platform, target.lang, target=name)
-    with pytest.raises(PublishError) as info:
-        await adapter.publish(post)
-    assert isinstance(info.value, TransientError)  # a network failure is worth retrying
-    await adapter.aclose()
 
 
 def test_without_credentials_the_registry_gives_the_outbox(workdir: Path) -> None:
