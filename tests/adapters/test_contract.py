@@ -463,6 +463,32 @@ async def test_a_refused_connection_is_transient_and_records_nothing(make_side: 
 
 
 @pytest.mark.parametrize("name", NETWORK)
+async def test_a_connect_timeout_is_transient_and_sends_nothing(name: str, fakes: dict[str, FakeServer]) -> None:
+    hole = base.Blackhole()
+    adapter: Adapter
+    if name == "telegram":
+        adapter = TelegramAdapter("telegram", TelegramTarget(
+            platform=Platform.TELEGRAM, chat_id="@valdaiclub", token=SecretStr(TELEGRAM_TOKEN),
+            api_base_url=hole.base_url, timeout=TIMEOUT))
+    elif name == "vk":
+        adapter = VkAdapter("vk", VkTarget(platform=Platform.VK, group_id=GROUP_ID, token=SecretStr(VK_TOKEN),
+                                           api_base_url=hole.base_url, timeout=TIMEOUT))
+    else:
+        adapter = XAdapter("x", XTarget(platform=Platform.X, api_base_url=hole.base_url, timeout=TIMEOUT,
+                                        **{key: SecretStr(value) for key, value in X_SECRETS.items()}))
+    log = MemoryParts()
+    try:
+        with pytest.raises(TransientError) as caught:
+            await adapter.publish(three_parts(adapter.spec.platform, name), log)
+    finally:
+        await adapter.aclose()
+        hole.close()
+    assert type(caught.value) is TransientError
+    assert "connecting timed out" in str(caught.value) and "nothing was sent" in str(caught.value)
+    assert log.done == ()
+
+
+@pytest.mark.parametrize("name", NETWORK)
 async def test_5xx_is_transient_and_says_what_the_platform_answered(make_side: Callable[[str], Side],
                                                                     name: str) -> None:
     side = make_side(name)

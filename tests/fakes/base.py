@@ -8,7 +8,8 @@ Faults a platform's network can produce, as the client sees them:
 - `reset()` / `record_then_reset()`: the same with a TCP reset instead of an orderly close;
 - `late(seconds)`: the platform acts on the request and answers, `seconds` late (a read timeout);
 - `refuse_connections()`: nothing listens on the port any more (connection refused), until
-  `accept_connections()`.
+  `accept_connections()`;
+- `Blackhole()`: an address where connecting times out.
 """
 
 from __future__ import annotations
@@ -71,6 +72,32 @@ def record_then_reset() -> Reply:
 def late(seconds: float) -> Reply:
     """The platform acts on the request and answers as usual, `seconds` late."""
     return Reply(handled=True, delay=seconds)
+
+
+class Blackhole:
+    """An address where connecting times out: a listening socket that never accepts, its backlog filled,
+    so that the kernel drops further connection attempts (as a firewall that silently drops packets)."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(0)
+        self._fillers: list[socket.socket] = []
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(self._socket.getsockname())
+            self._fillers.append(filler)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+
+    def close(self) -> None:
+        for filler in self._fillers:
+            filler.close()
+        self._socket.close()
 
 
 class _Server(ThreadingHTTPServer):
