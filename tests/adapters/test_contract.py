@@ -3,6 +3,7 @@ fake platform servers on 127.0.0.1: resume from the part log, one rule for fault
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -632,3 +633,12 @@ def test_without_credentials_the_registry_gives_the_outbox(workdir: Path) -> Non
         adapter = build_adapter(name, settings)
         expected = OutboxAdapter if settings.targets[name].platform is not Platform.DZEN else type(adapter)
         assert isinstance(adapter, expected)
+
+
+def test_the_fault_matrix_names_only_tests_that_exist() -> None:
+    root = Path(__file__).resolve().parents[2]
+    matrix = (root / "docs" / "faults.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"::(test_\w+)", matrix))
+    defined = {name for path in (root / "tests").rglob("test_*.py")
+               for name in re.findall(r"^(?:async )?def (test_\w+)", path.read_text(encoding="utf-8"), re.M)}
+    assert len(named) > 30 and named <= defined, sorted(named - defined)
