@@ -1,5 +1,5 @@
-"""The fake Telegram's own reading of HTML parse mode: Telegram's documented examples, and agreement with the
-bot's renderer on every real post (two independent readings of the same rules)."""
+"""The fake Telegram's own reading of HTML parse mode (tests/fakes/telegram_html.py): Telegram's documented
+examples, and agreement with the bot's renderer on every real post (two independent readings of one set of rules)."""
 
 from __future__ import annotations
 
