@@ -270,7 +270,8 @@ class FakeTelegram(FakeServer):
             return _ok(True)
         return error(404, "Not Found")
 
-    def _check_text(self, params: dict[str, Any], field: str, limit: int) -> Reply | None:
+    def _check_text(self, params: dict[str, Any], field: str, limit: int) -> Reply | str:
+        """Telegram's refusal of `params[field]`, or the text a reader sees of it."""
         text = str(params.get(field, ""))
         if params.get("parse_mode") != "HTML":
             # Telegram would publish the tags literally; every post of this bot is HTML.
@@ -284,12 +285,12 @@ class FakeTelegram(FakeServer):
         if utf16_length(visible) > limit:
             return error(400, "Bad Request: message caption is too long" if field == "caption"
                          else "Bad Request: message is too long")
-        return None
+        return visible
 
     def _send(self, params: dict[str, Any], field: str, limit: int) -> Reply:
-        problem = self._check_text(params, field, limit)
-        if problem is not None:
-            return problem
+        visible = self._check_text(params, field, limit)
+        if isinstance(visible, Reply):
+            return visible
         reply_to = _json(params.get("reply_parameters")).get("message_id")
         preview = _json(params.get("link_preview_options"))
         markup = _json(params.get("reply_markup")) or None
@@ -312,7 +313,7 @@ class FakeTelegram(FakeServer):
             }
             answer = self._message_answer(str(params["chat_id"]), message_id)
             # Telegram answers with the visible text; the markup comes back as entities (left out).
-            answer[field] = parse(params[field])
+            answer[field] = visible
             if markup:
                 answer["reply_markup"] = markup
             if field == "caption":
@@ -331,16 +332,16 @@ class FakeTelegram(FakeServer):
         return _ok(answer)
 
     def _edit(self, params: dict[str, Any]) -> Reply:
-        problem = self._check_text(params, "text", TEXT_LIMIT)
-        if problem is not None:
-            return problem
+        visible = self._check_text(params, "text", TEXT_LIMIT)
+        if isinstance(visible, Reply):
+            return visible
         message_id = int(params.get("message_id", 0))
         markup = _json(params.get("reply_markup")) or None
         with self._state:
             if message_id not in self._answers:
                 return error(400, "Bad Request: message to edit not found")
             before = self._answers[message_id]
-            if before.get("text") == parse(params["text"]) and before.get("reply_markup") == markup:
+            if before.get("text") == visible and before.get("reply_markup") == markup:
                 return error(400, "Bad Request: message is not modified: specified new message content and reply "
                                   "markup are exactly the same as a current content and reply markup of the message")
             for record in self.messages:
@@ -348,7 +349,7 @@ class FakeTelegram(FakeServer):
                     record["text"] = params["text"]
                     record["reply_markup"] = markup
                     record["edits"] = record.get("edits", 0) + 1
-            answer = {**before, "text": parse(params["text"]), "edit_date": int(time.time())}
+            answer = {**before, "text": visible, "edit_date": int(time.time())}
             answer.pop("reply_markup", None)
             if markup:
                 answer["reply_markup"] = markup

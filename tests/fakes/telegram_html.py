@@ -22,6 +22,7 @@ NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)((?:\s+[A-Za-z-]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'>]+))?)*)\s*>")
 _ATTRIBUTE = re.compile(r"([A-Za-z-]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s\"'>]+)))?")
+_SPECIAL = re.compile(r"[<>&]")
 _ENTITY = re.compile(r"&(?:([A-Za-z][A-Za-z0-9]*)|#([0-9]+)|#[xX]([0-9A-Fa-f]+));")
 
 
@@ -40,29 +41,31 @@ def parse(text: str) -> str:
     visible: list[str] = []
     stack: list[_Open] = []
     index = 0
-    while index < len(text):
-        char = text[index]
+    for special in _SPECIAL.finditer(text):
+        start = special.start()
+        if start < index:
+            continue  # inside a tag or an entity already consumed
+        visible.append(text[index:start])
+        char = special[0]
         if char == "<":
-            match = _TAG.match(text, index)
+            match = _TAG.match(text, start)
             if match is None:
-                raise MarkupError(f"Unclosed start tag at byte offset {_bytes(text, index)}")
+                raise MarkupError(f"Unclosed start tag at byte offset {_bytes(text, start)}")
             closing, name, attributes = match[1] == "/", match[2].lower(), match[3]
             if closing:
-                _close(stack, name, _bytes(text, index))
+                _close(stack, name, _bytes(text, start))
             else:
-                _open(stack, name, _attributes(attributes), _bytes(text, index))
+                _open(stack, name, _attributes(attributes), _bytes(text, start))
             index = match.end()
         elif char == "&":
-            match = _ENTITY.match(text, index)
+            match = _ENTITY.match(text, start)
             if match is None:
-                raise MarkupError(f"Unescaped '&' at byte offset {_bytes(text, index)}: use &amp;")
-            visible.append(_entity(match, _bytes(text, index)))
+                raise MarkupError(f"Unescaped '&' at byte offset {_bytes(text, start)}: use &amp;")
+            visible.append(_entity(match, _bytes(text, start)))
             index = match.end()
-        elif char == ">":
-            raise MarkupError(f"Unescaped '>' at byte offset {_bytes(text, index)}: use &gt;")
         else:
-            visible.append(char)
-            index += 1
+            raise MarkupError(f"Unescaped '>' at byte offset {_bytes(text, start)}: use &gt;")
+    visible.append(text[index:])
     if stack:
         raise MarkupError(f'Can\'t find end tag corresponding to start tag "{stack[-1].tag}"')
     return "".join(visible)
