@@ -260,6 +260,36 @@ class FakeServer:
         raise NotImplementedError
 
 
+class ScriptedFaults(FakeServer):
+    """Network faults scripted per request: each answers the next `times` requests instead of handling them,
+    or with `at`, only the at-th request (counting from 1, every request the fake saw)."""
+
+    def _script(self, reply: Reply, times: int, at: int | None) -> None:
+        # Bare names below are this module's functions: a method's name is not in scope inside its body.
+        if at is None:
+            self.fail_next(reply, times)
+        else:
+            self.fail_request(at, reply)
+
+    def slow(self, delay: float, times: int = 1, at: int | None = None) -> None:
+        """The platform acts on the request (publishes) and answers `delay` seconds late."""
+        self._script(late(delay), times, at)
+
+    def drop(self, times: int = 1, at: int | None = None) -> None:
+        """The connection closes without an answer; the platform did not act on the request."""
+        self._script(dropped(), times, at)
+
+    def record_then_drop(self, times: int = 1, at: int | None = None) -> None:
+        """The platform acts on the request (publishes), then the connection closes without an answer."""
+        self._script(record_then_drop(), times, at)
+
+    def reset(self, times: int = 1, at: int | None = None) -> None:
+        self._script(reset(), times, at)
+
+    def record_then_reset(self, times: int = 1, at: int | None = None) -> None:
+        self._script(record_then_reset(), times, at)
+
+
 def _params(path: str, content_type: str, body: bytes) -> dict[str, Any]:
     params: dict[str, Any] = dict(parse_qsl(urlsplit(path).query))
     if "application/json" in content_type and body:

@@ -19,8 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes import base
-from tests.fakes.base import FakeServer, Reply, Request
+from tests.fakes.base import Reply, Request, ScriptedFaults
 
 GUID_WINDOW = 3600.0  # seconds a guid keeps a repeated wall.post from publishing again
 MAX_UPLOAD = 50 * 1024 * 1024
@@ -53,7 +52,7 @@ class Photo:
         return f"photo{self.owner_id}_{self.id}_{self.access_key}"
 
 
-class FakeVk(FakeServer):
+class FakeVk(ScriptedFaults):
     """Answers VK API calls like VK: `{"response": ...}`, or `{"error": {...}}` with HTTP 200.
 
     `posts` holds what was published, `photos` what was saved, `uploads` the files that reached the upload
@@ -196,14 +195,7 @@ class FakeVk(FakeServer):
     def refuse_photos(self, code: int = 15, message: str = "Access denied: no access to call this method") -> None:
         self.photo_refusal = (code, message)
 
-    # Scripted faults: each answers the next `times` requests instead of handling them, or with `at`,
-    # only the at-th request (counting from 1, every request the fake saw).
-
-    def _script(self, reply: Reply, times: int, at: int | None) -> None:
-        if at is None:
-            self.fail_next(reply, times)
-        else:
-            self.fail_request(at, reply)
+    # More scripted faults (ScriptedFaults has the network ones: slow, drop, record_then_drop, reset, ...).
 
     def fail_with(self, code: int, message: str, times: int = 1, at: int | None = None, **extra: Any) -> None:
         self._script(vk_error(code, message, token=self.token, **extra), times, at)
@@ -240,24 +232,6 @@ class FakeVk(FakeServer):
     def http_429(self, retry_after: str | None = None, times: int = 1, at: int | None = None) -> None:
         headers = {"Content-Type": "text/html", **({"Retry-After": retry_after} if retry_after else {})}
         self._script(Reply(status=429, body=b"<html>Too Many Requests</html>", headers=headers), times, at)
-
-    def slow(self, delay: float, times: int = 1, at: int | None = None) -> None:
-        """VK acts on the call and answers `delay` seconds late."""
-        self._script(base.late(delay), times, at)
-
-    def drop(self, times: int = 1, at: int | None = None) -> None:
-        """The connection closes without an answer; VK did not act on the call."""
-        self._script(base.dropped(), times, at)
-
-    def record_then_drop(self, times: int = 1, at: int | None = None) -> None:
-        """VK acts on the call (publishes the post), then the connection closes without an answer."""
-        self._script(base.record_then_drop(), times, at)
-
-    def reset(self, times: int = 1, at: int | None = None) -> None:
-        self._script(base.reset(), times, at)
-
-    def record_then_reset(self, times: int = 1, at: int | None = None) -> None:
-        self._script(base.record_then_reset(), times, at)
 
 
 def vk_error(code: int, message: str, token: str | None = None, **extra: Any) -> Reply:

@@ -14,8 +14,7 @@ from oauthlib.oauth1 import Client
 from oauthlib.oauth1.rfc5849 import signature
 from twitter_text import parse_tweet
 
-from tests.fakes import base
-from tests.fakes.base import FakeServer, Reply, Request
+from tests.fakes.base import Reply, Request, ScriptedFaults
 
 # The URL tweepy signs: OAuth 1.0a signs X's own address, and the adapter redirects the request afterwards.
 SIGNED_URL = "https://api.twitter.com/2/tweets"
@@ -37,7 +36,7 @@ def problem(status: int, title: str, detail: str) -> dict[str, Any]:
     return {"title": title, "type": "about:blank", "status": status, "detail": detail}
 
 
-class FakeX(FakeServer):
+class FakeX(ScriptedFaults):
     """Answers `POST /2/tweets` like X: 201 with `{"data": {"id", "text"}}`.
 
     With all four secrets given, it also checks the OAuth 1.0a HMAC-SHA1 signature. Length is X's weighted
@@ -112,14 +111,7 @@ class FakeX(FakeServer):
             self.problems.append(f"{status}: {detail}")
         return Reply(status=status, body=problem(status, title, detail))
 
-    # Scripted faults: each answers the next `times` requests instead of handling them, or with `at`,
-    # only the at-th request (counting from 1, every request the fake saw).
-
-    def _script(self, reply: Reply, times: int, at: int | None) -> None:
-        if at is None:
-            self.fail_next(reply, times)
-        else:
-            self.fail_request(at, reply)
+    # More scripted faults (ScriptedFaults has the network ones: slow, drop, record_then_drop, reset, ...).
 
     def rate_limited(self, reset_in: float | None = 900, times: int = 1, at: int | None = None) -> None:
         headers = {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0"}
@@ -147,21 +139,3 @@ class FakeX(FakeServer):
         self._script(
             Reply(status=status, body=problem(status, "Service Unavailable", "Service Unavailable")), times, at
         )
-
-    def slow(self, delay: float, times: int = 1, at: int | None = None) -> None:
-        """X posts the tweet and answers `delay` seconds late."""
-        self._script(base.late(delay), times, at)
-
-    def drop(self, times: int = 1, at: int | None = None) -> None:
-        """The connection closes without an answer; X did not post the tweet."""
-        self._script(base.dropped(), times, at)
-
-    def record_then_drop(self, times: int = 1, at: int | None = None) -> None:
-        """X posts the tweet, then the connection closes without an answer."""
-        self._script(base.record_then_drop(), times, at)
-
-    def reset(self, times: int = 1, at: int | None = None) -> None:
-        self._script(base.reset(), times, at)
-
-    def record_then_reset(self, times: int = 1, at: int | None = None) -> None:
-        self._script(base.record_then_reset(), times, at)
