@@ -345,3 +345,31 @@ async def test_failure_on_the_first_part_says_nothing_went_out(
         await adapter.publish(render("announcement", "telegram", "en", event=long_event))
     assert caught.value.retryable and "parts" not in str(caught.value)
     assert fake.messages == [] and len(fake.calls("sendMessage")) == 1
+
+
+@pytest.mark.parametrize("with_cover", [False, True], ids=["text", "photo"])
+async def test_pin_live_edits_the_text_or_the_caption_and_pins_quietly(
+    adapter: TelegramAdapter, fake: FakeTelegram, render: Callable[..., RenderedPost], cover_event: Event,
+    with_cover: bool,
+) -> None:
+    post = render("announcement", "telegram", "en", event=cover_event if with_cover else None)
+    receipt = await adapter.publish(post)
+    first = fake.messages[0]
+    new_text = "<b>We are live</b>: https://valdaiclub.com/live &amp; on VK"
+
+    await adapter.pin_live(receipt.post_id, new_text, caption=with_cover)
+
+    assert first["caption" if with_cover else "text"] == new_text and first["edits"] == 1
+    assert fake.pinned == [first["message_id"]]
+    assert fake.calls("pinChatMessage")[0].params["disable_notification"] == "true"
+    await adapter.unpin(receipt.post_id)
+    assert fake.pinned == []
+
+
+async def test_pin_live_on_the_wrong_field_is_a_permanent_error(
+    adapter: TelegramAdapter, fake: FakeTelegram, render: Callable[..., RenderedPost]
+) -> None:
+    receipt = await adapter.publish(render("announcement", "telegram", "en"))
+    with pytest.raises(PermanentError, match="no caption"):
+        await adapter.pin_live(receipt.post_id, "<b>live</b>", caption=True)  # a text message has no caption
+    assert fake.pinned == []

@@ -18,7 +18,8 @@ from tests.fakes.base import FakeServer, Reply, Request
 from tests.fakes.telegram_html import MarkupError, parse, utf16_length
 
 _PATH = re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>\w+)$")
-_CHAT_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageReplyMarkup",
+_CHAT_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageCaption",
+                           "editMessageReplyMarkup",
                            "pinChatMessage", "unpinChatMessage"})
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Announce", "username": "announce_test_bot"}
 MAX_POLL = 2.0  # a getUpdates long poll waits at most this long here, whatever `timeout` it asks for
@@ -57,7 +58,7 @@ class User:
 
 
 class FakeTelegram(FakeServer):
-    """Answers `/bot<token>/<method>` for getMe, sendMessage, sendPhoto, editMessageText, (un)pinChatMessage.
+    """Answers `/bot<token>/<method>` for getMe, sendMessage, sendPhoto, editMessageText/Caption, (un)pinChatMessage.
 
     `messages` holds every message the fake accepted, in order: method, chat_id, message_id, text or
     caption (as sent, with markup), photo, parse_mode, reply_to, link_preview (the url asked for),
@@ -258,7 +259,9 @@ class FakeTelegram(FakeServer):
                 return error(400, "Bad Request: there is no photo in the request")
             return self._send(params, "caption", CAPTION_LIMIT)
         if method == "editMessageText":
-            return self._edit(params)
+            return self._edit(params, "text", TEXT_LIMIT)
+        if method == "editMessageCaption":
+            return self._edit(params, "caption", CAPTION_LIMIT)
         if method == "pinChatMessage":
             with self._state:
                 self.pinned.append(int(params.get("message_id", 0)))
@@ -331,8 +334,8 @@ class FakeTelegram(FakeServer):
             self._changed.notify_all()
         return _ok(answer)
 
-    def _edit(self, params: dict[str, Any]) -> Reply:
-        visible = self._check_text(params, "text", TEXT_LIMIT)
+    def _edit(self, params: dict[str, Any], field: str, limit: int) -> Reply:
+        visible = self._check_text(params, field, limit)
         if isinstance(visible, Reply):
             return visible
         message_id = int(params.get("message_id", 0))
@@ -341,15 +344,18 @@ class FakeTelegram(FakeServer):
             if message_id not in self._answers:
                 return error(400, "Bad Request: message to edit not found")
             before = self._answers[message_id]
-            if before.get("text") == visible and before.get("reply_markup") == markup:
+            if (field == "caption") != ("photo" in before):
+                return error(400, "Bad Request: there is no caption in the message to edit" if field == "caption"
+                             else "Bad Request: there is no text in the message to edit")
+            if before.get(field) == visible and before.get("reply_markup") == markup:
                 return error(400, "Bad Request: message is not modified: specified new message content and reply "
                                   "markup are exactly the same as a current content and reply markup of the message")
             for record in self.messages:
                 if record["message_id"] == message_id:
-                    record["text"] = params["text"]
+                    record[field] = params[field]
                     record["reply_markup"] = markup
                     record["edits"] = record.get("edits", 0) + 1
-            answer = {**before, "text": visible, "edit_date": int(time.time())}
+            answer = {**before, field: visible, "edit_date": int(time.time())}
             answer.pop("reply_markup", None)
             if markup:
                 answer["reply_markup"] = markup
