@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
+from uuid import uuid4
 
 from bot.domain import Receipt, RenderedPost
 from bot.errors import CredentialsError, PermanentError, PublishError
@@ -37,7 +39,9 @@ class PartLog(Protocol):
 class MemoryParts:
     """A PartLog kept in memory: for a dry run, a test, or a one-off send with nothing to resume."""
 
-    key: str = "memory"
+    # Unique unless given: VK deduplicates wall posts by a guid derived from the key, so two different
+    # posts must never share one.
+    key: str = field(default_factory=lambda: f"memory-{uuid4().hex}")
     done: tuple[str, ...] = ()
     recorded: list[str] = field(default_factory=list)
 
@@ -57,9 +61,11 @@ class Adapter(ABC):
       part the platform accepted, and returns the receipt of the whole post (every part's id).
     - It raises only `bot.errors.PublishError` subclasses, never an SDK's exception, and never text that
       holds a credential. A failure before the request can have left (DNS, connection refused, connect
-      timeout) is a TransientError; once the request may have reached the platform (the connection
-      dropped, reset or timed out while sending or waiting for the answer) it is OutcomeUnknown, unless
-      the platform deduplicates repeated calls (`idempotent`).
+      timeout, no free connection) is a TransientError; once the request may have reached the platform
+      (the connection dropped, reset or timed out while sending or waiting for the answer) it is
+      OutcomeUnknown, unless the platform deduplicates repeated calls (`idempotent`). The rule is written
+      once, in bot/adapters/transport.py. A failure after some parts is raised as what it is: those parts
+      are in the log, and the next attempt continues after them.
     """
 
     spec: PlatformSpec
@@ -78,18 +84,59 @@ class Adapter(ABC):
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing
         """Release connections."""
 
-    @staticmethod
-    def partial_failure(
-        error: PublishError, ids: list[str], total: int, link: str | None, noun: str = "parts"
-    ) -> PublishError:
-        """Transitional: the error of a post that went out in part (to be replaced by resuming from `parts`)."""
-        note = (
-            f" -- {len(ids)} of {total} {noun} had already been published ({', '.join(ids)}"
-            f"{'; ' + link if link else ''}); not retried, as a retry would publish them again"
+    def receipt(self, ids: tuple[str, ...], link: str | None) -> Receipt:
+        """The receipt of a whole post: the first part's id and link, and the ids of the others."""
+        return Receipt(platform=self.spec.platform, target=self.name, post_id=ids[0], link=link,
+                       extra_ids=ids[1:])
+
+
+# Publishes part `index` of a post and returns its id; the log gives the ids already out (to reply to) and
+# the publication's key (VK's guid).
+SendPart = Callable[[int, PartLog], Awaitable[str]]
+
+
+async def send_parts(
+    post: RenderedPost, parts: PartLog | None, send: SendPart, link: Callable[[str], str | None],
+    noun: str = "parts",
+) -> tuple[str, ...]:
+    """Send the parts of `post` not yet in `parts`, in order, recording each id before the next is sent;
+    return the ids of all the parts.
+
+    Without a PartLog (`parts=None`) the log lives only for this call, so a later attempt could not continue
+    after the parts sent now: a failure once some went out is then not retryable, and says what was published.
+    """
+    log = parts if parts is not None else MemoryParts()
+    if not post.parts:
+        raise PermanentError(f"{post.target}: the post has no text to publish")
+    if len(log.done) > len(post.parts):
+        raise PermanentError(
+            f"{post.target}: {len(log.done)} parts are recorded as published but the post has {len(post.parts)}; "
+            "it changed since the first attempt and is not sent again"
         )
-        if isinstance(error, CredentialsError):
-            return CredentialsError(f"{error}{note}")
-        return PermanentError(f"{error}{note}")
+    failure: PublishError | None = None
+    for index in range(len(log.done), len(post.parts)):
+        try:
+            part_id = await send(index, log)
+        except PublishError as error:
+            failure = error
+            break
+        await log.record(part_id)
+    if failure is None:
+        return log.done
+    if parts is None and log.done:
+        failure = _unresumable(failure, log.done, len(post.parts), link(log.done[0]), noun)
+    # Raised outside the except block, so that no SDK exception (which may hold a credential) rides along.
+    raise failure
+
+
+def _unresumable(error: PublishError, ids: tuple[str, ...], total: int, link: str | None, noun: str) -> PublishError:
+    note = (
+        f" -- {len(ids)} of {total} {noun} had already been published ({', '.join(ids)}"
+        f"{'; ' + link if link else ''}); not retried, as nothing records them for a later attempt to continue"
+    )
+    if isinstance(error, CredentialsError):
+        return CredentialsError(f"{error}{note}")
+    return PermanentError(f"{error}{note}")
 
 
 @runtime_checkable

@@ -46,15 +46,16 @@ class RateLimited(PublishError):
 
 
 class TransientError(PublishError):
-    """Network trouble, a timeout or a 5xx: worth retrying later."""
+    """Worth retrying later, and safe to: the request never left (connection refused, connect timeout), the
+    platform answered 5xx, or it deduplicates a repeat (VK's guid)."""
 
     retryable = True
 
 
 class OutcomeUnknown(TransientError):
-    """The request reached the platform but its answer did not come back (a read timeout): the post may
-    or may not be published. Retrying could publish it twice, so it is reported unless the campaign step
-    says to re-send."""
+    """The request may have reached the platform but no answer came back (the connection dropped, was reset
+    or timed out after the request was sent): the post may or may not be published. Retrying could publish
+    it twice, so it is reported unless the campaign step says to re-send."""
 
 
 class PermanentError(PublishError):

@@ -259,7 +259,7 @@ def test_post_reports_a_failing_platform_in_plain_words_and_the_others_still_go_
     platforms.vk.group_auth()
     result = invoke("post", "russia-dprk-treaty", "live", "--platform", "vk", "--platform", "x")
     assert result.exit_code == 1
-    assert "CredentialsError" in result.output and "community token cannot post" in " ".join(result.output.split())
+    assert "CredentialsError" in result.output and "refused the community token" in " ".join(result.output.split())
     assert _results(result.output) == {"vk": "failed", "x": "sent"} and len(platforms.x.tweets) == 1
     for secret in platforms.secrets:
         assert secret not in result.output

@@ -98,7 +98,7 @@ async def test_faults_are_retried_until_each_post_is_sent_exactly_once(database_
     platforms.telegram_ru.fail_method("sendMessage", FakeTelegram.server_error(), times=2)
     platforms.vk.server_error(status=502, times=2)
     platforms.x.server_error(status=503)
-    platforms.x.drop(at=2)
+    platforms.x.server_error(status=502, at=2)  # a dropped connection is now "unknown", not retried
     await h.at(ANNOUNCEMENT)
     states = h.states("announcement")
     assert states == {"telegram": "retrying", "telegram_ru": "retrying", "vk": "retrying", "x": "retrying",

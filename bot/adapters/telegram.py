@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import warnings
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 from urllib.parse import quote
 
-import httpx
-from telegram import Bot, LinkPreviewOptions, Message, ReplyParameters
+from telegram import Bot, LinkPreviewOptions, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -18,15 +19,14 @@ from telegram.error import (
     Conflict,
     Forbidden,
     InvalidToken,
-    NetworkError,
     RetryAfter,
     TelegramError,
-    TimedOut,
 )
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.abc import Adapter, PartLog
+from bot.abc import Adapter, PartLog, send_parts
+from bot.adapters.transport import causes, http_error, network_error, transport_failure
 from bot.config.settings import TelegramTarget
 from bot.domain import Receipt, RenderedPost
 from bot.errors import (
@@ -40,6 +40,43 @@ from bot.errors import (
 from bot.platforms import TELEGRAM
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+# A 429 should carry parameters.retry_after (core.telegram.org/bots/api#responseparameters); one without it
+# (a proxy, a self-hosted server) waits the longest window Telegram publishes: 20 messages a minute in a group
+# (core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
+DEFAULT_RETRY_AFTER = 60.0
+_PTB_MAPS = frozenset({400, 401, 403, 404, 409})  # statuses PTB turns into its own exception types
+
+
+class _HttpStatus(Exception):
+    """An HTTP answer PTB would report as a bare NetworkError without its status (5xx, other 4xx, a 429
+    without retry_after). PTB wraps it, as the cause of its NetworkError, and the adapter reads it back."""
+
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(status, description)
+        self.status = status
+        self.description = description
+
+
+class _StatusRequest(HTTPXRequest):
+    """PTB's httpx transport, except that an answer PTB would not classify raises `_HttpStatus`."""
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        code, payload = await super().do_request(*args, **kwargs)
+        if 200 <= code <= 299 or code in _PTB_MAPS:
+            return code, payload
+        answer = _json_object(payload)
+        parameters = answer.get("parameters") if isinstance(answer.get("parameters"), dict) else {}
+        if parameters and (parameters.get("retry_after") or parameters.get("migrate_to_chat_id")):
+            return code, payload  # PTB raises RetryAfter or ChatMigrated from these
+        raise _HttpStatus(code, str(answer.get("description") or "no description"))
+
+
+def _json_object(payload: bytes) -> dict[str, Any]:
+    try:
+        answer = json.loads(payload)
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
 
 
 class TelegramAdapter(Adapter):
@@ -53,6 +90,7 @@ class TelegramAdapter(Adapter):
         self.target = target
         self._token = target.secret("token") or ""
         self._bot: Bot | None = None
+        self._username: str | None = None  # the chat's public @username, as Telegram reported it
         self._lock = asyncio.Lock()
         # The bot token is part of every Bot API URL (https://api.telegram.org/bot<token>/sendMessage).
         # httpx logs each request with its full URL at INFO, and PTB logs its API URL at DEBUG: keep both
@@ -62,38 +100,53 @@ class TelegramAdapter(Adapter):
             if logger.level < logging.WARNING:  # NOTSET (0) too: it would inherit the root's level
                 logger.setLevel(logging.WARNING)
 
+    async def prepare(self) -> None:
+        """Build the Bot and call getMe once; nothing is published, so every failure here is safe to retry."""
+        await self._ready_bot()
+
     async def publish(self, post: RenderedPost, parts: PartLog | None = None) -> Receipt:
-        if not post.parts:
-            raise PermanentError(f"{self._where}: the post has no text to publish")
-        sent: list[Message] = []
-        failure: PublishError | None = None
-        try:
-            bot = await self._ready_bot()
-            await self._send_parts(bot, post, sent)
-        except TelegramError as exc:
-            failure = self._error(exc)
-        if failure is not None:
-            if sent:
-                ids = [str(message.message_id) for message in sent]
-                failure = self.partial_failure(failure, ids, len(post.parts), self._link(sent[0]))
+        bot = await self._ready_bot()
+        chat_id = self.target.chat_id
+        first_text = 1 if post.image else 0  # the index of the first part sent as a text message
+
+        async def send(index: int, log: PartLog) -> str:
+            text = post.parts[index].text
+            failure: PublishError
+            try:
+                if index == 0 and post.image:
+                    message = await bot.send_photo(chat_id=chat_id, photo=post.image, caption=text,
+                                                   parse_mode=ParseMode.HTML)
+                else:
+                    if index == first_text:
+                        # The first text message previews the post's link (Telegram's default: its first link).
+                        preview = LinkPreviewOptions(url=post.link) if post.link else None
+                    else:
+                        preview = LinkPreviewOptions(is_disabled=True)
+                    # Every part after the first replies to it, so that the parts read as one post.
+                    reply = None
+                    if log.done:
+                        reply = ReplyParameters(message_id=int(log.done[0]), allow_sending_without_reply=True)
+                    message = await bot.send_message(chat_id=chat_id, text=text, parse_mode=ParseMode.HTML,
+                                                     link_preview_options=preview, reply_parameters=reply)
+            except TelegramError as exc:
+                failure = self._error(exc, sending=True)
+            else:
+                if message.chat.username:
+                    self._username = message.chat.username
+                return str(message.message_id)
             # Raised outside the `except` block and `from None`: the PTB exception, whose text may hold
-            # the token (initialize() puts it in InvalidToken's message), is neither chained nor shown.
+            # the token, is neither chained nor shown.
             raise failure from None
-        first = sent[0]
-        return Receipt(
-            platform=self.spec.platform,
-            target=self.name,
-            post_id=str(first.message_id),
-            link=self._link(first),
-            extra_ids=tuple(str(message.message_id) for message in sent[1:]),
-        )
+
+        ids = await send_parts(post, parts, send, self._link)
+        return self.receipt(ids, self._link(ids[0]))
 
     async def pin_live(self, message_id: str, text: str | None, caption: bool) -> None:
         """Point the announcement at the stream (when `text` is given) and pin it without a notification."""
         chat_id, message = self.target.chat_id, int(message_id)
+        bot = await self._ready_bot()
         failure: PublishError | None = None
         try:
-            bot = await self._ready_bot()
             if text is not None and caption:
                 await bot.edit_message_caption(chat_id=chat_id, message_id=message, caption=text,
                                                parse_mode=ParseMode.HTML)
@@ -101,17 +154,18 @@ class TelegramAdapter(Adapter):
                 await bot.edit_message_text(text=text, chat_id=chat_id, message_id=message, parse_mode=ParseMode.HTML)
             await bot.pin_chat_message(chat_id=chat_id, message_id=message, disable_notification=True)
         except TelegramError as exc:
-            failure = self._error(exc)
+            # An edit or a pin repeated changes nothing: retrying either cannot publish anything twice.
+            failure = self._error(exc, sending=False)
         if failure is not None:
             raise failure from None
 
     async def unpin(self, message_id: str) -> None:
+        bot = await self._ready_bot()
         failure: PublishError | None = None
         try:
-            bot = await self._ready_bot()
             await bot.unpin_chat_message(chat_id=self.target.chat_id, message_id=int(message_id))
         except TelegramError as exc:
-            failure = self._error(exc)
+            failure = self._error(exc, sending=False)
         if failure is not None:
             raise failure from None
 
@@ -123,12 +177,13 @@ class TelegramAdapter(Adapter):
 
     async def _ready_bot(self) -> Bot:
         """The Bot, created and initialised (one getMe) on first use and reused afterwards."""
+        failure: PublishError | None = None
         async with self._lock:
             if self._bot is None:
                 if not self._token:
                     raise CredentialsError(f"{self._where}: no bot token configured")
                 timeout = self.target.timeout
-                request = HTTPXRequest(
+                request = _StatusRequest(
                     connection_pool_size=8,
                     read_timeout=timeout,
                     write_timeout=timeout,
@@ -137,9 +192,15 @@ class TelegramAdapter(Adapter):
                     media_write_timeout=timeout,
                 )
                 self._bot = Bot(self._token, base_url=self._base_url(), request=request)
-            # A no-op once it has succeeded; after a failed getMe it tries again on the next publish.
-            await self._bot.initialize()
-            return self._bot
+            bot = self._bot
+            try:
+                # A no-op once it has succeeded; after a failed getMe it tries again on the next call.
+                await bot.initialize()
+            except TelegramError as exc:
+                failure = self._error(exc, sending=False)  # getMe publishes nothing
+        if failure is not None:
+            raise failure from None
+        return bot
 
     def _base_url(self) -> str:
         base = self.target.api_base_url
@@ -149,42 +210,12 @@ class TelegramAdapter(Adapter):
             return base
         return f"{base.rstrip('/')}/bot"  # PTB appends the token
 
-    async def _send_parts(self, bot: Bot, post: RenderedPost, sent: list[Message]) -> None:
-        """Send the parts in order, appending each message to `sent` as soon as Telegram accepted it."""
-        chat_id = self.target.chat_id
-        texts = [part.text for part in post.parts]
-        if post.image and texts:
-            photo = await bot.send_photo(
-                chat_id=chat_id, photo=post.image, caption=texts[0], parse_mode=ParseMode.HTML
-            )
-            sent.append(photo)
-            texts = texts[1:]
-        for index, text in enumerate(texts):
-            if index == 0:
-                # The first text message previews the post's link (Telegram's default: its first link).
-                preview = LinkPreviewOptions(url=post.link) if post.link else None
-            else:
-                preview = LinkPreviewOptions(is_disabled=True)
-            # Every part after the first replies to it, so that the parts read as one post.
-            reply = None
-            if sent:
-                reply = ReplyParameters(message_id=sent[0].message_id, allow_sending_without_reply=True)
-            sent.append(
-                await bot.send_message(
-                    chat_id=chat_id,
-                    text=text,
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=preview,
-                    reply_parameters=reply,
-                )
-            )
-
-    def _link(self, message: Message) -> str | None:
+    def _link(self, message_id: str) -> str | None:
         """The public link of a message: only channels and groups with a public @username have one."""
         if self.target.url:
-            return f"{self.target.url.rstrip('/')}/{message.message_id}"
-        username = self.target.chat_id[1:] if self.target.chat_id.startswith("@") else message.chat.username
-        return f"https://t.me/{username}/{message.message_id}" if username else None
+            return f"{self.target.url.rstrip('/')}/{message_id}"
+        username = self.target.chat_id[1:] if self.target.chat_id.startswith("@") else self._username
+        return f"https://t.me/{username}/{message_id}" if username else None
 
     @property
     def _where(self) -> str:
@@ -198,13 +229,15 @@ class TelegramAdapter(Adapter):
             text = text.replace(form, "<token>")
         return text
 
-    def _error(self, exc: TelegramError) -> PublishError:
+    def _error(self, exc: TelegramError, sending: bool) -> PublishError:
         """The bot's own error for a PTB exception, in plain words and without the token.
 
-        Subclasses come before their bases: BadRequest and TimedOut are NetworkErrors.
+        `sending` is True for a call that publishes (sendMessage, sendPhoto): a failure after that request
+        may have reached Telegram is then OutcomeUnknown. Subclasses come before their bases: BadRequest
+        and TimedOut are NetworkErrors.
         """
         where = self._where
-        detail = self._scrub(exc.message)
+        detail = self._scrub(exc.message)[:300]
         if isinstance(exc, RetryAfter):
             seconds = _retry_after_seconds(exc)
             return RateLimited(f"{where}: flood control, Telegram asks to wait {seconds:g} s", seconds)
@@ -225,16 +258,22 @@ class TelegramAdapter(Adapter):
             return TransientError(f"{where}: Telegram reported a conflict ({detail}); try again later")
         if isinstance(exc, BadRequest):
             return PermanentError(f"{where}: Telegram refused the post: {detail}")
-        if isinstance(exc, TimedOut):
-            if isinstance(exc.__cause__, httpx.ReadTimeout | httpx.WriteTimeout):
-                # The request was sent: Telegram may have posted it. A retry could post it twice.
-                return OutcomeUnknown(f"{where}: Telegram did not answer within {self.target.timeout:g} s; "
-                                      "the message may or may not have been published")
-            return TransientError(f"{where}: Telegram did not answer within {self.target.timeout:g} s")
-        if isinstance(exc, NetworkError):
-            return TransientError(f"{where}: cannot reach Telegram: {detail}")
-        return TransientError(f"{where}: unexpected answer from Telegram: {detail}")
-
+        status = next((cause for cause in causes(exc) if isinstance(cause, _HttpStatus)), None)
+        if status is not None:
+            description = self._scrub(status.description)[:200]
+            shared = http_error(status.status, where=where, platform="Telegram", detail=description,
+                                retry_after=None, default_wait=DEFAULT_RETRY_AFTER,
+                                default_why="Telegram's longest published window, 20 messages a minute in a group")
+            return shared or PermanentError(f"{where}: Telegram answered HTTP {status.status} ({description})")
+        failure = transport_failure(exc)
+        if failure is not None:
+            return network_error(failure, where=where, platform="Telegram", sending=sending,
+                                 timeout=self.target.timeout)
+        if sending:
+            # An answer PTB could not read (not JSON, not a message): Telegram may have sent the message.
+            return OutcomeUnknown(f"{where}: unexpected answer from Telegram ({detail}); "
+                                  "the message may or may not have been published")
+        return TransientError(f"{where}: unexpected answer from Telegram ({detail})")
 
 
 def _retry_after_seconds(exc: RetryAfter) -> float:
@@ -251,10 +290,13 @@ def telegram_notifier(target: TelegramTarget, chat_id: str) -> Callable[[str], A
 
     async def notify(text: str) -> None:
         bot = await adapter._ready_bot()
+        failure: PublishError | None = None
         try:
             await bot.send_message(chat_id=chat_id, text=text[:4000], link_preview_options=LinkPreviewOptions(
                 is_disabled=True))
         except TelegramError as exc:
-            raise adapter._error(exc) from None
+            failure = adapter._error(exc, sending=True)
+        if failure is not None:
+            raise failure from None
 
     return notify

@@ -1,8 +1,12 @@
-"""Publishes to a VK community's wall with vk-api (`wall.post`), one wall post per part."""
+"""Publishes to a VK community's wall with vk-api (`wall.post`), one wall post per part, each with a guid."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 import jconfig
@@ -10,33 +14,58 @@ import requests
 import vk_api
 from vk_api.exceptions import ApiError, ApiHttpError
 
-from bot.abc import Adapter, PartLog
+from bot.abc import Adapter, PartLog, send_parts
+from bot.adapters.transport import Reach, http_error, network_error, retry_after_header, transport_failure
 from bot.config.settings import VkTarget
 from bot.domain import Receipt, RenderedPost
 from bot.errors import CredentialsError, OutcomeUnknown, PermanentError, PublishError, RateLimited, TransientError
 from bot.platforms import VK
 
+log = logging.getLogger(__name__)
+
 # vk-api hard-codes this host in VkApi.method (`https://api.vk.ru/method/{method}`).
 VK_API_HOST = "https://api.vk.ru"
 USER_AGENT = "announce-bot"
 
+# dev.vk.com/method/wall.post, `guid`: "a unique identifier meant to prevent sending the same post again;
+# it holds for one hour". A repeat within the hour publishes nothing and answers with the first post's id.
+GUID_WINDOW = 3600.0
+# A repeat is sent only this long after the first uncertain call, leaving room for a slow answer and clocks.
+GUID_SAFE = GUID_WINDOW - 600.0
+# VK documents no wait for an HTTP 429 (its own limits come as errors 6, 9 and 29): a minute, unless the
+# answer carries Retry-After.
+DEFAULT_RETRY_AFTER = 60.0
+# Error 9 says only "flood control"; VK publishes no duration. An hour keeps the bot from feeding the block.
+FLOOD_CONTROL_WAIT = 3600.0
+MAX_COVER_BYTES = 50 * 1024 * 1024  # dev.vk.com/api/upload: a photo of at most 50 MB
+
+_ISSUE_TOKEN = (
+    "create a community access token in the community's settings (Manage -> API usage -> Access tokens) "
+    "with the wall and photos rights"
+)
 # VK's error codes (dev.vk.com/reference/errors) and what each means for us.
 TOO_MANY_RPS = 6
 FLOOD_CONTROL = 9
 CAPTCHA = 14
 RATE_LIMIT_REACHED = 29
 CREDENTIAL_ERRORS: dict[int, str] = {
-    5: "VK rejected the access token (error 5: authorization failed); issue a new token",
-    7: "the token lacks the right to post (error 7: permission denied); it needs the wall and offline rights",
-    15: "the token's user may not post on this wall (error 15: access denied); "
-    "make them an administrator or editor of the community",
+    5: f"VK rejected the access token (error 5: authorization failed; it was revoked or mistyped); {_ISSUE_TOKEN}",
+    7: "the token lacks the right to post (error 7: permission denied); a community token needs the wall right "
+    "(community -> Manage -> API usage -> Access tokens -> edit), a user token the wall and offline rights",
+    14: "VK asks for a captcha (error 14), which a bot cannot solve: VK suspects automated posting from this "
+    "token. Post once by hand in the community, or create a new community access token, then retry",
+    15: "VK denied access (error 15). With a community token: give it the wall right (community -> Manage -> "
+    "API usage -> Access tokens -> edit). With a user token: its user must be an administrator or editor of "
+    "the community",
     17: "VK wants the token's user to confirm their account (error 17: validation required); "
-    "sign in to VK in a browser and issue a new token",
-    27: "a community token cannot post on the wall (error 27); "
-    "use a community admin's user token with the wall and offline rights",
-    203: "the token's user has no access to the community (error 203)",
+    "sign in to VK in a browser, or switch to a community access token",
+    27: "VK refused the community token for this call (error 27: method unavailable with group auth). Check "
+    "that the token was created in this community's own settings (Manage -> API usage -> Access tokens) with "
+    "the wall right; if VK still refuses, use a user token of a community administrator",
+    203: "the token has no access to the community (error 203); check group_id, and that the token belongs "
+    "to this community (or, for a user token, that its user is an administrator)",
     214: "posting on this wall is denied (error 214); check the community's wall settings "
-    "and that the token's user is an administrator or editor",
+    "and that the token may post there",
 }
 TRANSIENT_ERRORS = frozenset({1, 10})  # unknown error, internal server error
 
@@ -60,18 +89,28 @@ class _Session(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
+class _NoPhoto(Exception):
+    """Why the cover could not be attached as a photo, in our own words."""
+
+
 class VkAdapter(Adapter):
-    """Posts on the wall of community `group_id` on its behalf (`from_group=1`), with a user access token."""
+    """Posts on the wall of community `group_id` on its behalf (`from_group=1`), with a community access token
+    (a user token of an administrator works too). A cover image is uploaded as a photo when VK allows it."""
 
     spec = VK
+    idempotent = True  # every wall.post carries a guid: VK ignores a repeat within the hour
 
-    def __init__(self, name: str, target: VkTarget) -> None:
+    def __init__(self, name: str, target: VkTarget, clock: Callable[[], float] = time.monotonic) -> None:
         token = target.secret("token")
         if token is None:
             raise CredentialsError(f"VK target {name!r} has no token")
         self.name = name
         self.group_id = target.group_id
+        self.timeout = target.timeout
         self._token = token
+        self._clock = clock
+        # guid -> when a wall.post with it first went unanswered: a repeat is safe only within VK's hour.
+        self._unanswered: dict[str, float] = {}
         self._session = _Session(target.timeout, target.api_base_url)
         self._vk: Any = vk_api.VkApi(
             token=token,
@@ -84,87 +123,144 @@ class VkAdapter(Adapter):
         self._vk.error_handlers.clear()
 
     async def publish(self, post: RenderedPost, parts: PartLog | None = None) -> Receipt:
-        ids: list[str] = []
-        error: PublishError | None = None
-        for index, part in enumerate(post.parts):
+        async def send(index: int, log: PartLog) -> str:
+            guid = hashlib.sha256(f"{log.key}/{index}".encode()).hexdigest()[:32]
+            first = self._unanswered.get(guid)
+            if first is not None and self._clock() - first > GUID_SAFE:
+                raise OutcomeUnknown(
+                    f"{self._where}: wall post {index + 1} of {len(post.parts)} went unanswered "
+                    f"{(self._clock() - first) / 60:.0f} min ago and VK's guid prevents a repeat only within "
+                    "an hour; it may or may not have been published, so it is not sent again"
+                )
             values: dict[str, Any] = {
                 "owner_id": -self.group_id,
                 "from_group": 1,
-                "message": part.text,
+                "message": post.parts[index].text,
+                "guid": guid,
             }
-            if index == 0 and post.link:
-                values["attachments"] = post.link
-            try:
-                answer = await asyncio.to_thread(self._vk.method, "wall.post", values)
-            except (vk_api.VkApiError, requests.RequestException) as exc:
-                error = self._error(exc)
-            else:
-                post_id = answer.get("post_id") if isinstance(answer, dict) else None
-                if post_id is None:
-                    error = PermanentError("VK answered wall.post without a post_id")
-                else:
-                    ids.append(f"-{self.group_id}_{post_id}")
-                    continue
-            break
-        if error is not None:
-            # Raised outside the except block so that the SDK's exception, which holds the request's
-            # values with the access token, is not kept as the context of ours.
-            if ids:
-                error = self.partial_failure(error, ids, len(post.parts), self._link(ids[0]), "wall posts")
-            raise error from None
-        return Receipt(
-            platform=self.spec.platform,
-            target=self.name,
-            post_id=ids[0],
-            link=self._link(ids[0]),
-            extra_ids=tuple(ids[1:]),
-        )
+            if index == 0 and (attachments := await self._attachments(post)):
+                values["attachments"] = attachments
+            return await self._wall_post(values, guid)
+
+        ids = await send_parts(post, parts, send, self._link, "wall posts")
+        return self.receipt(ids, self._link(ids[0]))
 
     async def aclose(self) -> None:
         self._session.close()
 
+    async def _wall_post(self, values: dict[str, Any], guid: str) -> str:
+        started = self._clock()
+        failure: PublishError
+        try:
+            answer = await asyncio.to_thread(self._vk.method, "wall.post", values)
+        except (vk_api.VkApiError, requests.RequestException) as exc:
+            gone = transport_failure(exc)
+            if not isinstance(exc, ApiError) and not (gone is not None and gone.reach is Reach.NOT_SENT):
+                # VK may have published it (no answer, a 5xx, an unreadable one): its hour counts from here.
+                self._unanswered.setdefault(guid, started)
+            failure = self._error(exc, sending=True)
+        else:
+            post_id = answer.get("post_id") if isinstance(answer, dict) else None
+            if post_id is not None:
+                self._unanswered.pop(guid, None)
+                return f"-{self.group_id}_{post_id}"
+            failure = PermanentError(f"{self._where}: VK answered wall.post without a post_id")
+        # Raised outside the except block so that the SDK's exception, which holds the request's
+        # values with the access token, is not kept as the context of ours.
+        raise failure from None
+
+    async def _attachments(self, post: RenderedPost) -> str | None:
+        """The first wall post's attachments: the cover as a photo when it can be uploaded, and the link."""
+        if not post.image:
+            return post.link
+        try:
+            photo = await asyncio.to_thread(self._upload_cover, post.image)
+        except _NoPhoto as reason:
+            log.warning("%s: the cover is not attached as a photo (%s); the post carries %s instead",
+                        self._where, reason, "the event's link" if post.link else "no attachment")
+            return post.link
+        log.info("%s: the cover is attached as photo %s", self._where, photo)
+        return f"{photo},{post.link}" if post.link else photo
+
+    def _upload_cover(self, url: str) -> str:
+        """Upload the image at `url` through the messages photo path, the one a community token may use
+        (photos.getWallUploadServer answers error 27 to it); return the attachment `photo{owner}_{id}`."""
+        if not url.startswith(("https://", "http://")):
+            raise _NoPhoto(f"the cover {url!r} is not an http(s) URL")
+        try:
+            image = self._session.get(url)
+            if image.status_code != 200:
+                raise _NoPhoto(f"fetching the cover answered HTTP {image.status_code}")
+            kind = image.headers.get("Content-Type", "").split(";")[0].strip()
+            if kind not in ("image/jpeg", "image/png", "image/gif"):
+                raise _NoPhoto(f"the cover is {kind or 'of no stated type'}, not JPEG, PNG or GIF")
+            if len(image.content) > MAX_COVER_BYTES:
+                raise _NoPhoto("the cover is larger than VK's 50 MB")
+            server = self._vk.method("photos.getMessagesUploadServer", {})
+            extension = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif"}[kind]
+            uploaded = self._session.post(
+                str(server["upload_url"]), files={"photo": (f"cover.{extension}", image.content, kind)}
+            ).json()
+            saved = self._vk.method("photos.saveMessagesPhoto", {
+                "photo": uploaded.get("photo"), "server": uploaded.get("server"), "hash": uploaded.get("hash"),
+            })
+        except ApiError as exc:
+            raise _NoPhoto(f"VK refused it: error {exc.code}, {self._scrub(str(exc.error.get('error_msg')))[:200]}") \
+                from None
+        except (vk_api.VkApiError, requests.RequestException, ValueError, KeyError, TypeError) as exc:
+            raise _NoPhoto(f"the upload failed: {type(exc).__name__}") from None
+        if not isinstance(saved, list) or not saved or not isinstance(saved[0], dict) or "id" not in saved[0]:
+            raise _NoPhoto("VK saved no photo")
+        photo = saved[0]
+        key = f"_{photo['access_key']}" if photo.get("access_key") else ""
+        return f"photo{photo['owner_id']}_{photo['id']}{key}"
+
     def _link(self, wall_id: str) -> str:
         return f"https://vk.com/wall{wall_id}"
 
-    def _error(self, exc: Exception) -> PublishError:
+    @property
+    def _where(self) -> str:
+        return f"VK target {self.name!r} (community {self.group_id})"
+
+    def _error(self, exc: Exception, sending: bool) -> PublishError:
         """Our error for an SDK or network failure, in our own words (vk-api's carry the token)."""
+        where = self._where
         if isinstance(exc, ApiError):
             return self._api_error(exc.code, exc.error)
         if isinstance(exc, ApiHttpError):
-            status = exc.response.status_code
-            if status == 429:
-                return RateLimited("VK answered HTTP 429 (too many requests)", retry_after=60.0)
-            if status >= 500:
-                return TransientError(f"VK answered HTTP {status}; try again later")
-            return PermanentError(f"VK answered HTTP {status} to wall.post")
-        if isinstance(exc, requests.ReadTimeout):
-            # The request went out: VK may have published it, so a retry could publish it twice.
-            return OutcomeUnknown("VK did not answer in time; the post may or may not have been published")
-        if isinstance(exc, requests.Timeout):
-            return TransientError("VK did not answer in time")
-        if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
-            return TransientError("cannot reach VK (connection failed or dropped)")
+            response = exc.response
+            retry_after = retry_after_header(response.headers.get("Retry-After"), time.time())
+            shared = http_error(response.status_code, where=where, platform="VK", detail=response.reason or "",
+                                retry_after=retry_after, default_wait=DEFAULT_RETRY_AFTER,
+                                default_why="VK documents no wait for HTTP 429")
+            return shared or PermanentError(f"{where}: VK answered HTTP {response.status_code} to wall.post")
+        if (failure := transport_failure(exc)) is not None:
+            return network_error(failure, where=where, platform="VK", sending=sending, timeout=self.timeout,
+                                 repeat_safe="a retry within the hour is safe: VK ignores a repeated wall.post "
+                                 "with the same guid")
         if isinstance(exc, requests.JSONDecodeError):
-            return TransientError("VK answered with something that is not JSON")
-        return PermanentError(f"VK request failed ({type(exc).__name__})")
+            return TransientError(f"{where}: VK answered with something that is not JSON")
+        return PermanentError(f"{where}: VK request failed ({type(exc).__name__})")
 
     def _api_error(self, code: int, error: dict[str, Any]) -> PublishError:
+        where = self._where
         if code == TOO_MANY_RPS:
-            return RateLimited("VK: too many requests per second (error 6)", retry_after=1.0)
+            return RateLimited(f"{where}: VK: too many requests per second (error 6); waiting 1 s", retry_after=1.0)
         if code == FLOOD_CONTROL:
-            return RateLimited("VK flood control: too many identical or frequent posts (error 9)", retry_after=3600.0)
-        if code == RATE_LIMIT_REACHED:
-            return RateLimited("VK: the daily limit of wall.post calls is reached (error 29)", retry_after=3600.0)
-        if code == CAPTCHA:
-            return TransientError(
-                "VK asks for a captcha (error 14): a person must post once by hand on this account, or wait"
+            return RateLimited(
+                f"{where}: VK flood control (error 9): VK refuses more posts like these for now; "
+                f"waiting {FLOOD_CONTROL_WAIT / 3600:g} hour before trying again",
+                retry_after=FLOOD_CONTROL_WAIT,
             )
+        if code == RATE_LIMIT_REACHED:
+            return RateLimited(f"{where}: VK: the daily limit of wall.post calls is reached (error 29); "
+                               "waiting 1 hour", retry_after=3600.0)
         if code in CREDENTIAL_ERRORS:
-            return CredentialsError(f"VK: {CREDENTIAL_ERRORS[code]}")
+            return CredentialsError(f"{where}: {CREDENTIAL_ERRORS[code]}")
         reason = self._scrub(str(error.get("error_msg") or "no reason given"))[:300]
         if code in TRANSIENT_ERRORS:
-            return TransientError(f"VK error {code}: {reason}")
-        return PermanentError(f"VK refused the post (error {code}: {reason})")
+            return TransientError(f"{where}: VK error {code}: {reason}")
+        return PermanentError(f"{where}: VK refused the post (error {code}: {reason})")
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "***")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -12,15 +13,18 @@ import tweepy
 from requests.adapters import HTTPAdapter
 from requests.utils import should_bypass_proxies
 
-from bot.abc import Adapter, PartLog
+from bot.abc import Adapter, PartLog, send_parts
+from bot.adapters.transport import http_error, network_error, transport_failure
 from bot.config.settings import XTarget
 from bot.domain import Receipt, RenderedPost
-from bot.errors import CredentialsError, OutcomeUnknown, PermanentError, PublishError, RateLimited, TransientError
+from bot.errors import CredentialsError, OutcomeUnknown, PermanentError, PublishError, RateLimited
 from bot.platforms import X
 
 # tweepy hard-codes this host in BaseClient.request.
 X_API_HOST = "https://api.twitter.com"
-DEFAULT_RETRY_AFTER = 60.0
+# POST /2/tweets allows 100 requests per 15 minutes per user (docs.x.com rate limits); its 429 carries
+# x-rate-limit-reset. Without one, wait the whole window: it has surely reset by then.
+DEFAULT_RETRY_AFTER = 900.0
 
 # These libraries log the OAuth consumer key and access token at DEBUG while signing requests.
 _CHATTY_LOGGERS = ("requests_oauthlib.oauth1_auth", "oauthlib", "oauthlib.oauth1.rfc5849")
@@ -67,13 +71,15 @@ class XAdapter(Adapter):
 
     spec = X
 
-    def __init__(self, name: str, target: XTarget) -> None:
+    def __init__(self, name: str, target: XTarget, clock: Callable[[], float] = time.time) -> None:
         secrets = {key: target.secret(key) for key in XTarget.secret_fields}
         missing = [key for key, value in secrets.items() if value is None]
         if missing:
             raise CredentialsError(f"X target {name!r} lacks {', '.join(missing)}")
         self.name = name
         self.username = target.username or "i/web"
+        self.timeout = target.timeout
+        self._clock = clock  # Unix seconds, to turn x-rate-limit-reset into a wait
         self._client: Any = tweepy.Client(
             consumer_key=secrets["consumer_key"],
             consumer_secret=secrets["consumer_secret"],
@@ -87,32 +93,22 @@ class XAdapter(Adapter):
             logging.getLogger(logger).addFilter(self._filter)
 
     async def publish(self, post: RenderedPost, parts: PartLog | None = None) -> Receipt:
-        ids: list[str] = []
-        error: PublishError | None = None
-        for part in post.parts:
-            reply_to = ids[-1] if ids else None
+        async def send(index: int, log: PartLog) -> str:
+            reply_to = log.done[-1] if log.done else None  # a thread: each tweet replies to the one before
+            failure: PublishError
             try:
-                tweet_id = await asyncio.to_thread(self._create_tweet, part.text, reply_to)
+                tweet_id = await asyncio.to_thread(self._create_tweet, post.parts[index].text, reply_to)
             except (tweepy.TweepyException, requests.RequestException) as exc:
-                error = self._error(exc)
+                failure = self._error(exc)
             else:
                 if tweet_id:
-                    ids.append(tweet_id)
-                    continue
-                error = PermanentError("X answered POST /2/tweets without a tweet id")
-            break
-        if error is not None:
+                    return tweet_id
+                failure = PermanentError(f"{self._where}: X answered POST /2/tweets without a tweet id")
             # Raised outside the except block, so no SDK exception (with the signed request) rides along.
-            if ids:
-                error = self.partial_failure(error, ids, len(post.parts), self._link(ids[0]), "tweets of the thread")
-            raise error from None
-        return Receipt(
-            platform=self.spec.platform,
-            target=self.name,
-            post_id=ids[0],
-            link=self._link(ids[0]),
-            extra_ids=tuple(ids[1:]),
-        )
+            raise failure from None
+
+        ids = await send_parts(post, parts, send, self._link, "tweets of the thread")
+        return self.receipt(ids, self._link(ids[0]))
 
     async def aclose(self) -> None:
         self._client.session.close()
@@ -128,40 +124,47 @@ class XAdapter(Adapter):
         tweet_id = data.get("id") if isinstance(data, dict) else None
         return str(tweet_id) if tweet_id else None
 
+    @property
+    def _where(self) -> str:
+        return f"X target {self.name!r} (@{self.username})"
+
     def _error(self, exc: Exception) -> PublishError:
         """Our error for an SDK or network failure, in our own words."""
+        where = self._where
         if isinstance(exc, tweepy.TooManyRequests):
             reset = exc.response.headers.get("x-rate-limit-reset")
             try:
-                wait = max(1.0, float(reset) - time.time()) if reset else DEFAULT_RETRY_AFTER
+                wait = max(1.0, float(reset) - self._clock()) if reset else None
             except ValueError:
-                wait = DEFAULT_RETRY_AFTER
-            return RateLimited(f"X rate limit reached (HTTP 429); wait {wait:.0f} s", retry_after=wait)
+                wait = None
+            if wait is not None:
+                return RateLimited(f"{where}: X rate limit reached (HTTP 429); it resets in {wait:.0f} s", wait)
+        if isinstance(exc, tweepy.HTTPException):
+            shared = http_error(exc.response.status_code, where=where, platform="X", detail=self._reason(exc),
+                                retry_after=None, default_wait=DEFAULT_RETRY_AFTER,
+                                default_why="X's rate-limit window for posting is 15 minutes")
+            if shared is not None:
+                return shared
         if isinstance(exc, tweepy.Forbidden):
             if "duplicate" in self._reason(exc).lower():
-                return PermanentError("X refused a duplicate tweet (the same text was posted already)")
+                return PermanentError(f"{where}: X refused a duplicate tweet (the same text was posted already)")
             return CredentialsError(
-                "X refused the post (HTTP 403): the app or the account lacks write access, or is suspended; "
-                "give the app 'Read and write' and regenerate the access token and secret"
+                f"{where}: X refused the post (HTTP 403): the app or the account lacks write access, or is "
+                "suspended; give the app 'Read and write' and regenerate the access token and secret"
             )
         if isinstance(exc, tweepy.Unauthorized):
-            return CredentialsError("X rejected the credentials (HTTP 401): check the four OAuth 1.0a keys")
+            return CredentialsError(f"{where}: X rejected the credentials (HTTP 401): check the four OAuth 1.0a keys")
         if isinstance(exc, tweepy.BadRequest):
-            return PermanentError(f"X refused the tweet (HTTP 400): {self._reason(exc)}")
-        if isinstance(exc, tweepy.TwitterServerError):
-            return TransientError(f"X answered HTTP {exc.response.status_code}; try again later")
+            return PermanentError(f"{where}: X refused the tweet (HTTP 400): {self._reason(exc)}")
         if isinstance(exc, tweepy.HTTPException):
-            return PermanentError(f"X answered HTTP {exc.response.status_code} to POST /2/tweets")
-        if isinstance(exc, requests.ReadTimeout):
-            # The request went out: X may have published it, so a retry could publish it twice.
-            return OutcomeUnknown("X did not answer in time; the post may or may not have been published")
-        if isinstance(exc, requests.Timeout):
-            return TransientError("X did not answer in time")
-        if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
-            return TransientError("cannot reach X (connection failed or dropped)")
+            return PermanentError(f"{where}: X answered HTTP {exc.response.status_code} to POST /2/tweets")
+        if (failure := transport_failure(exc)) is not None:
+            return network_error(failure, where=where, platform="X", sending=True, timeout=self.timeout)
         if isinstance(exc, requests.JSONDecodeError):
-            return TransientError("X answered with something that is not JSON")
-        return PermanentError(f"X request failed ({type(exc).__name__})")
+            # Its status was 2xx: X may have posted the tweet.
+            return OutcomeUnknown(f"{where}: X answered with something that is not JSON; "
+                                  "the tweet may or may not have been published")
+        return PermanentError(f"{where}: X request failed ({type(exc).__name__})")
 
     def _reason(self, exc: tweepy.HTTPException) -> str:
         """X's own words: its error messages, or the problem's `detail` (tweepy collects both)."""

@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 from pydantic import SecretStr
 
+from bot.abc import MemoryParts
 from bot.adapters.telegram import TelegramAdapter
 from bot.config.settings import TelegramTarget
 from bot.domain import Cover, Event, Platform, RenderedPost
-from bot.errors import CredentialsError, PermanentError, PublishError, RateLimited, TransientError
+from bot.errors import CredentialsError, OutcomeUnknown, PermanentError, PublishError, RateLimited, TransientError
 from bot.platforms import telegram_length
 from bot.rendering.markup import telegram_html_problems
 from tests.fakes.base import Reply
@@ -203,11 +204,15 @@ async def test_public_username_gives_link_without_url(
 
 FAULTS: list[tuple[str, Reply, type[PublishError], str]] = [
     ("429", FakeTelegram.rate_limited(5), RateLimited, "wait 5"),
+    ("429-without-retry-after", FakeTelegram.rate_limited_without_retry_after(), RateLimited, "waiting 60 s"),
     ("400-too-long", FakeTelegram.too_long(), PermanentError, "too long"),
     ("403-kicked", FakeTelegram.kicked(), CredentialsError, "kicked"),
     ("401", FakeTelegram.unauthorized(), CredentialsError, "token"),
-    ("500", FakeTelegram.server_error(), TransientError, "Internal Server Error"),
-    ("dropped", FakeTelegram.dropped(), TransientError, "cannot reach Telegram"),
+    ("500", FakeTelegram.server_error(), TransientError, "Telegram answered HTTP 500 (Internal Server Error)"),
+    ("502", FakeTelegram.server_error(502, "Bad Gateway"), TransientError, "Telegram answered HTTP 502 (Bad Gateway)"),
+    ("413", FakeTelegram.server_error(413, "Request Entity Too Large"), PermanentError, "HTTP 413"),
+    ("dropped", FakeTelegram.dropped(), OutcomeUnknown, "closed without an answer"),
+    ("reset", FakeTelegram.reset(), OutcomeUnknown, "may or may not have been published"),
     ("migrated", FakeTelegram.migrated(-1009876543210), PermanentError, "-1009876543210"),
 ]
 
@@ -232,22 +237,57 @@ async def test_fault_maps_to_error_without_token(
     assert fake.messages == []
     assert len(fake.calls("sendMessage")) == 1
     if isinstance(error, RateLimited):
-        assert error.retry_after == 5
+        assert error.retry_after == (5 if "retry after" in str(reply.body) else 60)
     assert_token_hidden(error, logs)
 
 
-async def test_slow_answer_beyond_timeout_is_transient(
+@pytest.mark.parametrize("reply", [FakeTelegram.record_then_drop(), FakeTelegram.record_then_reset()],
+                         ids=["drop", "reset"])
+async def test_a_message_sent_but_not_answered_is_outcome_unknown_not_a_retry(
+    adapter: TelegramAdapter, fake: FakeTelegram, render: Callable[..., RenderedPost],
+    logs: pytest.LogCaptureFixture, reply: Reply,
+) -> None:
+    # Before: "cannot reach Telegram: httpx.RemoteProtocolError", a TransientError the core retried: twice out.
+    fake.fail_method("sendMessage", reply)
+    with pytest.raises(OutcomeUnknown) as caught:
+        await adapter.publish(render("announcement", "telegram", "en"))
+    assert len(fake.messages) == 1  # Telegram did publish it
+    assert "may or may not have been published" in str(caught.value)
+    assert_token_hidden(caught.value, logs)
+
+
+async def test_slow_answer_beyond_timeout_is_outcome_unknown(
     make_adapter: MakeAdapter, fake: FakeTelegram, render: Callable[..., RenderedPost],
     logs: pytest.LogCaptureFixture,
 ) -> None:
     adapter = make_adapter(timeout=0.5)
     fake.fail_method("sendMessage", FakeTelegram.slow(2))
     started = time.monotonic()
-    with pytest.raises(TransientError) as caught:
+    with pytest.raises(OutcomeUnknown) as caught:
         await adapter.publish(render("announcement", "telegram", "en"))
     assert time.monotonic() - started < 1.8  # gave up at the target's timeout, not when the answer came
     assert "0.5 s" in str(caught.value)
     assert_token_hidden(caught.value, logs)
+
+
+async def test_a_post_with_a_cover_resumes_after_the_photo_without_sending_it_again(
+    adapter: TelegramAdapter, fake: FakeTelegram, render: Callable[..., RenderedPost], cover_event: Event
+) -> None:
+    post = render("announcement", "telegram", "en", event=cover_event)
+    log = MemoryParts(key="planned-post-1")
+    fake.fail_method("sendMessage", FakeTelegram.server_error())
+    with pytest.raises(TransientError):
+        await adapter.publish(post, log)
+    [photo] = fake.messages
+    assert log.done == (str(photo["message_id"]),)
+
+    receipt = await adapter.publish(post, log)
+
+    assert [m["method"] for m in fake.messages] == ["sendPhoto"] + ["sendMessage"] * (len(post.parts) - 1)
+    assert all(m["reply_to"] == photo["message_id"] for m in fake.messages[1:])
+    assert fake.messages[1]["link_preview"] == post.link  # the first text message still previews the link
+    assert receipt.post_id == str(photo["message_id"])
+    assert receipt.link == f"https://t.me/valdaiclub/{photo['message_id']}"
 
 
 async def test_wrong_token_is_a_credentials_error_that_does_not_quote_it(
@@ -265,7 +305,7 @@ async def test_wrong_token_is_a_credentials_error_that_does_not_quote_it(
     assert fake.messages == [] and len(fake.calls("getMe")) == 1
 
 
-async def test_failure_after_first_part_says_what_went_out_and_is_not_retried(
+async def test_without_a_log_a_failure_after_the_first_part_says_what_went_out_and_is_not_retried(
     adapter: TelegramAdapter, fake: FakeTelegram, render: Callable[..., RenderedPost], cover_event: Event,
     logs: pytest.LogCaptureFixture,
 ) -> None:
@@ -274,7 +314,7 @@ async def test_failure_after_first_part_says_what_went_out_and_is_not_retried(
     with pytest.raises(PublishError) as caught:
         await adapter.publish(post)
     error = caught.value
-    # A retry would post the photo again, so a rate limit on a later part is not retryable.
+    # Without a log a retry would post the photo again, so a rate limit on a later part is not retryable.
     assert type(error) is PermanentError and not error.retryable
     photo_id = fake.messages[0]["message_id"]
     assert len(fake.messages) == 1 and fake.messages[0]["method"] == "sendPhoto"
@@ -305,3 +345,31 @@ async def test_failure_on_the_first_part_says_nothing_went_out(
         await adapter.publish(render("announcement", "telegram", "en", event=long_event))
     assert caught.value.retryable and "parts" not in str(caught.value)
     assert fake.messages == [] and len(fake.calls("sendMessage")) == 1
+
+
+@pytest.mark.parametrize("with_cover", [False, True], ids=["text", "photo"])
+async def test_pin_live_edits_the_text_or_the_caption_and_pins_quietly(
+    adapter: TelegramAdapter, fake: FakeTelegram, render: Callable[..., RenderedPost], cover_event: Event,
+    with_cover: bool,
+) -> None:
+    post = render("announcement", "telegram", "en", event=cover_event if with_cover else None)
+    receipt = await adapter.publish(post)
+    first = fake.messages[0]
+    new_text = "<b>We are live</b>: https://valdaiclub.com/live &amp; on VK"
+
+    await adapter.pin_live(receipt.post_id, new_text, caption=with_cover)
+
+    assert first["caption" if with_cover else "text"] == new_text and first["edits"] == 1
+    assert fake.pinned == [first["message_id"]]
+    assert fake.calls("pinChatMessage")[0].params["disable_notification"] == "true"
+    await adapter.unpin(receipt.post_id)
+    assert fake.pinned == []
+
+
+async def test_pin_live_on_the_wrong_field_is_a_permanent_error(
+    adapter: TelegramAdapter, fake: FakeTelegram, render: Callable[..., RenderedPost]
+) -> None:
+    receipt = await adapter.publish(render("announcement", "telegram", "en"))
+    with pytest.raises(PermanentError, match="no caption"):
+        await adapter.pin_live(receipt.post_id, "<b>live</b>", caption=True)  # a text message has no caption
+    assert fake.pinned == []

@@ -10,12 +10,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 from pydantic import SecretStr
 
+from bot.abc import MemoryParts
 from bot.adapters.vk import VkAdapter
 from bot.config.settings import VkTarget
-from bot.domain import Part, RenderedPost
-from bot.errors import CredentialsError, PermanentError, PublishError, RateLimited, TransientError
+from bot.domain import Cover, Event, Part, RenderedPost
+from bot.errors import CredentialsError, OutcomeUnknown, PermanentError, PublishError, RateLimited, TransientError
 from tests.fakes.vk import FakeVk
 
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(200)  # enough of a JPEG for VK's upload server
 TOKEN = "vk-secret-token"
 GROUP_ID = 123
 
@@ -120,13 +122,15 @@ FAULTS: list[tuple[str, Callable[[FakeVk], None], type[PublishError], str]] = [
     ("auth", FakeVk.auth_failed, CredentialsError, "error 5"),
     ("rps", FakeVk.too_many_rps, RateLimited, "error 6"),
     ("flood", FakeVk.flood_control, RateLimited, "flood control"),
-    ("captcha", FakeVk.captcha, TransientError, "captcha"),
-    ("group-token", FakeVk.group_auth, CredentialsError, "community token cannot post"),
-    ("no-access", lambda f: f.fail_with(15, "Access denied"), CredentialsError, "error 15"),
+    ("captcha", FakeVk.captcha, CredentialsError, "captcha"),
+    ("group-token", FakeVk.group_auth, CredentialsError, "error 27"),
+    ("no-access", FakeVk.access_denied, CredentialsError, "error 15"),
+    ("http-429", lambda f: f.http_429("30"), RateLimited, "wait 30 s"),
     ("denied", lambda f: f.fail_with(214, "Access to adding post denied"), CredentialsError, "error 214"),
     ("bad-param", lambda f: f.fail_with(100, "One of the parameters specified was missing"), PermanentError, "100"),
     ("http-500", FakeVk.server_error, TransientError, "HTTP 500"),
-    ("drop", FakeVk.drop, TransientError, "connection"),
+    ("drop", FakeVk.drop, TransientError, "guid"),
+    ("record-then-drop", FakeVk.record_then_drop, TransientError, "guid"),
 ]
 
 
@@ -147,7 +151,7 @@ async def test_each_fault_maps_to_its_error(
     assert type(caught.value) is expected
     assert words.lower() in str(caught.value).lower()
     assert len(fake.requests) == 1
-    assert fake.posts == []
+    assert len(fake.posts) == (1 if script is FakeVk.record_then_drop else 0)
 
 
 async def test_rate_limits_say_how_long_to_wait(fake: FakeVk, adapter: VkAdapter, announcement: RenderedPost) -> None:
@@ -227,3 +231,135 @@ async def test_the_token_appears_in_no_error_and_no_log(
     assert TOKEN not in caplog.text
     assert not [r for r in caplog.records if TOKEN in r.getMessage()]
     assert any(TOKEN in r.body.decode() for r in fake.requests)  # it was sent, only never shown
+
+
+# -- guid: a repeated wall.post publishes nothing --------------------------------------------------------------
+
+
+async def test_every_wall_post_carries_a_guid_from_the_publication_and_the_part(
+    fake: FakeVk, adapter: VkAdapter, announcement: RenderedPost
+) -> None:
+    post = two_parts(announcement)
+    await adapter.publish(post, MemoryParts(key="planned-post-1"))
+    await adapter.publish(post, MemoryParts(key="planned-post-2"))
+    await adapter.publish(announcement)  # parts=None: a fresh key of its own
+    await adapter.publish(announcement)
+
+    guids = [p.params.get("guid") for p in fake.posts]
+    assert all(guids) and len(set(guids)) == len(guids) == 6  # never shared between parts or posts
+
+
+async def test_a_wall_post_published_but_unanswered_is_retried_and_published_once(
+    fake: FakeVk, adapter: VkAdapter, announcement: RenderedPost
+) -> None:
+    post = two_parts(announcement)
+    log = MemoryParts(key="planned-post-3")
+    fake.record_then_drop(at=2)  # the second wall post goes up, its answer never comes
+
+    with pytest.raises(TransientError) as caught:
+        await adapter.publish(post, log)
+    assert type(caught.value) is TransientError and "within the hour" in str(caught.value)
+    assert len(fake.posts) == 2 and len(log.done) == 1
+    receipt = await adapter.publish(post, log)
+
+    assert [p.message for p in fake.posts] == [part.text for part in post.parts]  # still one of each
+    assert receipt.extra_ids == (f"-{GROUP_ID}_{fake.posts[1].post_id}",)  # VK answered with the first one's id
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_past_vks_guid_hour_an_unanswered_wall_post_is_unknown_and_not_sent_again(
+    fake: FakeVk, announcement: RenderedPost
+) -> None:
+    clock = Clock()
+    adapter = VkAdapter("vk", target(fake), clock=clock)
+    log = MemoryParts(key="planned-post-4")
+    fake.record_then_drop()
+    try:
+        with pytest.raises(TransientError):
+            await adapter.publish(announcement, log)
+        clock.now += 55 * 60  # the retry comes late: VK's one hour nearly over
+        with pytest.raises(OutcomeUnknown) as caught:
+            await adapter.publish(announcement, log)
+    finally:
+        await adapter.aclose()
+    assert "within an hour" in str(caught.value) and "55 min ago" in str(caught.value)
+    assert len(fake.posts) == 1 and len(fake.requests) == 1  # the late retry sent nothing
+
+
+async def test_within_the_hour_the_retry_of_an_unanswered_wall_post_is_sent(
+    fake: FakeVk, announcement: RenderedPost
+) -> None:
+    clock = Clock()
+    adapter = VkAdapter("vk", target(fake), clock=clock)
+    log = MemoryParts(key="planned-post-5")
+    fake.drop()  # closed before VK acted on it
+    try:
+        with pytest.raises(TransientError):
+            await adapter.publish(announcement, log)
+        clock.now += 40 * 60
+        await adapter.publish(announcement, log)
+    finally:
+        await adapter.aclose()
+    assert len(fake.posts) == 1 and len(fake.requests) == 2
+
+
+# -- the cover photo, through the path a community token may use ----------------------------------------------
+
+
+@pytest.fixture
+def cover_post(fake: FakeVk, render: Callable[..., RenderedPost], reference_event: Event) -> RenderedPost:
+    url = fake.host_file("cover.jpg", JPEG)
+    event = reference_event.model_copy(update={"cover": Cover(url=url)})
+    return render("announcement", "vk", "ru", event=event)
+
+
+async def test_the_cover_is_uploaded_as_a_photo_and_attached_with_the_link(
+    fake: FakeVk, adapter: VkAdapter, cover_post: RenderedPost, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.adapters.vk")
+    await adapter.publish(cover_post)
+
+    [photo] = fake.photos
+    assert photo.data == JPEG and fake.uploads == [JPEG]
+    [post] = fake.posts
+    assert post.attachments == f"{photo.attachment},{cover_post.link}"
+    assert [r.path for r in fake.requests] == [
+        "/files/cover.jpg", "/method/photos.getMessagesUploadServer", "/upload/photo",
+        "/method/photos.saveMessagesPhoto", "/method/wall.post",
+    ]
+    assert f"attached as photo {photo.attachment}" in caplog.text
+
+
+@pytest.mark.parametrize("refusal", [15, 27])
+async def test_a_refused_photo_falls_back_to_the_link_and_says_so(
+    fake: FakeVk, adapter: VkAdapter, cover_post: RenderedPost, caplog: pytest.LogCaptureFixture, refusal: int
+) -> None:
+    fake.refuse_photos(refusal)
+    await adapter.publish(cover_post)
+
+    [post] = fake.posts
+    assert post.attachments == cover_post.link
+    assert f"not attached as a photo (VK refused it: error {refusal}" in caplog.text
+    assert TOKEN not in caplog.text
+
+
+@pytest.mark.parametrize(("name", "data", "kind", "why"), [
+    ("missing.jpg", None, "image/jpeg", "HTTP 404"),
+    ("page.html", b"<html></html>", "text/html", "text/html, not JPEG"),
+])
+async def test_a_cover_that_cannot_be_fetched_falls_back_to_the_link(
+    fake: FakeVk, adapter: VkAdapter, render: Callable[..., RenderedPost], reference_event: Event,
+    caplog: pytest.LogCaptureFixture, name: str, data: bytes | None, kind: str, why: str,
+) -> None:
+    url = fake.host_file(name, data, kind) if data is not None else f"{fake.base_url}/files/{name}"
+    post = render("announcement", "vk", "ru", event=reference_event.model_copy(update={"cover": Cover(url=url)}))
+    await adapter.publish(post)
+    assert [p.attachments for p in fake.posts] == [post.link]
+    assert why in caplog.text and fake.photos == []

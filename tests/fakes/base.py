@@ -1,13 +1,27 @@
-"""A threaded HTTP server on 127.0.0.1 that records requests and can answer with scripted faults."""
+"""A threaded HTTP server on 127.0.0.1 that records requests and can answer with scripted faults.
+
+Faults a platform's network can produce, as the client sees them:
+- an HTTP answer of any status (`Reply(status=..., body=...)`);
+- `dropped()`: the connection closes without an answer, and the request was not acted on;
+- `record_then_drop()`: the platform acts on the request (stores the post), then the connection closes
+  without an answer -- the case where a blind retry publishes twice;
+- `reset()` / `record_then_reset()`: the same with a TCP reset instead of an orderly close;
+- `late(seconds)`: the platform acts on the request and answers, `seconds` late (a read timeout);
+- `refuse_connections()`: nothing listens on the port any more (connection refused), until
+  `accept_connections()`;
+- `Blackhole()`: an address where connecting times out.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import struct
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -31,14 +45,97 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (a slow server)
     drop: bool = False  # close the connection without answering
+    reset: bool = False  # abort the connection (TCP RST) without answering
+    handled: bool = False  # a fault only in delivery: the request is handled as usual first, then delay/drop/reset
+
+
+def dropped() -> Reply:
+    """The connection closes without an answer before the platform acted on the request."""
+    return Reply(drop=True)
+
+
+def record_then_drop() -> Reply:
+    """The platform acts on the request (the post is published), then the connection closes without an answer."""
+    return Reply(handled=True, drop=True)
+
+
+def reset() -> Reply:
+    """The connection is reset before the platform acted on the request."""
+    return Reply(reset=True)
+
+
+def record_then_reset() -> Reply:
+    """The platform acts on the request, then the connection is reset instead of answered."""
+    return Reply(handled=True, reset=True)
+
+
+def late(seconds: float) -> Reply:
+    """The platform acts on the request and answers as usual, `seconds` late."""
+    return Reply(handled=True, delay=seconds)
+
+
+class Blackhole:
+    """An address where connecting times out: a listening socket that never accepts, its backlog filled,
+    so that the kernel drops further connection attempts (as a firewall that silently drops packets)."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(0)
+        self._fillers: list[socket.socket] = []
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(self._socket.getsockname())
+            self._fillers.append(filler)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+
+    def close(self) -> None:
+        for filler in self._fillers:
+            filler.close()
+        self._socket.close()
+
+
+class _Server(ThreadingHTTPServer):
+    """Sets TCP_NODELAY on every accepted connection and remembers the open ones, so that going offline can
+    close them; a client that gave up mid-answer is not worth a traceback."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        self.open_connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        # The handler writes headers and body separately: without TCP_NODELAY, Nagle's algorithm and the
+        # client's delayed ACK add ~40 ms to every answer, which would swamp any latency measured through here.
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.connections_lock:
+            self.open_connections.add(connection)
+        return connection, address
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.open_connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
 
 
 class FakeServer:
-    """Subclasses implement `handle(request) -> Reply`; tests queue faults with `fail_next`."""
+    """Subclasses implement `handle(request) -> Reply`; tests queue faults with `fail_next` or `fail_request`."""
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self._faults: deque[Reply] = deque()
+        self._at: dict[int, Reply] = {}
         self._lock = threading.Lock()
         fake = self
 
@@ -61,8 +158,14 @@ class FakeServer:
                 reply = fake._reply(request)
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.reset:
+                    # SO_LINGER with a zero timeout turns the close into a TCP RST.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    self.close_connection = True
+                    return
                 if reply.drop:
-                    # An abrupt close: the client sees a dropped connection, not an HTTP answer.
+                    # An orderly close without an answer: the client sees "disconnected without a response".
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
                     return
@@ -77,22 +180,24 @@ class FakeServer:
 
             do_GET = do_POST = _serve
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._handler = Handler
+        self._server: _Server | None = _Server(("127.0.0.1", 0), Handler)
+        self._port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._port}"
 
     def start(self) -> FakeServer:
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
 
     def __enter__(self) -> FakeServer:
         return self.start()
@@ -100,21 +205,89 @@ class FakeServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    # -- faults --------------------------------------------------------------------------------------------
+
     def fail_next(self, reply: Reply, times: int = 1) -> None:
         """Answer the next `times` requests with `reply` instead of handling them."""
         with self._lock:
             self._faults.extend([reply] * times)
 
+    def fail_request(self, at: int, reply: Reply) -> None:
+        """Answer the at-th request (counting from 1, every request the fake saw) with `reply`."""
+        with self._lock:
+            self._at[at] = reply
+
+    def refuse_connections(self) -> None:
+        """Stop listening and close every open connection: connecting is refused until `accept_connections`."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        with server.connections_lock:
+            connections = list(server.open_connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)  # the client's idle pooled connection sees the close
+
+    def accept_connections(self) -> None:
+        """Listen again on the same port, after `refuse_connections`."""
+        if self._server is not None:
+            return
+        self._server = _Server(("127.0.0.1", self._port), self._handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+
+    def fault_for(self, request: Request) -> Reply | None:
+        """A subclass's own scripted fault for `request` (e.g. per API method), or None."""
+        return None
+
     def _reply(self, request: Request) -> Reply:
         with self._lock:
             self.requests.append(request)
-            fault = self._faults.popleft() if self._faults else None
-        if fault is not None:
-            return fault
-        return self.handle(request)
+            at = self._at.pop(len(self.requests), None)
+            fault = self._faults.popleft() if self._faults else at
+        if fault is None:
+            fault = self.fault_for(request)
+        if fault is None:
+            return self.handle(request)
+        if fault.handled:
+            answer = self.handle(request)
+            return replace(answer, delay=fault.delay, drop=fault.drop, reset=fault.reset)
+        return fault
 
     def handle(self, request: Request) -> Reply:
         raise NotImplementedError
+
+
+class ScriptedFaults(FakeServer):
+    """Network faults scripted per request: each answers the next `times` requests instead of handling them,
+    or with `at`, only the at-th request (counting from 1, every request the fake saw)."""
+
+    def _script(self, reply: Reply, times: int, at: int | None) -> None:
+        # Bare names below are this module's functions: a method's name is not in scope inside its body.
+        if at is None:
+            self.fail_next(reply, times)
+        else:
+            self.fail_request(at, reply)
+
+    def slow(self, delay: float, times: int = 1, at: int | None = None) -> None:
+        """The platform acts on the request (publishes) and answers `delay` seconds late."""
+        self._script(late(delay), times, at)
+
+    def drop(self, times: int = 1, at: int | None = None) -> None:
+        """The connection closes without an answer; the platform did not act on the request."""
+        self._script(dropped(), times, at)
+
+    def record_then_drop(self, times: int = 1, at: int | None = None) -> None:
+        """The platform acts on the request (publishes), then the connection closes without an answer."""
+        self._script(record_then_drop(), times, at)
+
+    def reset(self, times: int = 1, at: int | None = None) -> None:
+        self._script(reset(), times, at)
+
+    def record_then_reset(self, times: int = 1, at: int | None = None) -> None:
+        self._script(record_then_reset(), times, at)
 
 
 def _params(path: str, content_type: str, body: bytes) -> dict[str, Any]:

@@ -6,20 +6,20 @@ import asyncio
 import itertools
 import json
 import re
-import socket
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from bot.platforms import telegram_length, visible_text
-from bot.rendering.markup import telegram_html_problems
+from tests.fakes import base
 from tests.fakes.base import FakeServer, Reply, Request
+from tests.fakes.telegram_html import MarkupError, parse, utf16_length
 
 _PATH = re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>\w+)$")
-_CHAT_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageReplyMarkup",
+_CHAT_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageCaption",
+                           "editMessageReplyMarkup",
                            "pinChatMessage", "unpinChatMessage"})
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Announce", "username": "announce_test_bot"}
 MAX_POLL = 2.0  # a getUpdates long poll waits at most this long here, whatever `timeout` it asks for
@@ -58,7 +58,7 @@ class User:
 
 
 class FakeTelegram(FakeServer):
-    """Answers `/bot<token>/<method>` for getMe, sendMessage, sendPhoto, editMessageText, (un)pinChatMessage.
+    """Answers `/bot<token>/<method>` for getMe, sendMessage, sendPhoto, editMessageText/Caption, (un)pinChatMessage.
 
     `messages` holds every message the fake accepted, in order: method, chat_id, message_id, text or
     caption (as sent, with markup), photo, parse_mode, reply_to, link_preview (the url asked for),
@@ -112,24 +112,17 @@ class FakeTelegram(FakeServer):
         self.limit_hits = 0
         self._recent: deque[float] = deque()
         self._last_in_chat: dict[str, float] = {}
-        # A long poll the bot gave up on (it stopped) is answered into a closed socket: not worth a traceback.
-        self._server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
-        # The handler writes headers and body separately: without TCP_NODELAY, Nagle's algorithm and the
-        # client's delayed ACK add ~40 ms to every answer, which would swamp any latency measured through here.
-        accept = self._server.get_request
-
-        def get_request() -> tuple[socket.socket, Any]:
-            connection, address = accept()
-            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return connection, address
-
-        self._server.get_request = get_request  # type: ignore[method-assign]
 
     # -- Telegram's own error answers --------------------------------------------------------------
 
     @staticmethod
     def rate_limited(retry_after: int = 5) -> Reply:
         return error(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
+
+    @staticmethod
+    def rate_limited_without_retry_after() -> Reply:
+        """A 429 without `parameters.retry_after` (a proxy, or a self-hosted Bot API server in front)."""
+        return error(429, "Too Many Requests")
 
     @staticmethod
     def too_long() -> Reply:
@@ -144,8 +137,8 @@ class FakeTelegram(FakeServer):
         return error(401, "Unauthorized")
 
     @staticmethod
-    def server_error() -> Reply:
-        return error(500, "Internal Server Error")
+    def server_error(code: int = 500, description: str = "Internal Server Error") -> Reply:
+        return error(code, description)
 
     @staticmethod
     def migrated(new_chat_id: int) -> Reply:
@@ -155,17 +148,38 @@ class FakeTelegram(FakeServer):
 
     @staticmethod
     def slow(seconds: float) -> Reply:
-        """The real answer, `seconds` late (the client should have given up by then)."""
-        return Reply(delay=seconds)
+        """The message is sent, and the real answer comes `seconds` late (the client should have given up)."""
+        return base.late(seconds)
 
     @staticmethod
     def dropped() -> Reply:
-        return Reply(drop=True)
+        """The connection closes without an answer; Telegram did not act on the request."""
+        return base.dropped()
+
+    @staticmethod
+    def record_then_drop() -> Reply:
+        """Telegram sends the message, then the connection closes without an answer."""
+        return base.record_then_drop()
+
+    @staticmethod
+    def reset() -> Reply:
+        return base.reset()
+
+    @staticmethod
+    def record_then_reset() -> Reply:
+        return base.record_then_reset()
 
     def fail_method(self, method: str, reply: Reply, times: int = 1, after: int = 0) -> None:
         """Answer `times` calls of `method` (e.g. "sendMessage") with `reply`, after `after` normal ones."""
         with self._state:
             self._method_faults[method].extend([None] * after + [reply] * times)
+
+    def fail_call(self, method: str, call: int, reply: Reply) -> None:
+        """Answer the call-th call of `method` from now (1 = the next) with `reply`, whatever else is queued."""
+        with self._state:
+            queued = self._method_faults[method]
+            queued.extend([None] * (call - len(queued)))
+            queued[call - 1] = reply
 
     # -- what the fake saw ---------------------------------------------------------------------------
 
@@ -174,6 +188,14 @@ class FakeTelegram(FakeServer):
         return [r for r in self.requests if (m := _PATH.match(r.path)) and m["method"] == method]
 
     # -- the API -------------------------------------------------------------------------------------
+
+    def fault_for(self, request: Request) -> Reply | None:
+        match = _PATH.match(request.path)
+        if match is None or match["token"] != self.token:
+            return None
+        with self._state:
+            queued = self._method_faults.get(match["method"])
+            return queued.popleft() if queued else None
 
     def handle(self, request: Request) -> Reply:
         if request.path == "/control/ask":
@@ -194,13 +216,6 @@ class FakeTelegram(FakeServer):
         if match["token"] != self.token:
             return self.unauthorized()
         method = match["method"]
-        with self._state:
-            queued = self._method_faults.get(method)
-            fault = queued.popleft() if queued else None
-        if fault is not None:
-            if fault.body is None and not fault.drop:  # a late answer: the real one, delayed
-                return replace(self._answer(method, request.params), delay=fault.delay)
-            return fault
         params = request.params
         if method == "sendDocument":
             params = {**params, "__filename": _upload_name(request, "document")}
@@ -244,7 +259,9 @@ class FakeTelegram(FakeServer):
                 return error(400, "Bad Request: there is no photo in the request")
             return self._send(params, "caption", CAPTION_LIMIT)
         if method == "editMessageText":
-            return self._edit(params)
+            return self._edit(params, "text", TEXT_LIMIT)
+        if method == "editMessageCaption":
+            return self._edit(params, "caption", CAPTION_LIMIT)
         if method == "pinChatMessage":
             with self._state:
                 self.pinned.append(int(params.get("message_id", 0)))
@@ -256,25 +273,27 @@ class FakeTelegram(FakeServer):
             return _ok(True)
         return error(404, "Not Found")
 
-    def _check_text(self, params: dict[str, Any], field: str, limit: int) -> Reply | None:
+    def _check_text(self, params: dict[str, Any], field: str, limit: int) -> Reply | str:
+        """Telegram's refusal of `params[field]`, or the text a reader sees of it."""
         text = str(params.get(field, ""))
         if params.get("parse_mode") != "HTML":
             # Telegram would publish the tags literally; every post of this bot is HTML.
             return error(400, f"Bad Request: the fake expects parse_mode HTML, got {params.get('parse_mode')!r}")
-        if field == "text" and not text.strip():
+        try:
+            visible = parse(text)
+        except MarkupError as problem:
+            return error(400, f"Bad Request: can't parse entities: {problem}")
+        if field == "text" and not visible.strip():
             return error(400, "Bad Request: message text is empty")
-        problems = telegram_html_problems(text)
-        if problems:
-            return error(400, f"Bad Request: can't parse entities: {problems[0]}")
-        if telegram_length(text) > limit:
+        if utf16_length(visible) > limit:
             return error(400, "Bad Request: message caption is too long" if field == "caption"
                          else "Bad Request: message is too long")
-        return None
+        return visible
 
     def _send(self, params: dict[str, Any], field: str, limit: int) -> Reply:
-        problem = self._check_text(params, field, limit)
-        if problem is not None:
-            return problem
+        visible = self._check_text(params, field, limit)
+        if isinstance(visible, Reply):
+            return visible
         reply_to = _json(params.get("reply_parameters")).get("message_id")
         preview = _json(params.get("link_preview_options"))
         markup = _json(params.get("reply_markup")) or None
@@ -297,7 +316,7 @@ class FakeTelegram(FakeServer):
             }
             answer = self._message_answer(str(params["chat_id"]), message_id)
             # Telegram answers with the visible text; the markup comes back as entities (left out).
-            answer[field] = visible_text(params[field])
+            answer[field] = visible
             if markup:
                 answer["reply_markup"] = markup
             if field == "caption":
@@ -315,25 +334,28 @@ class FakeTelegram(FakeServer):
             self._changed.notify_all()
         return _ok(answer)
 
-    def _edit(self, params: dict[str, Any]) -> Reply:
-        problem = self._check_text(params, "text", TEXT_LIMIT)
-        if problem is not None:
-            return problem
+    def _edit(self, params: dict[str, Any], field: str, limit: int) -> Reply:
+        visible = self._check_text(params, field, limit)
+        if isinstance(visible, Reply):
+            return visible
         message_id = int(params.get("message_id", 0))
         markup = _json(params.get("reply_markup")) or None
         with self._state:
             if message_id not in self._answers:
                 return error(400, "Bad Request: message to edit not found")
             before = self._answers[message_id]
-            if before.get("text") == visible_text(params["text"]) and before.get("reply_markup") == markup:
+            if (field == "caption") != ("photo" in before):
+                return error(400, "Bad Request: there is no caption in the message to edit" if field == "caption"
+                             else "Bad Request: there is no text in the message to edit")
+            if before.get(field) == visible and before.get("reply_markup") == markup:
                 return error(400, "Bad Request: message is not modified: specified new message content and reply "
                                   "markup are exactly the same as a current content and reply markup of the message")
             for record in self.messages:
                 if record["message_id"] == message_id:
-                    record["text"] = params["text"]
+                    record[field] = params[field]
                     record["reply_markup"] = markup
                     record["edits"] = record.get("edits", 0) + 1
-            answer = {**before, "text": visible_text(params["text"]), "edit_date": int(time.time())}
+            answer = {**before, field: visible, "edit_date": int(time.time())}
             answer.pop("reply_markup", None)
             if markup:
                 answer["reply_markup"] = markup
@@ -366,8 +388,12 @@ class FakeTelegram(FakeServer):
         if not isinstance(document, bytes) or not document:
             return error(400, "Bad Request: there is no document in the request")
         caption = str(params.get("caption", ""))
-        if caption and (problems := telegram_html_problems(caption)):
-            return error(400, f"Bad Request: can't parse entities: {problems[0]}")
+        try:
+            shown = parse(caption)
+        except MarkupError as problem:
+            return error(400, f"Bad Request: can't parse entities: {problem}")
+        if utf16_length(shown) > CAPTION_LIMIT:
+            return error(400, "Bad Request: message caption is too long")
         with self._state:
             self._next_id += 1
             message_id = self._next_id
@@ -379,7 +405,7 @@ class FakeTelegram(FakeServer):
             answer["document"] = {"file_id": f"doc-{message_id}", "file_unique_id": f"d{message_id}",
                                   "file_name": name, "file_size": len(document)}
             if caption:
-                answer["caption"] = visible_text(caption)
+                answer["caption"] = shown
             self.documents.append(record)
             self.messages.append(record)
             self._answers[message_id] = answer

@@ -1,11 +1,29 @@
-"""A loopback fake of VK's API (`/method/<name>`): checks what vk-api sends, records wall posts, scripts errors."""
+"""A loopback fake of VK's API (`/method/<name>`) and of its upload server, written from VK's documentation.
+
+- `wall.post` (dev.vk.com/method/wall.post): `owner_id` negative for a community, `from_group=1`, `message`
+  or `attachments` (media as `photo{owner_id}_{id}[_{access_key}]`, at most one link); `guid` makes a repeat
+  idempotent: "a unique identifier meant to prevent sending the same post again; it holds for one hour".
+  A repeated guid within the hour answers with the first post's id and publishes nothing.
+- The photo path that works with a community token (dev.vk.com/api/upload, photo in a message):
+  `photos.getMessagesUploadServer` gives an upload URL; the file goes there as multipart field `photo`
+  (JPG, PNG or GIF, at most 50 MB); `photos.saveMessagesPhoto(photo, server, hash)` saves it.
+- Errors come as HTTP 200 with `{"error": {"error_code", "error_msg", "request_params"}}`.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes.base import FakeServer, Reply, Request
+from tests.fakes.base import Reply, Request, ScriptedFaults
+
+GUID_WINDOW = 3600.0  # seconds a guid keeps a repeated wall.post from publishing again
+MAX_UPLOAD = 50 * 1024 * 1024
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
 
 
 @dataclass
@@ -20,70 +38,164 @@ class WallPost:
     params: dict[str, Any]
 
 
-class FakeVk(FakeServer):
-    """Answers `wall.post` like VK: `{"response": {"post_id": N}}`, or `{"error": {...}}` with HTTP 200."""
+@dataclass
+class Photo:
+    """A photo saved with photos.saveMessagesPhoto."""
 
-    def __init__(self, token: str = "vk-secret-token", version: str = "5.199") -> None:
+    id: int
+    owner_id: int
+    access_key: str
+    data: bytes
+
+    @property
+    def attachment(self) -> str:
+        return f"photo{self.owner_id}_{self.id}_{self.access_key}"
+
+
+class FakeVk(ScriptedFaults):
+    """Answers VK API calls like VK: `{"response": ...}`, or `{"error": {...}}` with HTTP 200.
+
+    `posts` holds what was published, `photos` what was saved, `uploads` the files that reached the upload
+    server. `refuse_photos(code)` makes photos.getMessagesUploadServer answer that error (as VK does for a
+    token without the photos right). `host_file` serves a file at a URL, standing in for the website that
+    holds an event's cover. `clock` (seconds) times the guid window.
+    """
+
+    def __init__(
+        self, token: str = "vk-secret-token", version: str = "5.199", photo_owner: int = -89190013,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
         self.token = token
         self.version = version
+        self.photo_owner = photo_owner
+        self.clock = clock
         self.posts: list[WallPost] = []
-        self.problems: list[str] = []
-        self._at: dict[int, Reply] = {}  # why a request was refused, for a test's assertion message
+        self.photos: list[Photo] = []
+        self.uploads: list[bytes] = []
+        self.problems: list[str] = []  # why a request was refused, for a test's assertion message
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self.photo_refusal: tuple[int, str] | None = None
+        self._guids: dict[str, tuple[float, int]] = {}  # guid -> (first seen, post_id)
+        self._pending: dict[str, bytes] = {}  # an upload's hash -> the file, until it is saved
         self._next_id = 100
 
     def handle(self, request: Request) -> Reply:
-        with self._lock:
-            scripted = self._at.pop(len(self.requests), None)
-        if scripted is not None:
-            return scripted
-        params = request.params
+        if request.method == "GET" and request.path.startswith("/files/"):
+            return self._file(request.path.removeprefix("/files/"))
+        if request.path == "/upload/photo":
+            return self._upload(request)
         if request.method != "POST" or not request.path.startswith("/method/"):
             return Reply(status=404, body={"error": "not found"})
         method = request.path.removeprefix("/method/")
+        params = request.params
         if params.get("access_token") != self.token:
             return self._refuse(5, "User authorization failed: invalid access_token")
         if params.get("v") != self.version:
             return self._refuse(8, f"Invalid request: version {params.get('v')!r}, expected {self.version}")
-        if method != "wall.post":
-            return self._refuse(3, "Unknown method passed")
+        if method == "wall.post":
+            return self._wall_post(params)
+        if method == "photos.getMessagesUploadServer":
+            if self.photo_refusal is not None:
+                return self._refuse(*self.photo_refusal)
+            url = f"{self.base_url}/upload/photo?act=do_add&mid=0&aid=-3&gid=0&srv=1"
+            return Reply(body={"response": {"upload_url": url, "album_id": -3, "group_id": 0}})
+        if method == "photos.saveMessagesPhoto":
+            return self._save_photo(params)
+        return self._refuse(3, "Unknown method passed")
+
+    def _wall_post(self, params: dict[str, Any]) -> Reply:
         owner_id = int(params.get("owner_id") or 0)
         if owner_id >= 0:
             return self._refuse(100, "One of the parameters specified was missing or invalid: owner_id")
         if params.get("from_group") != "1":
             return self._refuse(100, "One of the parameters specified was missing or invalid: from_group")
-        if not params.get("message"):
+        attachments = params.get("attachments") or None
+        if not params.get("message") and not attachments:
             return self._refuse(100, "One of the parameters specified was missing or invalid: message is empty")
+        if attachments and (trouble := self._check_attachments(str(attachments))):
+            return self._refuse(100, f"One of the parameters specified was missing or invalid: {trouble}")
+        guid = params.get("guid")
         with self._lock:
+            now = self.clock()
+            if guid and (seen := self._guids.get(guid)) and now - seen[0] < GUID_WINDOW:
+                return Reply(body={"response": {"post_id": seen[1]}})  # the same post: nothing published
             self._next_id += 1
             post = WallPost(
                 post_id=self._next_id,
                 owner_id=owner_id,
                 from_group=params["from_group"],
-                message=params["message"],
-                attachments=params.get("attachments"),
+                message=params.get("message", ""),
+                attachments=attachments,
                 params=dict(params),
             )
             self.posts.append(post)
+            if guid:
+                self._guids[guid] = (now, post.post_id)
         return Reply(body={"response": {"post_id": post.post_id}})
+
+    def _check_attachments(self, attachments: str) -> str | None:
+        items = attachments.split(",")
+        links = [item for item in items if item.startswith(("http://", "https://"))]
+        if len(links) > 1:
+            return "attachments: more than one link"
+        saved = {photo.attachment for photo in self.photos} | {f"photo{p.owner_id}_{p.id}" for p in self.photos}
+        for item in items:
+            if item not in links and item not in saved:
+                return f"attachments: {item!r} is not a link or a saved photo"
+        return None
+
+    def _upload(self, request: Request) -> Reply:
+        photo = request.params.get("photo")
+        if request.method != "POST" or "multipart/form-data" not in request.headers.get("content-type", ""):
+            return Reply(body={"error": "the file must be sent as multipart/form-data"})
+        if not isinstance(photo, bytes) or not photo.startswith(_IMAGE_MAGIC) or len(photo) > MAX_UPLOAD:
+            # VK's upload server answers an unusable file with an empty photo list.
+            return Reply(body={"server": 1, "photo": "[]", "hash": hashlib.md5(b"").hexdigest()})
+        digest = hashlib.md5(photo).hexdigest()
+        with self._lock:
+            self.uploads.append(photo)
+            self._pending[digest] = photo
+        return Reply(body={"server": 1, "photo": json.dumps([{"photo": digest[:10], "sizes": []}]), "hash": digest})
+
+    def _save_photo(self, params: dict[str, Any]) -> Reply:
+        digest = str(params.get("hash") or "")
+        try:
+            described = json.loads(str(params.get("photo") or ""))
+        except ValueError:
+            described = None
+        with self._lock:
+            if not described or digest not in self._pending or str(params.get("server")) != "1":
+                return self._refuse(121, "Invalid hash")
+            self._next_id += 1
+            data = self._pending.pop(digest)
+            photo = Photo(id=self._next_id, owner_id=self.photo_owner, access_key=digest[:16], data=data)
+            self.photos.append(photo)
+        return Reply(body={"response": [{"id": photo.id, "owner_id": photo.owner_id, "access_key": photo.access_key,
+                                         "album_id": -3, "sizes": []}]})
+
+    def _file(self, name: str) -> Reply:
+        if name not in self.files:
+            return Reply(status=404, body=b"not found", headers={"Content-Type": "text/plain"})
+        data, content_type = self.files[name]
+        return Reply(body=data, headers={"Content-Type": content_type})
 
     def _refuse(self, code: int, message: str) -> Reply:
         with self._lock:
             self.problems.append(f"{code}: {message}")
         return vk_error(code, message, token=self.token)
 
-    # Scripted faults: each answers the next `times` requests instead of handling them, or with `at`,
-    # only the at-th request (counting from 1, every request the fake saw).
+    # -- test helpers -------------------------------------------------------------------------------------------
 
-    def fail_request(self, at: int, reply: Reply) -> None:
-        with self._lock:
-            self._at[at] = reply
+    def host_file(self, name: str, data: bytes, content_type: str = "image/jpeg") -> str:
+        """Serve `data` at the returned URL (a website's cover image)."""
+        self.files[name] = (data, content_type)
+        return f"{self.base_url}/files/{name}"
 
-    def _script(self, reply: Reply, times: int, at: int | None) -> None:
-        if at is None:
-            self.fail_next(reply, times)
-        else:
-            self.fail_request(at, reply)
+    def refuse_photos(self, code: int = 15, message: str = "Access denied: no access to call this method") -> None:
+        self.photo_refusal = (code, message)
+
+    # More scripted faults (ScriptedFaults has the network ones: slow, drop, record_then_drop, reset, ...).
 
     def fail_with(self, code: int, message: str, times: int = 1, at: int | None = None, **extra: Any) -> None:
         self._script(vk_error(code, message, token=self.token, **extra), times, at)
@@ -107,17 +219,19 @@ class FakeVk(FakeServer):
             captcha_img="https://api.vk.ru/captcha.php?sid=238208318412&s=1",
         )
 
+    def access_denied(self, times: int = 1, at: int | None = None) -> None:
+        self.fail_with(15, "Access denied: no access to call this method", times, at)
+
     def group_auth(self, times: int = 1, at: int | None = None) -> None:
         self.fail_with(27, "Group authorization failed: method is unavailable with group auth.", times, at)
 
     def server_error(self, status: int = 500, times: int = 1, at: int | None = None) -> None:
-        self._script(Reply(status=status, body=b"<html>Internal Server Error</html>"), times, at)
+        self._script(Reply(status=status, body=b"<html>Internal Server Error</html>",
+                           headers={"Content-Type": "text/html"}), times, at)
 
-    def slow(self, delay: float, times: int = 1, at: int | None = None) -> None:
-        self._script(Reply(body={"response": {"post_id": 1}}, delay=delay), times, at)
-
-    def drop(self, times: int = 1, at: int | None = None) -> None:
-        self._script(Reply(drop=True), times, at)
+    def http_429(self, retry_after: str | None = None, times: int = 1, at: int | None = None) -> None:
+        headers = {"Content-Type": "text/html", **({"Retry-After": retry_after} if retry_after else {})}
+        self._script(Reply(status=429, body=b"<html>Too Many Requests</html>", headers=headers), times, at)
 
 
 def vk_error(code: int, message: str, token: str | None = None, **extra: Any) -> Reply:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import hmac
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
 from oauthlib.oauth1 import Client
 from oauthlib.oauth1.rfc5849 import signature
+from twitter_text import parse_tweet
 
-from bot.platforms import x_weighted_length
-from tests.fakes.base import FakeServer, Reply, Request
+from tests.fakes.base import Reply, Request, ScriptedFaults
 
 # The URL tweepy signs: OAuth 1.0a signs X's own address, and the adapter redirects the request afterwards.
 SIGNED_URL = "https://api.twitter.com/2/tweets"
@@ -35,10 +36,12 @@ def problem(status: int, title: str, detail: str) -> dict[str, Any]:
     return {"title": title, "type": "about:blank", "status": status, "detail": detail}
 
 
-class FakeX(FakeServer):
+class FakeX(ScriptedFaults):
     """Answers `POST /2/tweets` like X: 201 with `{"data": {"id", "text"}}`.
 
-    With all four secrets given, it also checks the OAuth 1.0a HMAC-SHA1 signature.
+    With all four secrets given, it also checks the OAuth 1.0a HMAC-SHA1 signature. Length is X's weighted
+    count (docs.x.com counting-characters), computed by twitter-text, X's own published library; a reply
+    must name a tweet the account posted. `clock` (Unix seconds) dates the 429's x-rate-limit-reset.
     """
 
     def __init__(
@@ -47,22 +50,19 @@ class FakeX(FakeServer):
         consumer_secret: str | None = None,
         access_token: str | None = None,
         access_token_secret: str | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
+        self.clock = clock
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
         self.access_token = access_token
         self.access_token_secret = access_token_secret
         self.tweets: list[Tweet] = []
         self.problems: list[str] = []
-        self._at: dict[int, Reply] = {}
         self._next_id = 1_860_000_000_000_000_000
 
     def handle(self, request: Request) -> Reply:
-        with self._lock:
-            scripted = self._at.pop(len(self.requests), None)
-        if scripted is not None:
-            return scripted
         if request.method != "POST" or request.path != "/2/tweets":
             return self._refuse(404, "Not Found", f"no route {request.method} {request.path}")
         trouble = self._check_oauth(request.headers.get("authorization", ""))
@@ -71,7 +71,7 @@ class FakeX(FakeServer):
         text = request.params.get("text")
         if not isinstance(text, str) or not text:
             return self._refuse(400, "Invalid Request", "text is missing")
-        length = x_weighted_length(text)
+        length = int(parse_tweet(text).weightedLength)
         if length > 280:
             return self._refuse(400, "Invalid Request", f"Your Tweet text is too long ({length} > 280).")
         reply = request.params.get("reply")
@@ -111,23 +111,12 @@ class FakeX(FakeServer):
             self.problems.append(f"{status}: {detail}")
         return Reply(status=status, body=problem(status, title, detail))
 
-    # Scripted faults: each answers the next `times` requests instead of handling them, or with `at`,
-    # only the at-th request (counting from 1, every request the fake saw).
-
-    def fail_request(self, at: int, reply: Reply) -> None:
-        with self._lock:
-            self._at[at] = reply
-
-    def _script(self, reply: Reply, times: int, at: int | None) -> None:
-        if at is None:
-            self.fail_next(reply, times)
-        else:
-            self.fail_request(at, reply)
+    # More scripted faults (ScriptedFaults has the network ones: slow, drop, record_then_drop, reset, ...).
 
     def rate_limited(self, reset_in: float | None = 900, times: int = 1, at: int | None = None) -> None:
         headers = {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0"}
         if reset_in is not None:
-            headers["x-rate-limit-reset"] = str(int(time.time() + reset_in))
+            headers["x-rate-limit-reset"] = str(int(self.clock() + reset_in))
         body = problem(429, "Too Many Requests", "Too Many Requests")
         self._script(Reply(status=429, body=body, headers=headers), times, at)
 
@@ -150,9 +139,3 @@ class FakeX(FakeServer):
         self._script(
             Reply(status=status, body=problem(status, "Service Unavailable", "Service Unavailable")), times, at
         )
-
-    def slow(self, delay: float, times: int = 1, at: int | None = None) -> None:
-        self._script(Reply(status=201, body={"data": {"id": "1", "text": "late"}}, delay=delay), times, at)
-
-    def drop(self, times: int = 1, at: int | None = None) -> None:
-        self._script(Reply(drop=True), times, at)
