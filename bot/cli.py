@@ -38,7 +38,7 @@ from bot.domain import (
 )
 from bot.errors import AnnounceBotError, ConfigError, FitError
 from bot.importing import targets
-from bot.operations import ActionResult, Result, describe, template_problems
+from bot.operations import ActionResult, GoLiveResult, Result, describe, platform_of_link, template_problems
 from bot.planning import PlanItem, plan
 from bot.platforms import SPECS
 from bot.rendering.renderer import Renderer
@@ -609,6 +609,45 @@ def web_command(
     except (OSError, ValueError) as exc:
         errors.print(Text(f"error: {exc}", style="red"))
         raise typer.Exit(2) from None
+
+
+def _links(given: list[str]) -> dict[str, str]:
+    links = {}
+    for item in given:
+        name, sep, url = item.partition("=")
+        if not sep:  # a bare URL: the platform it is on, else the website
+            name, url = platform_of_link(item), item
+        links[name.strip().lower()] = url.strip()
+    return links
+
+
+@app.command()
+def live(
+    ctx: typer.Context,
+    event_id: Annotated[str, typer.Argument(metavar="EVENT", help="the event's id")],
+    link: Annotated[list[str], typer.Option("--link", "-l", help="PLATFORM=URL (telegram, vk, x, dzen, website), "
+                                                                 "or a bare URL; repeatable")] = [],  # noqa: B006
+) -> None:
+    """We are live: set the stream links, send the live posts now (or at their time, if it has not come), point
+    the pinned announcement at the stream and queue the subscribers' live reminder. Pressing twice sends nothing
+    twice."""
+    runtime = _state(ctx).runtime()
+
+    async def go() -> GoLiveResult:
+        try:
+            await runtime.operations.sync_files()
+            return await runtime.operations.go_live(event_id, _links(link), actor="cli")
+        finally:
+            await runtime.aclose()
+
+    result = asyncio.run(go())
+    (console if result.ok else errors).print(result.message)
+    if result.posts:
+        _print_results(result.posts)
+    if result.reminders:
+        console.print(f"{result.reminders} subscriber(s) queued for the live reminder")
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 events_app = typer.Typer(help="Events: draft a new event file, export any event as YAML.", no_args_is_help=True)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from bot.alerts import Alerts
 from bot.config import AppConfig
@@ -33,6 +34,7 @@ from bot.planning import plan
 from bot.rendering.renderer import Renderer
 from bot.scheduling import Dispatcher
 from bot.storage import Claims, Store, SyncResult
+from bot.storage.reminders import ReminderQueue
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +134,7 @@ class Operations:
         self.schedules = schedules  # a scheduler runs in this process: a retried post goes out at once
         self._reported: set[str] = set()  # import problems already told to the organiser
         self.editing = EventOperations(self)  # creating and changing events outside their files
+        self.go_live = GoLive(self)
 
     @property
     def config(self) -> AppConfig:
@@ -403,7 +406,7 @@ class EventOperations:
         try:
             changed = Event.model_validate({**stored.event.model_dump(), **changes})
         except ValueError as exc:
-            return EventResult(ok=False, event=stored, message=f"{event_id}: {exc}")
+            return EventResult(ok=False, event=stored, message=f"{event_id}: {_plain(exc)}")
         return await self.save(changed, actor=actor, expected=stored.version)
 
     async def postpone(self, event_id: str, *, actor: str | None, start: datetime | None = None,
@@ -433,3 +436,94 @@ class EventOperations:
             return EventResult(ok=False, event=stored, message=f"{event_id} is withdrawn already")
         return EventResult(ok=True, event=await asyncio.to_thread(self._store.record, event_id),
                            message=f"{event_id} withdrawn: {cancelled} unsent post(s) cancelled")
+
+
+# Which platform a bare stream link belongs to, by its host (for `/golive EVENT URL…`).
+_HOSTS = {"t.me": "telegram", "telegram.me": "telegram", "vk.com": "vk", "vkvideo.ru": "vk", "vk.ru": "vk",
+          "x.com": "x", "twitter.com": "x", "dzen.ru": "dzen", "zen.yandex.ru": "dzen"}
+
+
+def platform_of_link(url: str) -> str:
+    """`telegram`, `vk`, `x` or `dzen` for a link on one of them, else `website` (the organisation's own stream)."""
+    host = (urlsplit(url).hostname or "").lower().removeprefix("www.").removeprefix("m.")
+    return next((name for suffix, name in _HOSTS.items() if host == suffix or host.endswith("." + suffix)), "website")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GoLiveResult:
+    ok: bool
+    message: str
+    event: StoredEvent | None = None
+    posts: tuple[ActionResult, ...] = ()
+    reminders: int | None = None  # people queued for the live reminder now (None: not queued by this call)
+
+
+class GoLive:
+    """"We are live": the stream links set, the live posts sent now (or at their time when given earlier), the
+    announcement pointed at the stream and pinned (pin_live targets), the public page updated, the subscribers'
+    live reminder queued. Each part happens once, however often it is asked for."""
+
+    def __init__(self, operations: Operations) -> None:
+        self.ops = operations
+
+    async def __call__(self, event_id: str, links: dict[str, str], *, actor: str | None) -> GoLiveResult:
+        ops = self.ops
+        stored = await asyncio.to_thread(ops.store.record, event_id)
+        if stored is None:
+            return GoLiveResult(ok=False, message=f"no event {event_id!r}")
+        if not stored.active:
+            state = "withdrawn" if stored.withdrawn else stored.event.status.value
+            return GoLiveResult(ok=False, event=stored, message=f"{event_id} is {state}: it does not go live")
+        if not links and not stored.event.live:
+            return GoLiveResult(ok=False, event=stored, message="give at least one stream link (PLATFORM=URL)")
+        try:
+            stored.event.model_validate({**stored.event.model_dump(), "live": {**stored.event.live, **links}})
+        except ValueError as exc:
+            return GoLiveResult(ok=False, event=stored, message=f"the links were not set: {_plain(exc)}")
+        now = ops.clock()
+        updated = await asyncio.to_thread(ops.store.set_live, event_id, links, now)
+        assert updated is not None
+        config = ops.config
+        await asyncio.to_thread(  # the live posts waiting for a link are planned now
+            ops.store.sync_event, updated.event, updated.source, plan(updated.event, config.campaign, targets(config)),
+            origin=updated.origin, notify_changes=False, now=now, skip_past=False)
+        log.info("%s goes live (%s) by %s", event_id, ", ".join(f"{k}={v}" for k, v in links.items()), actor or "?")
+        posts = [p for p in await asyncio.to_thread(ops.store.posts, event_id) if p.kind is PostKind.LIVE
+                 and not p.manual]
+        due = min((p.due_at for p in posts), default=now)
+        results: list[ActionResult] = []
+        if now >= due:
+            results = list(await asyncio.gather(*(ops.publish_post(p.id, actor=actor) for p in posts
+                                                  if p.state is not PostState.SENT)))
+            message = f"{event_id} is live: " + (", ".join(f"{r.target} {r.result.value}" for r in results)
+                                                 or "its live posts had gone out already")
+        else:
+            message = (f"{event_id}: stream links set; the live posts go out at their time, "
+                       f"{when(due)}")
+        reminders = await asyncio.to_thread(self._remind, updated.event, now) if now >= due else None
+        return GoLiveResult(ok=all(r.ok or r.result is Result.REFUSED for r in results), message=message,
+                            event=await asyncio.to_thread(ops.store.record, event_id), posts=tuple(results),
+                            reminders=reminders)
+
+    def _remind(self, event: Event, now: datetime) -> int | None:
+        """Queue the subscribers' live reminder now (once per event and step: a second go-live queues nobody)."""
+        chat = self.ops.config.settings.chat
+        if not chat.enabled or PostKind.LIVE.value not in chat.reminder_kinds:
+            return None
+        queue = ReminderQueue(self.ops.store.sessions)
+        queued = None
+        for step in self.ops.config.campaign.steps:
+            if step.kind is PostKind.LIVE:
+                fresh = queue.enqueue(event.id, step.id, step.kind.value, step.due(event), now) is not None
+                total = sum(p.total for p in queue.progress(event.id) if p.step_id == step.id)
+                queued = (queued or 0) + (total if fresh else 0)
+        return queued
+
+
+def _plain(exc: ValueError) -> str:
+    """A validation error in one line, without pydantic's decoration."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+                         for e in errors(include_url=False))
+    return str(exc)

@@ -54,7 +54,12 @@ def plan(event: Event, campaign: Campaign, targets: list[TargetInfo]) -> list[Pl
         for target in targets:
             if target.platform not in campaign.platforms_of(step):
                 continue
-            waiting = "no report yet" if step.requires_report and not event.report else None
+            waiting = None
+            if step.requires_report and not event.report:
+                waiting = "no report yet"
+            elif step.kind is PostKind.LIVE and not event.live:
+                # "We are live" without a stream is no use: the post waits for go-live to give the link.
+                waiting = "no stream link yet: going live sets it"
             items.append(
                 PlanItem(
                     event_id=event.id,

@@ -1,4 +1,4 @@
-"""Organisers' commands (user ids from `[admin] user_ids`): /status, /post, /retry, /reload, /stats."""
+"""Organisers' commands (user ids from `[admin] user_ids`): /status, /post, /golive, /retry, /reload, /stats."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 from bot.chat.core import Context, Services, reply
 from bot.chat.texts import LANG_NAMES, Raw, esc, t
 from bot.domain import CLAIMABLE, PostKind, PostState
-from bot.operations import Operations, Result
+from bot.operations import Operations, Result, platform_of_link
 
 log = logging.getLogger("announce_bot.chat.admin")
 
@@ -96,6 +96,31 @@ class Admin:
         lines = [f"{'✓' if r.ok else '✗'} {esc(r.target or '')}: {esc(r.message[:300])}" for r in results]
         await reply(update, context, t("post_done", lang, kind=kind.value, id=event.id, results=Raw("\n".join(lines))))
 
+    async def golive(self, update: Update, context: Context) -> None:
+        services = self.services
+        lang = services.lang(update)
+        args = context.args or []
+        ops = self._operations()
+        if not args or ops is None:
+            await reply(update, context, t("golive_usage", lang))
+            return
+        event = services.resolve(args[0])
+        if event is None:
+            await reply(update, context, t("event_not_found", lang, id=args[0][:64]))
+            return
+        links = {}
+        for item in args[1:]:
+            name, sep, url = item.partition("=")
+            name, url = (name.lower(), url) if sep and not name.startswith("http") else (platform_of_link(item), item)
+            links[name] = url
+        user = update.effective_user
+        result = await ops.go_live(event.id, links, actor=f"telegram:{user.id}" if user else None)
+        lines = [esc(result.message[:500])]
+        lines += [f"{'✓' if r.ok else '✗'} {esc(r.target or '')}: {esc(r.message[:300])}" for r in result.posts]
+        if result.reminders:
+            lines.append(t("golive_reminders", lang, count=result.reminders))
+        await reply(update, context, "\n".join(lines))
+
     async def retry(self, update: Update, context: Context) -> None:
         services = self.services
         lang = services.lang(update)
@@ -145,5 +170,5 @@ def handlers(services: Services) -> list[BaseHandler[Update, Any, Any]]:
     new = filters.UpdateType.MESSAGE
     return [
         CommandHandler(name, admin_only(services, name)(getattr(feature, name)), filters=new)
-        for name in ("status", "post", "retry", "reload", "stats")
+        for name in ("status", "post", "golive", "retry", "reload", "stats")
     ]

@@ -139,6 +139,12 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
                    "ru": "Формат: /post &lt;мероприятие&gt; &lt;вид&gt; (виды: {kinds})"},
     "post_done": {"en": "Published {kind} of {id}:\n{results}", "ru": "Опубликовано ({kind}, {id}):\n{results}"},
     "post_none": {"en": "No target publishes {kind} posts.", "ru": "Ни одна площадка не публикует «{kind}»."},
+    "golive_usage": {"en": "Usage: /golive &lt;event&gt; &lt;stream URL&gt; … (or PLATFORM=URL: telegram, vk, x, dzen, "
+                            "website)",
+                     "ru": "Формат: /golive &lt;мероприятие&gt; &lt;ссылка на трансляцию&gt; … (или ПЛОЩАДКА=ссылка: "
+                           "telegram, vk, x, dzen, website)"},
+    "golive_reminders": {"en": "{count} subscribers will get the live reminder.",
+                         "ru": "Напоминание о начале трансляции получат подписчики: {count}."},
     "retry_usage": {"en": "Usage: /retry &lt;post number&gt; (see /status)", "ru": "Формат: /retry &lt;номер публикации&gt; (см. /status)"},
     "retry_missing": {"en": "No planned post #{id}.", "ru": "Публикации №{id} нет."},
     "retry_refused": {"en": "Post #{id} was not retried: {reason}", "ru": "Публикация №{id} не повторена: {reason}"},

@@ -142,7 +142,6 @@ class Store:
         - With `notify_changes`, a new time, a postponement or a cancellation plans a `changed` notice, due
           now, on every target that already carried the announcement.
         """
-        digest = content_hash(event)
         active = event.status is EventStatus.SCHEDULED
         planned = replanned = cancelled = past = held = 0
         with self.sessions.begin() as session:
@@ -150,6 +149,9 @@ class Store:
                 # One replica at a time per event; the others then see its rows and find nothing to do.
                 session.execute(select(func.pg_advisory_xact_lock(func.hashtext(event.id))))
             row = session.get(EventRow, event.id)
+            if row is not None and row.live_links:  # links set at go-live stay whatever the file says
+                event = event.model_copy(update={"live": {**event.live, **row.live_links}})
+            digest = content_hash(event)
             notice = False
             if row is None:
                 outcome = "created"
@@ -220,6 +222,22 @@ class Store:
                 .execution_options(synchronize_session=False)
             )
             return int(getattr(result, "rowcount", 0) or 0)
+
+    def set_live(self, event_id: str, links: dict[str, str], now: datetime) -> StoredEvent | None:
+        """Lay stream links over the event's own (go-live); None if there is no such event. Setting the same
+        links again changes nothing."""
+        with self.sessions.begin() as session:
+            row = session.get(EventRow, event_id, with_for_update=True)
+            if row is None:
+                return None
+            overlay = {**(row.live_links or {}), **links}
+            data = {**row.data, "live": {**row.data.get("live", {}), **overlay}}
+            event = Event.model_validate(data)
+            digest = content_hash(event)
+            if digest != row.content_hash or overlay != row.live_links:
+                row.live_links, row.data, row.content_hash, row.updated_at = overlay, event.model_dump(mode="json"), \
+                    digest, now
+            return self._event(row)
 
     def set_origin(self, event_id: str, origin: EventOrigin, source: str) -> bool:
         """Move an event to another source of truth (a file's event taken over in the dashboard)."""

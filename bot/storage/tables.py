@@ -61,6 +61,9 @@ class EventRow(Base):
     origin: Mapped[str] = mapped_column(String(20), default="file")
     # Why the event was withdrawn (its file removed, say); None while it is live. Withdrawn events keep their rows.
     withdrawn: Mapped[str | None] = mapped_column(Text, default=None)
+    # Stream links set at go-live (dashboard, Telegram, CLI): laid over the event's own `live`, kept across
+    # re-imports of its file, so that nobody has to edit the file an hour before the start.
+    live_links: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20))
     start_at: Mapped[datetime] = mapped_column(UTCDateTime())
     end_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -35,7 +35,7 @@ def fail_one(store: Store, error: PublishError) -> PlannedPost:
 
 
 @pytest.mark.parametrize("command", ["/status", "/post russia-dprk-treaty announcement", "/retry 1", "/reload",
-                                     "/stats"])
+                                     "/stats", "/golive russia-dprk-treaty https://t.me/valdaiclub/9"])
 async def test_non_admins_are_refused_politely_and_logged(
     say: Say, fake: FakeTelegram, caplog: pytest.LogCaptureFixture, command: str
 ) -> None:
@@ -109,3 +109,16 @@ async def test_reload_reads_new_event_files_and_keeps_the_old_config_on_errors(
     (failed,) = await say(ADMIN, "/reload")
     assert "ничего не изменено" in failed["text"] and "chat.mode" in failed["text"]
     assert bot.services.config is before
+
+
+async def test_golive_sets_the_stream_links(say: Say, chat_store: Store) -> None:
+    (usage,) = await say(ADMIN, "/golive")
+    assert "/golive &lt;мероприятие&gt;" in usage["text"]
+    (done,) = await say(ADMIN, f"/golive {REF} https://vkvideo.ru/video-1_2 website=https://valdaiclub.com/live")
+    assert "stream links set; the live posts go out at their time" in visible_text(done["text"])
+    event = chat_store.event(REF)
+    assert event is not None
+    assert event.live["vk"] == "https://vkvideo.ru/video-1_2" and event.live["website"] == "https://valdaiclub.com/live"
+    (bad,) = await say(ADMIN, f"/golive {REF} x=nonsense")
+    assert "the links were not set" in visible_text(bad["text"])
+
