@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -9,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.domain import LangCode, Platform
+from bot.platforms import LinkPlacement, XPrices
 
 ENV_PREFIX = "ANNOUNCE_BOT_"
 
@@ -82,6 +84,19 @@ class XTarget(_TargetBase):
     secret_fields: ClassVar[tuple[str, ...]] = (
         "consumer_key", "consumer_secret", "access_token", "access_token_secret"
     )
+    # X bills every post created (docs.x.com pricing, 2026); `plan`, `preview` and the dashboard show the cost.
+    price_per_post: Decimal = Field(default=XPrices().per_post, ge=0, description="US dollars per post created")
+    price_per_post_with_url: Decimal = Field(
+        default=XPrices().per_post_with_url, ge=0, description="US dollars per post that contains a URL"
+    )
+    link_placement: LinkPlacement = Field(
+        default=LinkPlacement.LAST,
+        description="where the event's link goes in a thread: every post, the last one, or none (the card carries it)",
+    )
+
+    @property
+    def prices(self) -> XPrices:
+        return XPrices(per_post=self.price_per_post, per_post_with_url=self.price_per_post_with_url)
 
 
 class DzenTarget(_TargetBase):

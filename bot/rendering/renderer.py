@@ -22,7 +22,7 @@ from markupsafe import Markup as Safe
 
 from bot.domain import Event, Part, Platform, PostKind, RenderedPost
 from bot.errors import ConfigError, FitError
-from bot.platforms import SPECS, Markup, PlatformSpec
+from bot.platforms import SPECS, LinkPlacement, Markup, PlatformSpec
 from bot.rendering.context import until, view
 from bot.rendering.fitting import fit
 from bot.rendering.markup import dzen_html_problems, telegram_html_problems, to_dzen_html
@@ -30,11 +30,16 @@ from bot.rendering.markup import dzen_html_problems, telegram_html_problems, to_
 
 @dataclass(frozen=True, kw_only=True)
 class Destination:
-    """Where a rendered post goes: a named target of a platform, read in one language."""
+    """Where a rendered post goes: a named target of a platform, read in one language.
+
+    `link_placement` is the target's choice on a platform that bills links (X's `link_placement` setting);
+    None takes the platform's default, and platforms whose templates place their own links ignore it.
+    """
 
     target: str
     platform: Platform
     lang: str
+    link_placement: LinkPlacement | None = None
 
 
 def _html_filters() -> dict[str, Any]:
@@ -143,6 +148,22 @@ class Renderer:
             text = to_dzen_html(text)
         return self._fitted(spec, event, kind, destination, text, headline).model_copy(update={"teaser": teaser})
 
+    @staticmethod
+    def _placed_links(
+        spec: PlatformSpec, event: Event, kind: PostKind, dest: Destination, text: str
+    ) -> tuple[str, str]:
+        """The text with the links at its end, and the suffix every part carries, as the placement says."""
+        if spec.link_placement is None:
+            return text, ""  # the templates wrote the links
+        links = "\n".join(_links(event, kind, dest.platform))
+        placement = dest.link_placement or spec.link_placement
+        if not links or placement is LinkPlacement.NONE:
+            return text, ""
+        if placement is LinkPlacement.EVERY:
+            return text, links
+        # The last paragraph of the text is packed into the last part, whether the post is split or not.
+        return f"{text}\n\n{links}", ""
+
     def _path(self, names: list[str]) -> str:
         for name in names:
             if (self.templates_dir / name).exists():
@@ -160,7 +181,8 @@ class Renderer:
             raise ConfigError(self._path(self.template_names(kind, dest.platform, dest.lang)), problems)
         # A post with a cover goes out as a photo, whose caption is shorter than a message.
         # Only the caption must be short: the rest follows as messages of the full length.
-        parts = fit(text, spec, first_limit=spec.caption_length if event.cover else None)
+        text, suffix = self._placed_links(spec, event, kind, dest, text)
+        parts = fit(text, spec, first_limit=spec.caption_length if event.cover else None, suffix=suffix)
         link = _primary_link(event, kind, dest.platform)
         return RenderedPost(
             event_id=event.id,
@@ -191,6 +213,14 @@ def _primary_link(event: Event, kind: PostKind, platform: Platform) -> str | Non
     if kind is PostKind.LIVE:
         return event.live.get(platform.value) or event.live.get("website") or event.url
     return event.url or event.live.get("website")
+
+
+def _links(event: Event, kind: PostKind, platform: Platform) -> tuple[str, ...]:
+    """The links the renderer places (X): the primary one, and when live also the website's stream."""
+    found = [_primary_link(event, kind, platform)]
+    if kind is PostKind.LIVE:
+        found.append(event.live.get("website"))
+    return tuple(dict.fromkeys(link for link in found if link))
 
 
 __all__ = ["Destination", "FitError", "Renderer"]

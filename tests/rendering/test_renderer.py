@@ -171,12 +171,14 @@ def test_russian_announcement_is_in_russian(render: RenderFn, platform: str) -> 
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_x_announcement_has_title_date_and_link_in_its_first_post(render: RenderFn, lang: str) -> None:
+def test_x_announcement_has_title_and_date_first_and_its_link_once_at_the_end(render: RenderFn, lang: str) -> None:
     post = render("announcement", "x", lang)
     first = post.parts[0].text
     assert first.startswith(TITLES[lang])
     assert ("November 27" if lang == "en" else "27 ноября") in first
-    assert EVENT_URL in first
+    # One link per thread by default (X bills a post with a URL 13 times more): at the end of the last part.
+    assert raw(post).count(EVENT_URL) == 1
+    assert post.parts[-1].text.endswith(f"{EVENT_URL}\n{len(post.parts)}/{len(post.parts)}")
     assert_valid(post)
 
 
