@@ -218,6 +218,20 @@ class WebSettings(_Section):
         return None
 
 
+class OrganisationSettings(_Section):
+    """Who runs this bot, named as the chat bot's texts say it in a sentence, per language."""
+
+    name: dict[LangCode, Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description='English with its article, Russian in the nominative: {en = "the Valdai Discussion Club", '
+        'ru = "Международный дискуссионный клуб «Валдай»"}',
+    )
+
+    def name_in(self, lang: str) -> str | None:
+        """The name in `lang`; None when it is not given in that language (a greeting then names nobody)."""
+        return self.name.get(lang)
+
+
 class Settings(BaseSettings):
     """All settings. Relative paths are relative to the working directory."""
 
@@ -232,6 +246,7 @@ class Settings(BaseSettings):
     admin: AdminSettings = AdminSettings()
     chat: ChatSettings = ChatSettings()
     web: WebSettings = WebSettings()
+    organisation: OrganisationSettings = OrganisationSettings()
     templates_dir: Path | None = None
     targets: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")], Target] = Field(default_factory=dict)
 

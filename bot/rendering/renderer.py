@@ -23,7 +23,7 @@ from markupsafe import Markup as Safe
 from bot.domain import Event, Part, Platform, PostKind, RenderedPost
 from bot.errors import ConfigError, FitError
 from bot.platforms import SPECS, LinkPlacement, Markup, PlatformSpec
-from bot.rendering.context import until, view
+from bot.rendering.context import countdown, view
 from bot.rendering.fitting import fit
 from bot.rendering.markup import dzen_html_problems, telegram_html_problems, to_dzen_html
 
@@ -113,18 +113,26 @@ class Renderer:
         *,
         before_start: timedelta | None = None,
     ) -> RenderedPost:
-        """Render and fit one post. Raises ConfigError for template faults, FitError when it cannot fit."""
+        """Render and fit one post. Raises ConfigError for template faults, FitError when it cannot fit.
+
+        `before_start`: how long before the event's start the post goes out (a reminder's "in an hour",
+        "tomorrow"); pass `event.start - now` when it goes out later than planned, so that it says what is true.
+        """
         spec = SPECS[destination.platform]
         env = self._envs[spec.markup]
         names = self.template_names(kind, destination.platform, destination.lang)
         event_view = view(event, destination.lang)
         view_title = event_view.title
+        # `before_start` is the time left when the post goes out: the step's lead for a reminder on time, the
+        # real `event.start - now` for one that goes out late.
+        left = countdown(before_start, destination.lang, event.start) if before_start else None
         context = {
             "event": event_view,
             "kind": kind.value,
             "platform": destination.platform.value,
             "lang": destination.lang,
-            "until": until(before_start, destination.lang) if before_start else "",
+            "countdown": left,
+            "until": left.phrase if left else "",
             # The link the post is about (the stream when live, else the event's page), or "".
             "post_link": _primary_link(event, kind, destination.platform) or "",
         }
