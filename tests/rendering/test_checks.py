@@ -17,6 +17,7 @@ from bot.rendering.checks import (
     report_too_early,
 )
 from bot.rendering.renderer import Destination, Renderer
+from tests.rendering.minimal import minimal_event
 
 CAMPAIGN = Campaign(
     platforms=(Platform.TELEGRAM, Platform.VK, Platform.X),
@@ -26,15 +27,6 @@ CAMPAIGN = Campaign(
     ),
 )
 NO_LIVE_STEP = Campaign(steps=(Step(id="announcement", kind=PostKind.ANNOUNCEMENT, at="start - 7d"),))
-
-
-def minimal_event(**changes: object) -> Event:
-    fields: dict[str, object] = {
-        "id": "minimal", "title": "Cities after the Pandemic", "organiser": "the Urban Forum",
-        "topic": "the future of cities", "start": "2025-03-14 18:00", "end": "2025-03-14 20:00",
-        "timezone": "Europe/Berlin", "venue": {"name": "Town Hall", "address": "Berlin"},
-    }
-    return Event.model_validate({**fields, **changes})
 
 
 def fields(warnings: list[EventWarning]) -> list[tuple[str, str]]:

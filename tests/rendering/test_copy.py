@@ -12,6 +12,7 @@ from bot.domain import Event, EventStatus, Platform, PostKind, RenderedPost
 from bot.platforms import SPECS, visible_text
 from bot.rendering.context import CountdownKind, countdown, dedicated, phone_number, until, view
 from bot.rendering.renderer import Destination, Renderer
+from tests.rendering.minimal import minimal_event
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 
@@ -26,16 +27,6 @@ def render(
 ) -> RenderedPost:
     destination = Destination(target=platform, platform=Platform(platform), lang=lang)
     return renderer.render(event, kind, destination, before_start=left)
-
-
-def minimal_event(**changes: object) -> Event:
-    """Only the fields an event file must have."""
-    fields: dict[str, object] = {
-        "id": "minimal", "title": "Cities after the Pandemic", "organiser": "the Urban Forum",
-        "topic": "the future of cities", "start": "2025-03-14 18:00", "end": "2025-03-14 20:00",
-        "timezone": "Europe/Berlin", "venue": {"name": "Town Hall", "address": "Berlin"},
-    }
-    return Event.model_validate({**fields, **changes})
 
 
 # --- the announcement -------------------------------------------------------------------------------------
