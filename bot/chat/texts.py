@@ -148,7 +148,8 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
                       "ru": "Публикация №{id} в состоянии {state}: повторить можно только неудачные, пропущенные или неизвестные."},
     "retry_done": {"en": "Post #{id} ({event} {step} on {target}) will be sent again now.",
                    "ru": "Публикация №{id} ({event} {step}, {target}) будет отправлена снова."},
-    "reload_done": {"en": "Config re-read: {events} events ({changed} changed), {errors} file errors.",
+    # Counts after a label ("Events: 1"), so that no number needs a plural form ("1 events").
+    "reload_done": {"en": "Config re-read. Events: {events} ({changed} changed); file errors: {errors}.",
                     "ru": "Настройки перечитаны: мероприятий {events} (изменено {changed}), ошибок в файлах {errors}."},
     "reload_failed": {"en": "The config has errors, nothing changed:\n{error}", "ru": "В настройках ошибки, ничего не изменено:\n{error}"},
     "stats": {"en": "<b>People</b>: {people} ({inactive} blocked the bot)\n<b>Subscribed</b>: {subscribed}\n{langs}",

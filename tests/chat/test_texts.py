@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.chat.texts import TEXTS, greeting
+from bot.chat.texts import TEXTS, greeting, t
 from bot.config.settings import Settings
 
 
@@ -38,3 +38,10 @@ def test_no_text_names_a_particular_organisation() -> None:
 
 def test_the_name_is_escaped_as_telegram_html() -> None:
     assert "R&amp;D &lt;Lab&gt;" in greeting("en", "Anna", "R&D <Lab>")
+
+
+def test_counts_stand_after_a_label_so_no_plural_is_wrong() -> None:
+    assert t("reload_done", "en", events=1, changed=1, errors=1) == (
+        "Config re-read. Events: 1 (1 changed); file errors: 1."
+    )
+    assert t("reload_done", "ru", events=21, changed=0, errors=1).startswith("Настройки перечитаны: мероприятий 21")
