@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 
 import phonenumbers
 import pymorphy3
@@ -224,6 +224,7 @@ def until(delta: timedelta, lang: str, start: datetime | None = None) -> str:
     return countdown(delta, lang, start).phrase
 
 
+@lru_cache(maxsize=1024)  # pure, and asked for at every render of the event
 def phone_number(raw: str) -> str:
     """'+7 926 930-77-63' for '+79269307763': the international format (phonenumbers); as written if unknown."""
     try:
@@ -249,6 +250,7 @@ def accusative_head(phrase: str) -> pymorphy3.analyzer.Parse | None:
     return None
 
 
+@lru_cache(maxsize=1024)  # pure, and asked for at every render of the event
 def dedicated(format_text: str, lang: str) -> str:
     """'dedicated' agreeing with the format: 'посвящённую' (дискуссию), 'посвящённый' (семинар), 'посвящённые'."""
     if lang != "ru":

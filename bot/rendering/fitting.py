@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import html as html_module
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import accumulate, pairwise
 
 import regex
 
@@ -16,7 +17,7 @@ from bot.platforms import PlatformSpec
 # A user-perceived character (an extended grapheme cluster of UAX #29): a flag is two regional indicators,
 # a family a ZWJ sequence, 'é' may be 'e' and a combining accent. A part never starts or ends inside one.
 _CLUSTER = regex.compile(r"\X")
-_HTML_TOKEN = re.compile(r"<[^>]*>|&#?\w+;|.", re.DOTALL)
+_SPECIAL = re.compile(r"<[^>]*>|&#?\w+;")  # a tag or an entity: never cut inside
 _TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)[^>]*>")
 
 # Each level breaks a piece that is still too long into smaller pieces at a separator, and says how to join
@@ -29,41 +30,67 @@ _LEVELS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+def _boundaries(text: str) -> frozenset[int]:
+    return frozenset(accumulate(map(len, _CLUSTER.findall(text)), initial=0))
+
+
 def cut_points(text: str, html: bool) -> frozenset[int]:
     """The offsets in `text` where a part may begin or end: the boundaries between the user-perceived
     characters a reader sees, never inside a tag or an entity (for HTML markups)."""
-    if not html:
-        return frozenset(match.start() for match in _CLUSTER.finditer(text)) | {len(text)}
+    specials = list(_SPECIAL.finditer(text)) if html else []
+    if not specials:
+        return _boundaries(text)
     # Tags show nothing and an entity shows what it stands for: find the clusters in what a reader sees, then
-    # map them back to the offsets of the tokens that start there.
-    starts: list[tuple[int, int]] = []  # (offset in text, offset in the visible text)
+    # map them back. Between two tags or entities, offsets in the text and in what is seen differ by a constant.
     seen: list[str] = []
-    visible_length = 0
-    for token in _HTML_TOKEN.finditer(text):
-        starts.append((token.start(), visible_length))
-        shown = _shown(token.group())
+    runs: list[tuple[int, int, int]] = []  # plain text: (start, end, offset of its start in the visible text)
+    tokens: list[tuple[int, int]] = []  # a tag or entity: (start, offset in the visible text)
+    last = visible_length = 0
+    for match in specials:
+        if match.start() > last:
+            runs.append((last, match.start(), visible_length))
+            seen.append(text[last : match.start()])
+            visible_length += match.start() - last
+        tokens.append((match.start(), visible_length))
+        shown = _shown(match.group())
         seen.append(shown)
         visible_length += len(shown)
-    visible = "".join(seen)
-    boundaries = {match.start() for match in _CLUSTER.finditer(visible)} | {len(visible)}
-    return frozenset(offset for offset, shown_at in starts if shown_at in boundaries) | {len(text)}
+        last = match.end()
+    if last < len(text):
+        runs.append((last, len(text), visible_length))
+        seen.append(text[last:])
+    boundaries = _boundaries("".join(seen))
+    ordered = sorted(boundaries)
+    points = {len(text)} | {start for start, shown_at in tokens if shown_at in boundaries}
+    for start, end, shown_at in runs:
+        inside = ordered[bisect_left(ordered, shown_at) : bisect_left(ordered, shown_at + end - start)]
+        points.update(start + offset - shown_at for offset in inside)
+    return frozenset(points)
 
 
 def _shown(token: str) -> str:
-    if len(token) > 1 and token[0] == "<":
-        return ""  # a tag
-    return html_module.unescape(token) if token[0] == "&" else token
+    return "" if token[0] == "<" else html_module.unescape(token)
 
 
 def strip_clusters(text: str, *, leading: bool = True) -> str:
-    """`str.strip` that removes only whole clusters: a space carrying a combining mark is a character."""
-    clusters = _CLUSTER.findall(text)
-    start, end = 0, len(clusters)
-    while leading and start < end and clusters[start].isspace():
-        start += 1
-    while end > start and clusters[end - 1].isspace():
-        end -= 1
-    return "".join(clusters[start:end])
+    """`str.strip` that removes only whole clusters: a space carrying a combining mark is a character (and so
+    is a prepended mark with the space after it). Only the whitespace next to the kept text can belong to a
+    cluster of it, so only that is looked at."""
+    stripped = text.rstrip()
+    end = len(stripped)
+    if end < len(text) and end:
+        # The last cluster up to and including the first whitespace character removed.
+        window = text[max(0, end - 16) : end + 1]
+        if len(_CLUSTER.findall(window)[-1]) > 1:
+            end += 1
+    text = text[:end]
+    if not leading:
+        return text
+    start = len(text) - len(text.lstrip())
+    carried = _CLUSTER.match(text, start - 1) if 0 < start < len(text) else None
+    if carried is not None and len(carried.group()) > 1:
+        start -= 1
+    return text[start:]
 
 
 def fit(text: str, spec: PlatformSpec, *, first_limit: int | None = None, suffix: str = "") -> list[str]:
