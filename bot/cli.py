@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +24,7 @@ from rich.text import Text
 from bot import logs
 from bot.config import AppConfig, load_config, load_events
 from bot.config.export import draft_from, event_yaml
-from bot.delivery import Outcome, render_post, step_targets, targets_for
+from bot.delivery import Outcome, post_price, render_post, step_of, step_targets, targets_for
 from bot.domain import (
     Event,
     EventOrigin,
@@ -41,6 +42,8 @@ from bot.importing import targets
 from bot.operations import ActionResult, GoLiveResult, Result, describe, platform_of_link, template_problems
 from bot.planning import PlanItem, plan
 from bot.platforms import SPECS
+from bot.rendering.checks import EventWarning, copied_texts, event_warnings, mixed_language
+from bot.rendering.pricing import PostPrice
 from bot.rendering.renderer import Renderer
 from bot.runtime import Runtime, Service, database_exists, rehearsal_runtime, summary, web_notes
 from bot.storage import Store, open_database
@@ -52,8 +55,9 @@ from bot.usercli import users
 app = typer.Typer(help="Announces public events on every platform, on time.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 # Piped output is read by scripts: never cut an id or a link to fit 80 columns.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 100_000)
-errors = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 100_000)
+# markup=False: texts such as "[web] public_url" are printed as written, never read as styles.
+console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 100_000)
+errors = Console(stderr=True, highlight=False, markup=False, width=None if sys.stderr.isatty() else 100_000)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON document (stable field names) instead")]
 
@@ -153,12 +157,15 @@ def validate(ctx: typer.Context) -> None:
                     render_post(config, renderer, event, step.kind, target, step)
                 except (ConfigError, FitError) as exc:
                     problems.append(f"{files.sources[event_id]}: {step.id} for {target}: {exc}")
+    warnings = _warnings(config, renderer, list(files.events.values()))
     store = state.store(create=False)
     taken = {id_ for id_, (origin, _, _) in store.sources().items() if origin is EventOrigin.DASHBOARD} \
         if store is not None else set()
     for event_id in sorted(taken & set(files.events)):
         errors.print(Text(f"! {files.sources[event_id]}: ignored, the event {event_id!r} was taken over in the "
                           "dashboard (edit it there, or export it back to a file)", style="yellow"))
+    for warning in warnings:
+        errors.print(Text(f"! {files.sources[warning.event_id]}: {warning.field}: {warning.message}", style="yellow"))
     if problems:
         for problem in dict.fromkeys(problems):
             errors.print(Text(f"✗ {problem}", style="red"))
@@ -167,7 +174,30 @@ def validate(ctx: typer.Context) -> None:
     console.print(
         f"✓ config {config.config_dir}: {len(config.settings.targets)} targets, "
         f"{len(config.campaign.steps)} campaign steps, {len(files.events)} events, {checked} posts fit their limits"
+        + (f"; {len(warnings)} warning(s) to look at" if warnings else "")
     )
+
+
+def _warnings(config: AppConfig, renderer: Renderer, events: list[Event]) -> list[EventWarning]:
+    """What an organiser should look at before it goes out (warnings: `validate` still succeeds)."""
+    langs = {t.lang for t in config.settings.targets.values() if t.enabled}
+    found: list[EventWarning] = copied_texts(events)
+    now = datetime.now(UTC)
+    for event in events:
+        found += event_warnings(event, campaign=config.campaign, now=now, langs=langs)
+        checked: set[str] = set()  # one post per language says it: the texts are the same in every post
+        for step in config.campaign.steps:
+            for target in step_targets(config, step):
+                lang = config.settings.targets[target].lang
+                if lang in checked:
+                    continue
+                try:
+                    mixed = mixed_language(render_post(config, renderer, event, step.kind, target, step), event)
+                except (ConfigError, FitError):
+                    continue  # reported as a problem already
+                checked.add(lang)
+                found += mixed
+    return list(dict.fromkeys(found))
 
 
 # -- reading: events, plan, status, preview (none of them writes to the database) --------------------------
@@ -250,22 +280,39 @@ def show_plan(ctx: typer.Context, event_id: Annotated[str, typer.Argument(metava
     items: list[PlannedPost | PlanItem] = list(stored) or list(plan(event, state.config.campaign,
                                                                     targets(state.config)))
     rows = []
+    config = state.config
+    renderer = Renderer(config.templates_dir)
+    total = Decimal(0)
     for item in items:
+        cost = None
+        if item.platform is Platform.X and item.target in config.settings.targets:
+            try:  # X bills per post: what each would cost, as it would be rendered now
+                cost = post_price(config, render_post(config, renderer, event, item.kind, item.target,
+                                                      step_of(config, item.step_id)))
+            except (ConfigError, FitError):
+                cost = None
+        total += cost.total if cost else Decimal(0)
         if isinstance(item, PlannedPost):
             detail, post_state, post_id = describe(item), item.state.value, item.id
         else:
             detail, post_state, post_id = "not imported yet: `announce-bot run` plans it", "planned", None
         rows.append({"id": post_id, "step": item.step_id, "kind": item.kind.value, "target": item.target,
                      "platform": item.platform.value, "lang": item.lang, "due": item.due_at.isoformat(),
-                     "due_local": _local(item.due_at, event), "state": post_state, "details": detail})
+                     "due_local": _local(item.due_at, event), "state": post_state, "details": detail,
+                     "price_usd": str(cost.total) if cost else None})
     if as_json:
-        _json({"event": event.id, "posts": rows})
+        _json({"event": event.id, "posts": rows, "price_usd": str(total)})
         return
-    table = Table("#", "local time", "UTC", "step", "kind", "target", "platform", "lang", "state", title=event.id)
+    table = Table("#", "local time", "UTC", "step", "kind", "target", "platform", "lang", "price", "state",
+                  title=event.id)
     for row, item in zip(rows, items, strict=True):
         table.add_row(*(str(row[key] or "") for key in ("id", "due_local")), _utc(item.due_at),
-                      *(str(row[key]) for key in ("step", "kind", "target", "platform", "lang", "details")))
+                      *(str(row[key]) for key in ("step", "kind", "target", "platform", "lang")),
+                      f"${row['price_usd']}" if row["price_usd"] else "", str(row["details"]))
     console.print(table)
+    if total:
+        console.print(f"X: ${total} for this event's posts on X (a post with a link costs more; "
+                      "`link_placement` on the X target chooses where links go)")
 
 
 @app.command()
@@ -307,11 +354,16 @@ def preview(
         errors.print(f"no post matches: the campaign's targets are in {', '.join(langs)} on "
                      f"{', '.join(sorted({t.platform.value for t in config.settings.targets.values()}))}")
         raise typer.Exit(1)
+    costs = [post_price(config, post) for _, post in shown]
+    total = sum((c.total for c in costs if c is not None), Decimal(0))
     if as_json:
-        _json({"event": event.id, "posts": [_post_json(label, post) for label, post in shown]})
+        _json({"event": event.id, "posts": [_post_json(label, post, cost) for (label, post), cost
+                                            in zip(shown, costs, strict=True)], "price_usd": str(total)})
     else:
-        for label, post in shown:
-            _print_post(post, label)
+        for (label, post), cost in zip(shown, costs, strict=True):
+            _print_post(post, label, cost)
+        if any(costs):
+            console.print(f"X: ${total} for these posts (X bills each post; a post with a link costs more)")
     if failed:
         raise typer.Exit(1)
 
@@ -321,20 +373,23 @@ def _limit(post: RenderedPost, index: int) -> int:
     return spec.caption_length if post.image and index == 1 and spec.caption_length else spec.max_length
 
 
-def _post_json(label: str, post: RenderedPost) -> dict[str, object]:
+def _post_json(label: str, post: RenderedPost, cost: PostPrice | None = None) -> dict[str, object]:
     return {"step": label, "kind": post.kind.value, "target": post.target, "platform": post.platform.value,
             "lang": post.lang, "split": post.fitted, "link": post.link, "image": post.image,
+            "price_usd": str(cost.total) if cost else None,
             "parts": [{"text": part.text, "length": part.length, "limit": _limit(post, index)}
                       for index, part in enumerate(post.parts, 1)]}
 
 
-def _print_post(post: RenderedPost, label: str) -> None:
+def _print_post(post: RenderedPost, label: str, cost: PostPrice | None = None) -> None:
     spec = SPECS[post.platform]
     for index, part in enumerate(post.parts, 1):
         title = f"{label} → {post.target} ({spec.label}, {post.lang})"
         if len(post.parts) > 1:
             title += f"  part {index}/{len(post.parts)}"
         subtitle = f"{part.length}/{_limit(post, index)}" + ("  · split to fit" if post.fitted else "")
+        if cost is not None:
+            subtitle += f"  · ${cost.parts[index - 1]}" + (f" (post ${cost.total})" if len(post.parts) > 1 else "")
         console.print(Panel(Text(part.text), title=title, subtitle=subtitle, title_align="left", expand=False))
 
 

@@ -17,6 +17,7 @@ from bot.errors import AnnounceBotError
 from bot.images import CardStore
 from bot.planning import before_start
 from bot.ratelimit import RateLimits, TokenLimits
+from bot.rendering.pricing import PostPrice, price
 from bot.rendering.renderer import Destination, Renderer
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,13 @@ def targets_for(config: AppConfig, kind: PostKind, platforms: Iterable[Platform]
     if platforms is not None:
         used &= set(platforms)
     return [n for n, t in config.settings.targets.items() if t.enabled and t.platform in used]
+
+
+def post_price(config: AppConfig, post: RenderedPost) -> PostPrice | None:
+    """What publishing `post` costs on its target (X bills per post; the others nothing)."""
+    settings = config.settings.targets[post.target]
+    prices = getattr(settings, "prices", None)
+    return price(post, prices) if prices is not None else price(post)
 
 
 def step_of(config: AppConfig, step_id: str) -> Step | None:
@@ -126,7 +134,8 @@ def render_post(config: AppConfig, renderer: Renderer, event: Event, kind: PostK
         step = next((s for s in config.campaign.steps
                      if s.kind is kind and settings.platform in config.campaign.platforms_of(s)), None)
     lead = left if left is not None else (before_start(step, event) if step else None)
-    destination = Destination(target=target, platform=settings.platform, lang=settings.lang)
+    destination = Destination(target=target, platform=settings.platform, lang=settings.lang,
+                              link_placement=getattr(settings, "link_placement", None))
     post = renderer.render(event, kind, destination, before_start=lead)
     if post.platform is Platform.DZEN and post.image is None:
         # Dzen wants a cover at least 700 px wide: the generated card (None while [web] public_url is unset).

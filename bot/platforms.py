@@ -6,6 +6,7 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 
 from twitter_text import parse_tweet
@@ -21,6 +22,22 @@ class Markup(StrEnum):
     @property
     def is_html(self) -> bool:
         return self is not Markup.TEXT
+
+
+class LinkPlacement(StrEnum):
+    """Where the renderer puts a post's links on a platform that bills a post with a URL more (X)."""
+
+    EVERY = "every"  # every part of a thread carries the link
+    LAST = "last"  # only the last part (a single post is its own last part)
+    NONE = "none"  # no link in the text: the event card or image carries it
+
+
+@dataclass(frozen=True, kw_only=True)
+class XPrices:
+    """What X bills per post created, in US dollars (docs.x.com pricing, 2026: pay per use, no free tier)."""
+
+    per_post: Decimal = Decimal("0.015")
+    per_post_with_url: Decimal = Decimal("0.20")
 
 
 _TAG = re.compile(r"<[^>]*>")
@@ -65,6 +82,9 @@ class PlatformSpec:
     # and within one chat. bot/ratelimit.py enforces them for channel posts, reminders and chat replies alike.
     windows: tuple[tuple[int, float], ...] = ()
     chat_windows: tuple[tuple[int, float], ...] = ()
+    # Where links go when the target does not say: None lets the templates place them (the platform charges
+    # nothing per link); otherwise the renderer places them, and the platform's templates write none.
+    link_placement: LinkPlacement | None = None
 
     def fits(self, text: str) -> bool:
         return self.measure(text) <= self.max_length
@@ -110,6 +130,8 @@ X = PlatformSpec(
     number_parts=True,
     # docs.x.com, POST /2/tweets: 100 requests per 15 minutes per user, 10,000 per 24 hours per app.
     windows=((100, 900.0), (10_000, 86_400.0)),
+    # A post containing a URL costs $0.20 instead of $0.015: one link per thread, at its end.
+    link_placement=LinkPlacement.LAST,
 )
 
 DZEN = PlatformSpec(

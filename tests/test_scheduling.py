@@ -80,7 +80,7 @@ async def test_campaign_plays_in_order_once_on_every_platform(database_url: str,
     # Telegram saw announcement, two reminders, live and the two-message summary, in that order.
     texts = sent["telegram"]
     assert "Valdai Club to Discuss Russia-North Korea Treaty" in texts[0] and "Dmitry Kiku" in texts[0]
-    assert "Starts in 1 day" in texts[1] and "Starts in 1 hour" in texts[2]
+    assert "Tomorrow, November 27" in texts[1] and "Starts in an hour" in texts[2]
     assert "Live now" in texts[3] and "https://t.me/valdaiclub" in texts[3]
     assert "Article 20" in "".join(texts[4:])
     assert "Прямой эфир" in "".join(platforms.sent()["telegram_ru"])

@@ -173,7 +173,7 @@ def when_line(shown: EventView, lang: str) -> str:
     start = shown.start
     weekday = start.weekday[:1].upper() + start.weekday[1:]
     return t("when_format", lang, weekday=weekday, date=start.date, year=start.year, time=start.time,
-             zone=start.zone, gmt=start.gmt)
+             zone=start.zone, gmt=start.gmt, tz=start.tz)
 
 
 def person_line(name: str, position: str) -> str:

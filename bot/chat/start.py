@@ -9,7 +9,7 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.chat.core import Context, Services, card_keyboard, is_private, reply, subscribed_to, who
 from bot.chat.lang import lang_keyboard
-from bot.chat.texts import Raw, t
+from bot.chat.texts import greeting, t
 
 NEW = filters.UpdateType.MESSAGE  # edited messages are answered by the fallback, never run twice
 
@@ -40,7 +40,7 @@ class Start:
             await reply(update, context, t("event_not_found", lang, id=payload.removeprefix("event_")[:64]))
         user = update.effective_user
         name = user.first_name if user and user.first_name else t("friend", lang)
-        text = t("start", lang, name=name, org=t("org", lang), help=Raw(t("help", lang)))
+        text = greeting(lang, name, services.config.settings.organisation.name_in(lang))
         await reply(update, context, text, lang_keyboard(lang))
 
     async def help(self, update: Update, context: Context) -> None:

@@ -21,7 +21,11 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
     # -- start, help, language ----------------------------------------------------------------------
     "start": {
         "en": "Hello, {name}! I announce the events of {org}.\n\n{help}\n\nLanguage: /lang",
-        "ru": "Здравствуйте, {name}! Я рассказываю о мероприятиях: {org}.\n\n{help}\n\nЯзык: /lang",
+        "ru": "Здравствуйте, {name}! Я рассказываю о мероприятиях, которые проводит {org}.\n\n{help}\n\nЯзык: /lang",
+    },
+    "start_anonymous": {
+        "en": "Hello, {name}! I announce upcoming events.\n\n{help}\n\nLanguage: /lang",
+        "ru": "Здравствуйте, {name}! Я рассказываю о ближайших мероприятиях.\n\n{help}\n\nЯзык: /lang",
     },
     "help": {
         "en": ("<b>What I can do</b>\n"
@@ -51,7 +55,6 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
     },
     "choose_lang": {"en": "Choose a language:", "ru": "Выберите язык:"},
     "lang_set": {"en": "I will write in English.", "ru": "Буду писать по-русски."},
-    "org": {"en": "the Valdai Discussion Club", "ru": "Международного дискуссионного клуба «Валдай»"},
     "friend": {"en": "friend", "ru": "друг"},
     # -- odd input ----------------------------------------------------------------------------------
     "hint": {"en": "I did not understand that. /help lists what I can do.",
@@ -72,7 +75,7 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
     "event_not_found": {"en": "I know no event “{id}”. /events lists them.",
                         "ru": "Мероприятия «{id}» я не знаю. Список — /events."},
     "when": {"en": "When", "ru": "Когда"},
-    "when_format": {"en": "{weekday}, {date}, {year}, {time} {zone} ({gmt})", "ru": "{weekday}, {date} {year} г., {time} ({zone}, {gmt})"},
+    "when_format": {"en": "{weekday}, {date}, {year}, {time} {tz}", "ru": "{weekday}, {date} {year} г., {time} {tz}"},
     "list_when": {"en": "{date}, {year}, {time} ({gmt})", "ru": "{date} {year}, {time} ({gmt})"},
     "where": {"en": "Where", "ru": "Где"},
     "speakers": {"en": "Speakers", "ru": "Спикеры"},
@@ -150,7 +153,8 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
     "retry_refused": {"en": "Post #{id} was not retried: {reason}", "ru": "Публикация №{id} не повторена: {reason}"},
     "retry_done": {"en": "Post #{id} ({event} {step} on {target}) will be sent again now.",
                    "ru": "Публикация №{id} ({event} {step}, {target}) будет отправлена снова."},
-    "reload_done": {"en": "Config re-read: {events} events ({changed} changed), {errors} file errors.",
+    # Counts after a label ("Events: 1"), so that no number needs a plural form ("1 events").
+    "reload_done": {"en": "Config re-read. Events: {events} ({changed} changed); file errors: {errors}.",
                     "ru": "Настройки перечитаны: мероприятий {events} (изменено {changed}), ошибок в файлах {errors}."},
     "reload_failed": {"en": "The config has errors, nothing changed:\n{error}", "ru": "В настройках ошибки, ничего не изменено:\n{error}"},
     "stats": {"en": "<b>People</b>: {people} ({inactive} blocked the bot)\n<b>Subscribed</b>: {subscribed}\n{langs}",
@@ -165,6 +169,13 @@ def t(key: str, lang: str, /, **values: object) -> str:
     if not values:
         return template
     return template.format(**{k: v if isinstance(v, Raw) else esc(v) for k, v in values.items()})
+
+
+def greeting(lang: str, name: str, org: str | None) -> str:
+    """The /start text; `org` is the organisation's name from settings (`[organisation] name`), if given."""
+    if org is None:
+        return t("start_anonymous", lang, name=name, help=Raw(t("help", lang)))
+    return t("start", lang, name=name, org=org, help=Raw(t("help", lang)))
 
 
 def esc(value: object) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -18,6 +19,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.domain import LangCode, Platform, Url
+from bot.platforms import LinkPlacement, XPrices
 
 ENV_PREFIX = "ANNOUNCE_BOT_"
 
@@ -103,6 +105,19 @@ class XTarget(_TargetBase):
     secret_fields: ClassVar[tuple[str, ...]] = (
         "consumer_key", "consumer_secret", "access_token", "access_token_secret"
     )
+    # X bills every post created (docs.x.com pricing, 2026); `plan`, `preview` and the dashboard show the cost.
+    price_per_post: Decimal = Field(default=XPrices().per_post, ge=0, description="US dollars per post created")
+    price_per_post_with_url: Decimal = Field(
+        default=XPrices().per_post_with_url, ge=0, description="US dollars per post that contains a URL"
+    )
+    link_placement: LinkPlacement = Field(
+        default=LinkPlacement.LAST,
+        description="where the event's link goes in a thread: every post, the last one, or none (the card carries it)",
+    )
+
+    @property
+    def prices(self) -> XPrices:
+        return XPrices(per_post=self.price_per_post, per_post_with_url=self.price_per_post_with_url)
 
 
 class DzenTarget(_TargetBase):
@@ -335,6 +350,20 @@ class BrandingSettings(_Section):
     cards_dir: Path = Field(default=Path("var/cards"), description="where generated cards are cached")
 
 
+class OrganisationSettings(_Section):
+    """Who runs this bot, named as the chat bot's texts say it in a sentence, per language."""
+
+    name: dict[LangCode, Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description='English with its article, Russian in the nominative: {en = "the Valdai Discussion Club", '
+        'ru = "Международный дискуссионный клуб «Валдай»"}',
+    )
+
+    def name_in(self, lang: str) -> str | None:
+        """The name in `lang`; None when it is not given in that language (a greeting then names nobody)."""
+        return self.name.get(lang)
+
+
 class Settings(BaseSettings):
     """All settings. Relative paths are relative to the working directory."""
 
@@ -350,6 +379,7 @@ class Settings(BaseSettings):
     chat: ChatSettings = ChatSettings()
     web: WebSettings = WebSettings()
     branding: BrandingSettings = BrandingSettings()
+    organisation: OrganisationSettings = OrganisationSettings()
     templates_dir: Path | None = None
     targets: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")], Target] = Field(default_factory=dict)
 

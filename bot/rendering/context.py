@@ -1,22 +1,37 @@
-"""What templates see: an event resolved into one language, with dates localised by Babel."""
+"""What templates see: an event resolved into one language, with dates, countdowns, lists and phone numbers
+localised (Babel, phonenumbers) and Russian agreement made (pymorphy3)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
+from functools import cache, lru_cache
 
+import phonenumbers
+import pymorphy3
 from babel import Locale
+from babel.core import get_global
 from babel.dates import format_datetime, format_skeleton, format_timedelta, get_timezone_name
+from babel.lists import format_list
 
 from bot.domain import Event, Person, pick
 
-# Names of the places a broadcast can be watched, as a reader of each language knows them.
-_CHANNEL_LABELS: dict[str, dict[str, str]] = {
-    "en": {"website": "Website", "telegram": "Telegram", "vk": "VK", "x": "X", "dzen": "Dzen",
-           "youtube": "YouTube", "rutube": "Rutube"},
-    "ru": {"website": "сайт", "telegram": "Telegram", "vk": "ВКонтакте", "x": "X", "dzen": "Дзен",
-           "youtube": "YouTube", "rutube": "Rutube"},
+# The places a broadcast can be watched, as a reader of each language knows them: the name in a list
+# ("• Website") and the phrase in a sentence ("on the website", "во ВКонтакте": Russian needs the
+# prepositional case and its own preposition for each).
+_CHANNELS: dict[str, dict[str, tuple[str, str]]] = {
+    "en": {"website": ("Website", "the website"), "telegram": ("Telegram", "Telegram"), "vk": ("VK", "VK"),
+           "x": ("X", "X"), "dzen": ("Dzen", "Dzen"), "youtube": ("YouTube", "YouTube"),
+           "rutube": ("Rutube", "Rutube")},
+    "ru": {"website": ("Сайт", "на сайте"), "telegram": ("Telegram", "в Telegram"), "vk": ("ВКонтакте", "во ВКонтакте"),
+           "x": ("X", "в X"), "dzen": ("Дзен", "в Дзене"), "youtube": ("YouTube", "на YouTube"),
+           "rutube": ("Rutube", "на Rutube")},
 }
+# English lists as the reference organiser writes them ("VK, Telegram and Dzen"): British, no serial comma.
+_LIST_LOCALE = {"en": "en_GB"}
+# What a format is when the event does not say, so that no post reads "will host event dedicated to".
+_DEFAULT_FORMAT = {"en": "an event", "ru": "мероприятие"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,13 +44,18 @@ class PersonView:
 @dataclass(frozen=True, kw_only=True)
 class LinkView:
     key: str
-    label: str
+    label: str  # as a list item: "Website", "Сайт"
+    on: str  # in a sentence: "the website", "на сайте"
     url: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class When:
-    """A moment in the event's own zone, in words: '27 November', '11:00', 'Moscow Time', 'GMT+3'."""
+    """A moment in the event's own zone, in words: 'November 27', '11:00', 'Moscow Time', 'GMT+3'.
+
+    `tz` is how the language names the zone after a time ("Moscow Time (GMT+3)", "по московскому времени"),
+    `at` the time with it, `full` the date and time with it.
+    """
 
     date: str
     time: str
@@ -43,6 +63,8 @@ class When:
     year: str
     zone: str
     gmt: str
+    tz: str
+    at: str
     iso: str
     full: str
 
@@ -69,7 +91,9 @@ class EventView:
     phone: str | None
     live: tuple[LinkView, ...]
     url: str | None
+    live_on: str  # "on the website, X, VK, Telegram and Dzen", "на сайте, в X, во ВКонтакте, в Telegram и в Дзене"
     hashtags: tuple[str, ...]
+    dedicated: str  # "dedicated to" as it agrees with the format: "посвящённую" (дискуссию), "посвящённый" (семинар)
     cover: str | None
     report: str
     report_title: str
@@ -85,35 +109,168 @@ def gmt_offset(moment: datetime) -> str:
     return f"GMT{sign}{hours}" + (f":{rest:02d}" if rest else "")
 
 
-# How a language writes "27 November, 11:00 Moscow Time (GMT+3)".
+# How a language writes "November 27, 11:00 Moscow Time (GMT+3)".
 _FULL = {
-    "en": "{date}, {time} {zone} ({gmt})",
-    "ru": "{date}, {time} ({zone}, {gmt})",
+    "en": "{date}, {time} {tz}",
+    "ru": "{date} в {time} {tz}",
 }
+# Russian names a zone by an adjective ("по московскому времени"), which CLDR does not give; the metazones
+# a Russian reader knows by name, and for any other "по местному времени (GMT+1)".
+_RU_METAZONES = {"Moscow": "по московскому времени"}
+
+
+def _zone_phrase(moment: datetime, lang: str, zone: str, gmt: str) -> str:
+    if lang != "ru":
+        return f"{zone} ({gmt})"
+    metazone = get_global("meta_zones").get(getattr(moment.tzinfo, "key", ""))
+    return _RU_METAZONES.get(metazone or "", f"по местному времени ({gmt})")
 
 
 def describe(moment: datetime, lang: str) -> When:
     locale = Locale.parse(lang)
-    parts = {
-        # The locale's own order: "November 27" in English, "27 ноября" in Russian.
-        "date": format_skeleton("MMMMd", moment, locale=locale),
-        "time": format_datetime(moment, "HH:mm", locale=locale),
-        # The generic name ("Moscow Time", "Москва") reads right all year, unlike "Standard Time".
-        "zone": get_timezone_name(moment, zone_variant="generic", locale=locale),
-        "gmt": gmt_offset(moment),
-    }
+    # The generic name ("Moscow Time", "Москва") reads right all year, unlike "Standard Time".
+    zone = get_timezone_name(moment, zone_variant="generic", locale=locale)
+    gmt = gmt_offset(moment)
+    tz = _zone_phrase(moment, lang, zone, gmt)
+    # The locale's own order: "November 27" in English, "27 ноября" in Russian.
+    date = format_skeleton("MMMMd", moment, locale=locale)
+    time = format_datetime(moment, "HH:mm", locale=locale)
     return When(
-        **parts,
+        date=date,
+        time=time,
         weekday=format_datetime(moment, "EEEE", locale=locale),
         year=format_datetime(moment, "y", locale=locale),
+        zone=zone,
+        gmt=gmt,
+        tz=tz,
+        at=f"{time} {tz}",
         iso=moment.isoformat(),
-        full=_FULL.get(lang, _FULL["en"]).format(**parts),
+        full=_FULL.get(lang, _FULL["en"]).format(date=date, time=time, tz=tz),
     )
 
 
-def until(delta: timedelta, lang: str) -> str:
-    """'in 1 day', 'через 1 час': how long before the start a reminder goes out."""
-    return str(format_timedelta(delta, add_direction=True, locale=lang))
+class CountdownKind(StrEnum):
+    MINUTES = "minutes"  # in 15 minutes
+    HOURS = "hours"  # in an hour, in 3 hours (whole hours only)
+    TODAY = "today"
+    TOMORROW = "tomorrow"
+    DAYS = "days"  # in 3 days (calendar days)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Countdown:
+    """How long until the start, as people say it: 'in 15 minutes', 'in an hour', 'tomorrow', 'через 3 дня'."""
+
+    kind: CountdownKind
+    phrase: str
+
+
+# CLDR says "in 1 hour", "через 1 час"; people say "in an hour", "через час".
+_ONE = {
+    "en": {"minute": "in a minute", "hour": "in an hour"},
+    "ru": {"minute": "через минуту", "hour": "через час"},
+}
+_DAY_WORDS = {
+    "en": {CountdownKind.TODAY: "today", CountdownKind.TOMORROW: "tomorrow"},
+    "ru": {CountdownKind.TODAY: "сегодня", CountdownKind.TOMORROW: "завтра"},
+}
+# Whole hours up to this many are said as hours ("in 3 hours"); beyond, the day is the clearer word.
+_MAX_HOURS = 12
+
+
+def _relative(amount: int, unit: str, lang: str) -> str:
+    """'in 3 hours', 'через 21 час', 'через 5 минут': CLDR's relative-time forms with their plurals (Babel).
+
+    Babel picks the largest unit reaching `threshold`; a threshold of `amount` makes it keep the unit chosen
+    here (21 days stay "21 days", not "3 weeks") without rounding anything.
+    """
+    if amount == 1 and unit in _ONE.get(lang, {}):
+        return _ONE[lang][unit]
+    seconds = {"minute": 60, "hour": 3600, "day": 86400}[unit]
+    return str(
+        format_timedelta(
+            timedelta(seconds=amount * seconds), threshold=amount, add_direction=True, format="long", locale=lang
+        )
+    )
+
+
+def countdown(delta: timedelta, lang: str, start: datetime | None = None) -> Countdown:
+    """What a reminder sent `delta` before `start` says of the time left, for any time left.
+
+    Under an hour in minutes, whole hours (up to 12) in hours; otherwise by the calendar of the event's zone
+    (`start`'s): today, tomorrow, in N days. Without `start` there is no calendar: the nearest hour or day.
+    """
+    minutes = max(1, round(delta.total_seconds() / 60))
+    if minutes < 60:
+        return Countdown(kind=CountdownKind.MINUTES, phrase=_relative(minutes, "minute", lang))
+    if start is None:  # no calendar to say "tomorrow" by: the nearest whole hour or day
+        if minutes < 24 * 60:
+            return Countdown(kind=CountdownKind.HOURS, phrase=_relative(round(minutes / 60), "hour", lang))
+        return Countdown(kind=CountdownKind.DAYS, phrase=_relative(round(minutes / (24 * 60)), "day", lang))
+    hours, rest = divmod(minutes, 60)
+    if rest == 0 and hours <= _MAX_HOURS:
+        return Countdown(kind=CountdownKind.HOURS, phrase=_relative(hours, "hour", lang))
+    days = (start.date() - (start - delta).date()).days
+    words = _DAY_WORDS.get(lang, _DAY_WORDS["en"])
+    if days == 0:
+        return Countdown(kind=CountdownKind.TODAY, phrase=words[CountdownKind.TODAY])
+    if days == 1:
+        return Countdown(kind=CountdownKind.TOMORROW, phrase=words[CountdownKind.TOMORROW])
+    return Countdown(kind=CountdownKind.DAYS, phrase=_relative(days, "day", lang))
+
+
+def until(delta: timedelta, lang: str, start: datetime | None = None) -> str:
+    """'in 15 minutes', 'in an hour', 'tomorrow', 'через 3 дня': the time left before `start` (see countdown)."""
+    return countdown(delta, lang, start).phrase
+
+
+@lru_cache(maxsize=1024)  # pure, and asked for at every render of the event
+def phone_number(raw: str) -> str:
+    """'+7 926 930-77-63' for '+79269307763': the international format (phonenumbers); as written if unknown."""
+    try:
+        number = phonenumbers.parse(raw, None)
+    except phonenumbers.NumberParseException:
+        return raw
+    if not phonenumbers.is_possible_number(number):
+        return raw
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+
+
+@cache
+def morph() -> pymorphy3.MorphAnalyzer:
+    return pymorphy3.MorphAnalyzer()
+
+
+def accusative_head(phrase: str) -> pymorphy3.analyzer.Parse | None:
+    """The noun a Russian phrase in the accusative is about ("экспертную дискуссию" -> дискуссию), if any."""
+    for word in reversed(phrase.replace("«", " ").replace("»", " ").split()):
+        for parse in morph().parse(word):
+            if parse.tag.POS == "NOUN" and parse.tag.case == "accs":
+                return parse
+    return None
+
+
+@lru_cache(maxsize=1024)  # pure, and asked for at every render of the event
+def dedicated(format_text: str, lang: str) -> str:
+    """'dedicated' agreeing with the format: 'посвящённую' (дискуссию), 'посвящённый' (семинар), 'посвящённые'."""
+    if lang != "ru":
+        return "dedicated"
+    head = accusative_head(format_text)
+    if head is None:
+        return "посвящённую"  # most formats are feminine (дискуссию, конференцию, встречу); `validate` warns
+    wanted = {"accs", "plur", "inan"} if head.tag.number == "plur" else {"accs", head.tag.gender or "femn"}
+    if head.tag.number != "plur" and head.tag.gender == "masc":
+        wanted.add(head.tag.animacy or "inan")
+    form = morph().parse("посвящённый")[0].inflect(wanted)
+    return str(form.word) if form else "посвящённую"
+
+
+def live_phrase(links: tuple[LinkView, ...], lang: str) -> str:
+    """'on the website, X, VK, Telegram and Dzen' / 'на сайте, в X, во ВКонтакте, в Telegram и в Дзене'."""
+    if not links:
+        return ""
+    listed = format_list([link.on for link in links], locale=_LIST_LOCALE.get(lang, lang))
+    return f"on {listed}" if lang == "en" else listed
 
 
 def _person(person: Person, lang: str, fallback: str) -> PersonView:
@@ -128,18 +285,32 @@ def language_name(code: str, lang: str) -> str:
     return Locale.parse(code).get_display_name(lang) or code
 
 
+def _channel(key: str, url: str, lang: str) -> LinkView:
+    known = _CHANNELS.get(lang, _CHANNELS["en"])
+    label, on = known.get(key, (key.capitalize(), key.capitalize() if lang != "ru" else f"в {key.capitalize()}"))
+    return LinkView(key=key, label=label, on=on, url=url)
+
+
+def format_of(event: Event, lang: str) -> str:
+    """The event's format in `lang`, or the language's word for an event when the file does not say."""
+    if "format" not in event.model_fields_set:
+        return _DEFAULT_FORMAT.get(lang, pick(event.format, lang, event.lang))
+    return pick(event.format, lang, event.lang)
+
+
 def view(event: Event, lang: str) -> EventView:
     """The event as a reader of `lang` sees it; texts missing in `lang` fall back to the event's own."""
     own = event.lang
-    labels = _CHANNEL_LABELS.get(lang, _CHANNEL_LABELS["en"])
     accreditation = event.accreditation
+    live = tuple(_channel(key, url, lang) for key, url in event.live.items())
+    form = format_of(event, lang)
     return EventView(
         id=event.id,
         status=event.status.value,
         series=pick(event.series, lang, own),
         title=pick(event.title, lang, own),
         organiser=pick(event.organiser, lang, own),
-        format=pick(event.format, lang, own),
+        format=form,
         topic=pick(event.topic, lang, own),
         lead=pick(event.lead, lang, own),
         description=pick(event.description, lang, own),
@@ -151,12 +322,12 @@ def view(event: Event, lang: str) -> EventView:
         languages=tuple(language_name(code, lang) for code in event.languages),
         accreditation=pick(accreditation.text, lang, own) if accreditation else "",
         accreditation_url=accreditation.form_url if accreditation else None,
-        phone=accreditation.phone if accreditation else None,
-        live=tuple(
-            LinkView(key=key, label=labels.get(key, key.capitalize()), url=url) for key, url in event.live.items()
-        ),
+        phone=phone_number(accreditation.phone) if accreditation and accreditation.phone else None,
+        live=live,
+        live_on=live_phrase(live, lang),
         url=event.url,
         hashtags=event.hashtags,
+        dedicated=dedicated(form, lang),
         cover=event.cover.url if event.cover else None,
         report=pick(event.report, lang, own),
         report_title=pick(event.report_title, lang, own) or pick(event.title, lang, own),

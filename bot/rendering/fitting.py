@@ -2,52 +2,125 @@
 
 from __future__ import annotations
 
+import html as html_module
 import re
+from bisect import bisect_left
 from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import accumulate, pairwise
+
+import regex
 
 from bot.errors import FitError
 from bot.platforms import PlatformSpec
 
-# A space inside a tag (`<span class="tg-spoiler">`) is no place to split; user text in HTML markups is
-# escaped, so every '<' and '>' there belongs to a tag.
-_OUTSIDE_TAG = r"(?![^<>]*>)"
-_SENTENCE_END = re.compile(r"(?<=[.!?…»”])\s+" + _OUTSIDE_TAG)
-_WORD_GAP = re.compile(r" " + _OUTSIDE_TAG)
-_HTML_TOKEN = re.compile(r"<[^>]*>|&#?\w+;|.", re.DOTALL)
+# A user-perceived character (an extended grapheme cluster of UAX #29): a flag is two regional indicators,
+# a family a ZWJ sequence, 'é' may be 'e' and a combining accent. A part never starts or ends inside one.
+_CLUSTER = regex.compile(r"\X")
+_SPECIAL = re.compile(r"<[^>]*>|&#?\w+;")  # a tag or an entity: never cut inside
 _TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)[^>]*>")
 
-# Each level breaks a piece that is still too long into smaller pieces, and says how to join them back.
-_LEVELS: tuple[tuple[Callable[[str], list[str]], str], ...] = (
-    (lambda text: text.split("\n\n"), "\n\n"),
-    (lambda text: text.split("\n"), "\n"),
-    (_SENTENCE_END.split, " "),
-    (_WORD_GAP.split, " "),
+# Each level breaks a piece that is still too long into smaller pieces at a separator, and says how to join
+# them back. A separator counts only where both its ends are cut points (see `cut_points`).
+_LEVELS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\n\n"), "\n\n"),
+    (re.compile(r"\n"), "\n"),
+    (re.compile(r"(?<=[.!?…»”])\s+"), " "),
+    (re.compile(r" "), " "),
 )
 
 
-def fit(text: str, spec: PlatformSpec, *, first_limit: int | None = None) -> list[str]:
+def _boundaries(text: str) -> frozenset[int]:
+    return frozenset(accumulate(map(len, _CLUSTER.findall(text)), initial=0))
+
+
+def cut_points(text: str, html: bool) -> frozenset[int]:
+    """The offsets in `text` where a part may begin or end: the boundaries between the user-perceived
+    characters a reader sees, never inside a tag or an entity (for HTML markups)."""
+    specials = list(_SPECIAL.finditer(text)) if html else []
+    if not specials:
+        return _boundaries(text)
+    # Tags show nothing and an entity shows what it stands for: find the clusters in what a reader sees, then
+    # map them back. Between two tags or entities, offsets in the text and in what is seen differ by a constant.
+    seen: list[str] = []
+    runs: list[tuple[int, int, int]] = []  # plain text: (start, end, offset of its start in the visible text)
+    tokens: list[tuple[int, int]] = []  # a tag or entity: (start, offset in the visible text)
+    last = visible_length = 0
+    for match in specials:
+        if match.start() > last:
+            runs.append((last, match.start(), visible_length))
+            seen.append(text[last : match.start()])
+            visible_length += match.start() - last
+        tokens.append((match.start(), visible_length))
+        shown = _shown(match.group())
+        seen.append(shown)
+        visible_length += len(shown)
+        last = match.end()
+    if last < len(text):
+        runs.append((last, len(text), visible_length))
+        seen.append(text[last:])
+    boundaries = _boundaries("".join(seen))
+    ordered = sorted(boundaries)
+    points = {len(text)} | {start for start, shown_at in tokens if shown_at in boundaries}
+    for start, end, shown_at in runs:
+        inside = ordered[bisect_left(ordered, shown_at) : bisect_left(ordered, shown_at + end - start)]
+        points.update(start + offset - shown_at for offset in inside)
+    return frozenset(points)
+
+
+def _shown(token: str) -> str:
+    return "" if token[0] == "<" else html_module.unescape(token)
+
+
+def strip_clusters(text: str, *, leading: bool = True) -> str:
+    """`str.strip` that removes only whole clusters: a space carrying a combining mark is a character (and so
+    is a prepended mark with the space after it). Only the whitespace next to the kept text can belong to a
+    cluster of it, so only that is looked at."""
+    stripped = text.rstrip()
+    end = len(stripped)
+    if end < len(text) and end:
+        # The last cluster up to and including the first whitespace character removed.
+        window = text[max(0, end - 16) : end + 1]
+        if len(_CLUSTER.findall(window)[-1]) > 1:
+            end += 1
+    text = text[:end]
+    if not leading:
+        return text
+    start = len(text) - len(text.lstrip())
+    carried = _CLUSTER.match(text, start - 1) if 0 < start < len(text) else None
+    if carried is not None and len(carried.group()) > 1:
+        start -= 1
+    return text[start:]
+
+
+def fit(text: str, spec: PlatformSpec, *, first_limit: int | None = None, suffix: str = "") -> list[str]:
     """Return the parts `text` must be published as, each within the limit.
 
     A post that fits is returned whole. Otherwise it is split at the coarsest boundary that works
-    (paragraph, line, sentence, word); only a single word longer than a whole message is cut, since
-    there is no other way to publish it. `first_limit` is a smaller limit for the first part (a photo's
-    caption). Raises FitError when more parts than the platform's declared maximum would be needed.
+    (paragraph, line, sentence, word); only a single word longer than a whole message is cut, between two
+    user-perceived characters, since there is no other way to publish it. `first_limit` is a smaller limit for
+    the first part (a photo's caption). `suffix` ends every part, after a blank line (a link each tweet of a
+    thread carries). Raises FitError when more parts than the platform's declared maximum would be needed, or
+    when one user-perceived character alone is longer than a message.
     """
-    text = text.strip()
+    text = strip_clusters(text)
+    tail = f"\n\n{suffix}" if suffix else ""
     first = first_limit or spec.max_length
-    if spec.measure(text) <= first:
-        return [text]
+    if spec.measure(text + tail) <= first:
+        return [text + tail]
     if spec.max_parts <= 1:
-        raise FitError(f"{spec.label}: {spec.measure(text)} > {first} and the platform takes one part only")
+        raise FitError(f"{spec.label}: {spec.measure(text + tail)} > {first} and the platform takes one part only")
     # Tags do not count towards any limit we declare, so closing and reopening them changes no length.
-    # Leave room for "12/12" on a line of its own when parts are numbered.
+    # Leave room for "12/12" on a line of its own when parts are numbered, and for the suffix.
     reserve = spec.measure(f"\n{spec.max_parts}/{spec.max_parts}") if spec.number_parts else 0
+    if tail:
+        reserve += spec.measure(tail)
 
     def budget(index: int) -> int:
         return (first if index == 0 else spec.max_length) - reserve
 
     html = spec.markup.is_html
-    parts = _pack(text, 0, budget, spec.measure, html, 0)
+    parts = _Packer(budget=budget, measure=spec.measure, html=html, label=spec.label).pack(text, 0, 0)
     if html:
         parts = rebalance(parts)
     if len(parts) > spec.max_parts:
@@ -55,64 +128,92 @@ def fit(text: str, spec: PlatformSpec, *, first_limit: int | None = None) -> lis
             f"{spec.label}: the post needs {len(parts)} parts of at most {spec.max_length}, "
             f"more than the {spec.max_parts} this platform allows; shorten the text"
         )
+    parts = [part + tail for part in parts]
     if spec.number_parts and len(parts) > 1:
         parts = [f"{part}\n{i}/{len(parts)}" for i, part in enumerate(parts, 1)]
     return parts
 
 
-def _pack(
-    text: str, level: int, budget: Callable[[int], int], measure: Callable[[str], int], html: bool, done: int
-) -> list[str]:
-    """Greedily pack pieces of `text` (split at `level`) into parts; part number i gets `budget(i)`.
+@dataclass(frozen=True, kw_only=True)
+class _Packer:
+    budget: Callable[[int], int]  # the limit of part number i
+    measure: Callable[[str], int]
+    html: bool
+    label: str
 
-    `done` counts the parts completed before `text` began, so that nested levels know which part they fill.
-    """
-    if level == len(_LEVELS):
-        return _cut(text, budget, measure, html, done)
-    split, joiner = _LEVELS[level]
-    parts: list[str] = []
-    current = ""
-    for raw in split(text):
-        piece = raw.strip() if joiner != "\n" else raw.rstrip()
-        if not piece:
-            continue
-        limit = budget(done + len(parts))
-        candidate = f"{current}{joiner}{piece}" if current else piece
-        if measure(candidate) <= limit:
-            current = candidate
-            continue
+    def split(self, text: str, level: int) -> list[str]:
+        separator, _ = _LEVELS[level]
+        allowed = cut_points(text, self.html)
+        pieces: list[str] = []
+        last = 0
+        for match in separator.finditer(text):
+            # A space followed by a combining mark is part of that character: no place to split.
+            if match.start() in allowed and match.end() in allowed:
+                pieces.append(text[last : match.start()])
+                last = match.end()
+        pieces.append(text[last:])
+        return pieces
+
+    def pack(self, text: str, level: int, done: int) -> list[str]:
+        """Greedily pack pieces of `text` (split at `level`) into parts; part number i gets `budget(i)`.
+
+        `done` counts the parts completed before `text` began, so that nested levels know which part they fill.
+        """
+        if level == len(_LEVELS):
+            return self.cut(text, done)
+        _, joiner = _LEVELS[level]
+        parts: list[str] = []
+        current = ""
+        for raw in self.split(text, level):
+            piece = strip_clusters(raw, leading=joiner != "\n")
+            if not piece:
+                continue
+            limit = self.budget(done + len(parts))
+            candidate = f"{current}{joiner}{piece}" if current else piece
+            if self.measure(candidate) <= limit:
+                current = candidate
+                continue
+            if current:
+                parts.append(current)
+                current = ""
+                limit = self.budget(done + len(parts))
+            if self.measure(piece) <= limit:
+                current = piece
+            else:
+                smaller = self.pack(piece, level + 1, done + len(parts))
+                parts.extend(smaller[:-1])
+                current = smaller[-1]
         if current:
             parts.append(current)
-            current = ""
-            limit = budget(done + len(parts))
-        if measure(piece) <= limit:
-            current = piece
-        else:
-            smaller = _pack(piece, level + 1, budget, measure, html, done + len(parts))
-            parts.extend(smaller[:-1])
-            current = smaller[-1]
-    if current:
-        parts.append(current)
-    return parts
+        return parts
 
-
-def _cut(word: str, budget: Callable[[int], int], measure: Callable[[str], int], html: bool, done: int) -> list[str]:
-    """Last resort for one overlong word: cut between characters, never inside a tag or entity."""
-    tokens = _HTML_TOKEN.findall(word) if html else list(word)
-    parts: list[str] = []
-    while tokens:
-        # The longest prefix within the budget, found by bisection: measuring is the costly part.
-        low, high = 1, len(tokens)
-        limit = budget(done + len(parts))
-        while low < high:
-            middle = (low + high + 1) // 2
-            if measure("".join(tokens[:middle])) <= limit:
-                low = middle
-            else:
-                high = middle - 1
-        parts.append("".join(tokens[:low]))
-        tokens = tokens[low:]
-    return parts
+    def cut(self, word: str, done: int) -> list[str]:
+        """Last resort for one overlong word: cut between user-perceived characters, never inside a tag or
+        entity."""
+        points = sorted(cut_points(word, self.html))
+        atoms = [word[start:end] for start, end in pairwise(points)]
+        parts: list[str] = []
+        while atoms:
+            # The longest prefix within the budget, found by bisection: measuring is the costly part.
+            low, high = 1, len(atoms)
+            limit = self.budget(done + len(parts))
+            while low < high:
+                middle = (low + high + 1) // 2
+                if self.measure("".join(atoms[:middle])) <= limit:
+                    low = middle
+                else:
+                    high = middle - 1
+            if low == 1 and self.measure(atoms[0]) > limit:
+                shown = atoms[0][:12].encode("unicode_escape").decode()
+                raise FitError(
+                    f"{self.label}: one character ('{shown}…', {len(atoms[0])} code points) is longer than a "
+                    f"message ({limit}); it cannot be split without breaking it"
+                )
+            # A cut next to a line break (the word was cut only because no separator was a cut point).
+            if part := strip_clusters("".join(atoms[:low])):
+                parts.append(part)
+            atoms = atoms[low:]
+        return parts
 
 
 def _open_tags(text: str, stack: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:

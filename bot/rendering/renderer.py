@@ -22,8 +22,8 @@ from markupsafe import Markup as Safe
 
 from bot.domain import Event, Part, Platform, PostKind, RenderedPost
 from bot.errors import ConfigError, FitError
-from bot.platforms import SPECS, Markup, PlatformSpec
-from bot.rendering.context import until, view
+from bot.platforms import SPECS, LinkPlacement, Markup, PlatformSpec
+from bot.rendering.context import countdown, view
 from bot.rendering.fitting import fit
 from bot.rendering.markup import dzen_html_problems, telegram_html_problems, to_dzen_html
 from bot.summaries import synopsis
@@ -31,11 +31,16 @@ from bot.summaries import synopsis
 
 @dataclass(frozen=True, kw_only=True)
 class Destination:
-    """Where a rendered post goes: a named target of a platform, read in one language."""
+    """Where a rendered post goes: a named target of a platform, read in one language.
+
+    `link_placement` is the target's choice on a platform that bills links (X's `link_placement` setting);
+    None takes the platform's default, and platforms whose templates place their own links ignore it.
+    """
 
     target: str
     platform: Platform
     lang: str
+    link_placement: LinkPlacement | None = None
 
 
 def _html_filters() -> dict[str, Any]:
@@ -109,18 +114,26 @@ class Renderer:
         *,
         before_start: timedelta | None = None,
     ) -> RenderedPost:
-        """Render and fit one post. Raises ConfigError for template faults, FitError when it cannot fit."""
+        """Render and fit one post. Raises ConfigError for template faults, FitError when it cannot fit.
+
+        `before_start`: how long before the event's start the post goes out (a reminder's "in an hour",
+        "tomorrow"); pass `event.start - now` when it goes out later than planned, so that it says what is true.
+        """
         spec = SPECS[destination.platform]
         env = self._envs[spec.markup]
         names = self.template_names(kind, destination.platform, destination.lang)
         event_view = view(event, destination.lang)
         view_title = event_view.title
+        # `before_start` is the time left when the post goes out: the step's lead for a reminder on time, the
+        # real `event.start - now` for one that goes out late.
+        left = countdown(before_start, destination.lang, event.start) if before_start else None
         context = {
             "event": event_view,
             "kind": kind.value,
             "platform": destination.platform.value,
             "lang": destination.lang,
-            "until": until(before_start, destination.lang) if before_start else "",
+            "countdown": left,
+            "until": left.phrase if left else "",
             # The link the post is about (the stream when live, else the event's page), or "".
             "post_link": _primary_link(event, kind, destination.platform) or "",
         }
@@ -146,6 +159,22 @@ class Renderer:
         return self._fitted(spec, event, kind, destination, text, headline).model_copy(
             update={"teaser": teaser, "summary": summary})
 
+    @staticmethod
+    def _placed_links(
+        spec: PlatformSpec, event: Event, kind: PostKind, dest: Destination, text: str
+    ) -> tuple[str, str]:
+        """The text with the links at its end, and the suffix every part carries, as the placement says."""
+        if spec.link_placement is None:
+            return text, ""  # the templates wrote the links
+        links = "\n".join(_links(event, kind, dest.platform))
+        placement = dest.link_placement or spec.link_placement
+        if not links or placement is LinkPlacement.NONE:
+            return text, ""
+        if placement is LinkPlacement.EVERY:
+            return text, links
+        # The last paragraph of the text is packed into the last part, whether the post is split or not.
+        return f"{text}\n\n{links}", ""
+
     def _path(self, names: list[str]) -> str:
         for name in names:
             if (self.templates_dir / name).exists():
@@ -163,7 +192,8 @@ class Renderer:
             raise ConfigError(self._path(self.template_names(kind, dest.platform, dest.lang)), problems)
         # A post with a cover goes out as a photo, whose caption is shorter than a message.
         # Only the caption must be short: the rest follows as messages of the full length.
-        parts = fit(text, spec, first_limit=spec.caption_length if event.cover else None)
+        text, suffix = self._placed_links(spec, event, kind, dest, text)
+        parts = fit(text, spec, first_limit=spec.caption_length if event.cover else None, suffix=suffix)
         link = _primary_link(event, kind, dest.platform)
         return RenderedPost(
             event_id=event.id,
@@ -194,6 +224,14 @@ def _primary_link(event: Event, kind: PostKind, platform: Platform) -> str | Non
     if kind is PostKind.LIVE:
         return event.live.get(platform.value) or event.live.get("website") or event.url
     return event.url or event.live.get("website")
+
+
+def _links(event: Event, kind: PostKind, platform: Platform) -> tuple[str, ...]:
+    """The links the renderer places (X): the primary one, and when live also the website's stream."""
+    found = [_primary_link(event, kind, platform)]
+    if kind is PostKind.LIVE:
+        found.append(event.live.get("website"))
+    return tuple(dict.fromkeys(link for link in found if link))
 
 
 __all__ = ["Destination", "FitError", "Renderer"]

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, or_, select, update
@@ -40,6 +40,9 @@ _REPLANNABLE = frozenset({_S.PLANNED, _S.WAITING, _S.CANCELLED})
 _UNSENT = frozenset({_S.PLANNED, _S.WAITING, _S.RETRYING})
 WITHDRAWN_PREFIX = "withdrawn: "
 WITHDRAWN = "withdrawn"
+# A post due a few minutes before its event was first seen is still "now" (an event added just in time, a bot
+# that took a while to start); one due longer ago than this was owed before anyone could have sent it.
+FIRST_SEEN_GRACE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,7 +186,7 @@ class Store:
                 state, reason = _desired(item, active, event)
                 post = existing.pop(item.key, None)
                 if post is None:
-                    if skip_past and item.due_at < now and state is not _S.CANCELLED:
+                    if skip_past and item.due_at < now - FIRST_SEEN_GRACE and state is not _S.CANCELLED:
                         state = _S.SKIPPED
                         reason = (f"already past when first planned ({item.due_at:%Y-%m-%d %H:%M} UTC): not sent "
                                   "late; `announce-bot retry` sends it")

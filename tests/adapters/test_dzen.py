@@ -399,6 +399,15 @@ hostile = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, 
     bool)
 
 
+def as_feedparser_reads(text: str) -> str:
+    """feedparser "repairs" text that looks like UTF-8 read as Latin-1 (mixin.py: it re-encodes it), so 'Â¡' comes
+    back as '¡' from a correct feed: the reader's quirk, which the comparison must allow for."""
+    try:
+        return text.encode("iso-8859-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
 @settings(max_examples=60, deadline=None)
 @given(title=hostile, summary=hostile)
 def test_hostile_titles_and_synopses_survive_a_reader(title: str, summary: str) -> None:
@@ -410,9 +419,9 @@ def test_hostile_titles_and_synopses_survive_a_reader(title: str, summary: str) 
     parsed = feedparser.parse(data)
     assert not parsed.bozo, parsed.get("bozo_exception")
     [entry] = parsed.entries
-    assert entry.title == " ".join(title.split()) or entry.title == title
-    assert html.unescape(entry.summary) == summary
-    assert parse_feed(data, "test") == [item]
+    assert entry.title in (as_feedparser_reads(" ".join(title.split())), as_feedparser_reads(title))
+    assert html.unescape(entry.summary) == as_feedparser_reads(summary)
+    assert parse_feed(data, "test") == [item]  # and our own strict reading gets back exactly what was written
 
 
 def test_russia_and_china_in_keep_their_words() -> None:

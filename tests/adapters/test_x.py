@@ -73,7 +73,7 @@ async def test_the_announcement_arrives_as_a_thread_in_order(
     assert all(x_weighted_length(t.text) <= 280 for t in fake.tweets)
     assert fake.tweets[0].in_reply_to is None
     assert [t.in_reply_to for t in fake.tweets[1:]] == [t.id for t in fake.tweets[:-1]]
-    assert announcement.link and announcement.link in fake.tweets[0].text
+    assert announcement.link and announcement.link in fake.tweets[-1].text  # link_placement "last", the default
     assert receipt.post_id == fake.tweets[0].id
     assert receipt.extra_ids == tuple(t.id for t in fake.tweets[1:])
     assert receipt.link == f"https://x.com/valdaiclub/status/{fake.tweets[0].id}"

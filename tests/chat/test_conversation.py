@@ -46,7 +46,7 @@ async def test_next_shows_the_event_in_full(say: Say) -> None:
     assert "Georgy Toloraya — Head of the Center of Russian Strategy in Asia" in text
     assert "Moderator: Ivan Timofeev — Programme Director of the Valdai Discussion Club" in text
     assert "Languages: Russian, English" in text
-    assert "Accreditation: In order to get accredited" in text and "+79269307763" in text
+    assert "Accreditation: In order to get accredited" in text and "+7 926 930-77-63" in text
     assert "Live broadcast: Website · X · VK · Telegram · Dzen" in text
     assert '<a href="https://vk.com/valdaiclub">VK</a>' in card["text"]
     assert telegram_length(card["text"]) <= 4096
@@ -59,7 +59,7 @@ async def test_next_in_russian_uses_russian_dates_and_texts(say: Say) -> None:
     text = visible_text(card["text"])
     assert text.startswith("Клуб «Валдай» обсудит договор России и КНДР")
     when = next(line for line in text.splitlines() if "Когда:" in line)
-    assert all(part in when for part in ("Среда", "27 ноября", "2024", "11:00", "Москва", "GMT+3"))
+    assert all(part in when for part in ("Среда", "27 ноября", "2024", "11:00", "по московскому времени"))
     assert "Дмитрий Кику — заместитель директора" in text
     assert "Языки: русский, английский" in text
     assert set(buttons(card)) == {"🎤 Спикеры", "📺 Трансляция", "📅 В календарь", "🔔 Напомнить"}

@@ -3,10 +3,12 @@ boundary (paragraph, line, sentence, word), tags balanced per part, X threads nu
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 
 import pytest
+import regex
 
 from bot.errors import FitError
 from bot.platforms import DZEN, TELEGRAM, VK, PlatformSpec, X, telegram_length, visible_text, x_weighted_length
@@ -278,3 +280,69 @@ def test_dzen_measures_visible_text_so_markup_does_not_count() -> None:
     assert fit(text, DZEN) == [text]
     at_limit = "<p>" + "d" * 100_000 + "</p>"
     assert fit(at_limit, DZEN) == [at_limit]
+
+
+# --- user-perceived characters ----------------------------------------------------------------------------
+
+FLAG_RU = "\U0001f1f7\U0001f1fa"  # 🇷🇺: two regional indicators, one flag
+FAMILY = "👨\u200d👩\u200d👧"  # a ZWJ sequence
+THUMB = "👍🏽"  # an emoji with a skin tone modifier
+E_ACUTE = "e\u0301"  # 'é' as a letter and a combining accent
+DEVANAGARI = "क्षि"  # a conjunct with a vowel sign
+
+
+def clusters(text: str) -> list[str]:
+    return regex.findall(r"\X", text)
+
+
+@pytest.mark.parametrize("offset", ["", "a", "ab", "abc"])
+def test_a_run_of_flags_is_never_cut_between_the_two_halves_of_a_flag(offset: str) -> None:
+    # The reported case: Telegram part 2 ended with U+1F1F7 and part 3 began with U+1F1FA. A prefix of
+    # one to three characters moves the 4096-unit limit to every position inside a flag.
+    text = offset + FLAG_RU * 2500
+    parts = fit(text, TELEGRAM)
+    assert len(parts) == 3
+    for part in parts:
+        assert set(clusters(part)) <= {FLAG_RU, *offset}
+        assert telegram_length(part) <= TELEGRAM.max_length
+    assert "".join(parts) == text
+
+
+@pytest.mark.parametrize("spec", [TELEGRAM, X, VK], ids=lambda s: s.label)
+@pytest.mark.parametrize("character", [FLAG_RU, FAMILY, THUMB, E_ACUTE, DEVANAGARI])
+def test_no_cluster_is_cut_when_a_word_is(spec: PlatformSpec, character: str) -> None:
+    limit = {"Telegram": 4096, "X": 280, "VK": 16384}[spec.label]
+    text = "x" + character * (limit + 7)  # longer than a message whatever the weighting
+    parts = fit(text, dataclasses.replace(spec, max_parts=1000))
+    assert len(parts) >= 2
+    for part in parts:
+        body = NUMBER.sub("", part)
+        assert set(clusters(body)) <= {"x", character}, [hex(ord(c)) for c in body[:4]]
+        assert spec.measure(part) <= spec.max_length
+
+
+def test_a_space_carrying_a_combining_mark_is_not_a_split_point() -> None:
+    # ' \u0301' is one user-perceived character (an accent shown on its own): no part may begin with the
+    # accent alone. The limit runs out right there, so a split at that space is what a naive split does.
+    text = "a" * 30 + " \u0301" + "b" * 9
+    parts = [NUMBER.sub("", part) for part in fit(text, dataclasses.replace(X, max_length=40, max_parts=50))]
+    assert len(parts) == 2
+    assert parts[0].startswith("a" * 30 + " \u0301")
+    assert not parts[1].startswith("\u0301")
+    assert "".join(parts) == text
+
+
+def test_a_tag_between_two_regional_indicators_is_no_cut_point() -> None:
+    # What a reader sees decides: '🇷<b>🇺' is still one flag once the tag is dropped.
+    text = "a<b>" + "\U0001f1f7</b><b>\U0001f1fa" * 1500 + "</b>"
+    parts = fit(text, TELEGRAM)
+    assert len(parts) >= 2
+    for part in parts:
+        assert telegram_html_problems(part) == []
+        assert set(clusters(visible_text(part))) <= {FLAG_RU, "a"}
+
+
+def test_one_character_longer_than_a_message_is_a_fit_error_naming_the_platform() -> None:
+    zalgo = "a" + "\u0301" * 300  # one cluster of 301 code points, 301 weighted on X
+    with pytest.raises(FitError, match=r"X: one character .* cannot be split"):
+        fit(f"before {zalgo} after", X)

@@ -8,12 +8,14 @@ into the title, topic, description, speakers, venue and report, as a YAML file c
 from __future__ import annotations
 
 import dataclasses
+import html
 import re
 from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
 import pytest
+import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as tally
 from hypothesis import strategies as st
@@ -21,7 +23,7 @@ from hypothesis import strategies as st
 import bot.rendering.renderer as renderer_module
 from bot.domain import Cover, Event, EventStatus, Person, Platform, PostKind, RenderedPost, Venue
 from bot.errors import FitError
-from bot.platforms import DZEN, TELEGRAM, PlatformSpec, X, telegram_length, visible_text, x_weighted_length
+from bot.platforms import DZEN, TELEGRAM, VK, PlatformSpec, X, telegram_length, visible_text, x_weighted_length
 from bot.rendering.fitting import fit
 from bot.rendering.markup import dzen_html_problems, telegram_html_problems
 
@@ -167,6 +169,14 @@ def defanged(event: Event) -> Event:
     )
 
 
+def headline_text(event: Event, kind: PostKind) -> str:
+    """The organiser's text every post of `kind` shows: the title, the report's title for a summary, and for a
+    live post the topic (its title is usually in the future tense: "... обсудит ...")."""
+    if kind is PostKind.SUMMARY:
+        return str(event.report_title or event.title)
+    return str(event.topic if kind is PostKind.LIVE else event.title)
+
+
 # --- the properties ---------------------------------------------------------------------------------------
 
 
@@ -244,7 +254,7 @@ def test_user_text_never_becomes_markup(
     assert text.count(">") == reference.count(">")
     # ...and the reader sees exactly what the organiser wrote.
     seen = visible_text(text)
-    assert (event.report_title or event.title if kind is PostKind.SUMMARY else event.title) in seen
+    assert headline_text(event, kind) in seen
     for person in event.speakers:
         if kind in (PostKind.ANNOUNCEMENT, PostKind.REMINDER, PostKind.LIVE):
             assert person.name in seen
@@ -263,9 +273,73 @@ def test_plain_text_platforms_publish_user_text_unescaped(
     event = data.draw(event_strategy.strategy)
     _, text = render_capturing(render, kind, platform, lang, event)
     # Plain text goes out as the organiser wrote it: '<b>' stays '<b>', '&' is never turned into '&amp;'.
-    assert (event.report_title or event.title if kind is PostKind.SUMMARY else event.title) in text
+    assert headline_text(event, kind) in text
     if kind is PostKind.ANNOUNCEMENT:
         for person in event.speakers:
             assert person.name in text
     if platform is Platform.VK and kind not in (PostKind.SUMMARY, PostKind.CHANGED):  # notices name no venue
         assert event.venue.name in text
+
+
+# --- splitting keeps user-perceived characters whole ------------------------------------------------------
+
+# Clusters of several code points (flags, a lone regional indicator, ZWJ sequences, skin tones, combining
+# marks, a space carrying one, Hangul jamo, Indic conjuncts, CRLF) and the separators the split looks for.
+_CLUSTERS = st.sampled_from(
+    [
+        "\U0001f1f7\U0001f1fa", "\U0001f1fa\U0001f1e6", "\U0001f1f7", "👨\u200d👩\u200d👧", "👍🏽", "🏳️\u200d🌈",
+        "e\u0301", " \u0301", "\u0301", "\u200d", "\u1100\u1161\u11a8", "क्षि", "\r\n", "a", "Ж", "中", " ", "\n",
+        "\n\n", ". ", "» ", "&", "<",
+    ]
+)
+_ANY = st.characters(blacklist_categories=("Cs",))
+_NUMBERING = re.compile(r"\n\d+/\d+$")
+
+
+@st.composite
+def split_cases(draw: st.DrawFn) -> tuple[str, PlatformSpec]:
+    """A text full of multi-code-point characters, and a platform's spec with a limit small enough to split it."""
+    base = draw(st.sampled_from([TELEGRAM, VK, X, DZEN]))
+    chunks = draw(st.lists(st.lists(_CLUSTERS | _ANY, min_size=1, max_size=40).map("".join), min_size=2, max_size=30))
+    if base.markup.is_html:  # escaped text, some of it bold, as the templates write it
+        bold = draw(st.lists(st.booleans(), min_size=len(chunks), max_size=len(chunks)))
+        escaped = (html.escape(chunk, quote=False) for chunk in chunks)
+        text = "".join(f"<b>{chunk}</b>" if b else chunk for chunk, b in zip(escaped, bold, strict=True))
+    else:
+        text = "".join(chunks)
+    spec = dataclasses.replace(base, max_length=draw(st.integers(20, 80)), max_parts=10_000, caption_length=None)
+    return text, spec
+
+
+def seen_by_reader(text: str, spec: PlatformSpec) -> str:
+    return visible_text(text) if spec.markup.is_html else text
+
+
+@settings(PROPERTY, max_examples=300)
+@given(case=split_cases())
+def test_no_part_starts_or_ends_inside_a_user_perceived_character(case: tuple[str, PlatformSpec]) -> None:
+    text, spec = case
+    whole = seen_by_reader(text, spec)
+    clusters = regex.findall(r"\X", whole)
+    try:
+        parts = fit(text, spec)
+    except FitError:
+        # Only one character longer than a whole part may stop the split (it cannot be cut without breaking it).
+        reserve = spec.measure(f"\n{spec.max_parts}/{spec.max_parts}") if spec.number_parts else 0
+        assert max(spec.measure(html.escape(c, quote=False) if spec.markup.is_html else c) for c in clusters) > (
+            spec.max_length - reserve
+        )
+        return
+    tally(f"{spec.label} parts: {'1' if len(parts) == 1 else '2-5' if len(parts) <= 5 else 'more'}")
+    # Each part, read on its own, shows whole characters of the text, in order: a part that started or ended
+    # inside a flag would show a lone regional indicator that the text does not have there. (Whitespace
+    # between paragraphs may be dropped or changed where parts are joined, so only the rest is compared.)
+    expected = [c for c in clusters if not c.isspace()]
+    position = 0
+    for part in parts:
+        assert spec.measure(part) <= spec.max_length
+        seen = seen_by_reader(_NUMBERING.sub("", part) if spec.number_parts else part, spec)
+        shown = [c for c in regex.findall(r"\X", seen) if not c.isspace()]
+        assert shown == expected[position : position + len(shown)], (shown[:3], expected[position : position + 3])
+        position += len(shown)
+    assert position == len(expected)

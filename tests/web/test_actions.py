@@ -94,7 +94,7 @@ async def test_a_failed_publish_shows_the_error_then_retry_and_publish_now_send_
 
         page = await _act(http, post_id, "publish")
         assert site.state(post_id) == "sent"
-        assert len(fake_telegram.messages) == 1 and "in 1 day" in fake_telegram.messages[0]["text"]
+        assert len(fake_telegram.messages) == 1 and "Tomorrow, November 27" in fake_telegram.messages[0]["text"]
         post = next(p for p in site.store.posts(EVENT_ID) if p.id == post_id)
         assert post.attempts == 1  # counted afresh after the organiser's retry
     await site.publisher.aclose()

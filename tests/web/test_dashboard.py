@@ -164,5 +164,5 @@ def test_previews_use_the_kind_of_each_step(site: Site) -> None:
     reminder_1h = next(g for g in groups if g.step_id == "reminder-1h")
     assert reminder_1h.kind is PostKind.REMINDER
     assert {p.target for p in reminder_1h.previews} == {"telegram", "telegram_ru", "x"}
-    assert all("in 1 hour" in p.parts[0].source for p in reminder_1h.previews if p.lang == "en")
+    assert all("in an hour" in p.parts[0].source for p in reminder_1h.previews if p.lang == "en")
     assert reminder_1h.due == event.start - timedelta(hours=1)

@@ -1,4 +1,4 @@
-"""one core: where events come from, their withdrawal and go-live links, resumable parts, manual posts, who asked
+"""one core: where events come from and their withdrawal, resumable parts, manual posts, who asked
 
 Revision ID: 0004
 Revises: 0003
@@ -18,7 +18,6 @@ def upgrade() -> None:
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('origin', sa.String(length=20), nullable=False, server_default='file'))
         batch_op.add_column(sa.Column('withdrawn', sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column('live_links', sa.JSON(), nullable=False, server_default='{}'))
     with op.batch_alter_table('planned_posts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('parts', sa.JSON(), nullable=False, server_default='[]'))
         batch_op.add_column(sa.Column('manual', sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -35,6 +34,5 @@ def downgrade() -> None:
         batch_op.drop_column('manual')
         batch_op.drop_column('parts')
     with op.batch_alter_table('events', schema=None) as batch_op:
-        batch_op.drop_column('live_links')
         batch_op.drop_column('withdrawn')
         batch_op.drop_column('origin')
