@@ -12,7 +12,7 @@ from bot.abc import Adapter
 from bot.adapters import build_adapter
 from bot.config import AppConfig, Settings
 from bot.config.live import LiveConfig
-from bot.domain import Event, PlannedPost, Platform, PostKind, PostState, Receipt, RenderedPost, Step
+from bot.domain import Event, PlannedPost, Platform, PostKind, PostState, Receipt, RenderedPost, Step, StoredEvent
 from bot.errors import AnnounceBotError
 from bot.images import CardStore
 from bot.planning import before_start
@@ -23,6 +23,7 @@ from bot.rendering.renderer import Destination, Renderer
 log = logging.getLogger(__name__)
 
 AdapterFactory = Callable[[str, Settings], Adapter]
+RENDER_CACHE = 4096  # rendered posts kept (a few kB each)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +83,8 @@ class Publisher:
         self._adapters: dict[str, tuple[Any, Adapter]] = {}  # target -> (its settings when built, adapter)
         self._retired: list[Adapter] = []
         self._renderer: tuple[int, Renderer] | None = None
+        self._limits: dict[str, tuple[Any, TokenLimits]] = {}
+        self._rendered: dict[tuple[Any, ...], RenderedPost] = {}
         self.limits = limits or RateLimits(enabled=live.current.settings.delivery.rate_limit)
 
     @property
@@ -110,9 +113,30 @@ class Publisher:
     def limits_for(self, target: str) -> TokenLimits:
         """The rate limits of the token `target` posts with (shared with every other target of that token)."""
         settings: Any = self.config.settings.targets[target]
+        held = self._limits.get(target)
+        if held is not None and held[0] is settings:  # the secrets are read (maybe from a file) once per config
+            return held[1]
         secrets = settings.secrets()
         token = secrets.get("token") or secrets.get("access_token") or f"outbox:{target}"
-        return self.limits.for_token(settings.platform, token)
+        limits = self.limits.for_token(settings.platform, token)
+        self._limits[target] = (settings, limits)
+        return limits
+
+    def render_cached(self, stored: StoredEvent, kind: PostKind, target: str, step: Step | None = None,
+                      left: timedelta | None = None) -> RenderedPost:
+        """`render`, done once per event version, kind, step and destination (the language, platform and link
+        placement: targets that read alike share one rendering) rather than once per target and attempt."""
+        config = self.config
+        settings: Any = config.settings.targets[target]
+        key = (self.live.version, stored.version, kind, step.id if step else None, settings.platform, settings.lang,
+               getattr(settings, "link_placement", None), left)
+        post = self._rendered.get(key)
+        if post is None:
+            post = self.render(stored.event, kind, target, step, left)
+            if len(self._rendered) >= RENDER_CACHE:
+                self._rendered.pop(next(iter(self._rendered)))  # the oldest first: a plain bounded cache
+            self._rendered[key] = post
+        return post if post.target == target else post.model_copy(update={"target": target})
 
     async def aclose(self) -> None:
         adapters = [adapter for _, adapter in self._adapters.values()] + self._retired

@@ -36,7 +36,8 @@ from bot.planning import deadline, still_useful
 from bot.platforms import SPECS
 from bot.ratelimit import TokenLimits
 from bot.storage import Claims, Store
-from bot.storage.repository import Settlement
+from bot.storage.batching import Batcher
+from bot.storage.repository import EVENT_CHANGED, Settlement
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ class Dispatcher:
         self.live = live
         self.store = store
         self.claims = claims
+        self.batcher = Batcher(claims, clock)  # the two writes of every post, many posts to a commit
         self.publisher = publisher
         self.alerts = alerts
         self.clock = clock
@@ -122,6 +124,7 @@ class Dispatcher:
         self.scheduler: AsyncIOScheduler | None = None
         self._tasks: set[asyncio.Task[Outcome]] = set()
         self._target_locks: dict[str, asyncio.Lock] = {}
+        self._records: dict[str, StoredEvent] = {}  # events of claimed posts, as last read
         self._paused: dict[str, datetime] = {}  # target -> until when, after its credentials failed
         self._stopping = False
         self._more = False  # the last claim was full: more posts may be due
@@ -236,6 +239,9 @@ class Dispatcher:
             return 0
         claimed = await asyncio.to_thread(self.claims.claim_due, self.clock(), self.worker, room)
         self._more = len(claimed) == room
+        if claimed:  # their events, read once for the batch (each start checks the version is still current)
+            found = await asyncio.to_thread(self.store.records_of, {post.event_id for post in claimed})
+            self._records.update(found)
         for post in claimed:
             task = asyncio.create_task(self._deliver(post), name=f"post-{post.id}")
             self._tasks.add(task)
@@ -289,7 +295,11 @@ class Dispatcher:
     async def _deliver(self, post: PlannedPost, *, manual: bool = False, actor: str | None = None) -> Outcome:
         lock = self._target_locks.setdefault(post.target, asyncio.Lock())
         async with lock:  # one target's posts go out one at a time, in due order
-            outcome = await self._send(post, manual=manual, actor=actor)
+            outcome, after = await self._send(post, manual=manual, actor=actor)
+        if after is not None:
+            # A sent post's receipt is written right after its request, but the target's next post need not wait
+            # for that commit: its own start is written meanwhile, often in the same transaction.
+            outcome = await after
         # Only a post put back in the queue (to retry later) can bring the next wake-up forward.
         if outcome.state is PostState.RETRYING and not self._stopping:
             await self._schedule_wake()
@@ -299,42 +309,67 @@ class Dispatcher:
 
     async def _settle(self, post: PlannedPost, delivery_id: int | None, settlement: Settlement,
                       outcome: Outcome) -> Outcome:
-        recorded = await asyncio.to_thread(self.claims.settle, post, self.worker, delivery_id, settlement,
-                                           self.clock())
+        recorded = await self.batcher.settle(post, self.worker, delivery_id, settlement)
         if not recorded:
             log.warning("%s: its claim was taken over while it was being sent (%s)", post.label,
                         settlement.state.value)
         return replace(outcome, state=settlement.state, note=settlement.reason)
 
-    async def _send(self, post: PlannedPost, *, manual: bool, actor: str | None) -> Outcome:
-        """Send one claimed post and record the outcome; never raises for a platform's failure."""
+    async def _record(self, event_id: str) -> StoredEvent | None:
+        stored = await asyncio.to_thread(self.store.record, event_id)
+        if stored is None:
+            self._records.pop(event_id, None)
+        else:
+            self._records[event_id] = stored
+        return stored
+
+    async def _send(self, post: PlannedPost, *, manual: bool, actor: str | None
+                    ) -> tuple[Outcome, Awaitable[Outcome] | None]:
+        """Send one claimed post and record the outcome; never raises for a platform's failure. Returns the outcome
+        and, for a sent post, what is left to do once the target is free for its next post (the receipt's commit)."""
+        stored = self._records.get(post.event_id) or await self._record(post.event_id)
+        for _ in range(3):
+            sent = await self._attempt(post, stored, manual=manual, actor=actor)
+            if sent is not None:
+                return sent
+            stored = await self._record(post.event_id)  # changed since it was rendered: once more, as it is now
+        lost = ClaimLost(f"{post.label}: its event kept changing while it was being sent; it is tried again later")
+        base = Outcome(target=post.target, platform=post.platform, kind=post.kind, planned=post, error=lost)
+        settlement = Settlement(state=PostState.RETRYING, next_attempt_at=self.clock() + timedelta(seconds=30),
+                                reason=str(lost))
+        return await self._settle(post, None, settlement, base), None
+
+    async def _attempt(self, post: PlannedPost, stored: StoredEvent | None, *, manual: bool, actor: str | None
+                       ) -> tuple[Outcome, Awaitable[Outcome] | None] | None:
+        """One try at `_send` with `stored` as read; None when the event changed before the request could leave."""
         now = self.clock()
         base = Outcome(target=post.target, platform=post.platform, kind=post.kind, planned=post)
-        stored = await asyncio.to_thread(self.store.record, post.event_id)
         if reason := self._not_wanted(stored, post):
-            return await self._settle(post, None, Settlement(state=PostState.SKIPPED, reason=reason), base)
+            return await self._settle(post, None, Settlement(state=PostState.SKIPPED, reason=reason), base), None
         assert stored is not None
         event = stored.event
         if not manual and (reason := await self._too_late(post, event, now)):
             await self.alerts(f"{post.label} skipped: {reason}")
-            return await self._settle(post, None, Settlement(state=PostState.SKIPPED, reason=reason), base)
+            return await self._settle(post, None, Settlement(state=PostState.SKIPPED, reason=reason), base), None
         if manual:
             self._paused.pop(post.target, None)  # the organiser asks again: try the credentials again
         elif (until := self._paused.get(post.target)) and until > now:
             settlement = Settlement(state=PostState.RETRYING, next_attempt_at=until,
                                     reason="paused: the target's credentials failed")
-            return await self._settle(post, None, settlement, base)
+            return await self._settle(post, None, settlement, base), None
         step = step_of(self.config, post.step_id)
         late = post.kind is PostKind.REMINDER and now - post.due_at > LATE
         try:
-            rendered = self.publisher.render(event, post.kind, post.target, step,
-                                             left=max(event.start - now, timedelta(minutes=1)) if late else None)
+            left = max(event.start - now, timedelta(minutes=1)) if late else None
+            if left is not None:  # minute precision: one rendering serves every target of a late reminder
+                left = timedelta(minutes=int(left.total_seconds() // 60))
+            rendered = self.publisher.render_cached(stored, post.kind, post.target, step, left)
         except (ConfigError, FitError) as exc:
             message = f"cannot render it: {exc}"
             await self.alerts(f"{post.label} failed: {message}")
             return await self._settle(post, None, Settlement(state=PostState.FAILED, reason=message,
                                                              error=message, error_kind=type(exc).__name__),
-                                      replace(base, error=exc))
+                                      replace(base, error=exc)), None
         base = replace(base, post=rendered)
         adapter = self.publisher.adapter(post.target)
         limits = self.publisher.limits_for(post.target)
@@ -342,13 +377,15 @@ class Dispatcher:
         try:
             await adapter.prepare()
         except PublishError as exc:  # nothing was sent: settle like any failure, with nothing in flight
-            return await self._failed(post, event, None, exc, adapter, base)
+            return await self._failed(post, event, None, exc, adapter, base), None
         await limits.acquire(chat)
-        delivery_id = await asyncio.to_thread(self.claims.start, post, self.worker, self.clock(), actor)
+        delivery_id = await self.batcher.start(post, self.worker, actor, stored)
+        if delivery_id == EVENT_CHANGED:
+            return None
         if delivery_id is None:
             lost = ClaimLost(f"{post.label} was taken over by another worker")
             log.warning("%s: not sent by %s", lost, self.worker)
-            return replace(base, error=lost)
+            return replace(base, error=lost), None
         parts = StoredParts(self.claims, post, self.worker, len(rendered.parts), limits, chat, done=post.parts)
         fields = {"event": post.event_id, "kind": post.kind.value, "platform": post.platform.value,
                   "target": post.target, "post": post.id}
@@ -356,16 +393,21 @@ class Dispatcher:
             receipt = await adapter.publish(rendered, parts)
         except PublishError as exc:
             log.warning("%s %s to %s failed: %s", post.event_id, post.kind.value, post.target, exc, extra=fields)
-            return await self._failed(post, event, delivery_id, exc, adapter, base)
+            return await self._failed(post, event, delivery_id, exc, adapter, base), None
         except Exception as exc:  # a bug in an adapter must not stop the others; the request may have left
             log.exception("%s %s to %s: unexpected error", post.event_id, post.kind.value, post.target, extra=fields)
             error = OutcomeUnknown(f"unexpected error in the {post.platform.value} adapter ({type(exc).__name__}) "
                                    "after the request may have left")
-            return await self._failed(post, event, delivery_id, error, adapter, base)
+            return await self._failed(post, event, delivery_id, error, adapter, base), None
         log.info("%s %s sent to %s: %s", post.event_id, post.kind.value, post.target, receipt.link or receipt.post_id,
                  extra=fields)
-        outcome = await self._settle(post, delivery_id, Settlement(state=PostState.SENT, receipt=receipt),
-                                     replace(base, receipt=receipt))
+        sent = replace(base, receipt=receipt, state=PostState.SENT)
+        return sent, self._after_sent(post, event, rendered, delivery_id, sent)
+
+    async def _after_sent(self, post: PlannedPost, event: Event, rendered: RenderedPost, delivery_id: int,
+                          sent: Outcome) -> Outcome:
+        assert sent.receipt is not None
+        outcome = await self._settle(post, delivery_id, Settlement(state=PostState.SENT, receipt=sent.receipt), sent)
         if post.kind is PostKind.LIVE and getattr(self.config.settings.targets[post.target], "pin_live", False):
             await self._pin_announcement(post, event, rendered)
         return outcome

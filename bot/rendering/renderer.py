@@ -66,6 +66,9 @@ def _environment(templates_dir: Path, markup: Markup) -> SandboxedEnvironment:
         autoescape=markup.is_html,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates change by a reload of the configuration (a new Renderer), not behind the bot's back: no stat
+        # of every template file on every render.
+        auto_reload=False,
     )
     env.filters["capitalize_first"] = lambda value: value[:1].upper() + value[1:]
     if markup.is_html:

@@ -7,9 +7,9 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, func, or_, select, update
+from sqlalchemy import JSON, Engine, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,6 +43,7 @@ WITHDRAWN = "withdrawn"
 # A post due a few minutes before its event was first seen is still "now" (an event added just in time, a bot
 # that took a while to start); one due longer ago than this was owed before anyone could have sent it.
 FIRST_SEEN_GRACE = timedelta(minutes=15)
+EVENT_CHANGED = 0  # what `Claims.start` says when the event changed since the post was rendered (ids start at 1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -266,10 +267,26 @@ class Store:
             rows = session.scalars(select(EventRow).order_by(EventRow.start_at, EventRow.id)).all()
             return [self._event(row) for row in rows]
 
-    def record(self, event_id: str) -> StoredEvent | None:
+    def records_of(self, event_ids: Iterable[str]) -> dict[str, StoredEvent]:
+        """Several stored events at once, by id."""
         with self.sessions() as session:
-            row = session.get(EventRow, event_id)
-            return self._event(row) if row else None
+            rows = session.scalars(select(EventRow).where(EventRow.id.in_(list(event_ids))))
+            return {row.id: self._event(row) for row in rows}
+
+    def record(self, event_id: str) -> StoredEvent | None:
+        """One stored event. Its JSON is read and parsed once per version: asked for every post the scheduler
+        sends, the usual answer comes from the version alone."""
+        with self.sessions() as session:
+            light = session.connection().execute(_LIGHT, {"b_id": event_id}).first()
+            if light is None:
+                return None
+            cached = self._parsed.get(event_id)
+            if cached is None or cached[0] != light.content_hash:
+                row = session.get(EventRow, event_id)
+                return self._event(row) if row else None
+            return StoredEvent(event=cached[1], origin=EventOrigin(light.origin or EventOrigin.FILE),
+                               source=light.source or "", version=light.content_hash, withdrawn=light.withdrawn,
+                               created_at=light.created_at, updated_at=light.updated_at)
 
     def sources(self) -> dict[str, tuple[EventOrigin, str, bool]]:
         """Every stored event's (origin, source file, withdrawn), without parsing any event."""
@@ -440,25 +457,30 @@ class Claims:
             ).first()
             return planned_post(row) if row is not None else None
 
-    def start(self, post: PlannedPost, worker: str, now: datetime, actor: str | None = None) -> int | None:
+    def start(self, post: PlannedPost, worker: str, now: datetime, actor: str | None = None,
+              event: StoredEvent | None = None) -> int | None:
         """Record the attempt just before its request may leave; None if this worker lost the claim meanwhile
-        (a replica judged it stale): then it must not send. Renews the claim's lease."""
+        (a replica judged it stale): then it must not send. Renews the claim's lease.
+
+        With `event` (the version the post was rendered from), the attempt is recorded only while the stored
+        event is still that version: else EVENT_CHANGED, and the caller renders it again (or drops it)."""
+        return self.start_many([(post, worker, actor, event)], now)[0]
+
+    def start_many(self, attempts: Sequence[tuple[PlannedPost, str, str | None, StoredEvent | None]],
+                   now: datetime) -> list[int | None]:
+        """`start` for several posts in one transaction (one durable commit for a whole group of senders)."""
         with self.sessions.begin() as session:
-            held = session.execute(
-                update(PlannedPostRow)
-                .where(PlannedPostRow.id == post.id, PlannedPostRow.claimed_by == worker,
-                       PlannedPostRow.state == _S.CLAIMED.value)
-                .values(claimed_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            if not getattr(held, "rowcount", 0):
-                return None
-            row = DeliveryRow(planned_post_id=post.id, event_id=post.event_id, kind=post.kind.value,
-                              target=post.target, platform=post.platform.value, state=_S.CLAIMED.value,
-                              started_at=now, actor=actor)
-            session.add(row)
-            session.flush()
-            return row.id
+            return [_start(session, *attempt, now) for attempt in attempts]
+
+    def write_many(self, starts: Sequence[tuple[PlannedPost, str, str | None, StoredEvent | None]],
+                   settlements: Sequence[tuple[PlannedPost, str, int | None, Settlement]],
+                   now: datetime) -> tuple[list[int | None], list[bool]]:
+        """Starts and settlements of different posts in one transaction: a sender's receipt and the next
+        sender's start share one durable commit."""
+        with self.sessions.begin() as session:
+            done = [_settle(session, post, worker, delivery_id, outcome, now)
+                    for post, worker, delivery_id, outcome in settlements]
+            return [_start(session, *attempt, now) for attempt in starts], done
 
     def record_parts(self, post_id: int, worker: str, parts: Sequence[str]) -> bool:
         """The parts of a post published so far, written as each one is accepted (a retry resumes after them)."""
@@ -479,41 +501,14 @@ class Claims:
         A receipt always wins: a post whose claim was judged stale (marked unknown by a replica's recovery)
         while it was in fact being published is marked sent, so that nobody sends it again.
         """
-        with self.sessions.begin() as session:
-            if delivery_id is not None:
-                row = session.get_one(DeliveryRow, delivery_id)
-                row.finished_at = now
-                if outcome.receipt is not None:
-                    row.state, row.post_id, row.link = _S.SENT.value, outcome.receipt.post_id, outcome.receipt.link
-                else:
-                    row.state = (outcome.state if outcome.state is not _S.SKIPPED else _S.FAILED).value
-                    row.error, row.error_kind = outcome.error or outcome.reason, outcome.error_kind
-            values: dict[str, Any] = {"state": outcome.state.value, "reason": outcome.reason,
-                                      "next_attempt_at": outcome.next_attempt_at, "updated_at": now}
-            mine = (PlannedPostRow.state == _S.CLAIMED.value) & (PlannedPostRow.claimed_by == worker)
-            if outcome.receipt is not None:
-                receipt = outcome.receipt
-                values.update(post_id=receipt.post_id, link=receipt.link,
-                              parts=[receipt.post_id, *receipt.extra_ids])
-                mine = mine | (PlannedPostRow.state == _S.UNKNOWN.value)
-            result = session.execute(
-                update(PlannedPostRow).where(PlannedPostRow.id == post.id, mine).values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            return bool(getattr(result, "rowcount", 0))
+        return self.settle_many([(post, worker, delivery_id, outcome)], now)[0]
 
-    def release(self, post: PlannedPost, worker: str, now: datetime) -> bool:
-        """Give a claim back untouched (nothing was sent): planned again, the attempt not counted."""
+    def settle_many(self, outcomes: Sequence[tuple[PlannedPost, str, int | None, Settlement]],
+                    now: datetime) -> list[bool]:
+        """`settle` for several posts in one transaction."""
         with self.sessions.begin() as session:
-            result = session.execute(
-                update(PlannedPostRow)
-                .where(PlannedPostRow.id == post.id, PlannedPostRow.claimed_by == worker,
-                       PlannedPostRow.state == _S.CLAIMED.value)
-                .values(state=_S.PLANNED.value if post.state is _S.CLAIMED else post.state.value,
-                        attempts=PlannedPostRow.attempts - 1, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            return bool(getattr(result, "rowcount", 0))
+            return [_settle(session, post, worker, delivery_id, outcome, now)
+                    for post, worker, delivery_id, outcome in outcomes]
 
     # -- recovery --------------------------------------------------------------------------------------
 
@@ -654,6 +649,82 @@ class Claims:
             if due is None:
                 return None
             return due if isinstance(due, datetime) and due.tzinfo else _parse_utc(due)
+
+
+_LIGHT = select(EventRow.content_hash, EventRow.origin, EventRow.source, EventRow.withdrawn, EventRow.created_at,
+                EventRow.updated_at).where(EventRow.id == bindparam("b_id"))
+# The scheduler's hot path (two writes per post) runs statements built once, on the session's connection: no
+# statement construction, cache-key generation or ORM bookkeeping per post.
+_POSTS = cast(Table, PlannedPostRow.__table__)
+_DELIVERIES = cast(Table, DeliveryRow.__table__)
+_RENEW = (update(_POSTS)
+          .where(PlannedPostRow.id == bindparam("b_id"), PlannedPostRow.claimed_by == bindparam("b_worker"),
+                 PlannedPostRow.state == _S.CLAIMED.value)
+          .values(claimed_at=bindparam("b_now")))
+# The same, only while the event is still the version the post was rendered from.
+_RENEW_SAME = _RENEW.where(select(EventRow.id).where(
+    EventRow.id == bindparam("b_event"), EventRow.content_hash == bindparam("b_version"),
+    EventRow.status == bindparam("b_status")).exists())
+_HELD = select(PlannedPostRow.id).where(PlannedPostRow.id == bindparam("b_id"),
+                                        PlannedPostRow.claimed_by == bindparam("b_worker"),
+                                        PlannedPostRow.state == _S.CLAIMED.value)
+_ATTEMPT = insert(_DELIVERIES).returning(DeliveryRow.id)
+_FINISH_SENT = update(_DELIVERIES).where(DeliveryRow.id == bindparam("b_id")).values(
+    state=_S.SENT.value, post_id=bindparam("b_post_id"), link=bindparam("b_link"), finished_at=bindparam("b_now"))
+_FINISH_FAILED = update(_DELIVERIES).where(DeliveryRow.id == bindparam("b_id")).values(
+    state=bindparam("b_state"), error=bindparam("b_error"), error_kind=bindparam("b_error_kind"),
+    finished_at=bindparam("b_now"))
+_MINE = (PlannedPostRow.state == _S.CLAIMED.value) & (PlannedPostRow.claimed_by == bindparam("b_worker"))
+_SETTLE = update(_POSTS).where(PlannedPostRow.id == bindparam("b_id"), _MINE).values(
+    state=bindparam("b_state"), reason=bindparam("b_reason"), next_attempt_at=bindparam("b_next"),
+    updated_at=bindparam("b_now"))
+# A receipt also settles a post a replica's recovery marked unknown while it was being published.
+_SETTLE_SENT = update(_POSTS).where(
+    PlannedPostRow.id == bindparam("b_id"), _MINE | (PlannedPostRow.state == _S.UNKNOWN.value)).values(
+    state=_S.SENT.value, reason=None, next_attempt_at=None, updated_at=bindparam("b_now"),
+    post_id=bindparam("b_post_id"), link=bindparam("b_link"), parts=bindparam("b_parts", type_=JSON()))
+
+
+def _start(session: Session, post: PlannedPost, worker: str, actor: str | None, event: StoredEvent | None,
+           now: datetime) -> int | None:
+    connection = session.connection()
+    if event is None:
+        held = connection.execute(_RENEW, {"b_id": post.id, "b_worker": worker, "b_now": now})
+    else:
+        status = WITHDRAWN if event.withdrawn is not None else event.event.status.value
+        held = connection.execute(_RENEW_SAME, {"b_id": post.id, "b_worker": worker, "b_now": now,
+                                                "b_event": post.event_id, "b_version": event.version,
+                                                "b_status": status})
+    if not held.rowcount:
+        if event is not None and connection.execute(_HELD, {"b_id": post.id, "b_worker": worker}).first():
+            return EVENT_CHANGED
+        return None
+    delivery_id: int = connection.execute(_ATTEMPT, {
+        "planned_post_id": post.id, "event_id": post.event_id, "kind": post.kind.value, "target": post.target,
+        "platform": post.platform.value, "state": _S.CLAIMED.value, "started_at": now, "actor": actor,
+    }).scalar_one()
+    return delivery_id
+
+
+def _settle(session: Session, post: PlannedPost, worker: str, delivery_id: int | None, outcome: Settlement,
+            now: datetime) -> bool:
+    connection = session.connection()
+    receipt = outcome.receipt
+    if receipt is not None:
+        sent = {"b_post_id": receipt.post_id, "b_link": receipt.link, "b_now": now}
+        if delivery_id is not None:
+            connection.execute(_FINISH_SENT, {"b_id": delivery_id, **sent})
+        result = connection.execute(_SETTLE_SENT, {"b_id": post.id, "b_worker": worker,
+                                                   "b_parts": [receipt.post_id, *receipt.extra_ids], **sent})
+        return bool(result.rowcount)
+    if delivery_id is not None:
+        state = outcome.state if outcome.state is not _S.SKIPPED else _S.FAILED
+        connection.execute(_FINISH_FAILED, {"b_id": delivery_id, "b_state": state.value, "b_now": now,
+                                            "b_error": outcome.error or outcome.reason,
+                                            "b_error_kind": outcome.error_kind})
+    result = connection.execute(_SETTLE, {"b_id": post.id, "b_worker": worker, "b_state": outcome.state.value,
+                                          "b_reason": outcome.reason, "b_next": outcome.next_attempt_at, "b_now": now})
+    return bool(result.rowcount)
 
 
 def _parse_utc(value: object) -> datetime:
