@@ -29,14 +29,12 @@ _ROW = re.compile(r"^(speakers|live)\[(\d+)\]")
 def editor_langs(target_langs: Iterable[str], data: Mapping[str, Any] | None = None) -> tuple[str, ...]:
     """The languages the form shows a column for: the event's own, then those of the targets, then any other its
     texts are written in (en and ru when nothing says otherwise)."""
-    found: list[str] = []
-    if data and isinstance(data.get("lang"), str):
-        found.append(data["lang"])
-    found += [lang for lang in (*target_langs, *DEFAULT_LANGS) if lang not in found]
+    found = [data["lang"]] if data and isinstance(data.get("lang"), str) else []
+    found += [*target_langs, *DEFAULT_LANGS]
     for value in _texts_of(data or {}):
         if isinstance(value, dict):
-            found += [lang for lang in value if lang not in found]
-    return tuple(found)
+            found += list(value)
+    return tuple(dict.fromkeys(found))
 
 
 def _texts_of(data: Mapping[str, Any]) -> Iterable[Any]:

@@ -1,20 +1,25 @@
 """The dashboard in real headless Chromium (Debian's package, driven by Playwright): log in, check the previews,
-take a screenshot, publish a post to the fake Telegram and watch its state change."""
+publish a post to the fake Telegram and watch its state change; duplicate the reference event in the editor and
+see the previews follow the form before saving; every dashboard and public page checked by axe-core (no serious
+or critical violation) and for horizontal overflow on a 390 px phone; screenshots under var/test-artifacts."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from bot.delivery import render_post
-from bot.domain import Event, PostKind, pick
+from bot.domain import Event, EventOrigin, EventStatus, PostKind, PostState, pick
 from bot.platforms import visible_text
 from bot.web.server import WebServer
 from tests.conftest import ROOT
@@ -26,6 +31,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = ROOT / "var" / "test-artifacts"
+AXE = Path(__file__).with_name("vendor") / "axe.min.js"  # axe-core from npm, see vendor/README.md
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
 
 
 def chromium() -> Path:
@@ -195,3 +203,214 @@ def _publish_now(page: Page, site: Site, event: Event, fake: FakeTelegram, check
     assert " ".join(shown.split()) == " ".join(visible_text(sent["text"]).split())
     checked.append(f"pressed 'Publish now' on post #{post_id} (announcement → telegram): the fake Bot API got "
                    f"one message identical to the preview, the row turned 'sent' with the link {link}")
+
+
+# -- the editor, readability and phones ------------------------------------------------------------------
+
+
+def _launch(playwright: Any) -> Browser:
+    browser: Browser = playwright.chromium.launch(executable_path=str(chromium()), headless=True, args=CHROMIUM_ARGS)
+    return browser
+
+
+def _context(browser: Browser, viewport: dict[str, int]) -> BrowserContext:
+    """A browser context whose every page has axe-core (injected by the browser, not the page: the app's CSP,
+    which allows no inline script, stays as it is)."""
+    context = browser.new_context(viewport=viewport)  # type: ignore[arg-type]
+    context.add_init_script(path=str(AXE))
+    return context
+
+
+def _watch(page: Page) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    return errors
+
+
+def _log_in(page: Page, url: str) -> None:
+    page.goto(f"{url}/admin/login")
+    page.fill("#password", PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{url}/admin")
+
+
+def _serious(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now, one line each."""
+    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    found = []
+    for violation in result["violations"]:
+        if violation["impact"] not in ("serious", "critical"):
+            continue
+        where = []
+        for node in violation["nodes"]:
+            data = next((check.get("data") for check in node["any"] if isinstance(check.get("data"), dict)), None)
+            colours = f" {data.get('fgColor')} on {data.get('bgColor')} = {data.get('contrastRatio')}" if data else ""
+            where.append(f"{json.dumps(node['target'])}{colours}")
+        found.append(f"{violation['id']} ({violation['impact']}): {violation['help']}, {len(where)}×: "
+                     + "; ".join(dict.fromkeys(where)))
+    return found
+
+
+def _overflow(page: Page) -> tuple[int, int]:
+    width: tuple[int, int] = tuple(page.evaluate(  # type: ignore[assignment]
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"))
+    return width
+
+
+WIDEST = """() => {
+  const width = document.documentElement.clientWidth;
+  const past = (node) => node && node.getBoundingClientRect().right > width + 1;
+  const out = [];
+  for (const node of document.querySelectorAll("body *")) {
+    if (past(node) && !past(node.parentElement)) {
+      const classes = typeof node.className === "string" ? node.className.trim().split(/\\s+/).join(".") : "";
+      out.push(node.tagName.toLowerCase() + (node.id ? "#" + node.id : "") + (classes ? "." + classes : "")
+               + " right=" + Math.round(node.getBoundingClientRect().right));
+    }
+  }
+  return out.slice(0, 8);
+}"""
+
+
+def _widest(page: Page) -> list[str]:
+    """The outermost elements that reach past the screen's right edge (what makes a page scroll sideways)."""
+    found: list[str] = page.evaluate(WIDEST)
+    return found
+
+
+def _shoot(page: Page, folder: Path, name: str) -> Path:
+    shot = folder / f"{name}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    return shot
+
+
+def _keep(shots: list[Path], report: str, lines: list[str]) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for shot in shots:
+        assert shot.stat().st_size > 5_000, shot
+        shutil.copy(shot, ARTIFACTS / shot.name)
+    (ARTIFACTS / report).write_text("".join(f"- {line}\n" for line in lines), encoding="utf-8")
+    print(f"\nscreenshots in {ARTIFACTS}: {', '.join(shot.name for shot in shots)}")
+    print("".join(f"- {line}\n" for line in lines))
+
+
+NEW_ID = "spring-forum"
+
+
+def test_duplicate_in_the_editor_previews_before_saving_and_saves(served: Served, tmp_path: Path) -> None:
+    site, url = served.site, served.url
+    checked: list[str] = []
+    shots: list[Path] = []
+    with sync_playwright() as playwright:
+        browser = _launch(playwright)
+        try:
+            page = _context(browser, DESKTOP).new_page()
+            errors = _watch(page)
+            _log_in(page, url)
+            page.goto(f"{url}/admin/events/{EVENT_ID}")
+            page.get_by_role("link", name="Duplicate").click()
+            expect(page).to_have_url(f"{url}/admin/editor/new?from={EVENT_ID}")
+            expect(page.locator('[data-repeats="title"]')).to_be_visible()
+            expect(page.locator('input[name="title.en"]')).to_have_value(
+                "Valdai Club to Discuss Russia-North Korea Treaty")
+            expect(page.locator("#previews")).to_contain_text("The previews appear as soon as")
+            checked.append("Duplicate opened the editor: the title still as in the source and marked for review, "
+                           "no previews yet (no date)")
+
+            page.evaluate("window.notReloaded = true")  # gone if the page were loaded again
+            page.fill('input[name="id"]', NEW_ID)
+            page.fill('input[name="start"]', "2025-03-10T11:00")
+            page.fill('input[name="end"]', "2025-03-10T13:00")
+            telegram = page.locator('#previews article.preview[data-target="telegram"][data-step="announcement"]')
+            expect(telegram.locator(".tg-text").first).to_contain_text("March 10, 11:00 Moscow Time")
+            page.fill('input[name="title.en"]', "Spring Forum on Northeast Asia")
+            page.fill('input[name="title.ru"]', "Весенний форум о Северо-Восточной Азии")
+            expect(telegram.locator(".tg-text b").first).to_have_text("Spring Forum on Northeast Asia")
+            russian = page.locator('#previews article.preview[data-target="telegram_ru"][data-step="announcement"]')
+            expect(russian.locator(".tg-text b").first).to_have_text("Весенний форум о Северо-Восточной Азии")
+            expect(page.locator('[data-repeats="title"]')).to_be_hidden()
+            expect(page.locator('[data-repeats="description"]')).to_be_visible()
+            assert page.evaluate("window.notReloaded") is True
+            assert site.store.record(NEW_ID) is None
+            checked.append("typing the id, dates and titles redrew the previews in place (no page load, nothing "
+                           "saved): the Telegram posts show the new title and March 10, 11:00; the title is no "
+                           "longer marked as a repeat, the description still is")
+
+            page.select_option('select[name="status"]', "scheduled")
+            assert _serious(page) == []
+            shots.append(_shoot(page, tmp_path, "editor-1280"))
+            page.set_viewport_size(PHONE)
+            scroll, client = _overflow(page)
+            assert scroll <= client, (scroll, client)
+            assert _serious(page) == []
+            shots.append(_shoot(page, tmp_path, "editor-390"))
+            checked.append(f"the filled editor at 1280 and 390 px: no serious or critical axe violation, no "
+                           f"horizontal scrolling at 390 px ({scroll} <= {client})")
+
+            page.set_viewport_size(DESKTOP)
+            page.get_by_role("button", name="Create the event").first.click()
+            expect(page).to_have_url(f"{url}/admin/events/{NEW_ID}")
+            expect(page.locator(".flash.ok")).to_contain_text(f"{NEW_ID} created: 22 post(s) planned")
+            expect(page.locator("#timeline tbody tr")).to_have_count(22)
+            shots.append(_shoot(page, tmp_path, "created-1280"))
+            assert errors == [], errors
+        finally:
+            browser.close()
+    stored = site.store.record(NEW_ID)
+    assert stored is not None and stored.origin is EventOrigin.DASHBOARD
+    event = stored.event
+    assert event.title == {"en": "Spring Forum on Northeast Asia", "ru": "Весенний форум о Северо-Восточной Азии"}
+    assert event.status is EventStatus.SCHEDULED and event.live == {} and event.report is None
+    assert event.start == datetime(2025, 3, 10, 11, 0, tzinfo=event.zone)
+    posts = site.store.posts(NEW_ID)
+    assert len(posts) == 22
+    # Everything planned, but the summary, which waits for a report (a duplicate has none).
+    assert {(p.kind, p.state) for p in posts} == {*((kind, PostState.PLANNED) for kind in (
+        PostKind.ANNOUNCEMENT, PostKind.REMINDER, PostKind.LIVE)), (PostKind.SUMMARY, PostState.WAITING)}
+    due = {(p.step_id, p.target): p.due_at for p in posts}
+    assert due[("announcement", "telegram")] == event.start - timedelta(days=7)
+    assert due[("summary", "vk")] == event.end + timedelta(hours=3)
+    checked.append(f"saved: {NEW_ID} is stored (origin dashboard, scheduled, 10 March 2025 11:00 Moscow) with 22 "
+                   "posts due relative to the new date, planned (the summary waiting for a report)")
+    _keep(shots, "editor.txt", checked)
+
+
+def test_every_page_passes_axe_and_fits_a_phone(served: Served, tmp_path: Path) -> None:
+    """Dashboard and public pages at 1280 and 390 px: no serious or critical axe-core violation, no page wider
+    than the screen."""
+    url = served.url
+    pages = ["/admin", f"/admin/events/{EVENT_ID}", f"/admin/events/{EVENT_ID}/edit", "/admin/editor/new",
+             f"/admin/editor/new?from={EVENT_ID}", "/events", f"/events/{EVENT_ID}", f"/events/{EVENT_ID}?lang=ru"]
+    found: dict[str, list[str]] = {}
+    too_wide: dict[str, tuple[object, ...]] = {}
+    shots: list[Path] = []
+    lines: list[str] = []
+    with sync_playwright() as playwright:
+        browser = _launch(playwright)
+        try:
+            for name, viewport in (("1280", DESKTOP), ("390", PHONE)):
+                page = _context(browser, viewport).new_page()
+                errors = _watch(page)
+                page.goto(f"{url}/admin/login")
+                found[f"/admin/login @{name}"] = _serious(page)
+                _log_in(page, url)
+                for path in pages:
+                    page.goto(f"{url}{path}")
+                    key = f"{path} @{name}"
+                    found[key] = _serious(page)
+                    scroll, client = _overflow(page)
+                    if scroll > client:
+                        too_wide[key] = (scroll, client, *_widest(page))
+                    slug = path.strip("/").replace("/", "-").replace("?", "-").replace("=", "-") or "root"
+                    if path in ("/admin", f"/admin/events/{EVENT_ID}", f"/events/{EVENT_ID}"):
+                        shots.append(_shoot(page, tmp_path, f"{slug}-{name}"))
+                assert errors == [], errors
+        finally:
+            browser.close()
+    failing = {key: problems for key, problems in found.items() if problems}
+    assert failing == {}, json.dumps(failing, indent=1, ensure_ascii=False)
+    assert too_wide == {}, too_wide
+    lines.append(f"{len(found)} page views (login, {len(pages)} pages, each at 1280 and 390 px): no serious or "
+                 "critical axe-core violation; none wider than the screen at 390 px")
+    _keep(shots, "pages.txt", lines)

@@ -45,6 +45,7 @@ async def test_a_new_event_starts_as_a_draft_with_a_field_for_everything_in_the_
         assert f'id="{anchor(name)}"' in page.text, name
     for text in ("title", "topic", "venue.name", "venue.address", "report"):
         assert f"{text}.en" in fields and f"{text}.ru" in fields, text
+        assert page.text.count(f'name="{text}.en"') == 1, text  # one column per language, once
     assert 'name="cover.file"' in page.text and 'accept="image/jpeg,image/png"' in page.text
     assert '<script src="/static/editor.js" defer></script>' in page.text
 
@@ -55,6 +56,7 @@ async def test_a_duplicate_clears_what_must_be_new_and_marks_what_repeats_the_so
     fields = await _duplicate(admin)
     source = site.store.event(EVENT_ID)
     assert source is not None
+    assert fields["langs"] == "en ru"
     for cleared in ("id", "start", "end", "url", "cover.url", "report.en", "report_title.en"):
         assert fields.get(cleared, "") == "", cleared
     assert not [name for name in fields if name.startswith("live[")]
