@@ -1,89 +1,38 @@
 """The dashboard in real headless Chromium (Debian's package, driven by Playwright): log in, check the previews,
 publish a post to the fake Telegram and watch its state change; duplicate the reference event in the editor and
-see the previews follow the form before saving; every dashboard and public page checked by axe-core (no serious
-or critical violation) and for horizontal overflow on a 390 px phone; screenshots under var/test-artifacts."""
+see the previews follow the form before saving, then save it; screenshots under var/test-artifacts."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 import shutil
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 from bot.delivery import render_post
 from bot.domain import Event, EventOrigin, EventStatus, PostKind, PostState, pick
 from bot.platforms import visible_text
-from bot.web.server import WebServer
-from tests.conftest import ROOT
 from tests.fakes.telegram import FakeTelegram
+from tests.web.browser import (
+    ARTIFACTS,
+    CHROMIUM_ARGS,
+    DESKTOP,
+    PHONE,
+    Served,
+    chromium,
+    context,
+    keep,
+    launch,
+    log_in,
+    overflow,
+    serious,
+    shoot,
+    watch,
+)
 from tests.web.support import EVENT_ID, PASSWORD, Site
-
-CHROMIUM = Path("/usr/bin/chromium")
-# No downloaded browser builds, no calls home: only the loopback app is ever asked for.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-ARTIFACTS = ROOT / "var" / "test-artifacts"
-AXE = Path(__file__).with_name("vendor") / "axe.min.js"  # axe-core from npm, see vendor/README.md
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
-
-
-def chromium() -> Path:
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} is missing under CI: .ci/run installs Debian's chromium package")
-    pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium); CI installs it")
-
-
-class Served:
-    """The app served by uvicorn on a free loopback port, in a thread with its own event loop."""
-
-    def __init__(self, site: Site) -> None:
-        self.site = site
-        self.url = ""
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="web-under-test", daemon=True)
-
-    def _run(self) -> None:
-        async def main() -> None:
-            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-            server = WebServer(self.site.app, "127.0.0.1", 0)
-            await server.start()
-            self.url = server.url
-            self._ready.set()
-            await self._stop.wait()
-            await server.stop()
-            await self.site.publisher.aclose()
-
-        try:
-            asyncio.run(main())
-        except BaseException as exc:  # shown by start()
-            self._error = exc
-            self._ready.set()
-
-    def start(self) -> Served:
-        self._thread.start()
-        assert self._ready.wait(20), "the web app did not start"
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(20)
 
 
 @pytest.fixture
@@ -208,93 +157,6 @@ def _publish_now(page: Page, site: Site, event: Event, fake: FakeTelegram, check
 # -- the editor, readability and phones ------------------------------------------------------------------
 
 
-def _launch(playwright: Any) -> Browser:
-    browser: Browser = playwright.chromium.launch(executable_path=str(chromium()), headless=True, args=CHROMIUM_ARGS)
-    return browser
-
-
-def _context(browser: Browser, viewport: dict[str, int]) -> BrowserContext:
-    """A browser context whose every page has axe-core (injected by the browser, not the page: the app's CSP,
-    which allows no inline script, stays as it is)."""
-    context = browser.new_context(viewport=viewport)  # type: ignore[arg-type]
-    context.add_init_script(path=str(AXE))
-    return context
-
-
-def _watch(page: Page) -> list[str]:
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    return errors
-
-
-def _log_in(page: Page, url: str) -> None:
-    page.goto(f"{url}/admin/login")
-    page.fill("#password", PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{url}/admin")
-
-
-def _serious(page: Page) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is now, one line each."""
-    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-    found = []
-    for violation in result["violations"]:
-        if violation["impact"] not in ("serious", "critical"):
-            continue
-        where = []
-        for node in violation["nodes"]:
-            data = next((check.get("data") for check in node["any"] if isinstance(check.get("data"), dict)), None)
-            colours = f" {data.get('fgColor')} on {data.get('bgColor')} = {data.get('contrastRatio')}" if data else ""
-            where.append(f"{json.dumps(node['target'])}{colours}")
-        found.append(f"{violation['id']} ({violation['impact']}): {violation['help']}, {len(where)}×: "
-                     + "; ".join(dict.fromkeys(where)))
-    return found
-
-
-def _overflow(page: Page) -> tuple[int, int]:
-    width: tuple[int, int] = tuple(page.evaluate(  # type: ignore[assignment]
-        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"))
-    return width
-
-
-WIDEST = """() => {
-  const width = document.documentElement.clientWidth;
-  const past = (node) => node && node.getBoundingClientRect().right > width + 1;
-  const out = [];
-  for (const node of document.querySelectorAll("body *")) {
-    if (past(node) && !past(node.parentElement)) {
-      const classes = typeof node.className === "string" ? node.className.trim().split(/\\s+/).join(".") : "";
-      out.push(node.tagName.toLowerCase() + (node.id ? "#" + node.id : "") + (classes ? "." + classes : "")
-               + " right=" + Math.round(node.getBoundingClientRect().right));
-    }
-  }
-  return out.slice(0, 8);
-}"""
-
-
-def _widest(page: Page) -> list[str]:
-    """The outermost elements that reach past the screen's right edge (what makes a page scroll sideways)."""
-    found: list[str] = page.evaluate(WIDEST)
-    return found
-
-
-def _shoot(page: Page, folder: Path, name: str) -> Path:
-    shot = folder / f"{name}.png"
-    page.screenshot(path=str(shot), full_page=True)
-    return shot
-
-
-def _keep(shots: list[Path], report: str, lines: list[str]) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for shot in shots:
-        assert shot.stat().st_size > 5_000, shot
-        shutil.copy(shot, ARTIFACTS / shot.name)
-    (ARTIFACTS / report).write_text("".join(f"- {line}\n" for line in lines), encoding="utf-8")
-    print(f"\nscreenshots in {ARTIFACTS}: {', '.join(shot.name for shot in shots)}")
-    print("".join(f"- {line}\n" for line in lines))
-
-
 NEW_ID = "spring-forum"
 
 
@@ -303,11 +165,11 @@ def test_duplicate_in_the_editor_previews_before_saving_and_saves(served: Served
     checked: list[str] = []
     shots: list[Path] = []
     with sync_playwright() as playwright:
-        browser = _launch(playwright)
+        browser = launch(playwright)
         try:
-            page = _context(browser, DESKTOP).new_page()
-            errors = _watch(page)
-            _log_in(page, url)
+            page = context(browser, DESKTOP).new_page()
+            errors = watch(page)
+            log_in(page, url)
             page.goto(f"{url}/admin/events/{EVENT_ID}")
             page.get_by_role("link", name="Duplicate").click()
             expect(page).to_have_url(f"{url}/admin/editor/new?from={EVENT_ID}")
@@ -338,13 +200,13 @@ def test_duplicate_in_the_editor_previews_before_saving_and_saves(served: Served
                            "longer marked as a repeat, the description still is")
 
             page.select_option('select[name="status"]', "scheduled")
-            assert _serious(page) == []
-            shots.append(_shoot(page, tmp_path, "editor-1280"))
+            assert serious(page) == []
+            shots.append(shoot(page, tmp_path, "editor-1280"))
             page.set_viewport_size(PHONE)
-            scroll, client = _overflow(page)
+            scroll, client = overflow(page)
             assert scroll <= client, (scroll, client)
-            assert _serious(page) == []
-            shots.append(_shoot(page, tmp_path, "editor-390"))
+            assert serious(page) == []
+            shots.append(shoot(page, tmp_path, "editor-390"))
             checked.append(f"the filled editor at 1280 and 390 px: no serious or critical axe violation, no "
                            f"horizontal scrolling at 390 px ({scroll} <= {client})")
 
@@ -353,7 +215,7 @@ def test_duplicate_in_the_editor_previews_before_saving_and_saves(served: Served
             expect(page).to_have_url(f"{url}/admin/events/{NEW_ID}")
             expect(page.locator(".flash.ok")).to_contain_text(f"{NEW_ID} created: 22 post(s) planned")
             expect(page.locator("#timeline tbody tr")).to_have_count(22)
-            shots.append(_shoot(page, tmp_path, "created-1280"))
+            shots.append(shoot(page, tmp_path, "created-1280"))
             assert errors == [], errors
         finally:
             browser.close()
@@ -373,44 +235,4 @@ def test_duplicate_in_the_editor_previews_before_saving_and_saves(served: Served
     assert due[("summary", "vk")] == event.end + timedelta(hours=3)
     checked.append(f"saved: {NEW_ID} is stored (origin dashboard, scheduled, 10 March 2025 11:00 Moscow) with 22 "
                    "posts due relative to the new date, planned (the summary waiting for a report)")
-    _keep(shots, "editor.txt", checked)
-
-
-def test_every_page_passes_axe_and_fits_a_phone(served: Served, tmp_path: Path) -> None:
-    """Dashboard and public pages at 1280 and 390 px: no serious or critical axe-core violation, no page wider
-    than the screen."""
-    url = served.url
-    pages = ["/admin", f"/admin/events/{EVENT_ID}", f"/admin/events/{EVENT_ID}/edit", "/admin/editor/new",
-             f"/admin/editor/new?from={EVENT_ID}", "/events", f"/events/{EVENT_ID}", f"/events/{EVENT_ID}?lang=ru"]
-    found: dict[str, list[str]] = {}
-    too_wide: dict[str, tuple[object, ...]] = {}
-    shots: list[Path] = []
-    lines: list[str] = []
-    with sync_playwright() as playwright:
-        browser = _launch(playwright)
-        try:
-            for name, viewport in (("1280", DESKTOP), ("390", PHONE)):
-                page = _context(browser, viewport).new_page()
-                errors = _watch(page)
-                page.goto(f"{url}/admin/login")
-                found[f"/admin/login @{name}"] = _serious(page)
-                _log_in(page, url)
-                for path in pages:
-                    page.goto(f"{url}{path}")
-                    key = f"{path} @{name}"
-                    found[key] = _serious(page)
-                    scroll, client = _overflow(page)
-                    if scroll > client:
-                        too_wide[key] = (scroll, client, *_widest(page))
-                    slug = path.strip("/").replace("/", "-").replace("?", "-").replace("=", "-") or "root"
-                    if path in ("/admin", f"/admin/events/{EVENT_ID}", f"/events/{EVENT_ID}"):
-                        shots.append(_shoot(page, tmp_path, f"{slug}-{name}"))
-                assert errors == [], errors
-        finally:
-            browser.close()
-    failing = {key: problems for key, problems in found.items() if problems}
-    assert failing == {}, json.dumps(failing, indent=1, ensure_ascii=False)
-    assert too_wide == {}, too_wide
-    lines.append(f"{len(found)} page views (login, {len(pages)} pages, each at 1280 and 390 px): no serious or "
-                 "critical axe-core violation; none wider than the screen at 390 px")
-    _keep(shots, "pages.txt", lines)
+    keep(shots, "editor.txt", checked)
