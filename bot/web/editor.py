@@ -157,7 +157,7 @@ def _editor(request: Request, form: EventForm, stored: StoredEvent | None,
         "anchor": anchor,
         "previews": _previews_html(web, _preview_event(check(form))),
         "public_url": web.settings.web.public_url,
-        "max_cover_mb": f"{web.settings.web.cover_max_bytes / 1_000_000:g}",
+        "max_cover": covers.size_of(web.settings.web.cover_max_bytes),
     }, status=status)
 
 
@@ -208,9 +208,7 @@ def _file_event(request: Request, stored: StoredEvent) -> Response:
 async def _save(request: Request, stored: StoredEvent | None) -> Response:
     web = web_of(request)
     form, cover_errors = await _read_form(request)
-    fields = await request.form()
-    op = str(fields.get("op") or "")
-    if op:  # a row added, removed or moved: the same form again, nothing saved
+    if op := form.get("op"):  # a row added, removed or moved: the same form again, nothing saved
         return _editor(request, form.apply(op), stored, cover_errors)
     if stored is not None and form.get("id").strip() != stored.id:
         cover_errors.setdefault("id", []).append(f"the id of an existing event stays {stored.id}: duplicate it to "

@@ -47,6 +47,7 @@ async def test_a_new_event_starts_as_a_draft_with_a_field_for_everything_in_the_
         assert f"{text}.en" in fields and f"{text}.ru" in fields, text
         assert page.text.count(f'name="{text}.en"') == 1, text  # one column per language, once
     assert 'name="cover.file"' in page.text and 'accept="image/jpeg,image/png"' in page.text
+    assert "(JPEG or PNG, at most 5 MB)" in page.text
     assert '<script src="/static/editor.js" defer></script>' in page.text
 
 
@@ -92,6 +93,8 @@ async def test_a_duplicate_saved_with_a_new_title_and_date_is_a_planned_draft_of
     assert page.status_code == 200 and "Spring Forum" in page.text  # a draft has its dashboard page
     assert "created: 22 post(s) planned" in page.text  # the flash
     assert (await admin.get(f"/events/{NEW_ID}")).status_code == 404  # and no public one
+    index = (await admin.get("/admin")).text
+    assert f'<tr data-event="{NEW_ID}" data-phase="draft">' in index
 
 
 async def test_every_error_is_next_to_its_field_and_nothing_is_saved(admin: httpx.AsyncClient, site: Site) -> None:

@@ -52,7 +52,7 @@ def test_anything_else_is_refused_with_the_reason(data: bytes, words: str) -> No
 
 
 def test_a_file_over_the_limit_is_refused_before_it_is_decoded() -> None:
-    with pytest.raises(CoverError, match=r"the file is 0\.0 MB; a cover may be at most 0\.0 MB"):
+    with pytest.raises(CoverError, match=r"the file is larger than 0\.1 kB, the most a cover may be"):
         checked(_image("PNG"), 100)
 
 
@@ -158,4 +158,19 @@ async def test_without_public_url_the_editor_says_why_an_upload_cannot_work(admi
                               files={"cover.file": ("hall.png", _image("PNG"), "image/png")})
     assert answer.status_code == 422
     assert "needs [web] public_url" in problems(answer.text, "cover.file")[0]
+    assert site.store.record("spring-forum") is None
+
+
+async def test_an_upload_over_the_limit_is_refused(make_site: SiteFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANNOUNCE_BOT_WEB__PUBLIC_URL", PUBLIC)
+    monkeypatch.setenv("ANNOUNCE_BOT_WEB__COVER_MAX_BYTES", "20000")
+    site: Site = make_site()
+    picture = _image("PNG", (1200, 630), compress_level=0)  # uncompressed: well over 20 kB
+    assert len(picture) > 20_000
+    async with _https(site) as http:
+        await login(http)
+        answer = await http.post("/admin/editor/new", data=await _duplicate_fields(http),
+                                 files={"cover.file": ("big.png", picture, "image/png")})
+    assert answer.status_code == 422
+    assert problems(answer.text, "cover.file") == ["the file is larger than 20 kB, the most a cover may be"]
     assert site.store.record("spring-forum") is None
