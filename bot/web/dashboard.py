@@ -18,7 +18,7 @@ from bot.storage import reports as queries
 from bot.web.auth import csrf_token, current_user, flash, requires, take_flashes
 from bot.web.previews import event_previews
 from bot.web.public import phase as public_phase
-from bot.web.state import web_of
+from bot.web.state import Web, web_of
 
 PENDING = frozenset({PostState.PLANNED, PostState.RETRYING, PostState.WAITING})
 TROUBLE = frozenset({PostState.FAILED, PostState.UNKNOWN})
@@ -40,7 +40,8 @@ class EventSummary:
         return self.stored.event
 
 
-def _title(event: Event) -> str:
+def title_of(event: Event) -> str:
+    """The event's title in its own language."""
     return pick(event.title, event.lang, event.lang)
 
 
@@ -65,6 +66,14 @@ def lateness(post: PlannedPost, event: Event, now: datetime) -> str | None:
     return f"too late, it will be skipped: {reason}" if reason else "overdue"
 
 
+def previews_html(web: Web, event: Event | None, *, editing: bool = False) -> str:
+    """The preview groups of an event's posts (none: the editor's note that the form is not an event yet), as
+    the event page shows them and the editor's script swaps them in."""
+    groups = event_previews(web.config, web.renderer, event) if event is not None else []
+    template = web.templates.env.get_template("_preview_groups.html")
+    return template.render(groups=groups, zone=event.timezone if event else "UTC", editing=editing)
+
+
 def page(request: Request, name: str, context: dict[str, object], status: int = 200) -> Response:
     web = web_of(request)
     context = {"title": web.site_title, "csrf": csrf_token(request), "flashes": take_flashes(request), **context}
@@ -84,7 +93,7 @@ async def index(request: Request) -> Response:
         pending = sorted((p for p in mine if p.state in PENDING), key=lambda p: p.when)
         summaries.append(EventSummary(
             stored=stored,
-            title=_title(stored.event),
+            title=title_of(stored.event),
             phase=phase_of(stored, now),
             next_post=pending[0] if pending else None,
             next_note=lateness(pending[0], stored.event, now) if pending else None,
@@ -114,14 +123,13 @@ async def event_page(request: Request) -> Response:
     return page(request, "admin_event.html", {
         "stored": stored,
         "event": event,
-        "event_title": _title(event),
+        "event_title": title_of(event),
         "phase": phase_of(stored, now),
         "editable": stored.origin is EventOrigin.DASHBOARD or stored.withdrawn is not None,
         "posts": posts,
         "late": {post.id: note for post in posts if (note := lateness(post, event, now))},
         "deliveries": web.store.deliveries(event.id, limit=50),
-        "previews": web.templates.env.get_template("_preview_groups.html").render(
-            groups=event_previews(web.config, web.renderer, event), zone=event.timezone, editing=False),
+        "previews": previews_html(web, event),
         "can_publish": COMMANDS[Command.PUBLISH],
         "can_retry": COMMANDS[Command.RETRY],
         "can_skip": COMMANDS[Command.SKIP],

@@ -19,11 +19,11 @@ from starlette.routing import Route
 
 from bot.accounts import Role
 from bot.config.export import TO_REVIEW, copied_fields, event_data, event_yaml
-from bot.domain import Event, EventOrigin, EventStatus, StoredEvent, pick
+from bot.domain import Event, EventOrigin, EventStatus, StoredEvent
 from bot.operations import EventResult
 from bot.web import covers
 from bot.web.auth import flash, requires
-from bot.web.dashboard import actor_of, page
+from bot.web.dashboard import actor_of, page, previews_html, title_of
 from bot.web.eventform import (
     SUMMARY,
     Checked,
@@ -35,7 +35,6 @@ from bot.web.eventform import (
     from_request,
     with_source,
 )
-from bot.web.previews import event_previews
 from bot.web.state import Web, web_of
 
 log = logging.getLogger(__name__)
@@ -65,10 +64,6 @@ def _stored(web: Web, event_id: str) -> StoredEvent:
     if stored is None:
         raise HTTPException(404, "no such event")
     return stored
-
-
-def _title(event: Event) -> str:
-    return pick(event.title, event.lang, event.lang)
 
 
 def label(slot: str) -> str:
@@ -118,12 +113,6 @@ async def _read_form(request: Request) -> tuple[EventForm, dict[str, list[str]]]
 # -- pages ----------------------------------------------------------------------------------------------
 
 
-def _previews_html(web: Web, event: Event | None) -> str:
-    groups = event_previews(web.config, web.renderer, event) if event is not None else []
-    template = web.templates.env.get_template("_preview_groups.html")
-    return template.render(groups=groups, zone=event.timezone if event else "UTC", editing=True)
-
-
 def _preview_event(checked: Checked) -> Event | None:
     """The event to draw previews of: the form's, or while only its id is missing, the same with a stand-in id."""
     if checked.event is not None:
@@ -150,12 +139,12 @@ def _editor(request: Request, form: EventForm, stored: StoredEvent | None,
         "repeats": form.repeats(),
         "reviewed": TO_REVIEW,
         "stored": stored,
-        "heading": "New event" if form.new else f"Edit: {_title(stored.event) if stored else form.get('id')}",
+        "heading": "New event" if form.new else f"Edit: {title_of(stored.event) if stored else form.get('id')}",
         "action": "/admin/editor/new" if form.new else f"/admin/events/{form.get('id')}/edit",
         "statuses": [status.value for status in EventStatus],
         "zones": _zones(),
         "anchor": anchor,
-        "previews": _previews_html(web, _preview_event(check(form))),
+        "previews": previews_html(web, _preview_event(check(form)), editing=True),
         "public_url": web.settings.web.public_url,
         "max_cover": covers.size_of(web.settings.web.cover_max_bytes),
     }, status=status)
@@ -201,7 +190,7 @@ def _file_text(web: Web, stored: StoredEvent) -> str:
 def _file_event(request: Request, stored: StoredEvent) -> Response:
     web = web_of(request)
     return page(request, "admin_file_event.html", {
-        "stored": stored, "event_title": _title(stored.event), "file_text": _file_text(web, stored),
+        "stored": stored, "event_title": title_of(stored.event), "file_text": _file_text(web, stored),
     })
 
 
@@ -247,7 +236,7 @@ async def preview(request: Request) -> Response:
         errors.setdefault(anchor(slot), []).extend(messages)
     return JSONResponse({
         "ok": checked.event is not None,
-        "previews": _previews_html(web, _preview_event(checked)),
+        "previews": previews_html(web, _preview_event(checked), editing=True),
         "errors": errors,
         "problems": [f"{label(slot)}: {message}" for slot, messages in checked.errors.items() for message in messages],
         "repeats": form.repeats(),
