@@ -270,9 +270,10 @@ def from_request(fields: Mapping[str, str], target_langs: Iterable[str]) -> Even
 def form_of(data: Mapping[str, Any], target_langs: Iterable[str], *, new: bool = False,
             version: str | None = None) -> EventForm:
     """The form showing event data as `event_data` gives it (or `copied_fields`: a new event's start)."""
-    langs = editor_langs(target_langs, data)
+    # An event file that leaves out `lang` is in the model's default language (event_data leaves defaults out).
+    own = str(data.get("lang") or Event.model_fields["lang"].default)
+    langs = editor_langs(target_langs, {**data, "lang": own})
     values: dict[str, str] = {}
-    own = str(data.get("lang") or langs[0])
 
     def text(name: str, value: Any) -> None:
         if isinstance(value, dict):

@@ -108,3 +108,10 @@ def test_a_duplicate_knows_which_fields_still_repeat_its_source(event: Event) ->
 def test_the_columns_are_the_events_own_language_then_the_targets_then_any_other_it_uses() -> None:
     assert editor_langs(["en", "ru"]) == ("en", "ru")
     assert editor_langs(["ru"], {"lang": "de", "title": {"de": "Titel", "fr": "Titre"}}) == ("de", "ru", "en", "fr")
+
+
+def test_an_event_in_the_default_language_stays_in_it_whatever_the_targets_languages(event: Event) -> None:
+    english = event.model_copy(update={"title": "One title for all", "lang": "en"})
+    form = form_of(event_data(english), ["ru", "en"])  # event_data leaves the default `lang: en` out
+    assert form.langs[0] == "en" and form.get("lang") == "en" and form.get("title.en") == "One title for all"
+    assert check(form).event == english
