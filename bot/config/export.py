@@ -7,11 +7,12 @@ from typing import Any
 
 import yaml
 
-from bot.domain import Event
+from bot.domain import Event, EventStatus
 
 # The fields a new event must not inherit from the one it is drafted from (they are this event's own), and
 # those that are probably its own too: kept, but marked for the organiser to check.
 CLEARED = ("live", "report", "report_title", "cover", "url")
+NEW = ("id", "start", "end")  # always the new event's own: it has no value until the organiser gives one
 TO_REVIEW = ("title", "series", "topic", "lead", "description", "speakers", "moderator", "hashtags", "venue",
              "accreditation", "format", "languages")
 ORDER = ("id", "lang", "status", "series", "title", "organiser", "format", "topic", "lead", "description", "start",
@@ -51,8 +52,8 @@ def event_yaml(event: Event, *, header: str | None = None) -> str:
 def draft_from(source: Event, event_id: str, start: datetime, end: datetime) -> str:
     """A new event file copied from `source`: its structure kept, what must be new cleared (live links, report,
     cover, page), the rest marked `# CHECK` so that nothing of the old event goes out unnoticed."""
-    draft = source.model_copy(update={"id": event_id, "start": start, "end": end, "live": {}, "report": None,
-                                      "report_title": None, "cover": None, "url": None})
+    cleared = {key: Event.model_fields[key].get_default(call_default_factory=True) for key in CLEARED}
+    draft = source.model_copy(update={"id": event_id, "start": start, "end": end, **cleared})
     text = event_yaml(draft, header=f"Drafted from {source.id}: every field marked CHECK still says what "
                                     f"{source.id} said. `announce-bot validate` warns while texts are unchanged.")
     lines = []
@@ -65,3 +66,17 @@ def draft_from(source: Event, event_id: str, start: datetime, end: datetime) -> 
         lines.append(line)
     lines.append(f"# Cleared, as they belong to {source.id} only: {', '.join(CLEARED)}")
     return "\n".join(lines) + "\n"
+
+
+def copied_fields(source: Event) -> dict[str, Any]:
+    """What a new event duplicated from `source` starts with (the dashboard's "Duplicate"): its fields, as
+    `event_data` gives them, without those it must not inherit (`NEW`, `CLEARED`); a draft."""
+    data = {key: value for key, value in event_data(source).items() if key not in (*NEW, *CLEARED)}
+    data["status"] = EventStatus.DRAFT.value
+    return data
+
+
+def repeated(data: dict[str, Any], source: dict[str, Any]) -> list[str]:
+    """The fields of `TO_REVIEW` in which an event's data still says what its source's said (both in one shape,
+    such as `event_data`'s): what the organiser should look at before the copy goes out."""
+    return [key for key in TO_REVIEW if key in source and data.get(key) == source[key]]

@@ -48,7 +48,8 @@ class EventFiles:
     conflicts: dict[str, list[Path]] = field(default_factory=dict)
 
 
-def _where(loc: Iterable[int | str]) -> str:
+def where(loc: Iterable[int | str]) -> str:
+    """A location as a reader writes it: `speakers[1].link`."""
     text = ""
     for key in loc:
         text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
@@ -71,23 +72,45 @@ def _line(node: yaml.Node | None, loc: Iterable[int | str]) -> int | None:
     return node.start_mark.line + 1
 
 
-def _problems(exc: ValidationError, node: yaml.Node | None = None, prefix: str = "") -> list[str]:
-    problems = []
+# Union members and validator wrappers add loc parts that mean nothing to a reader.
+_NOISE = frozenset({"function-after", "function-before", "str", "dict[str,str]", "tagged-union", "constrained-str"})
+# The patterns of bot/domain.py in words: "String should match pattern '^[a-z]{2,3}$'" tells an organiser little.
+_PATTERNS = {
+    r"^[a-z0-9][a-z0-9-]{0,79}$": "use 1-80 lower-case letters, digits and hyphens, starting with a letter or digit "
+                                  "(e.g. spring-forum-2025)",
+    r"^[a-z]{2,3}$": "a language is a code of 2 or 3 lower-case letters (en, ru)",
+    r"^\w{1,100}$": "a hashtag is letters, digits and _ only, without spaces or punctuation",
+    r"^[a-z0-9_-]{1,32}$": "a channel's name is 1-32 lower-case letters, digits, _ or -",
+    r"^\+?[0-9 ()-]{5,20}$": "a phone number is 5-20 digits, spaces, brackets or hyphens, with + first if any",
+}
+
+
+def readable(exc: ValidationError) -> list[tuple[tuple[int | str, ...], str]]:
+    """Each error of `exc` as (where, what): the location without pydantic's union and wrapper parts, and the
+    message without its "Value error, " prefix. The YAML loader and the dashboard's event editor word errors so."""
+    found = []
     for error in exc.errors(include_input=False, include_url=False):
-        # Union members and validator wrappers add loc parts that mean nothing to a reader.
-        loc = [part for part in error["loc"] if not (isinstance(part, str) and ("[" in part or part in {
-            "function-after", "function-before", "str", "dict[str,str]", "tagged-union"}))]
+        loc = [part for part in error["loc"] if not (isinstance(part, str) and ("[" in part or part in _NOISE))]
         # A target's platform is the tag of a union; pydantic repeats it after the target's name.
         if len(loc) > 2 and loc[0] == "targets" and loc[2] in _PLATFORMS:
             del loc[2]
-        line = _line(node, loc)
-        where = f"line {line}, " if line else ""
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):  # not pydantic's repr of the enum
             given = error.get("ctx", {}).get("tag")
             known = ", ".join(platform.value for platform in Platform)
             message = (f"unknown platform {given!r}" if given else "platform is missing") + f" (use one of: {known})"
-        problems.append(f"{where}{prefix}{_where(loc)}: {message}")
+        if error["type"] == "string_pattern_mismatch":
+            message = _PATTERNS.get(str((error.get("ctx") or {}).get("pattern")), message)
+        found.append((tuple(loc), message))
+    return found
+
+
+def _problems(exc: ValidationError, node: yaml.Node | None = None, prefix: str = "") -> list[str]:
+    problems = []
+    for loc, message in readable(exc):
+        line = _line(node, loc)
+        at = f"line {line}, " if line else ""
+        problems.append(f"{at}{prefix}{where(loc)}: {message}")
     return problems
 
 
@@ -106,9 +129,9 @@ def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
         return yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(str(path), [f"{where}not valid YAML: {problem}"]) from None
+        raise ConfigError(str(path), [f"{at}not valid YAML: {problem}"]) from None
 
 
 def parse_model(model: type[M], data: Any, source: Path, node: yaml.Node | None = None) -> M:

@@ -309,6 +309,12 @@ class WebSettings(_Section):
     telegram_login_target: str = Field(default="telegram", description="the Telegram target whose token is that bot's")
     telegram_login_max_age: float = Field(default=300.0, gt=0, description="seconds Telegram's signed data stays good")
 
+    # The event editor (issue 14): uploaded cover images, served by the app at /covers/<file>.
+    covers_dir: Path = Field(default=Path("var/covers"), description="where uploaded cover images are kept")
+    cover_max_bytes: int = Field(
+        default=5_000_000, gt=0, description="the largest cover upload; Telegram fetches photos of up to 5 MB by URL"
+    )
+
     def secret(self) -> str | None:
         """The dashboard password (ANNOUNCE_BOT_WEB__PASSWORD or `password_file`); None: the dashboard is locked."""
         return self.secret_value("password")

@@ -20,7 +20,7 @@ from bot.config.live import LiveConfig
 from bot.operations import Operations
 from bot.storage import Store
 from bot.storage.accounts import Accounts
-from bot.web import auth, dashboard, feeds, health, public
+from bot.web import auth, dashboard, editor, feeds, health, public
 from bot.web.headers import SecurityHeaders
 from bot.web.state import STATIC_DIR, Web, page_templates, web_of
 
@@ -88,6 +88,7 @@ def create_app(
     routes = [
         *auth.routes,
         *dashboard.routes,
+        *editor.routes,
         # The .ics route comes before /events/{event_id}, which would otherwise take it.
         *feeds.routes,
         *public.routes,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -10,12 +11,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.accounts import Role
-from bot.domain import COMMANDS, Command, Event, PlannedPost, PostState, pick
+from bot.domain import COMMANDS, Command, Event, EventOrigin, EventStatus, PlannedPost, PostState, StoredEvent, pick
 from bot.operations import ActionResult
+from bot.planning import still_useful
 from bot.storage import reports as queries
 from bot.web.auth import csrf_token, current_user, flash, requires, take_flashes
 from bot.web.previews import event_previews
-from bot.web.state import web_of
+from bot.web.public import phase as public_phase
+from bot.web.state import Web, web_of
 
 PENDING = frozenset({PostState.PLANNED, PostState.RETRYING, PostState.WAITING})
 TROUBLE = frozenset({PostState.FAILED, PostState.UNKNOWN})
@@ -23,19 +26,55 @@ TROUBLE = frozenset({PostState.FAILED, PostState.UNKNOWN})
 
 @dataclass(frozen=True, kw_only=True)
 class EventSummary:
-    event: Event
+    stored: StoredEvent
     title: str
+    phase: str  # draft, upcoming, live, past, postponed, cancelled or withdrawn
     next_post: PlannedPost | None
+    next_note: str | None  # "overdue", or why it will not go out any more
     failures: tuple[PlannedPost, ...]
     sent: int
     total: int
 
+    @property
+    def event(self) -> Event:
+        return self.stored.event
 
-def _title(event: Event) -> str:
+
+def title_of(event: Event) -> str:
+    """The event's title in its own language."""
     return pick(event.title, event.lang, event.lang)
 
 
-def _page(request: Request, name: str, context: dict[str, object], status: int = 200) -> Response:
+def phase_of(stored: StoredEvent, now: datetime) -> str:
+    """Where an event stands for the organiser: a draft, withdrawn, or as the public page says (past once over)."""
+    if stored.withdrawn is not None:
+        return "withdrawn"
+    if stored.event.status is EventStatus.DRAFT:
+        return "draft"
+    shown = public_phase(stored.event, now)
+    return "past" if shown == "ended" else shown
+
+
+def lateness(post: PlannedPost, event: Event, now: datetime) -> str | None:
+    """For a post still to go whose time has passed: "overdue" while it is still worth sending, else why the
+    dispatcher will skip it (a reminder once the event began, say); None for any other post."""
+    if post.state not in (PostState.PLANNED, PostState.RETRYING) or post.when >= now:
+        return None
+    if post.manual:
+        return "overdue"
+    reason = still_useful(post.catch_up, event.start, event.end, now)
+    return f"too late, it will be skipped: {reason}" if reason else "overdue"
+
+
+def previews_html(web: Web, event: Event | None, *, editing: bool = False) -> str:
+    """The preview groups of an event's posts (none: the editor's note that the form is not an event yet), as
+    the event page shows them and the editor's script swaps them in."""
+    groups = event_previews(web.config, web.renderer, event) if event is not None else []
+    template = web.templates.env.get_template("_preview_groups.html")
+    return template.render(groups=groups, zone=event.timezone if event else "UTC", editing=editing)
+
+
+def page(request: Request, name: str, context: dict[str, object], status: int = 200) -> Response:
     web = web_of(request)
     context = {"title": web.site_title, "csrf": csrf_token(request), "flashes": take_flashes(request), **context}
     response = web.templates.TemplateResponse(request, name, context, status_code=status)
@@ -46,46 +85,55 @@ def _page(request: Request, name: str, context: dict[str, object], status: int =
 @requires(Role.VIEWER)
 async def index(request: Request) -> Response:
     web = web_of(request)
+    now = web.clock()
     posts = web.store.posts()
     summaries = []
-    for event in web.store.events():
-        mine = [p for p in posts if p.event_id == event.id]
+    for stored in web.operations.events():
+        mine = [p for p in posts if p.event_id == stored.id]
         pending = sorted((p for p in mine if p.state in PENDING), key=lambda p: p.when)
         summaries.append(EventSummary(
-            event=event,
-            title=_title(event),
+            stored=stored,
+            title=title_of(stored.event),
+            phase=phase_of(stored, now),
             next_post=pending[0] if pending else None,
+            next_note=lateness(pending[0], stored.event, now) if pending else None,
             failures=tuple(p for p in mine if p.state in TROUBLE),
             sent=sum(p.state is PostState.SENT for p in mine),
             total=len(mine),
         ))
-    return _page(request, "admin_index.html", {
-        "summaries": summaries,
+    return page(request, "admin_index.html", {
+        "summaries": [s for s in summaries if s.phase != "withdrawn"],
+        "withdrawn": [s for s in summaries if s.phase == "withdrawn"],
         "subscribers": queries.subscriber_counts(web.store.sessions),
         "deliveries": web.store.deliveries(limit=25),
-        "events_by_id": {s.event.id: s.event for s in summaries},
         "scheduler_running": web.dispatcher.running,
         "schedules": web.schedules,
-        "now": web.clock(),
+        "now": now,
     })
 
 
 @requires(Role.VIEWER)
 async def event_page(request: Request) -> Response:
     web = web_of(request)
-    event = web.store.event(request.path_params["event_id"])
-    if event is None:
+    stored = web.operations.event(request.path_params["event_id"])
+    if stored is None:
         raise HTTPException(404, "no such event")
-    return _page(request, "admin_event.html", {
+    event, now = stored.event, web.clock()
+    posts = web.store.posts(event.id)
+    return page(request, "admin_event.html", {
+        "stored": stored,
         "event": event,
-        "event_title": _title(event),
-        "posts": web.store.posts(event.id),
+        "event_title": title_of(event),
+        "phase": phase_of(stored, now),
+        "editable": stored.origin is EventOrigin.DASHBOARD or stored.withdrawn is not None,
+        "posts": posts,
+        "late": {post.id: note for post in posts if (note := lateness(post, event, now))},
         "deliveries": web.store.deliveries(event.id, limit=50),
-        "groups": event_previews(web.config, web.renderer, event),
+        "previews": previews_html(web, event),
         "can_publish": COMMANDS[Command.PUBLISH],
         "can_retry": COMMANDS[Command.RETRY],
         "can_skip": COMMANDS[Command.SKIP],
-        "now": web.clock(),
+        "now": now,
     })
 
 
@@ -102,7 +150,7 @@ def _back(request: Request, result: ActionResult) -> Response:
     return RedirectResponse(f"/admin/events/{result.post.event_id}#post-{result.post.id}", status_code=303)
 
 
-def _actor(request: Request) -> str:
+def actor_of(request: Request) -> str:
     """Who pressed the button, for the delivery log: the signed-in user's name."""
     user = current_user(request)
     return user.name if user is not None else "dashboard"
@@ -111,19 +159,19 @@ def _actor(request: Request) -> str:
 @requires(Role.EDITOR)
 async def publish_now(request: Request) -> Response:
     web = web_of(request)
-    return _back(request, await web.operations.publish_post(_post_id(request), actor=_actor(request)))
+    return _back(request, await web.operations.publish_post(_post_id(request), actor=actor_of(request)))
 
 
 @requires(Role.EDITOR)
 async def retry(request: Request) -> Response:
     web = web_of(request)
-    return _back(request, await web.operations.retry(_post_id(request), actor=_actor(request)))
+    return _back(request, await web.operations.retry(_post_id(request), actor=actor_of(request)))
 
 
 @requires(Role.EDITOR)
 async def skip(request: Request) -> Response:
     web = web_of(request)
-    return _back(request, await web.operations.skip(_post_id(request), actor=_actor(request)))
+    return _back(request, await web.operations.skip(_post_id(request), actor=actor_of(request)))
 
 
 routes = [

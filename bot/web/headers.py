@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Pages load nothing from elsewhere but images (a cover); no inline script, no framing, forms only to us.
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+# Pages load nothing from elsewhere but images (a cover); no inline script, no framing, forms only to us; scripts
+# may ask the app itself (the editor's live previews).
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 # The login page with sign-in with Telegram: Telegram's widget script, and the frame it opens.
 TELEGRAM_LOGIN_CSP = CSP.replace("script-src 'self'", "script-src 'self' https://telegram.org") + (

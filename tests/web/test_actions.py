@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,6 +14,8 @@ from bot.domain import PostKind
 from bot.storage import Claims
 from tests.fakes.telegram import FakeTelegram
 from tests.web.support import EVENT_ID, Site, client_for, csrf_of, login
+
+START_OF_EVENT = datetime(2024, 11, 27, 8, 0, tzinfo=UTC)
 
 
 async def _act(http: httpx.AsyncClient, post_id: int, action: str) -> str:
@@ -174,3 +177,24 @@ async def test_publish_now_leaves_a_post_the_scheduler_is_sending_alone(site: Si
     post = next(p for p in site.store.posts(EVENT_ID) if p.id == post_id)
     assert (post.state, post.claimed_by) == ("claimed", "the-scheduler")
     assert 'data-state="claimed"' in _row(page, post_id) and "/publish" not in _row(page, post_id)
+
+
+async def test_we_are_live_sets_the_links_and_sends_the_live_posts_once(site: Site, client: httpx.AsyncClient) -> None:
+    site.clock.now = START_OF_EVENT + timedelta(minutes=2)
+    admin = client
+    await login(admin)
+    page = await admin.get(f"/admin/events/{EVENT_ID}")
+    assert 'action="/admin/events/russia-dprk-treaty/live"' in page.text
+    link = "https://vkvideo.ru/video-89190013_1"
+    answer = await admin.post(f"/admin/events/{EVENT_ID}/live",
+                              data={"csrf_token": csrf_of(page.text), "live-vk": link})
+    assert answer.status_code == 303
+    back = html.unescape((await admin.get(f"/admin/events/{EVENT_ID}")).text)
+    assert "russia-dprk-treaty is live: " in back and "vk sent" in back
+    event = site.store.event(EVENT_ID)
+    assert event is not None and event.live["vk"] == link
+    files = sorted((site.workdir / "var" / "outbox").rglob("*live*"))
+    assert {f.parent.name for f in files} == {"telegram", "vk", "x"}  # no credentials in these tests: the outbox
+    assert link in next(f for f in files if f.parent.name == "vk").read_text()
+    again = await admin.post(f"/admin/events/{EVENT_ID}/live", data={"csrf_token": csrf_of(back), "live-vk": link})
+    assert again.status_code == 303 and sorted((site.workdir / "var" / "outbox").rglob("*live*")) == files

@@ -1,81 +1,38 @@
 """The dashboard in real headless Chromium (Debian's package, driven by Playwright): log in, check the previews,
-take a screenshot, publish a post to the fake Telegram and watch its state change."""
+publish a post to the fake Telegram and watch its state change; duplicate the reference event in the editor and
+see the previews follow the form before saving, then save it; screenshots under var/test-artifacts."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import shutil
-import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from bot.delivery import render_post
-from bot.domain import Event, PostKind, pick
+from bot.domain import Event, EventOrigin, EventStatus, PostKind, PostState, pick
 from bot.platforms import visible_text
-from bot.web.server import WebServer
-from tests.conftest import ROOT
 from tests.fakes.telegram import FakeTelegram
+from tests.web.browser import (
+    ARTIFACTS,
+    CHROMIUM_ARGS,
+    DESKTOP,
+    PHONE,
+    Served,
+    chromium,
+    context,
+    keep,
+    launch,
+    log_in,
+    overflow,
+    serious,
+    shoot,
+    watch,
+)
 from tests.web.support import EVENT_ID, PASSWORD, Site
-
-CHROMIUM = Path("/usr/bin/chromium")
-# No downloaded browser builds, no calls home: only the loopback app is ever asked for.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-ARTIFACTS = ROOT / "var" / "test-artifacts"
-
-
-def chromium() -> Path:
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} is missing under CI: .ci/run installs Debian's chromium package")
-    pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium); CI installs it")
-
-
-class Served:
-    """The app served by uvicorn on a free loopback port, in a thread with its own event loop."""
-
-    def __init__(self, site: Site) -> None:
-        self.site = site
-        self.url = ""
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="web-under-test", daemon=True)
-
-    def _run(self) -> None:
-        async def main() -> None:
-            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-            server = WebServer(self.site.app, "127.0.0.1", 0)
-            await server.start()
-            self.url = server.url
-            self._ready.set()
-            await self._stop.wait()
-            await server.stop()
-            await self.site.publisher.aclose()
-
-        try:
-            asyncio.run(main())
-        except BaseException as exc:  # shown by start()
-            self._error = exc
-            self._ready.set()
-
-    def start(self) -> Served:
-        self._thread.start()
-        assert self._ready.wait(20), "the web app did not start"
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(20)
 
 
 @pytest.fixture
@@ -195,3 +152,87 @@ def _publish_now(page: Page, site: Site, event: Event, fake: FakeTelegram, check
     assert " ".join(shown.split()) == " ".join(visible_text(sent["text"]).split())
     checked.append(f"pressed 'Publish now' on post #{post_id} (announcement → telegram): the fake Bot API got "
                    f"one message identical to the preview, the row turned 'sent' with the link {link}")
+
+
+# -- the editor, readability and phones ------------------------------------------------------------------
+
+
+NEW_ID = "spring-forum"
+
+
+def test_duplicate_in_the_editor_previews_before_saving_and_saves(served: Served, tmp_path: Path) -> None:
+    site, url = served.site, served.url
+    checked: list[str] = []
+    shots: list[Path] = []
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = context(browser, DESKTOP).new_page()
+            errors = watch(page)
+            log_in(page, url)
+            page.goto(f"{url}/admin/events/{EVENT_ID}")
+            page.get_by_role("link", name="Duplicate").click()
+            expect(page).to_have_url(f"{url}/admin/editor/new?from={EVENT_ID}")
+            expect(page.locator('[data-repeats="title"]')).to_be_visible()
+            expect(page.locator('input[name="title.en"]')).to_have_value(
+                "Valdai Club to Discuss Russia-North Korea Treaty")
+            expect(page.locator("#previews")).to_contain_text("The previews appear as soon as")
+            checked.append("Duplicate opened the editor: the title still as in the source and marked for review, "
+                           "no previews yet (no date)")
+
+            page.evaluate("window.notReloaded = true")  # gone if the page were loaded again
+            page.fill('input[name="id"]', NEW_ID)
+            page.fill('input[name="start"]', "2025-03-10T11:00")
+            page.fill('input[name="end"]', "2025-03-10T13:00")
+            telegram = page.locator('#previews article.preview[data-target="telegram"][data-step="announcement"]')
+            expect(telegram.locator(".tg-text").first).to_contain_text("March 10, 11:00 Moscow Time")
+            page.fill('input[name="title.en"]', "Spring Forum on Northeast Asia")
+            page.fill('input[name="title.ru"]', "Весенний форум о Северо-Восточной Азии")
+            expect(telegram.locator(".tg-text b").first).to_have_text("Spring Forum on Northeast Asia")
+            russian = page.locator('#previews article.preview[data-target="telegram_ru"][data-step="announcement"]')
+            expect(russian.locator(".tg-text b").first).to_have_text("Весенний форум о Северо-Восточной Азии")
+            expect(page.locator('[data-repeats="title"]')).to_be_hidden()
+            expect(page.locator('[data-repeats="description"]')).to_be_visible()
+            assert page.evaluate("window.notReloaded") is True
+            assert site.store.record(NEW_ID) is None
+            checked.append("typing the id, dates and titles redrew the previews in place (no page load, nothing "
+                           "saved): the Telegram posts show the new title and March 10, 11:00; the title is no "
+                           "longer marked as a repeat, the description still is")
+
+            page.select_option('select[name="status"]', "scheduled")
+            assert serious(page) == []
+            shots.append(shoot(page, tmp_path, "editor-1280"))
+            page.set_viewport_size(PHONE)
+            scroll, client = overflow(page)
+            assert scroll <= client, (scroll, client)
+            assert serious(page) == []
+            shots.append(shoot(page, tmp_path, "editor-390"))
+            checked.append(f"the filled editor at 1280 and 390 px: no serious or critical axe violation, no "
+                           f"horizontal scrolling at 390 px ({scroll} <= {client})")
+
+            page.set_viewport_size(DESKTOP)
+            page.get_by_role("button", name="Create the event").first.click()
+            expect(page).to_have_url(f"{url}/admin/events/{NEW_ID}")
+            expect(page.locator(".flash.ok")).to_contain_text(f"{NEW_ID} created: 22 post(s) planned")
+            expect(page.locator("#timeline tbody tr")).to_have_count(22)
+            shots.append(shoot(page, tmp_path, "created-1280"))
+            assert errors == [], errors
+        finally:
+            browser.close()
+    stored = site.store.record(NEW_ID)
+    assert stored is not None and stored.origin is EventOrigin.DASHBOARD
+    event = stored.event
+    assert event.title == {"en": "Spring Forum on Northeast Asia", "ru": "Весенний форум о Северо-Восточной Азии"}
+    assert event.status is EventStatus.SCHEDULED and event.live == {} and event.report is None
+    assert event.start == datetime(2025, 3, 10, 11, 0, tzinfo=event.zone)
+    posts = site.store.posts(NEW_ID)
+    assert len(posts) == 22
+    # Everything planned, but the summary, which waits for a report (a duplicate has none).
+    assert {(p.kind, p.state) for p in posts} == {*((kind, PostState.PLANNED) for kind in (
+        PostKind.ANNOUNCEMENT, PostKind.REMINDER, PostKind.LIVE)), (PostKind.SUMMARY, PostState.WAITING)}
+    due = {(p.step_id, p.target): p.due_at for p in posts}
+    assert due[("announcement", "telegram")] == event.start - timedelta(days=7)
+    assert due[("summary", "vk")] == event.end + timedelta(hours=3)
+    checked.append(f"saved: {NEW_ID} is stored (origin dashboard, scheduled, 10 March 2025 11:00 Moscow) with 22 "
+                   "posts due relative to the new date, planned (the summary waiting for a report)")
+    keep(shots, "editor.txt", checked)
