@@ -234,7 +234,7 @@ class Dispatcher:
         if self._stopping:
             return 0
         room = self.policy.claim_ahead - len(self._tasks)
-        if room <= 0:
+        if room < max(1, self.policy.claim_ahead // 2):  # claim in chunks: each claim is a write of its own
             self._more = True
             return 0
         claimed = await asyncio.to_thread(self.claims.claim_due, self.clock(), self.worker, room)

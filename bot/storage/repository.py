@@ -642,13 +642,13 @@ class Claims:
     def next_wake(self) -> datetime | None:
         """When the next planned or retrying post comes due."""
         with self.sessions() as session:
-            due = session.scalar(
-                select(func.min(func.coalesce(PlannedPostRow.next_attempt_at, PlannedPostRow.due_at)))
-                .where(PlannedPostRow.state.in_(_values(CLAIMABLE)))
-            )
-            if due is None:
-                return None
-            return due if isinstance(due, datetime) and due.tzinfo else _parse_utc(due)
+            # Two index lookups: a planned post is due at its time, a retrying one at its next attempt.
+            planned = session.scalar(select(func.min(PlannedPostRow.due_at))
+                                     .where(PlannedPostRow.state == _S.PLANNED.value))
+            retry = session.scalar(select(func.min(PlannedPostRow.next_attempt_at))
+                                   .where(PlannedPostRow.state == _S.RETRYING.value))
+            found = [_parse_utc(value) for value in (planned, retry) if value is not None]
+            return min(found) if found else None
 
 
 _LIGHT = select(EventRow.content_hash, EventRow.origin, EventRow.source, EventRow.withdrawn, EventRow.created_at,
