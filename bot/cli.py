@@ -26,6 +26,7 @@ from bot.config import AppConfig, load_config, load_events
 from bot.config.export import draft_from, event_yaml
 from bot.delivery import Outcome, post_price, render_post, step_of, step_targets, targets_for
 from bot.domain import (
+    Approval,
     Event,
     EventOrigin,
     EventStatus,
@@ -429,7 +430,8 @@ def _planned_json(post: PlannedPost) -> dict[str, object]:
             "state": post.state.value, "reason": post.reason, "attempts": post.attempts,
             "next_attempt": post.next_attempt_at.isoformat() if post.next_attempt_at else None,
             "post_id": post.post_id, "link": post.link, "parts": list(post.parts), "manual": post.manual,
-            "actor": post.actor}
+            "actor": post.actor, "approval": post.approval.value, "approved_by": post.approved_by,
+            "approved_at": post.approved_at.isoformat() if post.approved_at else None}
 
 
 _STYLES = {PostState.SENT: "green", PostState.FAILED: "red", PostState.UNKNOWN: "red", PostState.RETRYING: "yellow",
@@ -442,6 +444,10 @@ def _print_status(store: Store | None, posts: Sequence[PlannedPost]) -> None:
     for post in posts:
         event = events.get(post.event_id)
         details = post.link or "" if post.state in (PostState.SENT, PostState.PLANNED) else describe(post)
+        if post.approval is Approval.PENDING:
+            details = ("needs approval; " + details).strip("; ")
+        elif post.approval is Approval.APPROVED and post.state is not PostState.SENT:
+            details = f"approved by {post.approved_by}; {details}".strip("; ")
         due = _local(post.due_at, event) if event else _utc(post.due_at)
         table.add_row(str(post.id), due, post.event_id, post.step_id, post.target,
                       Text(post.state.value, style=_STYLES.get(post.state, "")), details)
@@ -534,6 +540,28 @@ def skip(ctx: typer.Context, post_id: Annotated[int, typer.Argument(metavar="POS
     async def go() -> ActionResult:
         try:
             return await runtime.operations.skip(post_id, actor="cli", reason=reason)
+        finally:
+            await runtime.aclose()
+
+    result = asyncio.run(go())
+    if result.result is Result.NOT_FOUND:
+        errors.print(result.message)
+        raise typer.Exit(2)
+    (console if result.ok else errors).print(result.message)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def approve(ctx: typer.Context, post_id: Annotated[int, typer.Argument(metavar="POST", help="the post's number")],
+            who: Annotated[str, typer.Option("--as", help="the approver's name, for the record")] = "cli") -> None:
+    """Sign off a post of a step with `approval: required` (for the event as it is now); if it was already due,
+    the running bot sends it at its next sweep."""
+    runtime = _state(ctx).runtime()
+
+    async def go() -> ActionResult:
+        try:
+            return await runtime.operations.approve(post_id, actor=who)
         finally:
             await runtime.aclose()
 

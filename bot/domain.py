@@ -193,6 +193,14 @@ class OnUnknown(StrEnum):
     RESEND = "resend"  # send it again: a duplicate is better than nothing (a live link, say)
 
 
+class Approval(StrEnum):
+    """Whether a post must be signed off before it goes out, and whether it was (for the event as it is now)."""
+
+    NONE = "none"  # the campaign step does not ask for approval
+    PENDING = "pending"  # asked for, not given (or withdrawn by a change to the event)
+    APPROVED = "approved"
+
+
 class Step(Frozen):
     """One planned post of a campaign: what kind goes out, when (relative to the event), and where."""
 
@@ -203,6 +211,7 @@ class Step(Frozen):
     catch_up: CatchUp = CatchUp.ALWAYS
     on_unknown: OnUnknown = OnUnknown.REPORT
     requires_report: bool = False
+    approval: Literal["none", "required"] = "none"  # required: an approver signs each post off before it goes out
 
     @field_validator("at")
     @classmethod
@@ -261,6 +270,7 @@ class PostState(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"  # not wanted any more (the event was cancelled or withdrawn, the step removed)
+    AWAITING_APPROVAL = "awaiting approval"  # due, but nobody has approved it yet
     UNKNOWN = "unknown"  # the request may or may not have been published: a person checks, then retries or skips
 
     @property
@@ -276,7 +286,9 @@ _S = PostState
 # planned post to. Storage writes each move as `UPDATE ... WHERE state IN (the states allowed to move there)`.
 TRANSITIONS: dict[PostState, frozenset[PostState]] = {
     _S.WAITING: frozenset({_S.PLANNED, _S.CANCELLED, _S.SKIPPED}),
-    _S.PLANNED: frozenset({_S.CLAIMED, _S.WAITING, _S.CANCELLED, _S.SKIPPED}),
+    _S.PLANNED: frozenset({_S.CLAIMED, _S.WAITING, _S.CANCELLED, _S.SKIPPED, _S.AWAITING_APPROVAL}),
+    # Approved: planned (it goes out now); its catch-up window closed: skipped; the event cancelled: cancelled.
+    _S.AWAITING_APPROVAL: frozenset({_S.PLANNED, _S.SKIPPED, _S.CANCELLED, _S.WAITING}),
     # Claimed: sent, retried later, failed for good, uncertain; skipped when it came too late; planned again
     # when the claim is given back before anything was sent.
     _S.CLAIMED: frozenset({_S.SENT, _S.RETRYING, _S.FAILED, _S.UNKNOWN, _S.SKIPPED, _S.PLANNED}),
@@ -300,13 +312,15 @@ class Command(StrEnum):
     PUBLISH = "publish"  # send it now, whatever its due time, and wait for the outcome
     RETRY = "retry"  # send a failed, unknown or skipped post again, now
     SKIP = "skip"  # it will not go out
+    APPROVE = "approve"  # an approver signs it off (a step with `approval: required`)
 
 
 # The states each command accepts. An unknown post is only re-sent on purpose (retry), never by "publish now".
 COMMANDS: dict[Command, frozenset[PostState]] = {
     Command.PUBLISH: frozenset({_S.PLANNED, _S.RETRYING, _S.FAILED, _S.SKIPPED}),
     Command.RETRY: frozenset({_S.FAILED, _S.UNKNOWN, _S.SKIPPED, _S.RETRYING}),
-    Command.SKIP: frozenset({_S.PLANNED, _S.WAITING, _S.RETRYING, _S.FAILED, _S.UNKNOWN}),
+    Command.SKIP: frozenset({_S.PLANNED, _S.WAITING, _S.RETRYING, _S.FAILED, _S.UNKNOWN, _S.AWAITING_APPROVAL}),
+    Command.APPROVE: frozenset({_S.PLANNED, _S.WAITING, _S.RETRYING, _S.AWAITING_APPROVAL}),
 }
 CLAIMABLE = frozenset({_S.PLANNED, _S.RETRYING})  # what the scheduler takes when it comes due
 
@@ -337,6 +351,10 @@ class PlannedPost:
     manual: bool = False  # asked for by an organiser, not a campaign step (an extra copy, an unplanned kind)
     actor: str | None = None  # who last asked for it (publish, retry, skip)
     updated_at: datetime | None = None
+    approval: Approval = Approval.NONE
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    approval_asked_at: datetime | None = None  # when the approvers were last asked (None: not yet, or again)
 
     @property
     def when(self) -> datetime:

@@ -7,16 +7,17 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
 
 from bot.alerts import Alerts
 from bot.config import AppConfig
 from bot.config.live import LiveConfig
-from bot.delivery import Outcome, targets_for
+from bot.delivery import Outcome, step_of, targets_for
 from bot.domain import (
     COMMANDS,
+    Approval,
     Command,
     Delivery,
     Event,
@@ -26,9 +27,10 @@ from bot.domain import (
     Platform,
     PostKind,
     PostState,
+    RenderedPost,
     StoredEvent,
 )
-from bot.errors import ConfigError
+from bot.errors import ConfigError, FitError
 from bot.importing import ImportReport, import_events, targets
 from bot.planning import plan
 from bot.rendering.renderer import Renderer
@@ -198,6 +200,9 @@ class Operations:
         if not post.allows(Command.PUBLISH):
             return ActionResult(result=Result.REFUSED, post=post, target=post.target,
                                 message=self._refusal(post, Command.PUBLISH))
+        if post.approval is Approval.PENDING:
+            return ActionResult(result=Result.REFUSED, post=post, target=post.target,
+                                message=f"{post.label} needs an approver's sign-off before it goes out")
         return await self._send(post, actor)
 
     async def retry(self, post_id: int, *, actor: str | None = None) -> ActionResult:
@@ -215,6 +220,46 @@ class Operations:
         return ActionResult(result=Result.DONE, post=after, target=after.target,
                             message=f"{after.label} is planned again: the running bot (`announce-bot run`) sends it "
                                     "at its next sweep")
+
+    async def approve(self, post_id: int, *, actor: str) -> ActionResult:
+        """An approver signs a post off for the event as it is now; one that was already due goes out now."""
+        before, after = await asyncio.to_thread(self.claims.approve, post_id, actor, self.clock())
+        if before is None or after is None:
+            return ActionResult(result=Result.NOT_FOUND, message=f"no planned post #{post_id}")
+        if after.approval is not Approval.APPROVED or before.approval is Approval.APPROVED:
+            why = ("it needs no approval" if before.approval is Approval.NONE else
+                   f"it was approved already by {before.approved_by}" if before.approval is Approval.APPROVED
+                   else f"it is {describe(before)}")
+            return ActionResult(result=Result.REFUSED, post=before, target=before.target,
+                                message=f"{before.label} was not approved: {why}")
+        log.info("%s approved by %s", after.label, actor)
+        if self.schedules:
+            await self.dispatcher.dispatch()
+        due = before.state is PostState.AWAITING_APPROVAL
+        going = "it goes out now" if due else f"it goes out {when(after.due_at)}"
+        return ActionResult(result=Result.DONE, post=after, target=after.target,
+                            message=f"{after.label} approved by {actor}: {going}")
+
+    def approval_requests(self) -> list[tuple[PlannedPost, RenderedPost | None]]:
+        """Posts whose approvers should be asked now (due within `[admin] approval_ahead` hours, not asked since
+        the event last changed), each rendered as it would go out."""
+        config = self.config
+        ahead = timedelta(hours=config.settings.admin.approval_ahead)
+        found = []
+        for post in self.claims.approvals_to_ask(self.clock() + ahead):
+            stored = self.store.record(post.event_id)
+            if stored is None or post.target not in config.settings.targets:
+                continue
+            try:
+                rendered = self.dispatcher.publisher.render_cached(stored, post.kind, post.target,
+                                                                   step_of(config, post.step_id))
+            except (ConfigError, FitError):
+                rendered = None
+            found.append((post, rendered))
+        return found
+
+    def mark_asked(self, post_ids: Sequence[int]) -> None:
+        self.claims.mark_asked(post_ids, self.clock())
 
     async def skip(self, post_id: int, *, actor: str | None = None, reason: str | None = None) -> ActionResult:
         """Decide that a post which has not gone out will not go out."""

@@ -22,6 +22,7 @@ class PlanItem:
     due_at: datetime  # UTC
     catch_up: CatchUp
     waiting: str | None = None
+    approval: bool = False  # an approver must sign it off before it goes out
 
     @property
     def key(self) -> tuple[str, str]:
@@ -71,6 +72,7 @@ def plan(event: Event, campaign: Campaign, targets: list[TargetInfo]) -> list[Pl
                     due_at=step.due(event).astimezone(UTC),
                     catch_up=step.catch_up,
                     waiting=waiting,
+                    approval=step.approval == "required",
                 )
             )
     return sorted(items, key=lambda item: (item.due_at, item.step_id, item.target))

@@ -213,6 +213,7 @@ class Service:
         """Send what is due now, then stop (`run --once`)."""
         dispatcher = self.runtime.dispatcher
         await dispatcher.recover()
+        await dispatcher.check_approvals()
         await dispatcher.dispatch()
         await dispatcher.drain()
         await self.runtime.aclose()

@@ -30,7 +30,18 @@ from bot.config import AppConfig
 from bot.config.live import LiveConfig
 from bot.config.settings import DeliverySettings
 from bot.delivery import Outcome, Publisher, step_of
-from bot.domain import CatchUp, Event, OnUnknown, PlannedPost, Platform, PostKind, PostState, RenderedPost, StoredEvent
+from bot.domain import (
+    CatchUp,
+    Command,
+    Event,
+    OnUnknown,
+    PlannedPost,
+    Platform,
+    PostKind,
+    PostState,
+    RenderedPost,
+    StoredEvent,
+)
 from bot.errors import ClaimLost, ConfigError, CredentialsError, FitError, OutcomeUnknown, PublishError, RateLimited
 from bot.planning import deadline, still_useful
 from bot.platforms import SPECS
@@ -145,6 +156,7 @@ class Dispatcher:
     async def start(self, periodic: Sequence[Periodic] = ()) -> None:
         """Recover what a previous run left half-done, then schedule the wake-up, the sweep and `periodic`."""
         await self.recover()
+        await self.check_approvals()
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         # Real posts never live in APScheduler, so a missed job loses nothing; still, run late jobs at once.
         defaults = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
@@ -202,8 +214,26 @@ class Dispatcher:
         """The periodic safety net: with replicas, take over the claims of one that died; then dispatch."""
         if self.policy.shared_database:
             await self.recover()
+        await self.check_approvals()
         await self.unpin_finished()
         await self.dispatch()
+
+    async def check_approvals(self) -> None:
+        """Posts that came due without their sign-off wait (the organiser is told once); those whose catch-up
+        window closed while waiting are skipped."""
+        now = self.clock()
+        for post in await asyncio.to_thread(self.claims.hold_for_approval, now):
+            await self.alerts(f"{post.label} is due but not approved: it waits for an approver "
+                              f"(`announce-bot approve {post.id}`, the dashboard, or the Telegram request)")
+        for post in await asyncio.to_thread(self.claims.awaiting_approval):
+            stored = await asyncio.to_thread(self.store.record, post.event_id)
+            if stored is None:
+                continue
+            if reason := still_useful(post.catch_up, stored.event.start, stored.event.end, now):
+                _, after = await asyncio.to_thread(self.claims.command, post.id, Command.SKIP, now, None,
+                                                   f"not approved in time: {reason}")
+                if after is not None and after.state is PostState.SKIPPED:
+                    await self.alerts(f"{post.label} skipped: it was not approved in time ({reason})")
 
     async def unpin_finished(self) -> None:
         """Unpin the announcements that live posts pinned, once their event is over."""

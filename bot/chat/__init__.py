@@ -20,7 +20,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot.alerts import Alerts
-from bot.chat import admin, events, lang, start, subscriptions, throttle
+from bot.chat import admin, approvals, events, lang, start, subscriptions, throttle
 from bot.chat import live as watch
 from bot.chat.broadcast import Broadcaster, progress_lines
 from bot.chat.core import Clock, Context, Services, answer, is_private, reply, utcnow
@@ -112,6 +112,9 @@ def build_application(
     application.add_handlers(throttle.handlers(services, gate), group=-1)
     for feature in (start, lang, events, watch, subscriptions, admin):
         application.add_handlers(feature.handlers(services))
+    requests = approvals.Approvals(services)
+    application.bot_data["approvals"] = requests
+    application.add_handlers(approvals.handlers(services, requests))
     application.add_handlers(_fallbacks(services))
     application.add_error_handler(_error_handler)
     return application
@@ -214,6 +217,12 @@ class ChatBot:
             await updater.start_polling(poll_interval=0.0, timeout=self.poll_timeout,
                                         allowed_updates=Update.ALL_TYPES, error_callback=lambda _: None)
         await self.broadcaster.start()
+        await self.approvals.start(app.bot)
+
+    @property
+    def approvals(self) -> approvals.Approvals:
+        requests: approvals.Approvals = self.application.bot_data["approvals"]
+        return requests
 
     @property
     def monitor(self) -> PollingMonitor:
@@ -236,7 +245,8 @@ class ChatBot:
             if app.running:
                 await app.stop()
 
-        for part, step in (("the reminder broadcaster", self.broadcaster.stop), ("receiving updates", updater),
+        for part, step in (("the approval requests", self.approvals.stop),
+                           ("the reminder broadcaster", self.broadcaster.stop), ("receiving updates", updater),
                            ("handling updates", application), ("the Bot API client", app.shutdown)):
             try:
                 await step()

@@ -230,6 +230,14 @@ class AdminSettings(_Section):
     chat_id: str | None = Field(default=None, description="a Telegram chat for alerts, sent by `bot_target`")
     bot_target: str = Field(default="telegram", description="the Telegram target whose token sends the alerts")
     user_ids: tuple[int, ...] = ()
+    # Who signs posts off in Telegram (campaign steps with `approval: required`); empty: the admins above.
+    approver_ids: tuple[int, ...] = ()
+    approval_ahead: float = Field(default=24.0, gt=0, description="hours before its due time a post is sent to "
+                                                                  "the approvers")
+
+    @property
+    def approvers(self) -> tuple[int, ...]:
+        return self.approver_ids or self.user_ids
 
 
 class ChatSettings(_Section):

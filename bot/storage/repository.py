@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.domain import (
     CLAIMABLE,
     COMMANDS,
+    Approval,
     CatchUp,
     Command,
     Delivery,
@@ -35,9 +36,9 @@ from bot.storage.tables import DeliveryRow, EventRow, PlannedPostRow, utcnow
 
 _S = PostState
 # States an import may still change: nothing of them has been sent, nobody decided about them by hand.
-_REPLANNABLE = frozenset({_S.PLANNED, _S.WAITING, _S.CANCELLED})
+_REPLANNABLE = frozenset({_S.PLANNED, _S.WAITING, _S.CANCELLED, _S.AWAITING_APPROVAL})
 # What withdrawing an event (or removing a step from the campaign) cancels: whatever has not gone out yet.
-_UNSENT = frozenset({_S.PLANNED, _S.WAITING, _S.RETRYING})
+_UNSENT = frozenset({_S.PLANNED, _S.WAITING, _S.RETRYING, _S.AWAITING_APPROVAL})
 WITHDRAWN_PREFIX = "withdrawn: "
 WITHDRAWN = "withdrawn"
 # A post due a few minutes before its event was first seen is still "now" (an event added just in time, a bot
@@ -74,7 +75,8 @@ def planned_post(row: PlannedPostRow) -> PlannedPost:
         state=PostState(row.state), reason=row.reason, attempts=row.attempts, next_attempt_at=row.next_attempt_at,
         claimed_by=row.claimed_by, claimed_at=row.claimed_at, post_id=row.post_id, link=row.link,
         parts=tuple(row.parts or ()), pinned_message_id=row.pinned_message_id, manual=bool(row.manual),
-        actor=row.actor, updated_at=row.updated_at,
+        actor=row.actor, updated_at=row.updated_at, approval=Approval(row.approval or Approval.NONE),
+        approved_by=row.approved_by, approved_at=row.approved_at, approval_asked_at=row.approval_asked_at,
     )
 
 
@@ -169,6 +171,16 @@ class Store:
                     "updated" if row.content_hash != digest or row.source != source else "unchanged")
                 was_active = row.status == EventStatus.SCHEDULED.value and not restored
                 notice = notify_changes and was_active and (not active or row.start_at != event.start)
+            if outcome != "unchanged" and row.content_hash and row.content_hash != digest:
+                # What was approved is not what would go out now: ask the approvers again.
+                session.execute(
+                    update(PlannedPostRow)
+                    .where(PlannedPostRow.event_id == event.id, PlannedPostRow.approval == Approval.APPROVED.value,
+                           PlannedPostRow.state.in_(_values(_UNSENT | {_S.AWAITING_APPROVAL})))
+                    .values(approval=Approval.PENDING.value, approved_by=None, approved_at=None,
+                            approval_asked_at=None)
+                    .execution_options(synchronize_session=False)
+                )
             if outcome != "unchanged":
                 row.content_hash = digest
                 row.data = event.model_dump(mode="json")
@@ -378,6 +390,7 @@ def _new_post(item: PlanItem, state: PostState, reason: str | None) -> PlannedPo
         event_id=item.event_id, step_id=item.step_id, kind=item.kind.value, target=item.target,
         platform=item.platform.value, lang=item.lang, catch_up=item.catch_up.value, due_at=item.due_at,
         state=state.value, reason=reason, attempts=0, parts=[],
+        approval=(Approval.PENDING if item.approval else Approval.NONE).value,
     )
 
 
@@ -391,6 +404,10 @@ def _update(post: PlannedPostRow, item: PlanItem, state: PostState, reason: str 
         "state": state.value,
         "reason": reason,
     }
+    if not item.approval:
+        wanted["approval"] = Approval.NONE.value
+    elif post.approval == Approval.NONE.value:  # the step asks for approval from now on
+        wanted["approval"] = Approval.PENDING.value
     changed = {key: value for key, value in wanted.items() if getattr(post, key) != value}
     for key, value in changed.items():
         setattr(post, key, value)
@@ -428,6 +445,7 @@ class Claims:
                     PlannedPostRow.state.in_(_values(CLAIMABLE)),
                     PlannedPostRow.due_at <= now,
                     or_(PlannedPostRow.next_attempt_at.is_(None), PlannedPostRow.next_attempt_at <= now),
+                    PlannedPostRow.approval != Approval.PENDING.value,  # not without the approvers' sign-off
                 )
                 .order_by(PlannedPostRow.due_at, PlannedPostRow.id)
                 .limit(limit)
@@ -449,7 +467,8 @@ class Claims:
         with self.sessions.begin() as session:
             row = session.scalars(
                 update(PlannedPostRow)
-                .where(PlannedPostRow.id == post_id, PlannedPostRow.state.in_(_values(CLAIMABLE)))
+                .where(PlannedPostRow.id == post_id, PlannedPostRow.state.in_(_values(CLAIMABLE)),
+                       PlannedPostRow.approval != Approval.PENDING.value)
                 .values(state=_S.CLAIMED.value, claimed_by=worker, claimed_at=now,
                         attempts=PlannedPostRow.attempts + 1, updated_at=now)
                 .returning(PlannedPostRow)
@@ -610,6 +629,57 @@ class Claims:
                     row.due_at = now
             row.next_attempt_at, row.actor, row.updated_at = None, actor, now
             return before, planned_post(row)
+
+    # -- approval -------------------------------------------------------------------------------------
+
+    def approve(self, post_id: int, actor: str, now: datetime) -> tuple[PlannedPost | None, PlannedPost | None]:
+        """An approver signs a post off (for the event as it is now); one awaiting approval goes out now.
+        Returns the post as it was and as it is now (equal when refused; None, None when there is none)."""
+        with self.sessions.begin() as session:
+            row = session.get(PlannedPostRow, post_id, with_for_update=True)
+            if row is None:
+                return None, None
+            before = planned_post(row)
+            if before.state not in COMMANDS[Command.APPROVE] or before.approval is not Approval.PENDING:
+                return before, before
+            row.approval, row.approved_by, row.approved_at = Approval.APPROVED.value, actor, now
+            if before.state is _S.AWAITING_APPROVAL:
+                row.state, row.reason = _S.PLANNED.value, None
+            row.updated_at = now
+            return before, planned_post(row)
+
+    def hold_for_approval(self, now: datetime) -> list[PlannedPost]:
+        """Posts that came due without their sign-off: they wait, in state `awaiting approval`."""
+        with self.sessions.begin() as session:
+            rows = session.scalars(
+                update(PlannedPostRow)
+                .where(PlannedPostRow.state == _S.PLANNED.value, PlannedPostRow.approval == Approval.PENDING.value,
+                       PlannedPostRow.due_at <= now)
+                .values(state=_S.AWAITING_APPROVAL.value, reason="due, but not approved yet", updated_at=now)
+                .returning(PlannedPostRow)
+                .execution_options(synchronize_session=False)
+            ).all()
+            return [planned_post(row) for row in rows]
+
+    def awaiting_approval(self) -> list[PlannedPost]:
+        with self.sessions() as session:
+            return [planned_post(row) for row in session.scalars(
+                select(PlannedPostRow).where(PlannedPostRow.state == _S.AWAITING_APPROVAL.value))]
+
+    def approvals_to_ask(self, until: datetime) -> list[PlannedPost]:
+        """Posts awaiting a sign-off due before `until` whose approvers have not been asked (since a change)."""
+        with self.sessions() as session:
+            return [planned_post(row) for row in session.scalars(
+                select(PlannedPostRow)
+                .where(PlannedPostRow.approval == Approval.PENDING.value, PlannedPostRow.approval_asked_at.is_(None),
+                       PlannedPostRow.state.in_((_S.PLANNED.value, _S.AWAITING_APPROVAL.value)),
+                       PlannedPostRow.due_at <= until)
+                .order_by(PlannedPostRow.due_at, PlannedPostRow.id))]
+
+    def mark_asked(self, post_ids: Sequence[int], now: datetime) -> None:
+        with self.sessions.begin() as session:
+            session.execute(update(PlannedPostRow).where(PlannedPostRow.id.in_(list(post_ids)))
+                            .values(approval_asked_at=now).execution_options(synchronize_session=False))
 
     # -- lookups the scheduler needs ------------------------------------------------------------------
 

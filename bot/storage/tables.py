@@ -103,6 +103,12 @@ class PlannedPostRow(Base):
     parts: Mapped[list[str]] = mapped_column(JSON, default=list)
     manual: Mapped[bool] = mapped_column(Boolean, default=False)  # asked for by an organiser, not a campaign step
     actor: Mapped[str | None] = mapped_column(String(80), default=None)  # who last asked for it
+    # Sign-off (a campaign step with `approval: required`): "none", "pending" or "approved", by whom and when;
+    # when the approvers were last asked. A change to the event puts an approved post back to pending.
+    approval: Mapped[str] = mapped_column(String(20), default="none")
+    approved_by: Mapped[str | None] = mapped_column(String(80), default=None)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    approval_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 

@@ -133,6 +133,7 @@ async def event_page(request: Request) -> Response:
         "can_publish": COMMANDS[Command.PUBLISH],
         "can_retry": COMMANDS[Command.RETRY],
         "can_skip": COMMANDS[Command.SKIP],
+        "can_approve": COMMANDS[Command.APPROVE],
         "now": now,
     })
 
@@ -174,10 +175,17 @@ async def skip(request: Request) -> Response:
     return _back(request, await web.operations.skip(_post_id(request), actor=actor_of(request)))
 
 
+@requires(Role.APPROVER)
+async def approve(request: Request) -> Response:
+    web = web_of(request)
+    return _back(request, await web.operations.approve(_post_id(request), actor=actor_of(request)))
+
+
 routes = [
     Route("/admin", index, methods=["GET"], name="admin"),
     Route("/admin/events/{event_id}", event_page, methods=["GET"], name="admin_event"),
     Route("/admin/posts/{post_id:int}/publish", publish_now, methods=["POST"], name="publish_now"),
     Route("/admin/posts/{post_id:int}/retry", retry, methods=["POST"], name="retry"),
     Route("/admin/posts/{post_id:int}/skip", skip, methods=["POST"], name="skip"),
+    Route("/admin/posts/{post_id:int}/approve", approve, methods=["POST"], name="approve"),
 ]

@@ -1,0 +1,169 @@
+"""Approval before posting: a step with `approval: required` waits for an approver; approved, skipped, expired and
+withdrawn by a change, through the operations layer, the scheduler, the CLI and Telegram's buttons."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.chat import ChatBot, chat_bot
+from bot.cli import app
+from bot.config import load_config
+from bot.config.live import LiveConfig
+from bot.domain import Approval, PlannedPost, PostKind, PostState
+from bot.importing import import_events
+from bot.runtime import Runtime
+from bot.storage import Store, open_database
+from tests.chat.conftest import buttons
+from tests.conftest import Platforms
+from tests.fakes.telegram import FakeTelegram, User
+
+START = datetime(2024, 11, 27, 8, 0, tzinfo=UTC)
+ANNOUNCED = START - timedelta(days=7)
+IMPORTED = datetime(2024, 11, 1, tzinfo=UTC)
+OLGA = User(id=1001, first_name="Olga", language_code="en")
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def signed_off(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The announcement needs an approver's sign-off; Olga is the approver."""
+    path = workdir / "config" / "campaign.yaml"
+    path.write_text(path.read_text().replace("    at: start - 7d\n", "    at: start - 7d\n    approval: required\n"))
+    monkeypatch.setenv("ANNOUNCE_BOT_ADMIN__APPROVER_IDS", f"[{OLGA.id}]")
+    monkeypatch.setenv("ANNOUNCE_BOT_DELIVERY__RATE_LIMIT", "false")
+
+
+def build(database_url: str, clock: Clock) -> Runtime:
+    runtime = Runtime.build(load_config(Path("config")), store=Store(open_database(database_url)), clock=clock,
+                            notify=False, schedules=True)
+    import_events(runtime.config, runtime.store, IMPORTED)
+    return runtime
+
+
+def announcements(runtime: Runtime) -> dict[str, PlannedPost]:
+    return {p.target: p for p in runtime.store.posts() if p.kind is PostKind.ANNOUNCEMENT}
+
+
+async def tick(runtime: Runtime) -> None:
+    await runtime.dispatcher.check_approvals()
+    await runtime.dispatcher.dispatch()
+    await runtime.dispatcher.drain()
+
+
+async def test_an_unapproved_post_waits_and_goes_out_once_approved(database_url: str, platforms: Platforms) -> None:
+    clock = Clock(ANNOUNCED)
+    runtime = build(database_url, clock)
+    assert {p.approval for p in announcements(runtime).values()} == {Approval.PENDING}
+    refused = await runtime.operations.publish_post(announcements(runtime)["vk"].id, actor="ivan")
+    assert not refused.ok and "needs an approver's sign-off" in refused.message  # publish now does not bypass it
+    await tick(runtime)
+    assert {p.state for p in announcements(runtime).values()} == {PostState.AWAITING_APPROVAL}
+    assert platforms.vk.posts == [] and any("is due but not approved" in a for a in runtime.alerts.sent)
+    vk = announcements(runtime)["vk"]
+    done = await runtime.operations.approve(vk.id, actor="olga")
+    assert done.ok and "goes out now" in done.message
+    await runtime.dispatcher.drain()
+    vk = announcements(runtime)["vk"]
+    assert (vk.state, vk.approved_by) == (PostState.SENT, "olga") and len(platforms.vk.posts) == 1
+    again = await runtime.operations.approve(vk.id, actor="olga")
+    assert not again.ok
+    assert announcements(runtime)["x"].state is PostState.AWAITING_APPROVAL  # the others wait for their own
+    await runtime.aclose()
+
+
+async def test_skipped_and_expired(database_url: str, platforms: Platforms) -> None:
+    clock = Clock(ANNOUNCED)
+    runtime = build(database_url, clock)
+    await tick(runtime)
+    skipped = await runtime.operations.skip(announcements(runtime)["x"].id, actor="olga")
+    assert skipped.ok and announcements(runtime)["x"].state is PostState.SKIPPED
+    clock.now = START + timedelta(hours=3)  # the announcement's catch-up window (before_end) closed
+    await tick(runtime)
+    states = {t: p.state for t, p in announcements(runtime).items()}
+    assert set(states.values()) == {PostState.SKIPPED}
+    assert "not approved in time" in (announcements(runtime)["vk"].reason or "")
+    assert platforms.vk.posts == [] and platforms.x.tweets == []
+    await runtime.aclose()
+
+
+async def test_a_change_after_approval_withdraws_it_and_asks_again(database_url: str, platforms: Platforms,
+                                                                    workdir: Path) -> None:
+    clock = Clock(ANNOUNCED - timedelta(days=2))
+    runtime = build(database_url, clock)
+    vk = announcements(runtime)["vk"]
+    assert (await runtime.operations.approve(vk.id, actor="olga")).ok
+    assert announcements(runtime)["vk"].approval is Approval.APPROVED
+    path = workdir / "config" / "events" / "russia-dprk-treaty.yaml"
+    path.write_text(path.read_text().replace("Russia-North Korea Treaty", "Russia-DPRK Treaty"))
+    await runtime.operations.sync_files()
+    after = announcements(runtime)["vk"]
+    assert (after.approval, after.approved_by, after.approval_asked_at) == (Approval.PENDING, None, None)
+    clock.now = ANNOUNCED
+    await tick(runtime)
+    assert platforms.vk.posts == []  # what was approved is not what would go out now
+    await runtime.aclose()
+
+
+def test_the_approve_command(workdir: Path) -> None:
+    runner = CliRunner()
+    path = workdir / "config" / "events" / "russia-dprk-treaty.yaml"
+    start = datetime.now(UTC) + timedelta(days=10)
+    path.write_text(path.read_text().replace("start: 2024-11-27 11:00", f"start: {start:%Y-%m-%dT%H:%M}+00:00")
+                    .replace("end: 2024-11-27 13:00", f"end: {start + timedelta(hours=2):%Y-%m-%dT%H:%M}+00:00"))
+    assert runner.invoke(app, ["--config", "config", "run", "--once"]).exit_code == 0
+    posts = runner.invoke(app, ["--config", "config", "status", "--json"]).stdout
+    import json
+
+    vk = next(p for p in json.loads(posts)["posts"] if p["step"] == "announcement" and p["target"] == "vk")
+    assert vk["approval"] == "pending"
+    done = runner.invoke(app, ["--config", "config", "approve", str(vk["id"]), "--as", "olga"])
+    assert done.exit_code == 0 and "approved by olga" in done.output
+    assert runner.invoke(app, ["--config", "config", "approve", str(vk["id"])]).exit_code == 1
+    assert runner.invoke(app, ["--config", "config", "approve", "99999"]).exit_code == 2
+
+
+async def test_approvers_are_asked_in_telegram_and_answer_with_the_buttons(
+    database_url: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = "987654:APPROVAL-secret-token"
+    fake = FakeTelegram(token, chat_id="@valdaiclub")
+    fake.start()
+    monkeypatch.setenv("ANNOUNCE_BOT_TARGETS__TELEGRAM__TOKEN", token)
+    monkeypatch.setenv("ANNOUNCE_BOT_TARGETS__TELEGRAM__API_BASE_URL", fake.base_url)
+    clock = Clock(ANNOUNCED - timedelta(hours=2))  # within a day of the announcement
+    runtime = build(database_url, clock)
+    bot: ChatBot = chat_bot(LiveConfig(runtime.config), runtime.store, operations=runtime.operations, clock=clock,
+                            poll_timeout=1)
+    await bot.start()
+    try:
+        await bot.approvals.ask(bot.application.bot)  # as its own loop does, every half minute
+        asked = fake.in_chat(OLGA.id)
+        assert len(asked) == 5 and all("Approval needed" in m["text"] for m in asked)  # one message per target
+        assert await bot.approvals.ask(bot.application.bot) == 0  # asked once
+        vk_request = next(m for m in asked if "→ vk" in m["text"])
+        assert "Клуб «Валдай»" in vk_request["text"]  # the post as it will go out
+        stranger = User(id=4242, first_name="Stranger", language_code="en")
+        data = buttons(vk_request)["✅ Approve"]
+        fake.press(stranger, vk_request["message_id"], data)
+        (refusal,) = await fake.wait_callback_answers(1)
+        assert "Only the approvers" in str(refusal)
+        assert announcements(runtime)["vk"].approval is Approval.PENDING  # only approvers may answer
+        fake.press(OLGA, vk_request["message_id"], data)
+        await fake.wait_callback_answers(2)
+        assert announcements(runtime)["vk"].approval is Approval.APPROVED
+        assert announcements(runtime)["vk"].approved_by == f"telegram:{OLGA.id}"
+    finally:
+        await bot.stop()
+        await runtime.aclose()
+        fake.stop()
