@@ -148,3 +148,16 @@ class Pinning(Protocol):
 
     async def unpin(self, message_id: str) -> None:
         """Unpin message `message_id`."""
+
+
+@runtime_checkable
+class Editing(Protocol):
+    """An adapter that can correct a post it published, when the event changed after it went out.
+
+    `ids` are the published parts' ids; `post` is the post rendered anew for the event as it is now; `notice` is
+    the change notice, for a platform that cannot edit (a reply to the thread instead) or refuses to (a comment).
+    Returns the receipt of what was done (the edited post, or the reply or comment)."""
+
+    async def edit(self, ids: tuple[str, ...], post: RenderedPost, notice: RenderedPost | None) -> Receipt:
+        """Correct the published post `ids` to read as `post` (or add `notice` to it where editing is impossible)."""
+

@@ -355,6 +355,7 @@ class PlannedPost:
     approved_by: str | None = None
     approved_at: datetime | None = None
     approval_asked_at: datetime | None = None  # when the approvers were last asked (None: not yet, or again)
+    edits: int | None = None  # a correction: the id of the published post it edits (the event changed)
 
     @property
     def when(self) -> datetime:

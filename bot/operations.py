@@ -158,9 +158,20 @@ class Operations:
             f"configuration reloaded: {len(report.results)} events, {changed} changed, "
             f"{len(report.errors)} file problem(s), {len(report.withdrawn)} withdrawn"))
 
+    def tell_subscribers(self, results: Iterable[SyncResult]) -> None:
+        """People subscribed to a changed event get the change notice by direct message too (once per change)."""
+        if not self.config.settings.chat.enabled:
+            return
+        queue = ReminderQueue(self.store.sessions)
+        now = self.clock()
+        for result in results:
+            if result.notice is not None:
+                queue.enqueue(result.event_id, result.notice, PostKind.CHANGED.value, now, now)
+
     async def sync_files(self) -> ImportReport:
         """Import the event files now; tell the organiser once about each new problem and each withdrawal."""
         report = await asyncio.to_thread(import_events, self.config, self.store, self.clock())
+        await asyncio.to_thread(self.tell_subscribers, report.results)
         current = {str(error) for error in report.errors}
         for problem in sorted(current - self._reported):
             await self.alerts(f"event file not imported: {problem}")
@@ -347,7 +358,8 @@ class Operations:
     async def _choose(self, stored: StoredEvent, kind: PostKind, target: str, posts: list[PlannedPost], again: bool,
                       actor: str | None) -> PlannedPost | ActionResult:
         """The planned post `publish` sends on `target`, or why it sends none."""
-        mine = sorted((p for p in posts if p.target == target and p.kind is kind), key=lambda p: (p.due_at, p.id))
+        mine = sorted((p for p in posts if p.target == target and p.kind is kind and p.edits is None),
+                      key=lambda p: (p.due_at, p.id))
         campaign = [p for p in mine if not p.manual]
         if again or not campaign:
             sent = [p for p in mine if p.state is PostState.SENT]
@@ -424,6 +436,7 @@ class EventOperations:
             notify_changes=config.campaign.notify_changes, now=self.ops.clock(),
             skip_past=config.settings.delivery.skip_past)
         log.info("event %s %s by %s", event.id, result.outcome, actor or "?")
+        await asyncio.to_thread(self.ops.tell_subscribers, [result])
         if self.ops.schedules:
             await self.ops.dispatcher.dispatch()
         return EventResult(ok=True, sync=result, event=await asyncio.to_thread(self._store.record, event.id),

@@ -21,10 +21,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.abc import Adapter, Pinning
+from bot.abc import Adapter, Editing, Pinning
 from bot.alerts import Alerts
 from bot.config import AppConfig
 from bot.config.live import LiveConfig
@@ -34,6 +35,7 @@ from bot.domain import (
     CatchUp,
     Command,
     Event,
+    EventStatus,
     OnUnknown,
     PlannedPost,
     Platform,
@@ -387,6 +389,8 @@ class Dispatcher:
             settlement = Settlement(state=PostState.RETRYING, next_attempt_at=until,
                                     reason="paused: the target's credentials failed")
             return await self._settle(post, None, settlement, base), None
+        if post.edits is not None:
+            return await self._correct(post, stored, actor, base)
         step = step_of(self.config, post.step_id)
         late = post.kind is PostKind.REMINDER and now - post.due_at > LATE
         try:
@@ -434,6 +438,46 @@ class Dispatcher:
         sent = replace(base, receipt=receipt, state=PostState.SENT)
         return sent, self._after_sent(post, event, rendered, delivery_id, sent)
 
+    async def _correct(self, post: PlannedPost, stored: StoredEvent, actor: str | None, base: Outcome
+                       ) -> tuple[Outcome, Awaitable[Outcome] | None] | None:
+        """Edit a published post to say what the event says now (where the platform cannot edit, the change notice
+        goes with it as a reply or a comment). The edit is in the delivery log like any attempt."""
+        original = await asyncio.to_thread(self.store.post, post.edits or 0)
+        adapter = self.publisher.adapter(post.target)
+        if original is None or original.state is not PostState.SENT or not (original.parts or original.post_id):
+            reason = "nothing to correct: the post it edits was not published"
+        elif not isinstance(adapter, Editing):
+            reason = f"{post.platform.value} posts cannot be edited here; the change notice says what changed"
+        else:
+            reason = None
+        if reason is not None or original is None:
+            return await self._settle(post, None, Settlement(state=PostState.SKIPPED, reason=reason), base), None
+        try:
+            rendered = self.publisher.render_cached(stored, original.kind, post.target,
+                                                    step_of(self.config, original.step_id))
+            notice: RenderedPost | None = self.publisher.render_cached(stored, PostKind.CHANGED, post.target)
+        except (ConfigError, FitError) as exc:
+            message = f"cannot render the corrected post: {exc}"
+            return await self._settle(post, None, Settlement(state=PostState.FAILED, reason=message, error=message,
+                                                             error_kind=type(exc).__name__), base), None
+        if notice is not None and stored.event.status is not EventStatus.SCHEDULED:
+            rendered = _flagged(rendered, notice)  # a cancelled or postponed event's announcement says so on top
+        base = replace(base, post=rendered)
+        assert isinstance(adapter, Editing)
+        delivery_id = await self.batcher.start(post, self.worker, actor, stored)
+        if delivery_id == EVENT_CHANGED:
+            return None
+        if delivery_id is None:
+            return replace(base, error=ClaimLost(f"{post.label} was taken over by another worker")), None
+        ids = original.parts or (original.post_id or "",)
+        try:
+            receipt = await adapter.edit(ids, rendered, notice)
+        except PublishError as exc:
+            return await self._failed(post, stored.event, delivery_id, exc, cast(Adapter, adapter), base), None
+        log.info("%s corrected on %s: %s", original.label, post.target, receipt.link or receipt.post_id)
+        sent = replace(base, receipt=receipt, state=PostState.SENT)
+        return sent, self._settle(post, delivery_id, Settlement(state=PostState.SENT, receipt=receipt), sent)
+
     async def _after_sent(self, post: PlannedPost, event: Event, rendered: RenderedPost, delivery_id: int,
                           sent: Outcome) -> Outcome:
         assert sent.receipt is not None
@@ -447,7 +491,8 @@ class Dispatcher:
             return "the event is no longer in the database"
         if stored.withdrawn is not None:
             return f"the event was withdrawn: {stored.withdrawn}"
-        if not stored.active and post.kind is not PostKind.CHANGED:  # a cancellation notice still goes out
+        if not stored.active and post.kind is not PostKind.CHANGED and post.edits is None:
+            # A cancellation notice still goes out, and so do the corrections of what was published.
             return f"the event is {stored.event.status.value}"
         return None
 
@@ -534,6 +579,18 @@ class Dispatcher:
                               f"could not be updated and pinned: {exc}")
             return
         await asyncio.to_thread(self.claims.set_pinned, post.id, announced.post_id)
+
+
+def _flagged(post: RenderedPost, notice: RenderedPost) -> RenderedPost:
+    """`post` with the notice's first line on top ("❗ Cancelled: …"), where it still fits the platform's limit."""
+    spec = SPECS[post.platform]
+    flag = notice.parts[0].text.split("\n\n", 1)[0]
+    first = f"{flag}\n\n{post.parts[0].text}"
+    limit = spec.caption_length if post.image and spec.caption_length else spec.max_length
+    if spec.measure(first) > limit:
+        return post
+    parts = (post.parts[0].model_copy(update={"text": first, "length": spec.measure(first)}), *post.parts[1:])
+    return post.model_copy(update={"parts": parts})
 
 
 __all__ = ["Dispatcher", "StoredParts", "alive", "utcnow", "worker_name"]

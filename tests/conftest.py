@@ -171,3 +171,21 @@ def platforms(workdir: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[n
     yield fakes
     for fake in fakes.fakes:
         fake.stop()
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored():  # type: ignore[no-untyped-def]
+    """A command run in-process configures logging for the whole interpreter (levels, handlers): put it back,
+    so that no test depends on which ran before it."""
+    import logging
+
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    levels = {name: logger.level for name, logger in logging.Logger.manager.loggerDict.items()
+              if isinstance(logger, logging.Logger)}
+    yield
+    root.setLevel(saved[0])
+    root.handlers[:] = saved[1]
+    for name, logger in logging.Logger.manager.loggerDict.items():
+        if isinstance(logger, logging.Logger):
+            logger.setLevel(levels.get(name, logging.NOTSET))

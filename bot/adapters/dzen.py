@@ -214,6 +214,10 @@ class DzenFeedAdapter(Adapter):
         self.path = target.feed_path.resolve()
         self._now = now
 
+    async def edit(self, ids: tuple[str, ...], post: RenderedPost, notice: RenderedPost | None) -> Receipt:
+        """An item written again with its guid: Dzen takes the new version (within its 7 days)."""
+        return await self.publish(post)
+
     async def publish(self, post: RenderedPost, parts: PartLog | None = None) -> Receipt:
         if post.platform is not Platform.DZEN:
             raise PermanentError(f"a post rendered for {post.platform.value} cannot go to the Dzen feed")

@@ -50,6 +50,15 @@ class OutboxAdapter(Adapter):
         ids = await send_parts(post, parts, send, self._link)
         return self.receipt(ids, self._link(ids[0]))
 
+    async def edit(self, ids: tuple[str, ...], post: RenderedPost, notice: RenderedPost | None) -> Receipt:
+        """The corrected post, in a file of its own that names the one it corrects."""
+        stamp = self._clock().strftime("%Y%m%dT%H%M%S%fZ")
+        path = self.directory / f"{stamp}-{post.event_id}-{post.kind.value}-{post.target}-edit.txt"
+        header = [f"target: {post.target} ({self.spec.label}, {post.lang})", f"event: {post.event_id}",
+                  f"kind: {post.kind.value}", f"edits: {', '.join(ids)}"]
+        self._write(path, "\n".join(header) + "\n\n" + "\n\n".join(part.text for part in post.parts) + "\n")
+        return self.receipt((path.name,), self._link(path.name))
+
     def _write(self, path: Path, text: str) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)

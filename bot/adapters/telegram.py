@@ -159,6 +159,29 @@ class TelegramAdapter(Adapter):
         if failure is not None:
             raise failure from None
 
+    async def edit(self, ids: tuple[str, ...], post: RenderedPost, notice: RenderedPost | None) -> Receipt:
+        """editMessageText (editMessageCaption for a photo's caption) on each message the post went out as."""
+        chat_id = self.target.chat_id
+        bot = await self._ready_bot()
+        failure: PublishError | None = None
+        try:
+            for index, (message_id, part) in enumerate(zip(ids, post.parts, strict=False)):
+                try:
+                    if index == 0 and post.image:
+                        await bot.edit_message_caption(chat_id=chat_id, message_id=int(message_id), caption=part.text,
+                                                       parse_mode=ParseMode.HTML)
+                    else:
+                        await bot.edit_message_text(text=part.text, chat_id=chat_id, message_id=int(message_id),
+                                                    parse_mode=ParseMode.HTML)
+                except BadRequest as exc:
+                    if "not modified" not in exc.message.lower():  # the same text: nothing to correct there
+                        raise
+        except TelegramError as exc:
+            failure = self._error(exc, sending=False)  # an edit repeated changes nothing: safe to retry
+        if failure is not None:
+            raise failure from None
+        return self.receipt(ids, self._link(ids[0]))
+
     async def unpin(self, message_id: str) -> None:
         bot = await self._ready_bot()
         failure: PublishError | None = None

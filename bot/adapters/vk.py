@@ -145,6 +145,36 @@ class VkAdapter(Adapter):
         ids = await send_parts(post, parts, send, self._link, "wall posts")
         return self.receipt(ids, self._link(ids[0]))
 
+    async def edit(self, ids: tuple[str, ...], post: RenderedPost, notice: RenderedPost | None) -> Receipt:
+        """wall.edit of each wall post; where the token may not edit (a community token often may not), the change
+        notice goes out as a comment under the first one instead (wall.createComment accepts community tokens)."""
+        try:
+            for wall_id, part in zip(ids, post.parts, strict=False):
+                owner, _, number = wall_id.partition("_")
+                await self._call("wall.edit", {"owner_id": int(owner), "post_id": int(number),
+                                               "message": part.text})
+            return self.receipt(ids, self._link(ids[0]))
+        except CredentialsError as refused:
+            if notice is None or not notice.parts:
+                raise
+            log.info("%s: editing refused (%s); the change notice goes out as a comment", self._where, refused)
+        owner, _, number = ids[0].partition("_")
+        answer = await self._call("wall.createComment", {"owner_id": int(owner), "post_id": int(number),
+                                                         "from_group": self.group_id, "message": notice.parts[0].text},
+                                  publishes=True)
+        comment = answer.get("comment_id") if isinstance(answer, dict) else None
+        return self.receipt((f"{ids[0]}?reply={comment}" if comment else ids[0],), self._link(ids[0]))
+
+    async def _call(self, method: str, values: dict[str, Any], *, publishes: bool = False) -> Any:
+        """A VK call other than wall.post: an edit (a repeat changes nothing), or a comment (`publishes`: after a
+        dropped answer it may be there already, so it is not blindly repeated)."""
+        failure: PublishError
+        try:
+            return await asyncio.to_thread(self._vk.method, method, values)
+        except (vk_api.VkApiError, requests.RequestException) as exc:
+            failure = self._error(exc, sending=publishes)
+        raise failure from None
+
     async def aclose(self) -> None:
         self._session.close()
 

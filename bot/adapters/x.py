@@ -110,6 +110,21 @@ class XAdapter(Adapter):
         ids = await send_parts(post, parts, send, self._link, "tweets of the thread")
         return self.receipt(ids, self._link(ids[0]))
 
+    async def edit(self, ids: tuple[str, ...], post: RenderedPost, notice: RenderedPost | None) -> Receipt:
+        """X's API cannot edit a post: the change notice goes out as a reply to the thread's last tweet."""
+        if notice is None or not notice.parts:
+            raise PermanentError(f"{self._where}: X cannot edit a post, and there is no notice to reply with")
+        failure: PublishError
+        try:
+            tweet_id = await asyncio.to_thread(self._create_tweet, notice.parts[0].text, ids[-1])
+        except (tweepy.TweepyException, requests.RequestException) as exc:
+            failure = self._error(exc)
+        else:
+            if tweet_id:
+                return self.receipt((tweet_id,), self._link(tweet_id))
+            failure = PermanentError(f"{self._where}: X answered POST /2/tweets without a tweet id")
+        raise failure from None
+
     async def aclose(self) -> None:
         self._client.session.close()
         for logger in _CHATTY_LOGGERS:

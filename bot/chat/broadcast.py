@@ -74,6 +74,11 @@ def reminder_text(event: Event, kind: str, lang: str, now: datetime) -> str:
     shown = view(event, lang)
     if kind == PostKind.LIVE.value:
         lines = [t("reminder_live", lang, title=shown.title)]
+    elif kind == PostKind.CHANGED.value:  # the event changed after people subscribed: tell them how it stands
+        status = event.status.value if event.status.value in ("cancelled", "postponed") else "moved"
+        lines = [t(f"changed_{status}", lang, title=shown.title)]
+        if status == "moved":
+            lines += [when_line(shown, lang), ", ".join(p for p in (shown.venue, shown.address) if p)]
     else:
         left = max(event.start - now, timedelta(minutes=1))
         lines = [t("reminder", lang, title=shown.title, until=until(left, lang), when=when_line(shown, lang),
@@ -332,6 +337,8 @@ class Broadcaster:
             log.error("personal reminder task failed", exc_info=task.exception())
 
     def _pointless(self, row: Reminder, event: Event | None, now: datetime) -> str | None:
+        if event is not None and row.kind == PostKind.CHANGED.value:  # a cancellation is news until the end
+            return still_useful(CatchUp.BEFORE_END, event.start, event.end, now)
         if event is None or event.status.value != "scheduled":
             return "the event is no longer scheduled"
         step = next((s for s in self.config.campaign.steps if s.id == row.step_id), None)

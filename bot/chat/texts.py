@@ -130,6 +130,11 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
     # -- personal reminders -------------------------------------------------------------------------
     "reminder": {"en": "🔔 <b>Reminder:</b> {title} starts {until}.\n{when}\n{venue}",
                  "ru": "🔔 <b>Напоминание:</b> «{title}» начнётся {until}.\n{when}\n{venue}"},
+    "changed_moved": {"en": "❗ <b>Changed:</b> {title}. Now:", "ru": "❗ <b>Изменение:</b> «{title}». Теперь:"},
+    "changed_cancelled": {"en": "❗ <b>Cancelled:</b> {title}. We are sorry: the event will not take place.",
+                          "ru": "❗ <b>Отменено:</b> «{title}». К сожалению, мероприятие не состоится."},
+    "changed_postponed": {"en": "❗ <b>Postponed:</b> {title}. We will announce the new date.",
+                          "ru": "❗ <b>Перенесено:</b> «{title}». О новой дате мы сообщим."},
     "reminder_live": {"en": "🔴 <b>Live now:</b> {title}", "ru": "🔴 <b>Начинается трансляция:</b> «{title}»"},
     "reminder_footer": {"en": "Stop reminders: /unsubscribe", "ru": "Отписаться: /unsubscribe"},
     # -- admin --------------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ class SyncResult:
     cancelled: int = 0  # posts no longer wanted
     past: int = 0  # posts already past when first planned: skipped, not sent late
     held: int = 0  # new posts waiting (the event is a draft, or its summary has no report yet)
+    notice: str | None = None  # the step id of the change notices planned (subscribers are told too)
 
 
 def content_hash(event: Event) -> str:
@@ -77,6 +78,7 @@ def planned_post(row: PlannedPostRow) -> PlannedPost:
         parts=tuple(row.parts or ()), pinned_message_id=row.pinned_message_id, manual=bool(row.manual),
         actor=row.actor, updated_at=row.updated_at, approval=Approval(row.approval or Approval.NONE),
         approved_by=row.approved_by, approved_at=row.approved_at, approval_asked_at=row.approval_asked_at,
+        edits=row.edits,
     )
 
 
@@ -158,6 +160,8 @@ class Store:
             if row is not None and row.live_links:  # links set at go-live stay whatever the file says
                 event = event.model_copy(update={"live": {**event.live, **row.live_links}})
             digest = content_hash(event)
+            new_data = event.model_dump(mode="json")
+            correct = False
             notice = False
             if row is None:
                 outcome = "created"
@@ -171,6 +175,10 @@ class Store:
                     "updated" if row.content_hash != digest or row.source != source else "unchanged")
                 was_active = row.status == EventStatus.SCHEDULED.value and not restored
                 notice = notify_changes and was_active and (not active or row.start_at != event.start)
+                # What a published post says that may have changed: it is corrected where it went out.
+                said = ("start", "end", "venue", "live", "url", "status")
+                correct = notify_changes and was_active and any(row.data.get(key) != new_data.get(key)
+                                                                 for key in said)
             if outcome != "unchanged" and row.content_hash and row.content_hash != digest:
                 # What was approved is not what would go out now: ask the approvers again.
                 session.execute(
@@ -210,15 +218,18 @@ class Store:
                 elif PostState(post.state) in _REPLANNABLE and _update(post, item, state, reason):
                     replanned += 1
             for post in existing.values():
-                if post.kind != PostKind.CHANGED and not post.manual and PostState(post.state) in _UNSENT:
+                if post.kind != PostKind.CHANGED and not post.manual and post.edits is None and \
+                        PostState(post.state) in _UNSENT:
                     post.state, post.reason = _S.CANCELLED.value, "no longer in the campaign"
                     cancelled += 1
-            if notice:
-                planned += _plan_notices(session, event, now)
+            notice_step = None
+            if notice or correct:
+                notice_step, added = _plan_notices(session, event, now, notice=notice)
+                planned += added
         if outcome == "unchanged" and (planned or replanned or cancelled):
             outcome = "updated"
         return SyncResult(event_id=event.id, outcome=outcome, planned=planned, replanned=replanned,
-                          cancelled=cancelled, past=past, held=held)
+                          cancelled=cancelled, past=past, held=held, notice=notice_step if notice else None)
 
     def withdraw(self, event_id: str, reason: str, now: datetime) -> int | None:
         """Withdraw a live event: none of its unsent posts go out. Returns how many were cancelled, None if it
@@ -351,28 +362,44 @@ class Store:
             return planned_post(row)
 
 
-def _plan_notices(session: Session, event: Event, now: datetime) -> int:
-    """A `changed` notice, due now, on every target that carried the announcement. A notice of an earlier change
-    that has not gone out yet is cancelled: the new one says how things stand now."""
+def _plan_notices(session: Session, event: Event, now: datetime, *, notice: bool) -> tuple[str, int]:
+    """After a change: each published announcement corrected where it went out (a post of its own that edits it,
+    due now), and with `notice` (a new time, a cancellation) a `changed` notice on every target that carried the
+    announcement. X cannot edit: its correction is the notice, as a reply in the thread, so it gets no other.
+    A notice or correction of an earlier change that has not gone out yet is cancelled: the new ones say how
+    things stand now. Returns the notices' step id and how many posts were planned."""
     rows = session.scalars(select(PlannedPostRow).where(PlannedPostRow.event_id == event.id)).all()
-    announced = [p for p in rows if p.kind == PostKind.ANNOUNCEMENT.value and p.state == _S.SENT.value]
+    announced = [p for p in rows if p.kind == PostKind.ANNOUNCEMENT.value and p.state == _S.SENT.value
+                 and p.edits is None and not p.manual]
     for pending in rows:
-        if pending.kind == PostKind.CHANGED.value and PostState(pending.state) in _UNSENT:
+        superseded = pending.kind == PostKind.CHANGED.value or pending.edits is not None
+        if superseded and PostState(pending.state) in _UNSENT:
             pending.state, pending.reason = _S.CANCELLED.value, "superseded by a later change"
     taken = {p.step_id for p in rows}
-    step_id = base = f"changed-{now:%Y%m%dt%H%M%S}"
+    stamp = base = f"{now:%Y%m%dt%H%M%S}"
     number = 1
-    while step_id in taken:  # two changes within one second
+    while f"changed-{stamp}" in taken or f"edit-{stamp}" in taken:  # two changes within one second
         number += 1
-        step_id = f"{base}-{number}"
+        stamp = f"{base}-{number}"
+    reason = (f"the event is {event.status.value}" if event.status is not EventStatus.SCHEDULED
+              else "the event changed")
+    added = 0
     for post in announced:
+        if post.platform == Platform.X.value and not notice:
+            continue  # X's correction is the notice as a reply: nothing to say for a new venue or link alone
         session.add(PlannedPostRow(
-            event_id=event.id, step_id=step_id, kind=PostKind.CHANGED.value, target=post.target,
-            platform=post.platform, lang=post.lang, catch_up=CatchUp.BEFORE_END.value, due_at=now,
-            state=_S.PLANNED.value, reason=f"the event is {event.status.value}"
-            if event.status is not EventStatus.SCHEDULED else "the start time changed", attempts=0, parts=[],
-        ))
-    return len(announced)
+            event_id=event.id, step_id=f"edit-{stamp}", kind=post.kind, target=post.target, platform=post.platform,
+            lang=post.lang, catch_up=CatchUp.BEFORE_END.value, due_at=now, state=_S.PLANNED.value,
+            reason=f"corrects #{post.id}: {reason}", attempts=0, parts=[], edits=post.id))
+        added += 1
+        if notice and post.platform != Platform.X.value:
+            session.add(PlannedPostRow(
+                event_id=event.id, step_id=f"changed-{stamp}", kind=PostKind.CHANGED.value, target=post.target,
+                platform=post.platform, lang=post.lang, catch_up=CatchUp.BEFORE_END.value, due_at=now,
+                state=_S.PLANNED.value, reason=reason if reason != "the event changed" else "the start time changed",
+                attempts=0, parts=[]))
+            added += 1
+    return f"changed-{stamp}", added
 
 
 def _desired(item: PlanItem, active: bool, event: Event) -> tuple[PostState, str | None]:

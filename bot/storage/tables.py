@@ -109,6 +109,8 @@ class PlannedPostRow(Base):
     approved_by: Mapped[str | None] = mapped_column(String(80), default=None)
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     approval_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # A correction: the published post (its planned post's id) this one edits after the event changed.
+    edits: Mapped[int | None] = mapped_column(Integer, default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 

@@ -16,7 +16,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tests.fakes.base import Reply, Request, ScriptedFaults
@@ -36,6 +36,8 @@ class WallPost:
     message: str
     attachments: str | None
     params: dict[str, Any]
+    edits: int = 0
+    comments: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -76,6 +78,7 @@ class FakeVk(ScriptedFaults):
         self.problems: list[str] = []  # why a request was refused, for a test's assertion message
         self.files: dict[str, tuple[bytes, str]] = {}
         self.photo_refusal: tuple[int, str] | None = None
+        self.edit_refusal: tuple[int, str] | None = None
         self._guids: dict[str, tuple[float, int]] = {}  # guid -> (first seen, post_id)
         self._pending: dict[str, bytes] = {}  # an upload's hash -> the file, until it is saved
         self._next_id = 100
@@ -102,7 +105,38 @@ class FakeVk(ScriptedFaults):
             return Reply(body={"response": {"upload_url": url, "album_id": -3, "group_id": 0}})
         if method == "photos.saveMessagesPhoto":
             return self._save_photo(params)
+        if method == "wall.edit":
+            return self._wall_edit(params)
+        if method == "wall.createComment":
+            return self._comment(params)
         return self._refuse(3, "Unknown method passed")
+
+    def _find(self, params: dict[str, Any]) -> WallPost | None:
+        owner, number = int(params.get("owner_id") or 0), int(params.get("post_id") or 0)
+        return next((p for p in self.posts if p.owner_id == owner and p.post_id == number), None)
+
+    def _wall_edit(self, params: dict[str, Any]) -> Reply:
+        """dev.vk.com/method/wall.edit: owner_id, post_id, message; answers {"post_id": …}. `edit_refusal` stands
+        for a token that may not edit (VK answers 15, access denied)."""
+        if self.edit_refusal is not None:
+            return self._refuse(*self.edit_refusal)
+        with self._lock:
+            post = self._find(params)
+            if post is None:
+                return self._refuse(100, "One of the parameters specified was missing or invalid: post_id")
+            post.message = str(params.get("message", ""))
+            post.edits += 1
+        return Reply(body={"response": {"post_id": post.post_id}})
+
+    def _comment(self, params: dict[str, Any]) -> Reply:
+        """dev.vk.com/method/wall.createComment: owner_id, post_id, message, from_group; answers {"comment_id": …}."""
+        with self._lock:
+            post = self._find(params)
+            if post is None or not params.get("message"):
+                return self._refuse(100, "One of the parameters specified was missing or invalid")
+            self._next_id += 1
+            post.comments.append(str(params["message"]))
+            return Reply(body={"response": {"comment_id": self._next_id}})
 
     def _wall_post(self, params: dict[str, Any]) -> Reply:
         owner_id = int(params.get("owner_id") or 0)

@@ -1,4 +1,4 @@
-"""approval of posts before they go out: state, who approved and when, when the approvers were asked
+"""approval of posts before they go out (who approved and when, when the approvers were asked); corrections
 
 Revision ID: 0007
 Revises: 0006
@@ -20,10 +20,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('approved_by', sa.String(length=80), nullable=True))
         batch_op.add_column(sa.Column('approved_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('approval_asked_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('edits', sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('planned_posts', schema=None) as batch_op:
+        batch_op.drop_column('edits')
         batch_op.drop_column('approval_asked_at')
         batch_op.drop_column('approved_at')
         batch_op.drop_column('approved_by')
