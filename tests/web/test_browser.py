@@ -228,8 +228,10 @@ def test_duplicate_in_the_editor_previews_before_saving_and_saves(served: Served
     posts = site.store.posts(NEW_ID)
     assert len(posts) == 22
     # Everything planned, but the summary, which waits for a report (a duplicate has none).
+    # The duplicate has no stream link yet (going live gives it) nor a report: those posts wait for them.
     assert {(p.kind, p.state) for p in posts} == {*((kind, PostState.PLANNED) for kind in (
-        PostKind.ANNOUNCEMENT, PostKind.REMINDER, PostKind.LIVE)), (PostKind.SUMMARY, PostState.WAITING)}
+        PostKind.ANNOUNCEMENT, PostKind.REMINDER)), (PostKind.LIVE, PostState.WAITING),
+        (PostKind.SUMMARY, PostState.WAITING)}
     due = {(p.step_id, p.target): p.due_at for p in posts}
     assert due[("announcement", "telegram")] == event.start - timedelta(days=7)
     assert due[("summary", "vk")] == event.end + timedelta(hours=3)
