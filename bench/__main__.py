@@ -1,7 +1,7 @@
 """`python -m bench [--quick] [NAME ...]`: the benchmarks, one after the other (see bench/README.md).
 
 With no NAME, all of them: delivery (~1 min), chat_latency (~40 s), chat_broadcast (10,000 reminders at
-30/s: ~6 min). `--quick` runs each at a tiny size, in a few seconds, to check that it still works.
+30/s: ~6 min), soak (240 posts with faults and SIGKILLs: ~5 min). `--quick` runs each at a tiny size, in a few seconds, to check that it still works.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "delivery": ([], ["--quick"]),
     "chat_latency": ([], ["--queries", "20", "--events", "50"]),
     "chat_broadcast": ([], ["--subscribers", "60"]),
+    "soak": ([], ["--quick"]),
 }
 
 
