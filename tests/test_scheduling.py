@@ -403,3 +403,31 @@ async def test_a_crash_after_the_receipt_but_before_the_post_row_does_not_resend
     assert restarted.alerts.sent == []
     await h.close()
     await restarted.close()
+
+
+async def test_a_thread_that_failed_halfway_is_completed_not_repeated(database_url: str, platforms: Platforms) -> None:
+    h = Harness(database_url, ANNOUNCEMENT)
+    platforms.x.server_error(status=503, at=2)  # the thread's second tweet meets a 503
+    await h.at(ANNOUNCEMENT)
+    post = h.post("announcement", "x")
+    assert post.state == "retrying" and len(post.parts) == 1  # the first tweet is out, and recorded
+    assert post.next_attempt_at is not None
+    await h.at(post.next_attempt_at)
+    post = h.post("announcement", "x")
+    assert post.state == "sent" and len(post.parts) == 2
+    heads = [t for t in platforms.x.tweets if t.in_reply_to is None]
+    assert len(heads) == 1 and len(platforms.x.tweets) == 2  # one thread, each tweet once
+    assert platforms.x.tweets[1].in_reply_to == heads[0].id == post.parts[0]
+    await h.close()
+
+
+async def test_a_late_start_sends_one_reminder_saying_how_long_is_really_left(database_url: str,
+                                                                               platforms: Platforms) -> None:
+    h = Harness(database_url, ANNOUNCEMENT - timedelta(days=1))
+    await h.at(START - timedelta(minutes=15))  # down since before the announcement: up 15 minutes before the start
+    assert h.post("reminder-1d", "telegram").state == "skipped"
+    assert "superseded by reminder-1h" in (h.post("reminder-1d", "telegram").reason or "")
+    reminders = [m["text"] for m in platforms.telegram.messages if "⏰" in m["text"]]
+    assert len(reminders) == 1
+    assert "15 minutes" in reminders[0] and "1 day" not in reminders[0] and "Tomorrow" not in reminders[0]
+    await h.close()
