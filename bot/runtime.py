@@ -165,6 +165,7 @@ class Service:
         self.stopping = asyncio.Event()
         self.web: WebServer | None = None
         self.chat: ChatBot | None = None
+        self._sourcing = asyncio.Lock()
 
     def chat_health(self) -> dict[str, object]:
         """The chat bot's side of /healthz: how it receives updates here, or why it does not run here."""
@@ -180,6 +181,12 @@ class Service:
 
     async def sources(self) -> None:
         """The periodic job: reload the configuration if its files changed, then import the event files."""
+        if self.stopping.is_set():
+            return
+        async with self._sourcing:  # stopping waits for a run under way rather than cutting it off
+            await self._sources()
+
+    async def _sources(self) -> None:
         live = self.runtime.live
         if live.changed_on_disk():
             result = await self.runtime.operations.reload(actor="files")
@@ -242,7 +249,8 @@ class Service:
             await self.web.stop()
         if chat is not None:
             await chat  # it sees `stopping` and stops the chat bot
-        await runtime.dispatcher.stop()
+        async with self._sourcing:  # an import under way finishes; none starts after `stopping`
+            await runtime.dispatcher.stop()
 
     async def _start_web(self) -> WebServer | None:
         """Serve the web app beside the scheduler; if it cannot start, the bot goes on posting without it."""

@@ -136,7 +136,7 @@ def test_pip_install_into_a_new_venv_brings_no_test_tool_and_the_bot_runs(tmp_pa
     assert not installed & DEV_TOOLS, installed & DEV_TOOLS
     # The installed package is complete (migrations and web templates are package data): a database comes up.
     work = tmp_path / "work"
-    shutil.copytree(ROOT / "config", work / "config")
+    shutil.copytree(ROOT / "tests" / "fixtures" / "config", work / "config")
     env = {key: value for key, value in os.environ.items() if not key.startswith("ANNOUNCE_BOT_")}
     upgraded = subprocess.run([str(venv / "bin" / "announce-bot"), "db", "upgrade"], cwd=work, env=env,
                               capture_output=True, text=True, timeout=120, check=False)

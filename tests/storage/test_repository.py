@@ -162,8 +162,12 @@ def test_an_event_taken_over_in_the_dashboard_ignores_its_file(store: Store, ref
 
 def test_commands_follow_the_transition_table(store: Store, reference_event: Event) -> None:
     for command, states in COMMANDS.items():
+        if command is Command.PUBLISH:
+            continue  # a publish claims the post (or adds a manual copy), checked below by the scheduler's tests
         target = PostState.SKIPPED if command is Command.SKIP else PostState.PLANNED
-        assert all(target in TRANSITIONS[state] or command is Command.PUBLISH for state in states), command
+        # An approval changes the state only of a post already waiting for it; the others keep theirs.
+        moving = {PostState.AWAITING_APPROVAL} if command is Command.APPROVE else states
+        assert all(target in TRANSITIONS[state] for state in moving), command
     sync(store, reference_event)
     claims = Claims(store.sessions)
     post = store.posts()[0]
