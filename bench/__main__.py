@@ -1,7 +1,8 @@
 """`python -m bench [--quick] [NAME ...]`: the benchmarks, one after the other (see bench/README.md).
 
 With no NAME, all of them: delivery (~1 min), chat_latency (~40 s), chat_broadcast (10,000 reminders at
-30/s: ~6 min), soak (240 posts with faults and SIGKILLs: ~5 min). `--quick` runs each at a tiny size, in a few seconds, to check that it still works.
+30/s: ~6 min), soak (240 posts with faults and SIGKILLs: ~5 min). `--quick` runs each at a tiny size,
+in a few seconds, to check that it still works.
 """
 
 from __future__ import annotations
