@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import exists, func, literal, or_, select, update
+from sqlalchemy import Table, bindparam, exists, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.domain import EventStatus, ReminderState
 from bot.storage.tables import BroadcastRow, EventRow, ReminderRow, SubscriberRow, SubscriptionRow, UTCDateTime, utcnow
 
+_TABLE = cast(Table, ReminderRow.__table__)  # Core statements for the group updates (executemany)
 OPEN = (ReminderState.QUEUED, ReminderState.CLAIMED, ReminderState.SENDING)
 
 
@@ -29,6 +31,20 @@ class Reminder:
     kind: str
     lang: str
     attempts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settled:
+    """What became of one row that was `sending`: its new state (`queued` again, to be retried at
+    `next_attempt_at`), the message's id or the error; `unsent` when the request never left (attempt not
+    counted)."""
+
+    row_id: int
+    state: ReminderState
+    message_id: int | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    unsent: bool = False
 
 
 def _reminder(row: ReminderRow) -> Reminder:
@@ -121,32 +137,60 @@ class ReminderQueue:
             ).all()
             return sorted((_reminder(row) for row in rows), key=lambda row: row.id)
 
-    def _move(self, row_id: int, worker: str, source: str, **values: object) -> bool:
+    def mark(self, worker: str, sending: Sequence[int], skipped: Sequence[tuple[int, str]] = (),
+             later: Sequence[tuple[int, datetime]] = ()) -> set[int]:
+        """One transaction for a group of claimed rows about to go out: `sending` are marked so (from here on, a
+        crash means 'unknown', never a second message), `skipped` get their reason, `later` go back to the queue
+        until then (a chat that had a message too recently). Returns the ids now `sending` (a claim a replica's
+        recovery took back is not among them)."""
+        now = utcnow()
+        table = _TABLE
+        mine = (table.c.state == ReminderState.CLAIMED, table.c.claimed_by == worker)
         with self.sessions.begin() as session:
-            result = session.execute(
-                update(ReminderRow)
-                .where(ReminderRow.id == row_id, ReminderRow.state == source, ReminderRow.claimed_by == worker)
-                .values(updated_at=utcnow(), **values)
-                .execution_options(synchronize_session=False)
-            )
-            return bool(getattr(result, "rowcount", 0))
+            connection = session.connection()
+            if skipped:
+                connection.execute(
+                    update(table).where(table.c.id == bindparam("row"), *mine)
+                    .values(state=ReminderState.SKIPPED, error=bindparam("why"), updated_at=now),
+                    [{"row": row, "why": why} for row, why in skipped])
+            if later:
+                connection.execute(
+                    update(table).where(table.c.id == bindparam("row"), *mine)
+                    .values(state=ReminderState.QUEUED, next_attempt_at=bindparam("when"), claimed_by=None,
+                            updated_at=now),
+                    [{"row": row, "when": when} for row, when in later])
+            if not sending:
+                return set()
+            marked = connection.execute(
+                update(table).where(table.c.id.in_(sending), *mine)
+                .values(state=ReminderState.SENDING, attempts=table.c.attempts + 1, updated_at=now)
+                .returning(table.c.id))
+            return set(marked.scalars())
 
     def sending(self, row_id: int, worker: str) -> bool:
-        """Written just before the call: from here on, a crash means 'unknown', never a second message."""
-        return self._move(row_id, worker, ReminderState.CLAIMED, state=ReminderState.SENDING,
-                          attempts=ReminderRow.attempts + 1)
+        """One row marked `sending` (see `mark`)."""
+        return row_id in self.mark(worker, [row_id])
 
-    def finish(self, row_id: int, worker: str, state: str, *, message_id: int | None = None,
-               error: str | None = None, source: str = ReminderState.SENDING) -> bool:
-        return self._move(row_id, worker, source, state=state, message_id=message_id, error=error)
-
-    def requeue(self, row_id: int, worker: str, when: datetime | None, error: str | None,
-                source: str = ReminderState.SENDING) -> bool:
-        """Give a row back: it was not delivered (a 429, a 5xx, a busy chat, or shutting down)."""
-        return self._move(row_id, worker, source, state=ReminderState.QUEUED, next_attempt_at=when, error=error,
-                          claimed_by=None)
+    def settle(self, worker: str, outcomes: Sequence[Settled]) -> None:
+        """The outcomes of rows that were `sending`, written in one transaction (the receipts of a group)."""
+        if not outcomes:
+            return
+        now = utcnow()
+        table = _TABLE
+        with self.sessions.begin() as session:
+            session.connection().execute(
+                update(table)
+                .where(table.c.id == bindparam("row"), table.c.state == ReminderState.SENDING,
+                       table.c.claimed_by == worker)
+                .values(state=bindparam("to"), message_id=bindparam("message"), error=bindparam("why"),
+                        next_attempt_at=bindparam("when"), claimed_by=bindparam("by"),
+                        attempts=table.c.attempts - bindparam("unsent"), updated_at=now),
+                [{"row": o.row_id, "to": o.state, "message": o.message_id, "why": o.error, "when": o.next_attempt_at,
+                  "by": None if o.state == ReminderState.QUEUED else worker, "unsent": int(o.unsent)}
+                 for o in outcomes])
 
     def release(self, rows: Sequence[Reminder], worker: str) -> None:
+        """Claimed rows given back unsent (shutting down)."""
         ids = [row.id for row in rows]
         if not ids:
             return
@@ -158,6 +202,12 @@ class ReminderQueue:
                 .values(state=ReminderState.QUEUED, claimed_by=None, updated_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
+
+    def next_due(self) -> datetime | None:
+        """When the earliest queued row that waits (for a chat, a 429, a retry) may be claimed."""
+        with self.sessions() as session:
+            return session.scalar(select(func.min(ReminderRow.next_attempt_at))
+                                  .where(ReminderRow.state == ReminderState.QUEUED))
 
     def recover(self, older_than: datetime | None = None) -> tuple[int, int]:
         """After a crash: claimed rows go back to the queue; rows caught mid-send become unknown.
