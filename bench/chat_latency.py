@@ -50,6 +50,7 @@ def serve_fake(connection: Connection) -> None:
     from tests.fakes.telegram import FakeTelegram
 
     with FakeTelegram(TOKEN) as fake:
+        fake._server.socket.listen(256)  # socketserver's backlog of 5 would refuse a burst of new connections
         connection.send(fake.base_url)
         connection.recv()
 

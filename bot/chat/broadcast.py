@@ -56,8 +56,9 @@ Clock = Callable[[], datetime]
 Ready = tuple[Reminder, str, InlineKeyboardMarkup]  # a row marked `sending`, its text and buttons
 MAX_ATTEMPTS = 5
 HEADROOM = 0.99  # sends are spaced for 99% of the rate; the token's windows hold the limit itself
-MARK_AHEAD = 0.02  # seconds of sends marked `sending` in one transaction
-IN_FLIGHT = 64  # sends waiting for their answer at most
+MARK_AHEAD = 0.02  # seconds of sends marked `sending` in one transaction (and of receipts written in one)
+RECEIPT_DELAY = 0.1  # seconds a receipt waits for a transaction to ride with
+IN_FLIGHT = 16  # sends waiting for their answer at most: 16 x a 10 ms round trip is 1,600/s
 STOP_GRACE = 2.0  # seconds the sender gets to stop between two sends before it is cancelled
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
@@ -104,19 +105,42 @@ def reminder_keyboard(event_key: str, lang: str) -> InlineKeyboardMarkup:
 
 
 class _Receipts:
-    """Outcomes written in groups: while one group is being written, the next one gathers (a group commit)."""
+    """Outcomes written in groups: with the next group's marks (`take`), else once `group` of them gathered or
+    `delay` after the first; while one group is being written, the next one gathers (a group commit)."""
 
-    def __init__(self, write: Callable[[list[Settled], list[int]], None]) -> None:
+    def __init__(self, write: Callable[[list[Settled], list[int]], None], group: int, delay: float) -> None:
         self._write = write
+        self._group = group
+        self._delay = delay
         self._settled: list[Settled] = []
         self._blocked: list[int] = []
+        self._timer: asyncio.TimerHandle | None = None
         self._writer: asyncio.Task[None] | None = None
 
     def add(self, settled: Sequence[Settled], blocked: int | None = None) -> None:
         self._settled.extend(settled)
         if blocked is not None:
             self._blocked.append(blocked)
-        if self._writer is None or self._writer.done():
+        if len(self._settled) >= self._group:
+            self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._delay, self.flush)
+
+    def take(self) -> tuple[list[Settled], list[int]]:
+        """What gathered, for a transaction that writes it along with something else."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        taken = self._settled, self._blocked
+        self._settled, self._blocked = [], []
+        return taken
+
+    def flush(self) -> None:
+        """Write what gathered now (after the write under way, if any)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if (self._settled or self._blocked) and (self._writer is None or self._writer.done()):
             self._writer = asyncio.create_task(self._run(), name="reminder-receipts")
 
     async def _run(self) -> None:
@@ -132,8 +156,17 @@ class _Receipts:
     def busy(self) -> bool:
         return bool(self._settled or self._blocked) or (self._writer is not None and not self._writer.done())
 
+    def abandon(self) -> None:
+        """Nothing more is written (a crash)."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._writer is not None:
+            self._writer.cancel()
+        self._settled, self._blocked = [], []
+
     async def drain(self) -> None:
         """Until everything added so far is written."""
+        self.flush()
         while self._writer is not None and not self._writer.done():
             await asyncio.shield(self._writer)
 
@@ -178,7 +211,8 @@ class Broadcaster:
                         self.rate, wanted, "" if self.paid else " without paid broadcasts ([chat] paid_broadcast)")
         self.pacer = Pacer(limits, self.rate * HEADROOM, paid=self.paid)
         self._group = max(1, round(self.rate * MARK_AHEAD))
-        self._receipts = _Receipts(self._record)
+        # Receipts mostly ride with the next group's marks; alone only after RECEIPT_DELAY or two groups' worth.
+        self._receipts = _Receipts(self._record, 2 * self._group, RECEIPT_DELAY)
         self._wake = asyncio.Event()  # a sweep queued something
         self._halt = asyncio.Event()  # stop() was called
         self._stopping = False
@@ -236,6 +270,17 @@ class Broadcaster:
                 task.cancel()
             await asyncio.gather(*self._loops, return_exceptions=True)
         await self.settled()
+
+    def write_receipts(self) -> None:
+        """Write the outcomes gathered so far now, without waiting for the group to fill."""
+        self._receipts.flush()
+
+    def crash(self) -> None:
+        """Stop where it is, as a killed process would: no rows given back, no receipts written after this (what
+        a crash leaves, shown in-process by the tests and the benchmark; a write already in its thread lands)."""
+        for task in (*self._loops, *self._tasks):
+            task.cancel()
+        self._receipts.abandon()
 
     async def settled(self) -> None:
         """Until every send started has its outcome written."""
@@ -362,7 +407,10 @@ class Broadcaster:
                 continue
             seen.add(row.chat_id)
             go.append(row)
-        marked = await asyncio.to_thread(self.queue.mark, self.worker, [row.id for row in go], skipped, later)
+        settled, blocked = self._receipts.take()  # the receipts so far go in the same transaction
+        marked = await asyncio.to_thread(self.queue.mark, self.worker, [row.id for row in go], skipped, later, settled)
+        if blocked:
+            await asyncio.to_thread(self.chats.deactivate, blocked)
         self._outcomes += len(skipped) + len(later)
         texts: dict[tuple[str, str, str], str] = {}
         buttons: dict[tuple[str, str], InlineKeyboardMarkup] = {}

@@ -10,6 +10,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, exists, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain import EventStatus, ReminderState
@@ -75,6 +76,20 @@ class Progress:
                 f"{self.failed} failed, {self.blocked} blocked, {self.skipped} skipped, {self.unknown} unknown")
 
 
+def _settle(connection: Connection, worker: str, outcomes: Sequence[Settled], now: datetime) -> None:
+    if not outcomes:
+        return
+    table = _TABLE
+    connection.execute(
+        update(table)
+        .where(table.c.id == bindparam("row"), table.c.state == ReminderState.SENDING, table.c.claimed_by == worker)
+        .values(state=bindparam("to"), message_id=bindparam("message"), error=bindparam("why"),
+                next_attempt_at=bindparam("when"), claimed_by=bindparam("by"),
+                attempts=table.c.attempts - bindparam("unsent"), updated_at=now),
+        [{"row": o.row_id, "to": o.state, "message": o.message_id, "why": o.error, "when": o.next_attempt_at,
+          "by": None if o.state == ReminderState.QUEUED else worker, "unsent": int(o.unsent)} for o in outcomes])
+
+
 class ReminderQueue:
     """The reminder rows in the database; every method is one transaction."""
 
@@ -138,16 +153,18 @@ class ReminderQueue:
             return sorted((_reminder(row) for row in rows), key=lambda row: row.id)
 
     def mark(self, worker: str, sending: Sequence[int], skipped: Sequence[tuple[int, str]] = (),
-             later: Sequence[tuple[int, datetime]] = ()) -> set[int]:
+             later: Sequence[tuple[int, datetime]] = (), settled: Sequence[Settled] = ()) -> set[int]:
         """One transaction for a group of claimed rows about to go out: `sending` are marked so (from here on, a
         crash means 'unknown', never a second message), `skipped` get their reason, `later` go back to the queue
-        until then (a chat that had a message too recently). Returns the ids now `sending` (a claim a replica's
-        recovery took back is not among them)."""
+        until then (a chat that had a message too recently); `settled` are outcomes of earlier sends written in
+        the same transaction. Returns the ids now `sending` (a claim a replica's recovery took back is not among
+        them)."""
         now = utcnow()
         table = _TABLE
         mine = (table.c.state == ReminderState.CLAIMED, table.c.claimed_by == worker)
         with self.sessions.begin() as session:
             connection = session.connection()
+            _settle(connection, worker, settled, now)
             if skipped:
                 connection.execute(
                     update(table).where(table.c.id == bindparam("row"), *mine)
@@ -175,19 +192,8 @@ class ReminderQueue:
         """The outcomes of rows that were `sending`, written in one transaction (the receipts of a group)."""
         if not outcomes:
             return
-        now = utcnow()
-        table = _TABLE
         with self.sessions.begin() as session:
-            session.connection().execute(
-                update(table)
-                .where(table.c.id == bindparam("row"), table.c.state == ReminderState.SENDING,
-                       table.c.claimed_by == worker)
-                .values(state=bindparam("to"), message_id=bindparam("message"), error=bindparam("why"),
-                        next_attempt_at=bindparam("when"), claimed_by=bindparam("by"),
-                        attempts=table.c.attempts - bindparam("unsent"), updated_at=now),
-                [{"row": o.row_id, "to": o.state, "message": o.message_id, "why": o.error, "when": o.next_attempt_at,
-                  "by": None if o.state == ReminderState.QUEUED else worker, "unsent": int(o.unsent)}
-                 for o in outcomes])
+            _settle(session.connection(), worker, outcomes, utcnow())
 
     def release(self, rows: Sequence[Reminder], worker: str) -> None:
         """Claimed rows given back unsent (shutting down)."""
