@@ -115,6 +115,7 @@ def create_app(
     ]
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: _http_error})
     app.state.web = web
+    app.state.pages = {}  # rendered event pages (bot/web/public.py)
     app.state.auth = signing_in
     app.state.chat_health = chat_health
     app.state.metrics = health.registry(web)
