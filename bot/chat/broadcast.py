@@ -305,7 +305,13 @@ class Broadcaster:
 
     def _sweep(self, now: datetime) -> int:
         queued = 0
-        for event_id in self.queue.live_event_ids(now):
+        steps = [s for s in self.config.campaign.steps if s.kind.value in self.settings.reminder_kinds]
+        live = self.queue.live_events(now)
+        done = self.queue.broadcasts([event_id for event_id, _, _ in live])
+        for event_id, start, end in live:
+            # Only an event with a due step not yet recorded is read (a thousand upcoming events cost one query).
+            if all((event_id, s.id) in done or (start if s.anchor == "start" else end) + s.offset > now for s in steps):
+                continue
             event = self.chats.event(event_id)
             if event is None:
                 continue

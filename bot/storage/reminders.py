@@ -259,12 +259,22 @@ class ReminderQueue:
                 ))
             return result
 
-    def live_event_ids(self, now: datetime) -> list[str]:
-        """Scheduled events not over for more than a day: the ones whose reminder steps may come due."""
+    def live_events(self, now: datetime) -> list[tuple[str, datetime, datetime]]:
+        """Scheduled events not over for more than a day, the ones whose reminder steps may come due: (id,
+        start, end), read from the columns (no event is parsed)."""
         with self.sessions() as session:
-            return list(session.scalars(select(EventRow.id).where(
-                EventRow.status == EventStatus.SCHEDULED.value,
-                EventRow.end_at > now - timedelta(days=1))))
+            rows = session.execute(select(EventRow.id, EventRow.start_at, EventRow.end_at).where(
+                EventRow.status == EventStatus.SCHEDULED.value, EventRow.end_at > now - timedelta(days=1)))
+            return [(event_id, start, end) for event_id, start, end in rows]
+
+    def broadcasts(self, event_ids: Sequence[str]) -> set[tuple[str, str]]:
+        """The (event, step) pairs of these events queued (or recorded as not sent) already."""
+        if not event_ids:
+            return set()
+        with self.sessions() as session:
+            rows = session.execute(select(BroadcastRow.event_id, BroadcastRow.step_id)
+                                   .where(BroadcastRow.event_id.in_(event_ids)))
+            return {(event_id, step_id) for event_id, step_id in rows}
 
     def open_count(self) -> int:
         with self.sessions() as session:
