@@ -189,8 +189,8 @@ async def broadcast(base_url: str, event: Event, subscribers: int, crash_at: int
             sender = asyncio.create_task(first.run())
             while first.sent < crash_at:
                 await asyncio.sleep(0.01)
-            sender.cancel()
             first.crash()  # killed: no release, no clean-up, no receipts written after this
+            sender.cancel()
             await asyncio.gather(sender, *first._tasks, return_exceptions=True)
             print(f"  killed after {first.sent} messages; a new sender takes over", flush=True)
             await asyncio.sleep(0.5)  # the write already in its thread lands, as it would before a kill

@@ -216,6 +216,7 @@ class Broadcaster:
         self._wake = asyncio.Event()  # a sweep queued something
         self._halt = asyncio.Event()  # stop() was called
         self._stopping = False
+        self._crashed = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._inflight = asyncio.Semaphore(IN_FLIGHT)
@@ -278,6 +279,7 @@ class Broadcaster:
     def crash(self) -> None:
         """Stop where it is, as a killed process would: no rows given back, no receipts written after this (what
         a crash leaves, shown in-process by the tests and the benchmark; a write already in its thread lands)."""
+        self._crashed = True
         for task in (*self._loops, *self._tasks):
             task.cancel()
         self._receipts.abandon()
@@ -360,30 +362,38 @@ class Broadcaster:
             woken.cancel()
 
     async def _send_batch(self, batch: list[Reminder]) -> None:
-        """Mark a group `sending` while the group before goes out, one send per slot of the pacer."""
+        """Mark a group `sending` while the group before goes out, one send per slot of the pacer. Stopping (or
+        cancelled by `stop()`), the rows not sent go back to the queue."""
         groups = [batch[i:i + self._group] for i in range(0, len(batch), self._group)]
         events: dict[str, Event | None] = {}
         seen: set[int] = set()  # chats given a reminder from this batch: one each, the rest go back for later
-        marking = asyncio.create_task(self._mark(groups[0], events, seen))
-        for index in range(len(groups)):
-            ready = await marking
-            if index + 1 < len(groups):
-                marking = asyncio.create_task(self._mark(groups[index + 1], events, seen))
-            for position, item in enumerate(ready):
-                if self._stopping:
-                    await self._give_back(ready[position:], groups[index + 1:], marking if index + 1 < len(groups)
-                                          else None)
-                    return
-                await self._fire(*item)
+        marking: asyncio.Task[list[Ready]] | None = asyncio.create_task(self._mark(groups[0], events, seen))
+        following = 1  # the first group not yet being marked
+        unsent: list[Ready] = []  # marked `sending`, not yet handed to a send
+        try:
+            while marking is not None and not self._stopping:
+                unsent = list(await asyncio.shield(marking))  # a cancelled sender still learns what was marked
+                marking = None
+                if following < len(groups):
+                    marking = asyncio.create_task(self._mark(groups[following], events, seen))
+                    following += 1
+                while unsent and not self._stopping:
+                    await self._fire(*unsent[0])
+                    del unsent[0]
+        except asyncio.CancelledError:
+            if not self._crashed:
+                await self._give_back(unsent, marking, groups[following:])
+            raise
+        if self._stopping:
+            await self._give_back(unsent, marking, groups[following:])
 
-    async def _give_back(self, ready: list[Ready], claimed: list[list[Reminder]],
-                         marking: asyncio.Task[list[Ready]] | None) -> None:
-        """Stopping: rows marked but never sent, and rows still only claimed, go back to the queue."""
+    async def _give_back(self, unsent: list[Ready], marking: asyncio.Task[list[Ready]] | None,
+                         claimed: list[list[Reminder]]) -> None:
+        """Rows marked but never sent, and rows still only claimed, go back to the queue."""
         if marking is not None:
-            ready = ready + await marking
-            claimed = claimed[1:]
-        unsent = [Settled(row_id=row.id, state=ReminderState.QUEUED, unsent=True) for row, _, _ in ready]
-        await asyncio.to_thread(self.queue.settle, self.worker, unsent)
+            unsent = unsent + await marking
+        rows = [Settled(row_id=row.id, state=ReminderState.QUEUED, unsent=True) for row, _, _ in unsent]
+        await asyncio.to_thread(self.queue.settle, self.worker, rows)
         await asyncio.to_thread(self.queue.release, [row for group in claimed for row in group], self.worker)
 
     async def _report(self, force: bool = False) -> None:

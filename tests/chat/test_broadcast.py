@@ -355,6 +355,28 @@ async def test_stopping_gives_unsent_rows_back_and_sends_them_after_a_restart(
     assert Counter(m["chat_id"] for m in fake.messages) == Counter({str(i): 1 for i in ids})
 
 
+async def test_stopping_during_a_long_429_pause_gives_every_unsent_row_back(
+    config: AppConfig, chat_store: Store, fake: FakeTelegram
+) -> None:
+    # Real time: the pause really holds the sender, and stop() has to cancel it after its grace.
+    ids = people(chat_store, 30)
+    fake.fail_method("sendMessage", FakeTelegram.rate_limited(600), after=3)
+    limits = RateLimits().for_token(Platform.TELEGRAM, TOKEN)
+    bot = await ext_bot(fake.base_url, limits)
+    offset = datetime.now(UTC) - (START - timedelta(hours=1))
+    sender = Broadcaster(LiveConfig(config), chat_store.sessions, bot, limits,
+                         clock=lambda: datetime.now(UTC) - offset)
+    try:
+        await sender.start()
+        assert await fake.until(lambda: len(fake.calls("sendMessage")) >= 4)
+        await sender.stop()
+    finally:
+        await bot.shutdown()
+    states = Counter(r.state for r in rows(chat_store))
+    assert states == {"sent": 3, "queued": len(ids) - 3}  # the refused one waits for its retry; none unknown
+    assert limits.paused > 500
+
+
 async def test_a_reminder_caught_mid_send_is_reported_and_never_resent(
     config: AppConfig, chat_store: Store, fake: FakeTelegram
 ) -> None:
