@@ -29,7 +29,7 @@ def test_delivery_bench_quick_mode_produces_figures_without_duplicates() -> None
 def test_broadcast_bench_quick_mode_sends_everyone_once_even_after_a_crash() -> None:
     from bench import chat_broadcast
 
-    report = chat_broadcast.main(["--subscribers", "120"])
+    report = chat_broadcast.main(["--subscribers", "120", "--rounds", "1"])
     assert report["bare"].messages == report["broadcast"].messages == 120
     assert report["broadcast"].duplicates == report["crash"].duplicates == 0
     assert report["broadcast"].states == {"sent": 120}
