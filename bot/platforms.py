@@ -81,7 +81,11 @@ class PlatformSpec:
     # The documented rate limits of one token, as (at most N requests, in any T seconds): across all its chats,
     # and within one chat. bot/ratelimit.py enforces them for channel posts, reminders and chat replies alike.
     windows: tuple[tuple[int, float], ...] = ()
-    chat_windows: tuple[tuple[int, float], ...] = ()
+    chat_windows: tuple[tuple[int, float], ...] = ()  # a group or channel
+    private_chat_windows: tuple[tuple[int, float], ...] = ()  # a person's private chat with the bot
+    # The ceiling of messages sent as paid broadcasts, which do not count against `windows` but do count here
+    # (as does everything else the token sends).
+    paid_windows: tuple[tuple[int, float], ...] = ()
     # Where links go when the target does not say: None lets the templates place them (the platform charges
     # nothing per link); otherwise the renderer places them, and the platform's templates write none.
     link_placement: LinkPlacement | None = None
@@ -101,9 +105,13 @@ TELEGRAM = PlatformSpec(
     measure=telegram_length,
     max_parts=5,
     # core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this: about 30 messages per second
-    # overall, and no more than 20 messages per minute in one group or channel.
+    # overall, and no more than 20 messages per minute in one group or channel; in one private chat, about one
+    # message a second. core.telegram.org/bots/api#sendmessage, allow_paid_broadcast: up to 1000 messages a
+    # second, for a fee (0.1 Star a message above the free 30).
     windows=((30, 1.0),),
     chat_windows=((20, 60.0),),
+    private_chat_windows=((1, 1.0),),
+    paid_windows=((1000, 1.0),),
 )
 
 VK = PlatformSpec(

@@ -306,7 +306,7 @@ class Service:
         try:
             bot = chat_bot(runtime.live, runtime.store, operations=runtime.operations, alerts=runtime.alerts,
                            clock=runtime.dispatcher.clock, observer=self.reporter.progress,
-                           worker=runtime.dispatcher.worker)
+                           worker=runtime.dispatcher.worker, limits=runtime.publisher.limits)
         except ChatUnavailable as exc:
             self.reporter.say(f"chat bot off: {exc}")
             return None

@@ -1,4 +1,4 @@
-"""The delivery benchmark still runs (`python -m bench --quick`): it produces figures and sends nothing twice.
+"""The benchmarks still run (`python -m bench --quick`): they produce figures and send nothing twice.
 
 Speed is not asserted here: the figures depend on the machine and its load (bench/README.md has them).
 """
@@ -24,3 +24,23 @@ def test_delivery_bench_quick_mode_produces_figures_without_duplicates() -> None
     assert throughput.bare_rate > 0 and throughput.pipeline_rate > 0 and throughput.ratio > 0
     assert report.duplicates == 0
     assert "duplicates" in delivery.format_report(report)
+
+
+def test_broadcast_bench_quick_mode_sends_everyone_once_even_after_a_crash() -> None:
+    from bench import chat_broadcast
+
+    report = chat_broadcast.main(["--subscribers", "120", "--rounds", "1"])
+    assert report["bare"].messages == report["broadcast"].messages == 120
+    assert report["broadcast"].duplicates == report["crash"].duplicates == 0
+    assert report["broadcast"].states == {"sent": 120}
+    crash = report["crash"].states
+    assert crash.get("sent", 0) + crash.get("unknown", 0) == 120 and report["crash"].messages >= crash["sent"]
+    assert report["ratio"] > 0
+
+
+def test_web_bench_quick_mode_compares_the_page_with_the_bare_route() -> None:
+    from bench import web
+
+    report = web.main(["--requests", "20", "--old-requests", "2"])
+    assert all(math.isfinite(report[name][key]) and report[name][key] > 0
+               for name in ("bare", "page", "without_nodelay") for key in ("p50", "p99"))

@@ -24,6 +24,7 @@ from bot.chat import admin, approvals, events, lang, start, subscriptions, throt
 from bot.chat import live as watch
 from bot.chat.broadcast import Broadcaster, progress_lines
 from bot.chat.core import Clock, Context, Services, answer, is_private, reply, utcnow
+from bot.chat.limiter import SharedRateLimiter
 from bot.chat.polling import ChatHealth, PollingBot, PollingMonitor, PollState, UpdatesRequest, quiet_batch_errors
 from bot.chat.texts import LANGS, t
 from bot.config import AppConfig
@@ -31,6 +32,7 @@ from bot.config.live import LiveConfig
 from bot.config.settings import ChatSettings, TelegramTarget
 from bot.domain import Platform
 from bot.operations import Operations
+from bot.ratelimit import RateLimits, TokenLimits
 from bot.storage import Store
 from bot.storage.chat import ChatStore
 from bot.storage.reminders import Progress
@@ -81,8 +83,12 @@ def build_application(
     operations: Operations | None = None,
     clock: Clock = utcnow,
     concurrent_updates: int = 16,
+    limits: RateLimits | None = None,
 ) -> ChatApp:
-    """The Application for `[chat] bot_target`'s bot, with every feature's handlers; `services` in bot_data."""
+    """The Application for `[chat] bot_target`'s bot, with every feature's handlers; `services` in bot_data.
+
+    Every request it makes goes through the token's limits in `limits` (the runtime's, shared with the channel
+    posts of that token; else limits of its own); `token_limits(application)` returns them."""
     config = live.current
     target = bot_target(config)
     token = target.secret("token")
@@ -92,19 +98,21 @@ def build_application(
     quiet_batch_errors()
     base, files = base_urls(target)
     wait = target.timeout
+    shared = (limits or RateLimits(enabled=config.settings.delivery.rate_limit)).for_token(Platform.TELEGRAM, token)
 
     def client(kind: type[HTTPXRequest], pool: int) -> Any:
         return kind(connection_pool_size=pool, connect_timeout=wait, read_timeout=wait, write_timeout=wait,
                     pool_timeout=wait)
 
     bot = PollingBot(token, base_url=base, base_file_url=files, request=client(HTTPXRequest, 32),
-                     updates_request=client(UpdatesRequest, 1),
+                     updates_request=client(UpdatesRequest, 1), rate_limiter=SharedRateLimiter(shared),
                      monitor=PollingMonitor(config.settings.chat.mode, clock))
     application: ChatApp = ApplicationBuilder().bot(bot).concurrent_updates(concurrent_updates).build()
     chats = ChatStore(store.sessions)
     services = Services(live=live, chats=chats, clock=clock, operations=operations,
                         progress=lambda: progress_lines(store.sessions))
     application.bot_data["services"] = services
+    application.bot_data["limits"] = shared
     settings = config.settings.chat
     # The same clock as everything else, so that tests can hold time still instead of racing the refill.
     gate = throttle.Throttle(settings.flood_burst, settings.flood_rate, clock=lambda: clock().timestamp())
@@ -118,6 +126,11 @@ def build_application(
     application.add_handlers(_fallbacks(services))
     application.add_error_handler(_error_handler)
     return application
+
+
+def token_limits(application: ChatApp) -> TokenLimits:
+    limits: TokenLimits = application.bot_data["limits"]
+    return limits
 
 
 def _quiet_loggers() -> None:
@@ -266,6 +279,7 @@ def chat_bot(
     observer: Callable[[list[Progress]], None] | None = None,
     poll_timeout: int = 10,
     worker: str | None = None,
+    limits: RateLimits | None = None,
 ) -> ChatBot:
     """The chat bot for the running configuration, ready to start; ChatUnavailable says why it cannot run."""
     settings = live.current.settings.chat
@@ -278,10 +292,10 @@ def chat_bot(
         if not secret or not _SECRET.match(secret):
             raise ChatUnavailable("[chat] webhook mode needs webhook_secret (1-256 of A-Z a-z 0-9 _ -), set "
                                   "ANNOUNCE_BOT_CHAT__WEBHOOK_SECRET or webhook_secret_file")
-    application = build_application(live, store, operations=operations, clock=clock)
+    application = build_application(live, store, operations=operations, clock=clock, limits=limits)
     services: Services = application.bot_data["services"]
-    broadcaster = Broadcaster(live, store.sessions, application.bot, chats=services.chats, alerts=alerts,
-                              clock=clock, key=services.key, observer=observer,
+    broadcaster = Broadcaster(live, store.sessions, application.bot, token_limits(application), chats=services.chats,
+                              alerts=alerts, clock=clock, key=services.key, observer=observer,
                               worker=f"chat:{worker}" if worker else None)
     return ChatBot(application=application, broadcaster=broadcaster, settings=settings, poll_timeout=poll_timeout)
 

@@ -3,11 +3,16 @@
 The campaign's reminder and live steps fire here too, independently of the channel posts: a periodic sweep
 finds the steps that came due (with the campaign's catch-up rules) and queues one row per subscriber with
 one INSERT ... SELECT that skips rows that exist. The unique key (person, event, step) means a person never
-gets the same reminder twice, even across restarts. A row is `claimed` in a batch, marked `sending` just
-before its network call and `sent` after it; a crash leaves `claimed` rows (given back) and at most the
-few `sending` ones (marked unknown, never re-sent). Sends go through one token bucket (30/s overall) and a
-per-chat spacing (one message per second per chat); a 429 pauses everyone for as long as Telegram asks; a
-403 marks the person inactive.
+gets the same reminder twice, even across restarts.
+
+Sending: rows are `claimed` in batches (one transaction), then marked `sending` a small group at a time (one
+transaction per group: the sends of the next ~20 ms, written while the group before goes out), and their
+receipts written in groups (while one group is written, the next gathers). A crash leaves `claimed` rows
+(given back) and the `sending` ones, which are reported unknown and never sent again: the sends in flight,
+the receipts not yet written, and the two small groups marked ahead of them. Sends go through the bot
+token's shared limits (bot/ratelimit.py: channel posts and chat replies count there too) on an even grid at
+`broadcast_rate`; a 429 pauses everything the token sends for as long as Telegram asks; a 403 marks the
+person inactive.
 """
 
 from __future__ import annotations
@@ -15,40 +20,47 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
+import math
 import uuid
-import warnings
-from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 from sqlalchemy.orm import Session, sessionmaker
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.warnings import PTBDeprecationWarning
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.ext import ExtBot
 
+from bot.adapters.transport import Reach, transport_failure
 from bot.alerts import Alerts
 from bot.chat.core import live_lines, utcnow, when_line
+from bot.chat.limiter import retry_after
 from bot.chat.texts import esc, t
 from bot.config import AppConfig
 from bot.config.live import LiveConfig
 from bot.config.settings import ChatSettings
 from bot.domain import CatchUp, Event, PostKind, ReminderState, Step
 from bot.planning import still_useful
+from bot.ratelimit import Pacer, Slot, TokenLimits
 from bot.rendering.context import until, view
 from bot.storage.chat import ChatStore
-from bot.storage.reminders import Progress, Reminder, ReminderQueue
+from bot.storage.reminders import Progress, Reminder, ReminderQueue, Settled
 
 log = logging.getLogger("announce_bot.chat.broadcast")
 
 Clock = Callable[[], datetime]
-Ready = tuple[Reminder, Event, str]  # a row marked `sending`, its event and its text
+Ready = tuple[Reminder, str, InlineKeyboardMarkup]  # a row marked `sending`, its text and buttons
 MAX_ATTEMPTS = 5
-HEADROOM = 0.99  # sends are spaced for 99% of the rate; Pacer's window holds the limit itself
+HEADROOM = 0.99  # sends are spaced for 99% of the rate; the token's windows hold the limit itself
+MARK_AHEAD = 0.02  # seconds of sends marked `sending` in one transaction (and of receipts written in one)
+RECEIPT_DELAY = 0.1  # seconds a receipt waits for a transaction to ride with
+IN_FLIGHT = 16  # sends waiting for their answer at most: 16 x a 10 ms round trip is 1,600/s
+STOP_GRACE = 2.0  # seconds the sender gets to stop between two sends before it is cancelled
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 def due_steps(event: Event, steps: Sequence[Step], kinds: Sequence[str], now: datetime
@@ -81,8 +93,9 @@ def reminder_text(event: Event, kind: str, lang: str, now: datetime) -> str:
             lines += [when_line(shown, lang), ", ".join(p for p in (shown.venue, shown.address) if p)]
     else:
         left = max(event.start - now, timedelta(minutes=1))
-        lines = [t("reminder", lang, title=shown.title, until=until(left, lang), when=when_line(shown, lang),
-                   venue=", ".join(p for p in (shown.venue, shown.address) if p))]
+        # By the event's calendar, as the channel posts count it ("tomorrow", not "in 1 day").
+        lines = [t("reminder", lang, title=shown.title, until=until(left, lang, event.start),
+                   when=when_line(shown, lang), venue=", ".join(p for p in (shown.venue, shown.address) if p))]
     links = live_lines(shown)
     if links:
         lines += ["", f"📺 <b>{esc(t('live_links', lang))}</b>", *links]
@@ -97,62 +110,86 @@ def reminder_keyboard(event_key: str, lang: str) -> InlineKeyboardMarkup:
     ]])
 
 
-class Pacer:
-    """At most `limit` messages reach Telegram in any second, evenly spaced at `rate` (a little below it).
+class _Receipts:
+    """Outcomes written in groups: with the next group's marks (`take`), else once `group` of them gathered or
+    `delay` after the first; while one group is being written, the next one gathers (a group commit)."""
 
-    Sends are spaced on a fixed grid, so the time a sleep overshoots is not lost (a token bucket with a
-    burst of 1 loses it: 30/s sags to 28/s), and a send that came late is made up for by the next ones, up
-    to three intervals of lag (after an idle spell nothing is saved up). The hard limit holds whatever the
-    event loop's or the network's jitter: a send may start only a second after the send `limit` places
-    before it *finished* (its answer came back), and that one cannot have arrived any later.
-    """
+    def __init__(self, write: Callable[[list[Settled], list[int]], None], group: int, delay: float) -> None:
+        self._write = write
+        self._group = group
+        self._delay = delay
+        self._settled: list[Settled] = []
+        self._blocked: list[int] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._writer: asyncio.Task[None] | None = None
 
-    def __init__(self, rate: float, limit: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        self.interval = 1.0 / rate
-        self._finished: deque[asyncio.Future[float]] = deque(maxlen=max(1, int(limit if limit is not None else rate)))
-        self._clock = clock
-        self._next = 0.0
-        self._lock = asyncio.Lock()
+    def add(self, settled: Sequence[Settled], blocked: int | None = None) -> None:
+        self._settled.extend(settled)
+        if blocked is not None:
+            self._blocked.append(blocked)
+        if len(self._settled) >= self._group:
+            self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._delay, self.flush)
 
-    async def wait(self) -> asyncio.Future[float]:
-        """Wait for the next slot; the caller passes the returned ticket to `done()` when its send is over."""
-        async with self._lock:
-            now = self._clock()
-            if self._next > now:
-                await asyncio.sleep(self._next - now)
-            elif now - self._next > 3 * self.interval:  # idle, or far behind: a new grid, no burst
-                self._next = now
-            self._next += self.interval
-            if len(self._finished) == self._finished.maxlen:
-                finished = await asyncio.shield(self._finished[0])
-                if (wait := finished + 1.0 - self._clock()) > 0:
-                    await asyncio.sleep(wait)
-            ticket: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-            self._finished.append(ticket)
-            return ticket
+    def take(self) -> tuple[list[Settled], list[int]]:
+        """What gathered, for a transaction that writes it along with something else."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        taken = self._settled, self._blocked
+        self._settled, self._blocked = [], []
+        return taken
 
-    def done(self, ticket: asyncio.Future[float]) -> None:
-        if not ticket.done():
-            ticket.set_result(self._clock())
+    def flush(self) -> None:
+        """Write what gathered now (after the write under way, if any)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if (self._settled or self._blocked) and (self._writer is None or self._writer.done()):
+            self._writer = asyncio.create_task(self._run(), name="reminder-receipts")
 
+    async def _run(self) -> None:
+        while self._settled or self._blocked:
+            settled, self._settled = self._settled, []
+            blocked, self._blocked = self._blocked, []
+            try:
+                await asyncio.to_thread(self._write, settled, blocked)
+            except Exception:  # the rows stay `sending`: reported unknown after a restart, never sent twice
+                log.exception("could not record %d personal reminder outcome(s)", len(settled))
 
-def _retry_after(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+    @property
+    def busy(self) -> bool:
+        return bool(self._settled or self._blocked) or (self._writer is not None and not self._writer.done())
+
+    def abandon(self) -> None:
+        """Nothing more is written (a crash)."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._writer is not None:
+            self._writer.cancel()
+        self._settled, self._blocked = [], []
+
+    async def drain(self) -> None:
+        """Until everything added so far is written."""
+        self.flush()
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
 
 
 class Broadcaster:
-    """Queues due reminders and sends them: `start()` runs the sweep and the sender until `stop()`."""
+    """Queues due reminders and sends them: `start()` runs the sweep and the sender until `stop()`.
+
+    `bot` is the chat Application's bot, whose rate limiter (bot/chat/limiter.py) works on `limits`, the
+    bot token's shared limits; `limits.clock` and `limits.sleep` are the sender's time (a test's virtual one).
+    """
 
     def __init__(
         self,
         live: LiveConfig,
         sessions: sessionmaker[Session],
-        bot: Bot,
+        bot: ExtBot[Any],
+        limits: TokenLimits,
         *,
         chats: ChatStore | None = None,
         alerts: Alerts | None = None,
@@ -166,20 +203,29 @@ class Broadcaster:
         self.queue = ReminderQueue(sessions)
         self.chats = chats or ChatStore(sessions)
         self.bot = bot
+        self.limits = limits
         self.alerts = alerts
         self.clock = clock
         self.worker = worker or f"chat:{uuid.uuid4().hex[:12]}"  # unique per process: claims say whose they are
         self.key = key
         self.observer = observer
-        limit = rate or self.settings.broadcast_rate
-        self.pacer = Pacer(limit * HEADROOM, limit)
-        self._chat_free: dict[int, float] = {}  # chat id -> monotonic time it may get its next message
-        self._paused_until = 0.0
-        self._wake = asyncio.Event()
+        self.paid = self.settings.paid_broadcast
+        wanted = rate or self.settings.broadcast_rate
+        self.rate = min(wanted, limits.ceiling(paid=self.paid))
+        if self.rate < wanted:
+            log.warning("personal reminders go at %g/s, not broadcast_rate = %g: that is Telegram's limit%s",
+                        self.rate, wanted, "" if self.paid else " without paid broadcasts ([chat] paid_broadcast)")
+        self.pacer = Pacer(limits, self.rate * HEADROOM, paid=self.paid)
+        self._group = max(1, round(self.rate * MARK_AHEAD))
+        # Receipts mostly ride with the next group's marks; alone only after RECEIPT_DELAY or two groups' worth.
+        self._receipts = _Receipts(self._record, 2 * self._group, RECEIPT_DELAY)
+        self._wake = asyncio.Event()  # a sweep queued something
+        self._halt = asyncio.Event()  # stop() was called
         self._stopping = False
+        self._crashed = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
-        self._inflight = asyncio.Semaphore(64)
+        self._inflight = asyncio.Semaphore(IN_FLIGHT)
         self.sent = 0
         self._outcomes = 0  # rows settled so far (sent, failed, requeued...), so idle loops report nothing
         self._reported = -1
@@ -192,9 +238,15 @@ class Broadcaster:
     def settings(self) -> ChatSettings:
         return self.config.settings.chat
 
+    @property
+    def busy(self) -> bool:
+        """Sends are waiting for their answer, or outcomes for their transaction."""
+        return bool(self._tasks) or self._receipts.busy
+
     # -- life cycle -------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def recover(self) -> None:
+        """After a crash: claimed rows back to the queue, rows caught `sending` reported unknown."""
         delivery = self.config.settings.delivery
         older = self.clock() - timedelta(seconds=delivery.claim_lease) if delivery.shared_database else None
         back, unknown = await asyncio.to_thread(self.queue.recover, older)
@@ -207,17 +259,42 @@ class Broadcaster:
                 log.warning("%s", message)
         if back:
             log.info("%d claimed personal reminders given back to the queue", back)
+
+    async def start(self) -> None:
+        await self.recover()
         self._loops = [asyncio.create_task(self._sweep_loop(), name="reminder-sweep"),
                        asyncio.create_task(self.run(), name="reminder-sender")]
 
     async def stop(self) -> None:
+        """Stop between two sends (rows not sent go back to the queue), let the sends in flight finish, write
+        their receipts."""
         self._stopping = True
         self._wake.set()
-        for task in self._loops:
+        self._halt.set()
+        if self._loops:
+            _, late = await asyncio.wait(self._loops, timeout=STOP_GRACE)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*self._loops, return_exceptions=True)
+        await self.settled()
+
+    def write_receipts(self) -> None:
+        """Write the outcomes gathered so far now, without waiting for the group to fill."""
+        self._receipts.flush()
+
+    def crash(self) -> None:
+        """Stop where it is, as a killed process would: no rows given back, no receipts written after this (what
+        a crash leaves, shown in-process by the tests and the benchmark; a write already in its thread lands)."""
+        self._crashed = True
+        for task in (*self._loops, *self._tasks):
             task.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
-        if self._tasks:
+        self._receipts.abandon()
+
+    async def settled(self) -> None:
+        """Until every send started has its outcome written."""
+        while self._tasks:
             await asyncio.gather(*set(self._tasks), return_exceptions=True)
+        await self._receipts.drain()
 
     async def _sweep_loop(self) -> None:
         while not self._stopping:
@@ -225,7 +302,8 @@ class Broadcaster:
                 await self.sweep()
             except Exception:
                 log.exception("could not queue the due personal reminders")
-            await asyncio.sleep(self.settings.reminder_sweep)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._halt.wait(), timeout=self.settings.reminder_sweep)
 
     # -- queueing ---------------------------------------------------------------------------------
 
@@ -235,7 +313,13 @@ class Broadcaster:
 
     def _sweep(self, now: datetime) -> int:
         queued = 0
-        for event_id in self.queue.live_event_ids(now):
+        steps = [s for s in self.config.campaign.steps if s.kind.value in self.settings.reminder_kinds]
+        live = self.queue.live_events(now)
+        done = self.queue.broadcasts([event_id for event_id, _, _ in live])
+        for event_id, start, end in live:
+            # Only an event with a due step not yet recorded is read (a thousand upcoming events cost one query).
+            if all((event_id, s.id) in done or (start if s.anchor == "start" else end) + s.offset > now for s in steps):
+                continue
             event = self.chats.event(event_id)
             if event is None:
                 continue
@@ -255,36 +339,68 @@ class Broadcaster:
 
     async def run(self, *, until_empty: bool = False) -> None:
         """Claim batches and send them, until stopped (or, with `until_empty`, until nothing is queued)."""
-        last_report = 0.0
+        last_report = -math.inf
         while not self._stopping:
             batch = await asyncio.to_thread(self.queue.claim, self.clock(), self.worker, self.settings.broadcast_batch)
             if not batch:
-                if self._tasks:
-                    await asyncio.gather(*set(self._tasks), return_exceptions=True)
-                    continue
+                await self.settled()
                 await self._report()
                 if until_empty and not await asyncio.to_thread(self.queue.open_count):
                     return
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=0.5 if until_empty else 1.0)
+                await self._nap()
                 continue
-            events: dict[str, Event | None] = {}
-            ready: Ready | None = None
-            for index, row in enumerate(batch):
-                if self._stopping:
-                    await asyncio.to_thread(self.queue.release, batch[index:], self.worker)
-                    break
-                # The next row is checked and marked while the current one waits for its slot.
-                preparing = asyncio.create_task(self._prepare(row, events))
-                if ready is not None:
-                    await self._fire(*ready)
-                ready = await preparing
-                if time.monotonic() - last_report > 1.0:
-                    last_report = time.monotonic()
-                    await self._report()
-            if ready is not None:
-                await self._fire(*ready)
+            await self._send_batch(batch)
+            if self.limits.clock() - last_report > 1.0:
+                last_report = self.limits.clock()
+                await self._report()
+
+    async def _nap(self) -> None:
+        """Nothing to claim: wait until the earliest row put off comes due (at most a second), or a sweep wakes us."""
+        due = await asyncio.to_thread(self.queue.next_due)
+        wait = 1.0 if due is None else min(1.0, max(0.01, (due - self.clock()).total_seconds()))
+        self._wake.clear()
+        nap = asyncio.ensure_future(self.limits.sleep(wait))
+        woken = asyncio.create_task(self._wake.wait())
+        try:
+            await asyncio.wait((nap, woken), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            nap.cancel()
+            woken.cancel()
+
+    async def _send_batch(self, batch: list[Reminder]) -> None:
+        """Mark a group `sending` while the group before goes out, one send per slot of the pacer. Stopping (or
+        cancelled by `stop()`), the rows not sent go back to the queue."""
+        groups = [batch[i:i + self._group] for i in range(0, len(batch), self._group)]
+        events: dict[str, Event | None] = {}
+        seen: set[int] = set()  # chats given a reminder from this batch: one each, the rest go back for later
+        marking: asyncio.Task[list[Ready]] | None = asyncio.create_task(self._mark(groups[0], events, seen))
+        following = 1  # the first group not yet being marked
+        unsent: list[Ready] = []  # marked `sending`, not yet handed to a send
+        try:
+            while marking is not None and not self._stopping:
+                unsent = list(await asyncio.shield(marking))  # a cancelled sender still learns what was marked
+                marking = None
+                if following < len(groups):
+                    marking = asyncio.create_task(self._mark(groups[following], events, seen))
+                    following += 1
+                while unsent and not self._stopping:
+                    await self._fire(*unsent[0])
+                    del unsent[0]
+        except asyncio.CancelledError:
+            if not self._crashed:
+                await self._give_back(unsent, marking, groups[following:])
+            raise
+        if self._stopping:
+            await self._give_back(unsent, marking, groups[following:])
+
+    async def _give_back(self, unsent: list[Ready], marking: asyncio.Task[list[Ready]] | None,
+                         claimed: list[list[Reminder]]) -> None:
+        """Rows marked but never sent, and rows still only claimed, go back to the queue."""
+        if marking is not None:
+            unsent = unsent + await marking
+        rows = [Settled(row_id=row.id, state=ReminderState.QUEUED, unsent=True) for row, _, _ in unsent]
+        await asyncio.to_thread(self.queue.settle, self.worker, rows)
+        await asyncio.to_thread(self.queue.release, [row for group in claimed for row in group], self.worker)
 
     async def _report(self, force: bool = False) -> None:
         """Tell the observer (the console's progress bar) how far the broadcasts are, when something moved."""
@@ -293,44 +409,62 @@ class Broadcaster:
         self._reported = self._outcomes
         self.observer(await asyncio.to_thread(self.queue.progress))
 
-    async def _prepare(self, row: Reminder, events: dict[str, Event | None]) -> Ready | None:
-        """Checks (the event, the campaign, the chat's pace), then the row marked `sending` and its text."""
-        if row.event_id not in events:
-            events[row.event_id] = await asyncio.to_thread(self.chats.event, row.event_id)
-        event = events[row.event_id]
+    async def _mark(self, group: list[Reminder], events: dict[str, Event | None], seen: set[int]) -> list[Ready]:
+        """Checks (the event, the campaign, the chat's pace), then one transaction: the group marked `sending`,
+        the pointless ones skipped, the ones whose chat had a message too recently put off."""
+        for event_id in {row.event_id for row in group} - set(events):
+            events[event_id] = await asyncio.to_thread(self.chats.event, event_id)
         now = self.clock()
-        reason = self._pointless(row, event, now)
-        if reason is not None:
-            await asyncio.to_thread(self.queue.finish, row.id, self.worker, ReminderState.SKIPPED, error=reason,
-                                    source=ReminderState.CLAIMED)
-            return None
-        assert event is not None
-        busy = self._chat_free.get(row.chat_id, 0.0) - time.monotonic()
-        if busy > 0:  # this chat got a message less than a second ago: later, without holding up the others
-            await asyncio.to_thread(self.queue.requeue, row.id, self.worker, now + timedelta(seconds=busy), None,
-                                    ReminderState.CLAIMED)
-            return None
-        # The chat is booked from now: its send is at most two slots away, so the booking covers those too.
-        self._chat_free[row.chat_id] = time.monotonic() + self.settings.per_chat_interval + 2 * self.pacer.interval
-        # Marked before its slot, so that the send leaves right at the slot: a DB write between the slot and
-        # the network would jitter the arrivals. A crash leaves at most two rows `sending` (reported unknown).
-        if not await asyncio.to_thread(self.queue.sending, row.id, self.worker):
-            return None  # the claim was lost (a replica's recovery took it back)
-        return row, event, reminder_text(event, row.kind, row.lang, now)
+        skipped: list[tuple[int, str]] = []
+        later: list[tuple[int, datetime]] = []
+        go: list[Reminder] = []
+        for row in group:
+            event = events[row.event_id]
+            if (reason := self._pointless(row, event, now)) is not None:
+                skipped.append((row.id, reason))
+                continue
+            busy = self.limits.delay(str(row.chat_id))
+            if busy > 0 or row.chat_id in seen:  # later, without holding up the others
+                later.append((row.id, now + timedelta(seconds=max(busy, 1.0))))
+                continue
+            seen.add(row.chat_id)
+            go.append(row)
+        settled, blocked = self._receipts.take()  # the receipts so far go in the same transaction
+        marked = await asyncio.to_thread(self.queue.mark, self.worker, [row.id for row in go], skipped, later, settled)
+        if blocked:
+            await asyncio.to_thread(self.chats.deactivate, blocked)
+        self._outcomes += len(skipped) + len(later)
+        texts: dict[tuple[str, str, str], str] = {}
+        buttons: dict[tuple[str, str], InlineKeyboardMarkup] = {}
+        ready: list[Ready] = []
+        for row in go:
+            if row.id not in marked:
+                continue  # the claim was lost (a replica's recovery took it back)
+            event = events[row.event_id]
+            assert event is not None
+            text = texts.get((row.event_id, row.kind, row.lang))
+            if text is None:
+                text = texts[row.event_id, row.kind, row.lang] = reminder_text(event, row.kind, row.lang, now)
+            keyboard = buttons.get((row.event_id, row.lang))
+            if keyboard is None:
+                keyboard = buttons[row.event_id, row.lang] = reminder_keyboard(self.key(row.event_id), row.lang)
+            ready.append((row, text, keyboard))
+        return ready
 
-    async def _fire(self, row: Reminder, event: Event, text: str) -> None:
-        """Wait for a slot (and for any 429 pause), then send in a task."""
+    async def _fire(self, row: Reminder, text: str, keyboard: InlineKeyboardMarkup) -> None:
+        """Wait for a slot (the grid, the token's windows, any 429 pause), then send in a task."""
         await self._inflight.acquire()
-        while (pause := self._paused_until - time.monotonic()) > 0:
-            await asyncio.sleep(pause)
-        ticket = await self.pacer.wait()
-        task = asyncio.create_task(self._send(row, event, text), name=f"reminder-{row.id}")
+        try:
+            slot = await self.pacer.slot(str(row.chat_id))
+        except BaseException:
+            self._inflight.release()
+            raise
+        task = asyncio.create_task(self._send(row, text, keyboard, slot), name=f"reminder-{row.id}")
         self._tasks.add(task)
         task.add_done_callback(self._done)
-        task.add_done_callback(lambda _: self.pacer.done(ticket))  # even if it never ran (cancelled)
+        task.add_done_callback(lambda _: slot.done())  # even if it never ran (cancelled)
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self._outcomes += 1
         self._tasks.discard(task)
         self._inflight.release()
         if not task.cancelled() and task.exception() is not None:
@@ -346,47 +480,67 @@ class Broadcaster:
             CatchUp.WHILE_RUNNING if row.kind == PostKind.LIVE.value else CatchUp.BEFORE_START)
         return still_useful(catch_up, event.start, event.end, now)
 
-    async def _send(self, row: Reminder, event: Event, text: str) -> None:
-        queue, worker = self.queue, self.worker
+    async def _send(self, row: Reminder, text: str, keyboard: InlineKeyboardMarkup, slot: Slot) -> None:
+        blocked: int | None = None
         try:
             message = await self.bot.send_message(
-                chat_id=row.chat_id, text=text, parse_mode=ParseMode.HTML,
-                reply_markup=reminder_keyboard(self.key(event.id), row.lang),
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                chat_id=row.chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
+                link_preview_options=_NO_PREVIEW, allow_paid_broadcast=True if self.paid else None,
+                rate_limit_args=slot,
             )
-        except RetryAfter as exc:
-            wait = _retry_after(exc)
-            self._paused_until = max(self._paused_until, time.monotonic() + wait)
+        except TelegramError as exc:
+            settled, blocked = self._failure(row, exc)
+        else:
+            self.sent += 1
+            settled = Settled(row_id=row.id, state=ReminderState.SENT, message_id=message.message_id)
+        finally:
+            slot.done()
+        self._outcomes += 1
+        self._receipts.add([settled], blocked)
+
+    def _record(self, settled: list[Settled], blocked: list[int]) -> None:
+        self.queue.settle(self.worker, settled)
+        self.chats.deactivate(blocked)
+
+    def _failure(self, row: Reminder, exc: TelegramError) -> tuple[Settled, int | None]:
+        """What a failed send means for the row (and a person to stop writing to), by the rule every Telegram
+        sender follows (bot/adapters/transport.py): a request that never left is tried again, one that may
+        have arrived is unknown, never sent twice."""
+        if isinstance(exc, RetryAfter):  # refused, not delivered; the limiter paused the whole token already
+            wait = retry_after(exc)
             log.warning("Telegram asks to slow down: personal reminders pause for %g s", wait)
-            await asyncio.to_thread(queue.requeue, row.id, worker, self.clock() + timedelta(seconds=wait),
-                                    f"rate limited ({wait:g} s)")
-            return
-        except Forbidden as exc:  # blocked by the person, or deactivated: stop writing to them
-            await asyncio.to_thread(queue.finish, row.id, worker, ReminderState.BLOCKED, error=exc.message[:200])
-            await asyncio.to_thread(self.chats.deactivate, [row.user_id])
-            return
-        except ChatMigrated as exc:
-            await asyncio.to_thread(queue.finish, row.id, worker, ReminderState.FAILED,
-                                    error=f"the group moved to chat {exc.new_chat_id}")
-            return
-        except BadRequest as exc:
-            await asyncio.to_thread(queue.finish, row.id, worker, ReminderState.FAILED, error=exc.message[:200])
-            if "chat not found" in exc.message.lower():
-                await asyncio.to_thread(self.chats.deactivate, [row.user_id])
-            return
-        except TimedOut:  # it may have arrived: a second copy is worse than a missing one
-            await asyncio.to_thread(queue.finish, row.id, worker, ReminderState.UNKNOWN,
-                                    error="Telegram did not answer in time")
-            return
-        except (NetworkError, TelegramError) as exc:
-            if row.attempts + 1 >= MAX_ATTEMPTS:
-                await asyncio.to_thread(queue.finish, row.id, worker, ReminderState.FAILED, error=exc.message[:200])
-            else:
-                delay = timedelta(seconds=min(300, 5 * 2 ** row.attempts))
-                await asyncio.to_thread(queue.requeue, row.id, worker, self.clock() + delay, exc.message[:200])
-            return
-        await asyncio.to_thread(queue.finish, row.id, worker, ReminderState.SENT, message_id=message.message_id)
-        self.sent += 1
+            return Settled(row_id=row.id, state=ReminderState.QUEUED, error=f"rate limited ({wait:g} s)",
+                           next_attempt_at=self.clock() + timedelta(seconds=wait)), None
+        if isinstance(exc, Forbidden):  # blocked by the person, or deactivated: stop writing to them
+            return Settled(row_id=row.id, state=ReminderState.BLOCKED, error=exc.message[:200]), row.user_id
+        if isinstance(exc, ChatMigrated):
+            return Settled(row_id=row.id, state=ReminderState.FAILED,
+                           error=f"the group moved to chat {exc.new_chat_id}"), None
+        if isinstance(exc, BadRequest):
+            gone = "chat not found" in exc.message.lower()
+            return Settled(row_id=row.id, state=ReminderState.FAILED, error=exc.message[:200]), \
+                row.user_id if gone else None
+        if isinstance(exc, InvalidToken):  # its message may quote the token: not used
+            return self._again(row, "Telegram rejected the bot token"), None
+        failure = transport_failure(exc)
+        if failure is not None:
+            if failure.reach is Reach.NOT_SENT:
+                return self._again(row, f"cannot reach Telegram ({failure.reason}); nothing was sent"), None
+            return Settled(row_id=row.id, state=ReminderState.UNKNOWN,
+                           error=f"Telegram did not answer ({failure.reason}): it may or may not have arrived"), None
+        if isinstance(exc, NetworkError) and (exc.__cause__ is None or isinstance(exc.__cause__, TelegramError)):
+            # Telegram answered with an HTTP error (a 5xx; PTB chains the body it could not read): not sent.
+            return self._again(row, f"Telegram answered an error: {exc.message[:200]}"), None
+        return Settled(row_id=row.id, state=ReminderState.UNKNOWN,
+                       error=f"unexpected answer from Telegram ({exc.message[:200]}): it may or may not have "
+                             "arrived"), None
+
+    def _again(self, row: Reminder, why: str) -> Settled:
+        """Not delivered: tried again later (back-off), or failed after MAX_ATTEMPTS."""
+        if row.attempts + 1 >= MAX_ATTEMPTS:
+            return Settled(row_id=row.id, state=ReminderState.FAILED, error=why)
+        delay = timedelta(seconds=min(300, 5 * 2 ** row.attempts))
+        return Settled(row_id=row.id, state=ReminderState.QUEUED, error=why, next_attempt_at=self.clock() + delay)
 
 
 def progress_lines(sessions: sessionmaker[Session], event_id: str | None = None) -> list[str]:

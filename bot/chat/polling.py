@@ -14,7 +14,7 @@ from telegram import Update
 from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram._utils.types import JSONDict, ODVInput, TimePeriod
 from telegram.error import NetworkError, TelegramError
-from telegram.ext import ExtBot
+from telegram.ext import BaseRateLimiter, ExtBot
 from telegram.request import HTTPXRequest, RequestData
 
 log = logging.getLogger("announce_bot.chat")
@@ -116,9 +116,10 @@ class PollingBot(ExtBot[None]):
     """
 
     def __init__(self, token: str, *, base_url: str, base_file_url: str, request: HTTPXRequest,
-                 updates_request: UpdatesRequest, monitor: PollingMonitor) -> None:
+                 updates_request: UpdatesRequest, monitor: PollingMonitor,
+                 rate_limiter: BaseRateLimiter[Any] | None = None) -> None:
         super().__init__(token, base_url=base_url, base_file_url=base_file_url, request=request,
-                         get_updates_request=updates_request)
+                         get_updates_request=updates_request, rate_limiter=rate_limiter)
         self._updates_request = updates_request
         self._monitor = monitor  # PTB freezes a bot's public attributes after __init__
 

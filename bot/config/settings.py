@@ -255,8 +255,14 @@ class ChatSettings(_Section):
     flood_burst: int = Field(default=8, ge=1, description="messages a person may send at once")
     flood_rate: float = Field(default=1.0, gt=0, description="messages per second a person may keep sending")
     page_size: int = Field(default=5, ge=1, le=20)
-    broadcast_rate: float = Field(default=30.0, gt=0, description="personal reminders per second, overall")
-    per_chat_interval: float = Field(default=1.0, ge=0, description="seconds between two messages to one chat")
+    broadcast_rate: float = Field(
+        default=30.0, gt=0, le=1000,
+        description="personal reminders per second, overall; above Telegram's free 30/s only with paid_broadcast",
+    )
+    paid_broadcast: bool = Field(
+        default=False,
+        description="send reminders with allow_paid_broadcast: up to 1000/s, 0.1 Star a message above 30/s",
+    )
     broadcast_batch: int = Field(default=200, ge=1, description="reminders claimed at a time")
     reminder_kinds: tuple[str, ...] = ("reminder", "live")
     reminder_sweep: float = Field(default=20.0, gt=0, description="seconds between checks for due reminders")

@@ -281,6 +281,15 @@ class Store:
 
     def event(self, event_id: str) -> Event | None:
         """A public event, or None (unknown, withdrawn or a draft)."""
+        cached = self._parsed.get(event_id)
+        if cached is not None:  # the row's version first: its JSON is read and parsed only when it changed
+            with self.engine.connect() as connection:
+                version = connection.execute(select(EventRow.content_hash, EventRow.withdrawn)
+                                             .where(EventRow.id == event_id)).first()
+            if version is None:
+                return None
+            if version[0] == cached[0]:
+                return cached[1] if version[1] is None and cached[1].status.public else None
         stored = self.record(event_id)
         return stored.event if stored is not None and stored.public else None
 

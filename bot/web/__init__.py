@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from os import PathLike
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot.config.live import LiveConfig
@@ -25,6 +29,21 @@ from bot.web.headers import SecurityHeaders
 from bot.web.state import STATIC_DIR, Web, page_templates, web_of
 
 SESSION_COOKIE = "announce_bot_session"
+STATIC_MAX_AGE = 3600  # seconds a browser or proxy keeps app.css and the scripts before asking again
+
+
+class CachedStatic(StaticFiles):
+    """The app's own CSS and scripts: kept an hour by browsers and proxies, then revalidated with the ETag or
+    Last-Modified StaticFiles sends (a 304 when unchanged). The ETag is weak: the same file goes out gzipped
+    or not (GZipMiddleware), and the two are equivalent, not byte-identical."""
+
+    def file_response(self, full_path: PathLike[str] | str, stat_result: os.stat_result, scope: Scope,
+                      status_code: int = 200) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["cache-control"] = f"public, max-age={STATIC_MAX_AGE}"
+        if (etag := response.headers.get("etag")) and not etag.startswith("W/"):
+            response.headers["etag"] = f"W/{etag}"
+        return response
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -93,10 +112,11 @@ def create_app(
         *feeds.routes,
         *public.routes,
         *health.routes,
-        Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+        Mount("/static", app=GZipMiddleware(CachedStatic(directory=STATIC_DIR)), name="static"),
     ]
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: _http_error})
     app.state.web = web
+    app.state.pages = {}  # rendered event pages (bot/web/public.py)
     app.state.auth = signing_in
     app.state.chat_health = chat_health
     app.state.metrics = health.registry(web)

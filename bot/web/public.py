@@ -100,6 +100,9 @@ async def events_page(request: Request) -> Response:
     })
 
 
+PAGES_KEPT = 256  # event pages kept rendered (per event version, language, phase and countdown)
+
+
 async def event_page(request: Request) -> Response:
     web = web_of(request)
     event = web.store.event(request.path_params["event_id"])
@@ -109,6 +112,22 @@ async def event_page(request: Request) -> Response:
     lang = _lang(request, event)
     state = phase(event, now)
     until = format_timedelta(event.start - now, add_direction=True, locale=lang) if now < event.start else ""
+    # The page is a function of these alone: made once, not on every request (the store hands out one Event
+    # object per stored version, so `is` tells a changed event; a reload gives a new configuration object).
+    pages: dict[tuple[str, str], tuple[object, object, str, str, bytes]] = request.app.state.pages
+    hit = pages.get((event.id, lang))
+    if hit is not None and hit[0] is event and hit[1] is web.config and hit[2:4] == (state, until):
+        return Response(hit[4], media_type="text/html; charset=utf-8")
+    response = _render_event(request, event, lang, state, until)
+    if response.status_code == 200:
+        if len(pages) >= PAGES_KEPT:
+            pages.clear()
+        pages[(event.id, lang)] = (event, web.config, state, until, bytes(response.body))
+    return response
+
+
+def _render_event(request: Request, event: Event, lang: str, state: str, until: str) -> Response:
+    web = web_of(request)
     cards = CardStore(web.settings)
     langs = languages(event)
     v = view(event, lang)

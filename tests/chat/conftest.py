@@ -67,7 +67,7 @@ def chat_env(workdir: Path, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch)
         "ANNOUNCE_BOT_CHAT__FLOOD_RATE": "1",
         "ANNOUNCE_BOT_CHAT__PAGE_SIZE": "3",
         "ANNOUNCE_BOT_CHAT__BROADCAST_RATE": "500",
-        "ANNOUNCE_BOT_CHAT__PER_CHAT_INTERVAL": "0",
+        "ANNOUNCE_BOT_DELIVERY__RATE_LIMIT": "false",  # the rate limits are tested on virtual time
         "ANNOUNCE_BOT_CHAT__REMINDER_SWEEP": "3600",
     }
     for name, value in env.items():

@@ -11,11 +11,12 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.config import AppConfig, load_config
 from bot.delivery import Outcome
+from bot.domain import ReminderState
 from bot.importing import import_events
 from bot.runtime import Runtime, Service
 from bot.storage import Store, open_database
 from bot.storage.chat import ChatStore
-from bot.storage.reminders import Progress, ReminderQueue
+from bot.storage.reminders import Progress, ReminderQueue, Settled
 from tests.chat.conftest import ANNA
 from tests.fakes.telegram import FakeTelegram
 
@@ -35,7 +36,7 @@ def test_status_shows_personal_reminder_progress(workdir: Path, monkeypatch: pyt
     assert queue.enqueue(REF, "reminder-1d", "reminder", now, now) == 3
     (row, *_) = queue.claim(now, "w", 1)
     queue.sending(row.id, "w")
-    queue.finish(row.id, "w", "sent", message_id=5)
+    queue.settle("w", [Settled(row_id=row.id, state=ReminderState.SENT, message_id=5)])
     result = CliRunner().invoke(app, ["--config", "config", "status"])
     assert result.exit_code == 0, result.output
     assert "personal reminders" in result.output

@@ -1,10 +1,8 @@
-"""The pure parts: the texts table, flood control, card clipping, reminder texts."""
+"""The pure parts: the texts table, flood control, card clipping, reminder texts (the Pacer: test_ratelimit.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from datetime import timedelta
 
 import pytest
@@ -69,41 +67,11 @@ def test_a_card_with_many_speakers_still_fits(reference_event: Event) -> None:
 def test_reminder_text_says_how_long_is_left(reference_event: Event, lang: str) -> None:
     from bot.chat.broadcast import reminder_text
 
+    # By the event's calendar, as the channel posts say it: a day before is "tomorrow", three days "in 3 days".
     text = reminder_text(reference_event, "reminder", lang, reference_event.start - timedelta(days=1))
-    assert ("in 1 day" if lang == "en" else "через 1 день") in text
+    assert ("starts tomorrow" if lang == "en" else "завтра") in text
+    sooner = reminder_text(reference_event, "reminder", lang, reference_event.start - timedelta(days=3))
+    assert ("in 3 days" if lang == "en" else "через 3 дня") in sooner
+    hours = reminder_text(reference_event, "reminder", lang, reference_event.start - timedelta(hours=2))
+    assert ("in 2 hours" if lang == "en" else "через 2 часа") in hours
     assert telegram_html_problems(text) == []
-
-
-async def test_pacer_keeps_the_average_without_bursts() -> None:
-    from bot.chat.broadcast import Pacer
-
-    pacer = Pacer(200.0)
-    moments = []
-    for _ in range(101):
-        pacer.done(await pacer.wait())
-        moments.append(time.monotonic())
-    assert 0.45 <= moments[-1] - moments[0] <= 0.6  # 100 intervals of 5 ms: sleep overshoot does not add up
-    # A late wake-up is not followed by a burst: any 50 ms holds about 10 sends, never many more.
-    assert max(sum(1 for m in moments if t <= m < t + 0.05) for t in moments) <= 12
-    await asyncio.sleep(0.05)  # idle: no credit is saved up for a burst
-    pacer.done(await pacer.wait())
-    started = time.monotonic()
-    pacer.done(await pacer.wait())
-    assert time.monotonic() - started >= 0.004
-
-
-async def test_pacer_holds_the_limit_against_sends_that_finish_late() -> None:
-    from bot.chat.broadcast import Pacer
-
-    pacer = Pacer(1000.0, limit=5)  # spaced for 1,000/s, but at most 5 a second
-    first = await pacer.wait()
-    tickets = [await pacer.wait() for _ in range(4)]
-    started = time.monotonic()
-    waiting = asyncio.create_task(pacer.wait())  # the 6th must wait for the 1st to finish, then a second
-    await asyncio.sleep(0.05)
-    assert not waiting.done()
-    pacer.done(first)
-    ticket = await waiting
-    assert time.monotonic() - started >= 1.0
-    for done in (*tickets, ticket):
-        pacer.done(done)

@@ -73,7 +73,9 @@ class FakeTelegram(FakeServer):
     user `blocked` the bot (403); groups are made with `group()`. `documents`, `callback_answers`,
     `commands` and `webhook` record the rest; `wait_messages()` waits for the bot's replies.
     With `enforce_limits`, more than `global_rate` messages in a second or two in one chat within
-    `chat_interval` seconds get a 429, as Telegram would.
+    `chat_interval` seconds get a 429, as Telegram would; a message sent with allow_paid_broadcast does not
+    count against `global_rate` but against `paid_rate` (1000 a second, all messages counted). Every
+    message is stamped with `clock()` as it arrives (a test may pass its virtual clock).
     """
 
     def __init__(
@@ -82,8 +84,10 @@ class FakeTelegram(FakeServer):
         chat_id: str = "@valdaiclub",
         chat_numeric_id: int = -1001234567890,
         title: str = "Valdai Club",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
+        self.clock = clock
         self.token = token
         self.chat_id = chat_id
         self.chat = {"id": chat_numeric_id, "type": "channel", "title": title}
@@ -108,9 +112,12 @@ class FakeTelegram(FakeServer):
         self.webhook: dict[str, Any] = {}
         self.enforce_limits = False
         self.global_rate = 30
+        # core.telegram.org/bots/api#sendmessage, allow_paid_broadcast: "up to 1000 messages per second".
+        self.paid_rate = 1000
         self.chat_interval = 1.0
         self.limit_hits = 0
-        self._recent: deque[float] = deque()
+        self._recent: deque[float] = deque()  # unpaid messages
+        self._recent_all: deque[float] = deque()
         self._last_in_chat: dict[str, float] = {}
 
     # -- Telegram's own error answers --------------------------------------------------------------
@@ -216,7 +223,8 @@ class FakeTelegram(FakeServer):
         if match["token"] != self.token:
             return self.unauthorized()
         method = match["method"]
-        params = request.params
+        # Stamped on arrival, with the clock the test drives (a late answer is delayed after this).
+        params = {**request.params, "__time": self.clock()}
         if method == "sendDocument":
             params = {**params, "__filename": _upload_name(request, "document")}
         return self._answer(method, params)
@@ -246,7 +254,7 @@ class FakeTelegram(FakeServer):
                 return error(403, "Forbidden: bot was blocked by the user")
             elif self._chat(chat_id) is None:
                 return error(400, "Bad Request: chat not found")
-            if method.startswith("send") and (limited := self._over_limit(chat_id)) is not None:
+            if method.startswith("send") and (limited := self._over_limit(chat_id, params)) is not None:
                 return limited
         if method == "sendMessage":
             return self._send(params, "text", TEXT_LIMIT)
@@ -312,7 +320,7 @@ class FakeTelegram(FakeServer):
                 "link_preview": preview.get("url"),
                 "link_preview_disabled": bool(preview.get("is_disabled", False)),
                 "reply_markup": markup,
-                "time": time.monotonic(),
+                "time": params["__time"],
             }
             answer = self._message_answer(str(params["chat_id"]), message_id)
             # Telegram answers with the visible text; the markup comes back as entities (left out).
@@ -400,7 +408,7 @@ class FakeTelegram(FakeServer):
             name = str(params.get("__filename") or "document")
             record = {"method": "sendDocument", "chat_id": params["chat_id"], "message_id": message_id,
                       "document": document, "filename": name, "caption": caption,
-                      "parse_mode": params.get("parse_mode"), "time": time.monotonic(), "reply_markup": None}
+                      "parse_mode": params.get("parse_mode"), "time": params["__time"], "reply_markup": None}
             answer = self._message_answer(str(params["chat_id"]), message_id)
             answer["document"] = {"file_id": f"doc-{message_id}", "file_unique_id": f"d{message_id}",
                                   "file_name": name, "file_size": len(document)}
@@ -433,18 +441,23 @@ class FakeTelegram(FakeServer):
             answer["from"] = dict(BOT_USER)
         return answer
 
-    def _over_limit(self, chat_id: str) -> Reply | None:
+    def _over_limit(self, chat_id: str, params: dict[str, Any]) -> Reply | None:
         if not self.enforce_limits:
             return None
-        now = time.monotonic()
+        now = float(params["__time"])
+        paid = str(params.get("allow_paid_broadcast")).lower() == "true"
         with self._state:
-            while self._recent and self._recent[0] <= now - 1.0:
-                self._recent.popleft()
+            for recent in (self._recent, self._recent_all):
+                while recent and recent[0] <= now - 1.0:
+                    recent.popleft()
             last = self._last_in_chat.get(chat_id)
-            if len(self._recent) >= self.global_rate or (last is not None and now - last < self.chat_interval):
+            if (not paid and len(self._recent) >= self.global_rate) or len(self._recent_all) >= self.paid_rate or (
+                    last is not None and now - last < self.chat_interval):
                 self.limit_hits += 1
                 return self.rate_limited(1)
-            self._recent.append(now)
+            if not paid:
+                self._recent.append(now)
+            self._recent_all.append(now)
             self._last_in_chat[chat_id] = now
         return None
 
@@ -493,7 +506,7 @@ class FakeTelegram(FakeServer):
         user = User(id=int(params["user_id"]), first_name="Bench", language_code=str(params.get("lang", "en")))
         chat = str(user.id)
         since = self.mark()
-        asked = time.monotonic()
+        asked = self.clock()
         self.send(user, str(params["text"]))
 
         def replies() -> list[dict[str, Any]]:

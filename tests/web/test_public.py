@@ -287,3 +287,21 @@ async def test_cards_are_served_per_language_and_size(site: Site, client: httpx.
     assert (await client.get(f"/events/{EVENT_ID}/card.png", params={"size": "huge"})).status_code == 404
     assert (await client.get(f"/events/{EVENT_ID}/card.png", params={"lang": "de"})).status_code == 404
     assert (await client.get("/events/nope/card.png")).status_code == 404
+
+
+async def test_an_event_page_is_made_once_per_version_and_a_change_shows_at_once(
+    site: Site, client: httpx.AsyncClient
+) -> None:
+    first = await client.get(f"/events/{EVENT_ID}")
+    again = await client.get(f"/events/{EVENT_ID}")
+    assert again.content == first.content and "in 2 days" in again.text
+    event = site.store.event(EVENT_ID)
+    assert event is not None
+    renamed = event.model_copy(update={"title": "Renamed Treaty Talk"})
+    site.store.sync_event(renamed, "dashboard", [], now=site.clock.now)  # as another process would save it
+    changed = await client.get(f"/events/{EVENT_ID}")
+    assert "<h1>Renamed Treaty Talk</h1>" in changed.text
+    site.clock.now += timedelta(days=1)  # the countdown moves on: made again
+    assert "in 1 day" in (await client.get(f"/events/{EVENT_ID}")).text
+    russian = await client.get(f"/events/{EVENT_ID}", params={"lang": "ru"})
+    assert russian.content != changed.content  # one page per language
