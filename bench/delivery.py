@@ -607,6 +607,11 @@ def format_report(report: Report) -> str:
         f"received {received}/{t.messages * len(t.delivered)}, duplicates {sum(d.duplicates for d in t.delivered)}, "
         f"not sent {t.failed}",
         f"total duplicates: {report.duplicates}   bench time {report.seconds:.1f} s",
+        # One line per figure, for scripts (the same as every benchmark's last lines).
+        f"delivery_ratio: {t.ratio:.2f} (target >= {RATIO_TARGET:g})",
+        f"delivery_cpu_ratio: {t.cpu_ratio:.2f} (target: none; the stable figure on a shared machine)",
+        f"delivery_p99_lateness_s: {report.lateness.p99:.2f} (target < {LAG_TARGET:g})",
+        f"delivery_duplicates: {report.duplicates} (target 0)",
     ]
     return "\n".join(lines)
 

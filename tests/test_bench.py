@@ -23,7 +23,7 @@ def test_delivery_bench_quick_mode_produces_figures_without_duplicates() -> None
     assert all(d.received == posts and d.missing == 0 for d in throughput.delivered)
     assert throughput.bare_rate > 0 and throughput.pipeline_rate > 0 and throughput.ratio > 0
     assert report.duplicates == 0
-    assert "duplicates" in delivery.format_report(report)
+    assert "delivery_duplicates: 0 (target 0)" in delivery.format_report(report)
 
 
 def test_broadcast_bench_quick_mode_sends_everyone_once_even_after_a_crash() -> None:
