@@ -3,7 +3,7 @@
 With no NAME, all of them: delivery (~1 min), chat_latency (~1 min), chat_broadcast (20,000 reminders at a
 1,000/s ceiling: twice against a bare loop twice, then once killed and resumed, ~5 min), web (~10 s), soak
 (240 posts with faults and SIGKILLs: ~5 min), memory (peak RSS of `python -m bot run` with 1,000 events and
-20,000 subscribers, ~1 min). `--quick` runs each at a tiny size, in a few seconds, to check that it still
+20,000 subscribers, ~2.5 min). `--quick` runs each at a tiny size, in a few seconds, to check that it still
 works. Each ends with one `NAME: VALUE (target ...)` line per figure.
 """
 

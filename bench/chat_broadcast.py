@@ -135,6 +135,8 @@ def prepare(store: Store, event: Event, subscribers: int) -> None:
 
 def add_subscribers(store: Store, subscribers: int) -> None:
     """`subscribers` people subscribed to every event, chats FIRST_CHAT onwards, one in three Russian."""
+    if subscribers <= 0:
+        return  # an empty list would make insert() write one row of defaults
     now = datetime.now(UTC)
     with store.sessions.begin() as session:
         session.execute(insert(SubscriberRow), [

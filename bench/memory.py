@@ -1,6 +1,6 @@
 """Peak RSS of `python -m bot run` with 1,000 events and 20,000 subscribers (issue 13's "Memory" figure).
 
-`python -m bench.memory [--events 1000] [--subscribers 20000] [--hold 20]` (from the repository root).
+`python -m bench.memory [--events 1000] [--subscribers 20000] [--hold 90]` (from the repository root).
 
 In a temporary directory: a copy of config/ and templates/, the reference event replaced by `--events` copies of
 it (each with its own id and title, written as event files, starting 8 days from now and 2 hours apart, so that
@@ -161,6 +161,7 @@ class Sampler:
         self.max_rss = 0  # kB, the bot and its children together, over the samples
         self.hwm: dict[int, int] = {}  # pid -> VmHWM, kB, the latest read
         self.last: dict[int, dict[str, int]] = {}
+        self.series: list[tuple[float, int]] = []  # (monotonic time, kB) of every sample
 
     def sample(self) -> int:
         total = 0
@@ -172,6 +173,7 @@ class Sampler:
             self.hwm[pid] = max(self.hwm.get(pid, 0), found.get("VmHWM", 0))
             total += found.get("VmRSS", 0)
         self.max_rss = max(self.max_rss, total)
+        self.series.append((time.monotonic(), total))
         return total
 
     def hold(self, seconds: float) -> None:
@@ -227,6 +229,8 @@ def measure(events: int, subscribers: int, hold: float) -> dict[str, Any]:
                 ready = time.monotonic() - started
                 at_ready = sampler.sample()
                 answered = ask_next(fake_url, ASKS)
+                after_asks = sampler.sample()
+                held_from = time.monotonic()
                 sampler.hold(hold)
                 at_end = sampler.sample()
                 children = sorted(set(sampler.last) - {bot.pid})
@@ -243,7 +247,9 @@ def measure(events: int, subscribers: int, hold: float) -> dict[str, Any]:
         peak = sum(sampler.hwm.values())
         figures = {
             "events": events, "subscribers": subscribers, "hold": hold, "ready_seconds": ready,
-            "rss_at_ready_mb": mb(at_ready), "rss_max_sampled_mb": mb(sampler.max_rss), "rss_at_end_mb": mb(at_end),
+            "rss_at_ready_mb": mb(at_ready), "rss_after_asks_mb": mb(after_asks),
+            "rss_during_hold_mb": [(round(t - held_from, 1), mb(kb)) for t, kb in sampler.series if t >= held_from],
+            "rss_max_sampled_mb": mb(sampler.max_rss), "rss_at_end_mb": mb(at_end),
             "peak_rss_mb": mb(peak), "bot_peak_rss_mb": mb(sampler.hwm.get(bot.pid, 0)), "children": len(children),
             "rss_anon_mb": mb(end_status.get("RssAnon", 0)), "rss_file_mb": mb(end_status.get("RssFile", 0)),
             "answered": answered, "exit_code": exit_code, "database": report.get("database"),
@@ -261,6 +267,7 @@ def show(f: dict[str, Any]) -> None:
           f"/next answered {f['answered']} of {ASKS}; held {f['hold']:g} s; {f['children']} child process(es)")
     print(f"{'moment':<48} {'RSS, MB':>9}")
     for label, key in (("ready (events imported and planned, chat bot up)", "rss_at_ready_mb"),
+                       (f"after {ASKS} subscribers asked /next", "rss_after_asks_mb"),
                        ("highest sample (every 0.1 s)", "rss_max_sampled_mb"),
                        ("end of the hold", "rss_at_end_mb"),
                        ("  of which anonymous (heap) / file-backed", None),
@@ -276,7 +283,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--subscribers", type=int, default=20_000)
-    parser.add_argument("--hold", type=float, default=20.0, help="seconds the bot runs once ready, sampled")
+    parser.add_argument("--hold", type=float, default=90.0,
+                        help="seconds the bot runs once ready, sampled (its RSS settles after two re-imports)")
     args = parser.parse_args(argv)
     return measure(args.events, args.subscribers, args.hold)
 
