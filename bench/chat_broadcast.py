@@ -130,6 +130,13 @@ def reference(start: datetime) -> Event:
 def prepare(store: Store, event: Event, subscribers: int) -> None:
     """The reference event, starting in 59 minutes (its hour-before reminder is due), and the subscribers."""
     store.sync_event(event, "bench", [])
+    add_subscribers(store, subscribers)
+
+
+def add_subscribers(store: Store, subscribers: int) -> None:
+    """`subscribers` people subscribed to every event, chats FIRST_CHAT onwards, one in three Russian."""
+    if subscribers <= 0:
+        return  # an empty list would make insert() write one row of defaults
     now = datetime.now(UTC)
     with store.sessions.begin() as session:
         session.execute(insert(SubscriberRow), [

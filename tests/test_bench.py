@@ -6,6 +6,9 @@ Speed is not asserted here: the figures depend on the machine and its load (benc
 from __future__ import annotations
 
 import math
+import re
+
+import pytest
 
 from bench import delivery
 
@@ -44,3 +47,17 @@ def test_web_bench_quick_mode_compares_the_page_with_the_bare_route() -> None:
     report = web.main(["--requests", "20", "--old-requests", "2"])
     assert all(math.isfinite(report[name][key]) and report[name][key] > 0
                for name in ("bare", "page", "without_nodelay") for key in ("p50", "p99"))
+
+
+def test_memory_bench_quick_mode_measures_run_and_stops_it_cleanly(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import memory
+    from bench.__main__ import BENCHMARKS
+
+    report = memory.main(BENCHMARKS["memory"][1])  # what `python -m bench --quick memory` runs
+    printed = capsys.readouterr().out
+    peak = re.search(r"^peak_rss_mb: ([0-9.]+) \(", printed, re.MULTILINE)
+    assert peak is not None and float(peak.group(1)) > 0, printed
+    assert re.search(r"^rss_at_end_mb: [0-9.]+ \(", printed, re.MULTILINE), printed
+    assert report["exit_code"] == 0, report["output"]
+    assert report["answered"] == memory.ASKS  # the chat bot ran against the fake and answered /next
+    assert report["chat"]["running"] and report["peak_rss_mb"] >= report["rss_at_end_mb"] > 0
