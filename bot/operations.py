@@ -31,7 +31,7 @@ from bot.domain import (
     StoredEvent,
 )
 from bot.errors import ConfigError, FitError
-from bot.importing import ImportReport, import_events, targets
+from bot.importing import FileSource, ImportReport, import_events, targets
 from bot.planning import plan
 from bot.rendering.renderer import Renderer
 from bot.scheduling import Dispatcher
@@ -135,6 +135,8 @@ class Operations:
         self.clock = clock or dispatcher.clock
         self.schedules = schedules  # a scheduler runs in this process: a retried post goes out at once
         self._reported: set[str] = set()  # import problems already told to the organiser
+        self._files = FileSource()  # an unchanged event file is neither parsed nor synced again
+        self._importing = asyncio.Lock()  # one import at a time, whoever asks (timer, /reload, SIGHUP)
         self.editing = EventOperations(self)  # creating and changing events outside their files
         self.go_live = GoLive(self)
 
@@ -170,8 +172,9 @@ class Operations:
 
     async def sync_files(self) -> ImportReport:
         """Import the event files now; tell the organiser once about each new problem and each withdrawal."""
-        report = await asyncio.to_thread(import_events, self.config, self.store, self.clock())
-        await asyncio.to_thread(self.tell_subscribers, report.results)
+        async with self._importing:
+            report = await asyncio.to_thread(import_events, self.config, self.store, self.clock(), self._files)
+            await asyncio.to_thread(self.tell_subscribers, report.results)
         current = {str(error) for error in report.errors}
         for problem in sorted(current - self._reported):
             await self.alerts(f"event file not imported: {problem}")

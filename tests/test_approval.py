@@ -82,6 +82,22 @@ async def test_an_unapproved_post_waits_and_goes_out_once_approved(database_url:
     await runtime.aclose()
 
 
+async def test_a_reimport_of_the_same_files_leaves_a_post_waiting_for_its_approver(
+    database_url: str, platforms: Platforms
+) -> None:
+    clock = Clock(ANNOUNCED)
+    runtime = build(database_url, clock)
+    await tick(runtime)
+    waiting = {t: (p.state, p.reason) for t, p in announcements(runtime).items()}
+    assert {state for state, _ in waiting.values()} == {PostState.AWAITING_APPROVAL}
+    # The sources job re-reads the files every few seconds: the same plan must not put the posts back to
+    # planned (and the dispatcher then move them again, each time counting the event as changed).
+    report = import_events(runtime.config, runtime.store, clock())
+    assert [r.outcome for r in report.results] == ["unchanged"] and not report.changed
+    assert {t: (p.state, p.reason) for t, p in announcements(runtime).items()} == waiting
+    await runtime.aclose()
+
+
 async def test_skipped_and_expired(database_url: str, platforms: Platforms) -> None:
     clock = Clock(ANNOUNCED)
     runtime = build(database_url, clock)

@@ -322,10 +322,17 @@ class Store:
 
     def sources(self) -> dict[str, tuple[EventOrigin, str, bool]]:
         """Every stored event's (origin, source file, withdrawn), without parsing any event."""
+        return {id_: (origin, source, withdrawn) for id_, (origin, source, withdrawn, _) in self.marks().items()}
+
+    def marks(self) -> dict[str, tuple[EventOrigin, str, bool, tuple[object, ...]]]:
+        """`sources`, each with a mark that changes whenever anything writes the event's row (its version,
+        origin, source, withdrawal or update time), without parsing any event."""
         with self.sessions() as session:
-            rows = session.execute(select(EventRow.id, EventRow.origin, EventRow.source, EventRow.withdrawn))
-            return {id_: (EventOrigin(origin or EventOrigin.FILE), source or "", withdrawn is not None)
-                    for id_, origin, source, withdrawn in rows}
+            rows = session.execute(select(EventRow.id, EventRow.origin, EventRow.source, EventRow.withdrawn,
+                                          EventRow.content_hash, EventRow.updated_at))
+            return {id_: (EventOrigin(origin or EventOrigin.FILE), source or "", withdrawn is not None,
+                          (origin, source, withdrawn, digest, updated))
+                    for id_, origin, source, withdrawn, digest, updated in rows}
 
     # -- planned posts and the delivery log ----------------------------------------------------------
 
@@ -444,6 +451,10 @@ def _update(post: PlannedPostRow, item: PlanItem, state: PostState, reason: str 
         wanted["approval"] = Approval.NONE.value
     elif post.approval == Approval.NONE.value:  # the step asks for approval from now on
         wanted["approval"] = Approval.PENDING.value
+    elif post.state == _S.AWAITING_APPROVAL.value and state is _S.PLANNED and post.due_at == item.due_at:
+        # Due and waiting for its approver (the dispatcher put it there): the same plan leaves it there. Else
+        # every re-read of the files put it back to planned, and the dispatcher moved it again.
+        wanted["state"], wanted["reason"] = post.state, post.reason
     changed = {key: value for key, value in wanted.items() if getattr(post, key) != value}
     for key, value in changed.items():
         setattr(post, key, value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,38 @@ def test_bad_campaign_offset(workdir: Path) -> None:
         load_config(workdir / "config")
     assert "steps[0].at: cannot read 'a week before'" in str(info.value)
     assert "line " in str(info.value)
+
+
+def test_the_file_cache_parses_a_file_again_only_when_its_bytes_change(tmp_path: Path) -> None:
+    from bot.config import EventFileCache
+
+    cache = EventFileCache()
+    path = write(tmp_path / "events" / "forum.yaml", reference_text())
+    first = cache.load(path)
+    assert cache.load(path) is first  # the same bytes: the event read last time, not parsed again
+    stat = path.stat()
+    # An edit of the same length within the same timestamp is still seen: the bytes are compared, not the time.
+    edited = reference_text().replace("Valdai Club to Discuss", "Valdai Club to Debate ")
+    assert len(edited.encode()) == len(reference_text().encode())
+    path.write_text(edited, encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    second = cache.load(path)
+    assert second is not first and second.title["en"].startswith("Valdai Club to Debate ")  # type: ignore[index]
+
+
+def test_the_file_cache_reports_a_broken_file_every_time_and_forgets_removed_ones(tmp_path: Path) -> None:
+    from bot.config import EventFileCache
+
+    cache = EventFileCache()
+    folder = tmp_path / "events"
+    bad = write(folder / "bad.yaml", "id: bad\ntitle: [unclosed\n")
+    good = write(folder / "good.yaml", reference_text())
+    for _ in range(2):  # a problem is not forgotten because the file did not change
+        files = load_events(folder, cache)
+        assert list(files.events) == ["russia-dprk-treaty"] and files.broken == {bad}
+        assert "bad.yaml" in str(files.errors[0]) and "not valid YAML" in str(files.errors[0])
+    good.unlink()
+    files = load_events(folder, cache)
+    assert files.events == {} and files.broken == {bad}
+    with pytest.raises(ConfigError, match="cannot read the file"):
+        cache.load(good)
