@@ -19,6 +19,7 @@ from bot.platforms import PlatformSpec
 _CLUSTER = regex.compile(r"\X")
 _SPECIAL = re.compile(r"<[^>]*>|&#?\w+;")  # a tag or an entity: never cut inside
 _TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)[^>]*>")
+_TAGS_ONLY = re.compile(r"<[^>]*>")
 
 # Each level breaks a piece that is still too long into smaller pieces at a separator, and says how to join
 # them back. A separator counts only where both its ends are cut points (see `cut_points`).
@@ -72,10 +73,11 @@ def _shown(token: str) -> str:
     return "" if token[0] == "<" else html_module.unescape(token)
 
 
-def strip_clusters(text: str, *, leading: bool = True) -> str:
+def strip_clusters(text: str, *, leading: bool = True, html: bool = False) -> str:
     """`str.strip` that removes only whole clusters: a space carrying a combining mark is a character (and so
     is a prepended mark with the space after it). Only the whitespace next to the kept text can belong to a
-    cluster of it, so only that is looked at."""
+    cluster of it, so only that is looked at; with `html`, through the tags between them (a reader sees
+    " <b>\u0301" as one character)."""
     stripped = text.rstrip()
     end = len(stripped)
     if end < len(text) and end:
@@ -87,9 +89,13 @@ def strip_clusters(text: str, *, leading: bool = True) -> str:
     if not leading:
         return text
     start = len(text) - len(text.lstrip())
-    carried = _CLUSTER.match(text, start - 1) if 0 < start < len(text) else None
-    if carried is not None and len(carried.group()) > 1:
-        start -= 1
+    if 0 < start < len(text):
+        after = text[start : start + 64]
+        if html:
+            after = _TAGS_ONLY.sub("", after)
+        carried = _CLUSTER.match(text[start - 1] + after)
+        if carried is not None and len(carried.group()) > 1:
+            start -= 1
     return text[start:]
 
 
@@ -103,7 +109,7 @@ def fit(text: str, spec: PlatformSpec, *, first_limit: int | None = None, suffix
     thread carries). Raises FitError when more parts than the platform's declared maximum would be needed, or
     when one user-perceived character alone is longer than a message.
     """
-    text = strip_clusters(text)
+    text = strip_clusters(text, html=spec.markup.is_html)
     tail = f"\n\n{suffix}" if suffix else ""
     first = first_limit or spec.max_length
     if spec.measure(text + tail) <= first:
@@ -165,7 +171,7 @@ class _Packer:
         parts: list[str] = []
         current = ""
         for raw in self.split(text, level):
-            piece = strip_clusters(raw, leading=joiner != "\n")
+            piece = strip_clusters(raw, leading=joiner != "\n", html=self.html)
             if not piece:
                 continue
             limit = self.budget(done + len(parts))
@@ -210,7 +216,7 @@ class _Packer:
                     f"message ({limit}); it cannot be split without breaking it"
                 )
             # A cut next to a line break (the word was cut only because no separator was a cut point).
-            if part := strip_clusters("".join(atoms[:low])):
+            if part := strip_clusters("".join(atoms[:low]), html=self.html):
                 parts.append(part)
             atoms = atoms[low:]
         return parts

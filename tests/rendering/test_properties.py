@@ -16,7 +16,7 @@ from unittest import mock
 
 import pytest
 import regex
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import event as tally
 from hypothesis import strategies as st
 
@@ -33,6 +33,9 @@ PROPERTY = settings(
     max_examples=60,
     deadline=None,
     database=None,  # nothing written to the working tree
+    # The same examples on every run, so that a CI run fails only where the code changed; a case found once
+    # is kept as an @example.
+    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -317,6 +320,9 @@ def seen_by_reader(text: str, spec: PlatformSpec) -> str:
 
 @settings(PROPERTY, max_examples=300)
 @given(case=split_cases())
+# Found by a random run: a space and, after a tag, the combining mark it carries are one character.
+@example(case=("\U0001f1f7\U0001f1fa" * 20 + " <b>\u0301</b>", dataclasses.replace(
+    TELEGRAM, max_length=20, max_parts=10_000, caption_length=None)))
 def test_no_part_starts_or_ends_inside_a_user_perceived_character(case: tuple[str, PlatformSpec]) -> None:
     text, spec = case
     whole = seen_by_reader(text, spec)
