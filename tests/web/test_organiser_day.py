@@ -206,6 +206,8 @@ def test_the_organisers_day_duplicate_approve_go_live(day: tuple[Served, Site], 
                 **{("reminder-1h", t): PostState.SENT for t in ("telegram", "telegram_ru", "x")}}
             lives = posts_of(site, PostKind.LIVE)
             assert {p.state for p in lives.values()} == {PostState.WAITING}  # due, but no stream link yet
+            checked.append("the dispatcher, driven at a day and an hour before the start, sent the reminders on time "
+                           "(reminder-1d to 5 targets, reminder-1h to 3); at the start the live posts wait for a link")
 
             # 6. "We are live" with the stream link, in the browser; pressed twice.
             # A week on by the test's clock, the 12-hour dashboard login has lapsed: the organiser logs in again.
