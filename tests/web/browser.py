@@ -8,8 +8,9 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -18,6 +19,7 @@ from bot.web.server import WebServer
 from tests.conftest import ROOT
 from tests.web.support import PASSWORD, Site
 
+T = TypeVar("T")
 CHROMIUM = Path("/usr/bin/chromium")
 # No downloaded browser builds, no calls home: only the loopback app is ever asked for.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -71,6 +73,16 @@ class Served:
         if self._error is not None:
             raise self._error
         return self
+
+    def call(self, work: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
+        """Run `work()` on the served app's event loop, where its dispatcher, publisher (and a chat bot started
+        here) live, and wait for its result: how a test drives them without a second loop."""
+        assert self._loop is not None, "the web app is not running"
+
+        async def run() -> T:
+            return await work()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
 
     def stop(self) -> None:
         if self._loop is not None and self._stop is not None:
