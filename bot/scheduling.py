@@ -397,7 +397,7 @@ class Dispatcher:
             left = max(event.start - now, timedelta(minutes=1)) if late else None
             if left is not None:  # minute precision: one rendering serves every target of a late reminder
                 left = timedelta(minutes=int(left.total_seconds() // 60))
-            rendered = self.publisher.render_cached(stored, post.kind, post.target, step, left)
+            rendered = await self.publisher.render_off_loop(stored, post.kind, post.target, step, left)
         except (ConfigError, FitError) as exc:
             message = f"cannot render it: {exc}"
             await self.alerts(f"{post.label} failed: {message}")
