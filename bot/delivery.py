@@ -160,14 +160,15 @@ class Publisher:
             await adapter.aclose()
 
     def render(self, event: Event, kind: PostKind, target: str, step: Step | None = None,
-               left: timedelta | None = None) -> RenderedPost:
-        return render_post(self.config, self.renderer, event, kind, target, step, left)
+               left: timedelta | None = None, *, live_now: bool = False) -> RenderedPost:
+        return render_post(self.config, self.renderer, event, kind, target, step, left, live_now=live_now)
 
 
 def render_post(config: AppConfig, renderer: Renderer, event: Event, kind: PostKind, target: str,
-                step: Step | None = None, left: timedelta | None = None) -> RenderedPost:
+                step: Step | None = None, left: timedelta | None = None, *, live_now: bool = False) -> RenderedPost:
     """Render `kind` for `target`. A reminder says how long before the start it goes out: `left` when given
-    (the real time left, for a late one), else what its campaign step says."""
+    (the real time left, for a late one), else what its campaign step says. `live_now`: the announcement as
+    edited once the broadcast is on (it no longer promises links to come)."""
     settings = config.settings.targets[target]
     if step is None:
         step = next((s for s in config.campaign.steps
@@ -175,7 +176,7 @@ def render_post(config: AppConfig, renderer: Renderer, event: Event, kind: PostK
     lead = left if left is not None else (before_start(step, event) if step else None)
     destination = Destination(target=target, platform=settings.platform, lang=settings.lang,
                               link_placement=getattr(settings, "link_placement", None))
-    post = renderer.render(event, kind, destination, before_start=lead)
+    post = renderer.render(event, kind, destination, before_start=lead, live_now=live_now)
     if post.platform is Platform.DZEN and post.image is None:
         # Dzen wants a cover at least 700 px wide: the generated card (None while [web] public_url is unset).
         post = post.model_copy(update={"image": CardStore(config.settings).image_for(event, post)})

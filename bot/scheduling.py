@@ -564,7 +564,7 @@ class Dispatcher:
         announced = await asyncio.to_thread(self.claims.sent_post, event.id, post.target, PostKind.ANNOUNCEMENT)
         if not isinstance(adapter, Pinning) or announced is None or not announced.post_id:
             return
-        announcement = self.publisher.render(event, PostKind.ANNOUNCEMENT, post.target)
+        announcement = self.publisher.render(event, PostKind.ANNOUNCEMENT, post.target, live_now=True)
         teaser = live.teaser
         text = None
         if teaser:

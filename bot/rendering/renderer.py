@@ -116,6 +116,7 @@ class Renderer:
         destination: Destination,
         *,
         before_start: timedelta | None = None,
+        live_now: bool = False,
     ) -> RenderedPost:
         """Render and fit one post. Raises ConfigError for template faults, FitError when it cannot fit.
 
@@ -139,6 +140,8 @@ class Renderer:
             "until": left.phrase if left else "",
             # The link the post is about (the stream when live, else the event's page), or "".
             "post_link": _primary_link(event, kind, destination.platform) or "",
+            # The broadcast is on (the announcement as edited at go-live): no promise of links to come.
+            "live_now": live_now,
         }
         try:
             template = env.select_template(names)

@@ -391,3 +391,16 @@ def test_a_template_writing_a_tag_telegram_does_not_know_is_a_config_error(
         render_with(templates, reference_event, "announcement", "telegram")
     assert str(broken) in str(info.value)
     assert "<div>" in str(info.value)
+
+
+@pytest.mark.parametrize(("lang", "promise"), [("en", "will be posted"), ("ru", "будут опубликованы")])
+def test_the_announcement_edited_at_go_live_no_longer_promises_links_to_come(
+    renderer: Renderer, reference_event: Event, lang: str, promise: str
+) -> None:
+    destination = Destination(target="telegram", platform=Platform.TELEGRAM, lang=lang)
+    before = renderer.render(reference_event, PostKind.ANNOUNCEMENT, destination).parts[0].text
+    edited = renderer.render(reference_event, PostKind.ANNOUNCEMENT, destination, live_now=True).parts[0].text
+    assert promise in before and promise not in edited
+    # Only that paragraph goes: the rest of the announcement reads as before.
+    kept = [paragraph for paragraph in before.split("\n\n") if promise not in paragraph]
+    assert edited.split("\n\n") == kept

@@ -237,13 +237,16 @@ def test_the_organisers_day_duplicate_approve_go_live(day: tuple[Served, Site], 
     # 7. Exactly what the fakes got, each once.
     announcement, reminder_1d, reminder_1h, live = channel(fake)  # four channel posts, no more
     assert [m["method"] for m in (announcement, reminder_1d, reminder_1h, live)] == ["sendMessage"] * 4
-    # Edited once: the announcement as it reads now the event has its stream link, and the live teaser under it.
+    # Edited once: the announcement as it reads now the broadcast is on, and the live teaser under it. (A
+    # duplicate had no stream links, so its announcement promised none: it reads as first sent.)
     now = site.store.record(NEW_ID)
     assert now is not None and now.event.live == {"website": STREAM}
     renderer = site.publisher.renderer
-    again = render_post(site.config, renderer, now.event, PostKind.ANNOUNCEMENT, "telegram").parts[0].text
+    again = render_post(site.config, renderer, now.event, PostKind.ANNOUNCEMENT, "telegram",
+                        live_now=True).parts[0].text
+    assert "will be posted" not in again  # the broadcast is on: no promise of links to come
     teaser = render_post(site.config, renderer, now.event, PostKind.LIVE, "telegram").teaser
-    assert teaser and STREAM in teaser and first_text != again
+    assert teaser and STREAM in teaser and first_text == again
     assert announcement["text"] == f"{again}\n\n{teaser}"
     assert announcement.get("edits") == 1  # pointed at the stream once, by the live post
     assert [m.get("edits") for m in (reminder_1d, reminder_1h, live)] == [None, None, None]
