@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from bot.accounts import Role
 from bot.alerts import Alerts
 from bot.config import AppConfig
 from bot.config.live import LiveConfig
@@ -36,6 +37,7 @@ from bot.planning import plan
 from bot.rendering.renderer import Renderer
 from bot.scheduling import Dispatcher
 from bot.storage import Claims, Store, SyncResult
+from bot.storage.accounts import Accounts
 from bot.storage.reminders import ReminderQueue
 
 log = logging.getLogger(__name__)
@@ -271,6 +273,13 @@ class Operations:
                 rendered = None
             found.append((post, rendered))
         return found
+
+    def approver_chats(self) -> frozenset[int]:
+        """Who is asked in Telegram and whose buttons count: `[admin] approver_ids` (else the admins), and every
+        dashboard user with the approver role or above who signed in with Telegram (`announce-bot user`)."""
+        users = Accounts(self.store.sessions).users(self.clock())
+        linked = {r.user.telegram_id for r in users if r.user.telegram_id is not None and r.user.can(Role.APPROVER)}
+        return frozenset(self.config.settings.admin.approvers) | frozenset(linked)
 
     def mark_asked(self, post_ids: Sequence[int]) -> None:
         self.claims.mark_asked(post_ids, self.clock())

@@ -183,3 +183,43 @@ async def test_approvers_are_asked_in_telegram_and_answer_with_the_buttons(
         await bot.stop()
         await runtime.aclose()
         fake.stop()
+
+
+async def test_dashboard_approvers_signed_in_with_telegram_are_asked_and_may_answer(
+    database_url: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.accounts import Role
+    from bot.storage.accounts import Accounts
+
+    token = "987654:APPROVAL-secret-token"
+    fake = FakeTelegram(token, chat_id="@valdaiclub")
+    fake.start()
+    monkeypatch.setenv("ANNOUNCE_BOT_TARGETS__TELEGRAM__TOKEN", token)
+    monkeypatch.setenv("ANNOUNCE_BOT_TARGETS__TELEGRAM__API_BASE_URL", fake.base_url)
+    clock = Clock(ANNOUNCED - timedelta(hours=2))
+    runtime = build(database_url, clock)
+    maria = User(id=2002, first_name="Maria", language_code="ru")
+    victor = User(id=3003, first_name="Victor", language_code="en")
+    accounts = Accounts(runtime.store.sessions)
+    accounts.add("maria", Role.APPROVER, None, telegram_id=maria.id, now=clock())
+    accounts.add("victor", Role.EDITOR, None, telegram_id=victor.id, now=clock())  # prepares, does not approve
+    bot: ChatBot = chat_bot(LiveConfig(runtime.config), runtime.store, operations=runtime.operations, clock=clock,
+                            poll_timeout=1)
+    await bot.start()
+    try:
+        assert await bot.approvals.ask(bot.application.bot) == 5
+        assert len(fake.in_chat(OLGA.id)) == 5 and len(fake.in_chat(maria.id)) == 5  # settings and dashboard
+        assert fake.in_chat(victor.id) == []
+        x_request = next(m for m in fake.in_chat(maria.id) if "→ x" in m["text"])
+        data = buttons(x_request)["✅ Approve"]
+        fake.press(victor, x_request["message_id"], data)
+        (refusal,) = await fake.wait_callback_answers(1)
+        assert "Only the approvers" in str(refusal) and announcements(runtime)["x"].approval is Approval.PENDING
+        fake.press(maria, x_request["message_id"], data)
+        await fake.wait_callback_answers(2)
+        x = announcements(runtime)["x"]
+        assert (x.approval, x.approved_by) == (Approval.APPROVED, f"telegram:{maria.id}")
+    finally:
+        await bot.stop()
+        await runtime.aclose()
+        fake.stop()

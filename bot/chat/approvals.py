@@ -36,7 +36,8 @@ def request_text(post: PlannedPost, rendered: RenderedPost | None) -> str:
 
 
 class Approvals:
-    """Asks the approvers (`[admin] approver_ids`, else the admins) about posts coming due, and takes their answer."""
+    """Asks the approvers (`Operations.approver_chats`: `[admin] approver_ids`, else the admins, and dashboard users
+    with the approver role who signed in with Telegram) about posts coming due, and takes their answer."""
 
     def __init__(self, services: Services, interval: float = 30.0) -> None:
         self.services = services
@@ -60,8 +61,10 @@ class Approvals:
 
     async def _ask(self, bot: Any) -> int:
         ops = self.services.operations
-        approvers = self.services.config.settings.admin.approvers
-        if ops is None or not approvers:
+        if ops is None:
+            return 0
+        approvers = sorted(await asyncio.to_thread(ops.approver_chats))
+        if not approvers:
             return 0
         requests = await asyncio.to_thread(ops.approval_requests)
         asked = []
@@ -105,7 +108,7 @@ class Approvals:
         ops = self.services.operations
         if query is None or user is None or ops is None:
             return
-        if user.id not in self.services.config.settings.admin.approvers:
+        if user.id not in await asyncio.to_thread(ops.approver_chats):
             log.warning("refused an approval answer from user %s: not an approver", user.id)
             await answer(query, "Only the approvers may answer this.")
             return
