@@ -6,7 +6,7 @@ import asyncio
 import json
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -40,7 +40,7 @@ from bot.domain import (
 )
 from bot.errors import AnnounceBotError, ConfigError, FitError
 from bot.importing import targets
-from bot.operations import ActionResult, GoLiveResult, Result, describe, platform_of_link, template_problems
+from bot.operations import ActionResult, GoLiveResult, Operations, Result, describe, platform_of_link, template_problems
 from bot.planning import PlanItem, plan
 from bot.platforms import SPECS
 from bot.rendering.checks import EventWarning, copied_texts, event_warnings, mixed_language
@@ -511,45 +511,20 @@ def retry(ctx: typer.Context, post_id: Annotated[int, typer.Argument(metavar="PO
           now: Annotated[bool, typer.Option("--now", help="send it from here now instead of by the running bot")]
           = False) -> None:
     """Send a failed, skipped or unknown post again (the running bot picks it up within its sweep interval)."""
-    runtime = _state(ctx).runtime()
+    async def act(ops: Operations) -> ActionResult:
+        result = await ops.retry(post_id, actor="cli")
+        if now and result.ok and result.post is not None:
+            return await ops.publish_post(post_id, actor="cli")
+        return result
 
-    async def go() -> ActionResult:
-        try:
-            result = await runtime.operations.retry(post_id, actor="cli")
-            if now and result.ok and result.post is not None:
-                return await runtime.operations.publish_post(post_id, actor="cli")
-            return result
-        finally:
-            await runtime.aclose()
-
-    result = asyncio.run(go())
-    if result.result is Result.NOT_FOUND:
-        errors.print(f"{result.message}; `announce-bot status` lists them")
-        raise typer.Exit(2)
-    (console if result.ok else errors).print(result.message)
-    if not result.ok:
-        raise typer.Exit(1)
+    _post_action(ctx, act, not_found="; `announce-bot status` lists them")
 
 
 @app.command()
 def skip(ctx: typer.Context, post_id: Annotated[int, typer.Argument(metavar="POST", help="the post's number")],
          reason: Annotated[str | None, typer.Option(help="why, shown in status")] = None) -> None:
     """Decide that a post which has not gone out will not go out."""
-    runtime = _state(ctx).runtime()
-
-    async def go() -> ActionResult:
-        try:
-            return await runtime.operations.skip(post_id, actor="cli", reason=reason)
-        finally:
-            await runtime.aclose()
-
-    result = asyncio.run(go())
-    if result.result is Result.NOT_FOUND:
-        errors.print(result.message)
-        raise typer.Exit(2)
-    (console if result.ok else errors).print(result.message)
-    if not result.ok:
-        raise typer.Exit(1)
+    _post_action(ctx, lambda ops: ops.skip(post_id, actor="cli", reason=reason))
 
 
 @app.command()
@@ -557,17 +532,23 @@ def approve(ctx: typer.Context, post_id: Annotated[int, typer.Argument(metavar="
             who: Annotated[str, typer.Option("--as", help="the approver's name, for the record")] = "cli") -> None:
     """Sign off a post of a step with `approval: required` (for the event as it is now); if it was already due,
     the running bot sends it at its next sweep."""
+    _post_action(ctx, lambda ops: ops.approve(post_id, actor=who))
+
+
+def _post_action(ctx: typer.Context, act: Callable[[Operations], Awaitable[ActionResult]], *,
+                 not_found: str = "") -> None:
+    """Run one operation on a post and print what it said: exit 2 for no such post, 1 for a refusal."""
     runtime = _state(ctx).runtime()
 
     async def go() -> ActionResult:
         try:
-            return await runtime.operations.approve(post_id, actor=who)
+            return await act(runtime.operations)
         finally:
             await runtime.aclose()
 
     result = asyncio.run(go())
     if result.result is Result.NOT_FOUND:
-        errors.print(result.message)
+        errors.print(result.message + not_found)
         raise typer.Exit(2)
     (console if result.ok else errors).print(result.message)
     if not result.ok:

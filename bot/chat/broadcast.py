@@ -26,9 +26,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
-from rich.progress import Progress as RichProgress
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -545,36 +542,3 @@ class Broadcaster:
 
 def progress_lines(sessions: sessionmaker[Session], event_id: str | None = None) -> list[str]:
     return [p.line() for p in ReminderQueue(sessions).progress(event_id)]
-
-
-class ConsoleProgress:
-    """A progress bar per broadcast in the console while personal reminders go out (`run`'s observer)."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self._bars: RichProgress | None = None
-        self._tasks: dict[tuple[str, str], TaskID] = {}
-
-    def __call__(self, items: list[Progress]) -> None:
-        active = [p for p in items if p.waiting]
-        if self._bars is None:
-            if not active:
-                return
-            self._bars = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                      TextColumn("{task.fields[note]}"), TimeRemainingColumn(),
-                                      console=self.console)
-            self._bars.start()
-        for item in items:
-            key = (item.event_id, item.step_id)
-            if key not in self._tasks:
-                if not item.waiting:
-                    continue
-                self._tasks[key] = self._bars.add_task(f"reminders {item.event_id} {item.step_id}",
-                                                       total=item.total, note="")
-            note = ", ".join(f"{n} {what}" for n, what in ((item.failed, "failed"), (item.blocked, "blocked"),
-                                                           (item.unknown, "unknown")) if n)
-            self._bars.update(self._tasks[key], completed=item.done, total=item.total, note=note)
-        if not active:
-            self._bars.stop()
-            self._bars = None
-            self._tasks.clear()

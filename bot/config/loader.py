@@ -120,11 +120,14 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    return parse_yaml(path, _read(path))
+
+
+def _read(path: Path) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
-    return parse_yaml(path, raw)
 
 
 def parse_yaml(path: Path, raw: bytes) -> tuple[Any, yaml.Node | None]:
@@ -180,10 +183,10 @@ class EventFileCache:
 
     def load(self, path: Path) -> Event:
         try:
-            raw = path.read_bytes()
-        except OSError as exc:
+            raw = _read(path)
+        except ConfigError:
             self._seen.pop(path, None)
-            raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+            raise
         digest = hashlib.blake2b(raw, digest_size=16).digest()
         seen = self._seen.get(path)
         if seen is None or seen[0] != digest:

@@ -19,7 +19,6 @@ from bot.platforms import PlatformSpec
 _CLUSTER = regex.compile(r"\X")
 _SPECIAL = re.compile(r"<[^>]*>|&#?\w+;")  # a tag or an entity: never cut inside
 _TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)[^>]*>")
-_TAGS_ONLY = re.compile(r"<[^>]*>")
 
 # Each level breaks a piece that is still too long into smaller pieces at a separator, and says how to join
 # them back. A separator counts only where both its ends are cut points (see `cut_points`).
@@ -92,7 +91,7 @@ def strip_clusters(text: str, *, leading: bool = True, html: bool = False) -> st
     if 0 < start < len(text):
         after = text[start : start + 64]
         if html:
-            after = _TAGS_ONLY.sub("", after)
+            after = _TAG.sub("", after)
         carried = _CLUSTER.match(text[start - 1] + after)
         if carried is not None and len(carried.group()) > 1:
             start -= 1

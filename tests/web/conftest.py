@@ -14,6 +14,7 @@ from bot.runtime import Runtime
 from bot.storage import Store, open_database
 from bot.web import create_app
 from tests.fakes.telegram import FakeTelegram
+from tests.web.browser import Served
 from tests.web.support import IMPORTED, PASSWORD, TELEGRAM_TOKEN, Clock, Site, SiteFactory, client_for, login
 
 
@@ -83,3 +84,11 @@ def fake_telegram(monkeypatch: pytest.MonkeyPatch, web_env: Path) -> Iterator[Fa
 def telegram_site(fake_telegram: FakeTelegram, make_site: SiteFactory) -> Site:
     """The site with the `telegram` target publishing to the fake Bot API (the others to the outbox and feed)."""
     return make_site()
+
+
+@pytest.fixture
+def served(telegram_site: Site) -> Iterator[Served]:
+    """The app served over HTTP for the browser tests, on the fake Telegram (tests/web/browser.py)."""
+    server = Served(telegram_site).start()
+    yield server
+    server.stop()

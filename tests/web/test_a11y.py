@@ -4,10 +4,9 @@ and no page is wider than a phone's screen (scrollWidth <= clientWidth); screens
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.web.browser import (
@@ -24,15 +23,7 @@ from tests.web.browser import (
     watch,
     widest,
 )
-from tests.web.support import EVENT_ID, Site
-
-
-@pytest.fixture
-def served(telegram_site: Site) -> Iterator[Served]:
-    served = Served(telegram_site).start()
-    yield served
-    served.stop()
-
+from tests.web.support import EVENT_ID
 
 # Each view: a name, and how the browser gets there from a signed-in page (a path, or a few steps).
 READ_ONLY = ["/admin", f"/admin/events/{EVENT_ID}", f"/admin/events/{EVENT_ID}/edit", "/admin/editor/new",

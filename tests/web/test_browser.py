@@ -5,11 +5,9 @@ see the previews follow the form before saving, then save it; screenshots under 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from bot.delivery import render_post
@@ -33,13 +31,6 @@ from tests.web.browser import (
     watch,
 )
 from tests.web.support import EVENT_ID, PASSWORD, Site
-
-
-@pytest.fixture
-def served(telegram_site: Site) -> Iterator[Served]:
-    served = Served(telegram_site).start()
-    yield served
-    served.stop()
 
 
 def _names(event: Event, lang: str) -> list[str]:
