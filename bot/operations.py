@@ -18,6 +18,7 @@ from bot.config.live import LiveConfig
 from bot.delivery import Outcome, step_of, targets_for
 from bot.domain import (
     COMMANDS,
+    STORED,
     Approval,
     Command,
     Delivery,
@@ -474,7 +475,7 @@ class EventOperations:
         if refused := self._refusal(stored, event_id, expected):
             return EventResult(ok=False, event=stored, message=refused)
         try:
-            changed = Event.model_validate({**stored.event.model_dump(), **changes})
+            changed = Event.model_validate({**stored.event.model_dump(), **changes}, context=STORED)
         except ValueError as exc:
             return EventResult(ok=False, event=stored, message=f"{event_id}: {_plain(exc)}")
         return await self.save(changed, actor=actor, expected=stored.version)
