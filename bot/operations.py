@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from urllib.parse import urlsplit
 
 from bot.accounts import Role
 from bot.alerts import Alerts
@@ -40,6 +39,7 @@ from bot.scheduling import Dispatcher
 from bot.storage import Claims, Store, SyncResult
 from bot.storage.accounts import Accounts
 from bot.storage.reminders import ReminderQueue
+from bot.streams import link_problems
 
 log = logging.getLogger(__name__)
 
@@ -509,17 +509,6 @@ class EventOperations:
                            message=f"{event_id} withdrawn: {cancelled} unsent post(s) cancelled")
 
 
-# Which platform a bare stream link belongs to, by its host (for `/golive EVENT URL…`).
-_HOSTS = {"t.me": "telegram", "telegram.me": "telegram", "vk.com": "vk", "vkvideo.ru": "vk", "vk.ru": "vk",
-          "x.com": "x", "twitter.com": "x", "dzen.ru": "dzen", "zen.yandex.ru": "dzen"}
-
-
-def platform_of_link(url: str) -> str:
-    """`telegram`, `vk`, `x` or `dzen` for a link on one of them, else `website` (the organisation's own stream)."""
-    host = (urlsplit(url).hostname or "").lower().removeprefix("www.").removeprefix("m.")
-    return next((name for suffix, name in _HOSTS.items() if host == suffix or host.endswith("." + suffix)), "website")
-
-
 @dataclass(frozen=True, kw_only=True)
 class GoLiveResult:
     ok: bool
@@ -547,6 +536,8 @@ class GoLive:
             return GoLiveResult(ok=False, event=stored, message=f"{event_id} is {state}: it does not go live")
         if not links and not stored.event.live:
             return GoLiveResult(ok=False, event=stored, message="give at least one stream link (PLATFORM=URL)")
+        if problems := link_problems(links, stored.event.live):
+            return GoLiveResult(ok=False, event=stored, message="the links were not set: " + "; ".join(problems))
         try:
             stored.event.model_validate({**stored.event.model_dump(), "live": {**stored.event.live, **links}})
         except ValueError as exc:
