@@ -19,6 +19,7 @@ from bot.domain import (
     COMMANDS,
     STORED,
     Approval,
+    CatchUp,
     Command,
     Delivery,
     Event,
@@ -382,8 +383,11 @@ class Operations:
                 state = "withdrawn" if stored.withdrawn else stored.event.status.value
                 return ActionResult(result=Result.REFUSED, target=target, message=f"the event is {state}")
             settings = self.config.settings.targets[target]
+            # An extra copy keeps its kind's window: a reminder is not sent once the event has started.
+            window = next((s.catch_up for s in self.config.campaign.steps if s.kind is kind), CatchUp.ALWAYS) \
+                if kind is PostKind.REMINDER else CatchUp.ALWAYS
             return await asyncio.to_thread(self.store.add_manual_post, stored.id, kind, target, settings.platform,
-                                           settings.lang, self.clock(), actor)
+                                           settings.lang, self.clock(), actor, window)
         unsent = [p for p in campaign if p.state is not PostState.SENT]
         # The next one due (a reminder of two, say), else one that failed or was skipped, else why none can go.
         ready = [p for p in unsent if p.state in (PostState.PLANNED, PostState.RETRYING)] or \

@@ -24,7 +24,7 @@ from bot.rendering.renderer import Renderer
 TELEGRAM_TO_HTML: dict[str, str] = {
     "b": "b", "strong": "strong", "i": "i", "em": "em", "u": "u", "ins": "u", "s": "s", "strike": "s", "del": "s",
     "code": "code", "pre": "pre", "blockquote": "blockquote", "a": "a", "span": "span", "tg-spoiler": "span",
-    "tg-emoji": "span",
+    "tg-emoji": "span", "tg-time": "span",
 }
 DZEN_TO_HTML: dict[str, str] = {tag: tag for tag in DZEN_TAGS}
 _LINK_SCHEMES = frozenset({"http", "https", "tg", "mailto"})
