@@ -37,13 +37,14 @@ from bot.domain import (
     RenderedPost,
     Step,
     pick,
+    with_live_links,
 )
 from bot.errors import AnnounceBotError, ConfigError, FitError
-from bot.importing import targets
 from bot.operations import ActionResult, GoLiveResult, Operations, Result, describe, template_problems
 from bot.planning import PlanItem, plan
 from bot.platforms import SPECS
-from bot.rendering.checks import EventWarning, copied_texts, event_warnings, mixed_language
+from bot.preparation import Saved, prepare, targets
+from bot.rendering.checks import copied_texts
 from bot.rendering.pricing import PostPrice
 from bot.rendering.renderer import Renderer
 from bot.runtime import Runtime, Service, database_exists, rehearsal_runtime, summary, web_notes
@@ -150,24 +151,30 @@ def validate(ctx: typer.Context) -> None:
     problems: list[str] = template_problems(config)
     files = load_events(config.events_dir)
     problems += [str(error) for error in files.errors]
-    checked = 0
-    for event_id, event in files.events.items():
-        for step in config.campaign.steps:
-            for target in step_targets(config, step):
-                checked += 1
-                try:
-                    render_post(config, renderer, event, step.kind, target, step)
-                except (ConfigError, FitError) as exc:
-                    problems.append(f"{files.sources[event_id]}: {step.id} for {target}: {exc}")
-    warnings = _warnings(config, renderer, list(files.events.values()))
     store = state.store(create=False)
-    taken = {id_ for id_, (origin, _, _) in store.sources().items() if origin is EventOrigin.DASHBOARD} \
-        if store is not None else set()
-    for event_id in sorted(taken & set(files.events)):
-        errors.print(Text(f"! {files.sources[event_id]}: ignored, the event {event_id!r} was taken over in the "
-                          "dashboard (edit it there, or export it back to a file)", style="yellow"))
-    for warning in warnings:
-        errors.print(Text(f"! {files.sources[warning.event_id]}: {warning.field}: {warning.message}", style="yellow"))
+    marks = store.marks() if store is not None else {}
+    now = datetime.now(UTC)
+    checked = 0
+    copied = copied_texts(list(files.events.values()))
+    warnings = [f"{files.sources[w.event_id]}: {w.field}: {w.message}" for w in copied]
+    notes = []
+    for event_id, event in files.events.items():
+        source, mark = files.sources[event_id], marks.get(event_id)
+        if mark is not None and mark.origin is EventOrigin.DASHBOARD:
+            warnings.append(f"{source}: ignored, the event {event_id!r} was taken over in the dashboard (edit it "
+                            "there, or export it back to a file)")
+            continue
+        # As importing it now would: every post of the campaign rendered, whether it will go out or not.
+        prepared = prepare(with_live_links(event, dict(mark.live_links) if mark else None), config, renderer, now,
+                           saved=Saved(start=mark.start, status=mark.status) if mark else None, every=True)
+        checked += sum(item.rendered is not None for item in prepared.items)
+        problems += [f"{source}: {problem}" for problem in prepared.errors]
+        warnings += [f"{source}: {warning}" for warning in prepared.warnings]
+        notes += [f"{source}: {note}" for note in prepared.notes if mark is None]
+    for warning in dict.fromkeys(warnings):
+        errors.print(Text(f"! {warning}", style="yellow"))
+    for note in notes:
+        console.print(f"→ {note}")
     if problems:
         for problem in dict.fromkeys(problems):
             errors.print(Text(f"✗ {problem}", style="red"))
@@ -176,30 +183,8 @@ def validate(ctx: typer.Context) -> None:
     console.print(
         f"✓ config {config.config_dir}: {len(config.settings.targets)} targets, "
         f"{len(config.campaign.steps)} campaign steps, {len(files.events)} events, {checked} posts fit their limits"
-        + (f"; {len(warnings)} warning(s) to look at" if warnings else "")
+        + (f"; {len(set(warnings))} warning(s) to look at" if warnings else "")
     )
-
-
-def _warnings(config: AppConfig, renderer: Renderer, events: list[Event]) -> list[EventWarning]:
-    """What an organiser should look at before it goes out (warnings: `validate` still succeeds)."""
-    langs = {t.lang for t in config.settings.targets.values() if t.enabled}
-    found: list[EventWarning] = copied_texts(events)
-    now = datetime.now(UTC)
-    for event in events:
-        found += event_warnings(event, campaign=config.campaign, now=now, langs=langs)
-        checked: set[str] = set()  # one post per language says it: the texts are the same in every post
-        for step in config.campaign.steps:
-            for target in step_targets(config, step):
-                lang = config.settings.targets[target].lang
-                if lang in checked:
-                    continue
-                try:
-                    mixed = mixed_language(render_post(config, renderer, event, step.kind, target, step), event)
-                except (ConfigError, FitError):
-                    continue  # reported as a problem already
-                checked.add(lang)
-                found += mixed
-    return list(dict.fromkeys(found))
 
 
 # -- reading: events, plan, status, preview (none of them writes to the database) --------------------------
@@ -659,7 +644,7 @@ def web_command(
                            host or settings.host, settings.port if port is None else port)
         await server.start()
         console.print(f"web app: {server.url}/events (public), {server.url}/admin (dashboard), {server.url}/healthz")
-        for line in web_notes(runtime.config):
+        for line in web_notes(runtime.config, runtime.operations.dashboard_users()):
             console.print(line)
         console.print("serving the web app only (no posts are sent on schedule); Ctrl-C stops it")
         service = Service(runtime, ConsoleReporter(), web=False, chat=False)

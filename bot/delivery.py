@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -26,6 +28,42 @@ log = logging.getLogger(__name__)
 
 AdapterFactory = Callable[[str, Settings], Adapter]
 RENDER_CACHE = 4096  # rendered posts kept (a few kB each)
+# Bumped when the bot renders the same inputs differently (a template filter, the fitting): every rendering
+# stored with a plan is made again.
+RENDERING = "1"
+_fingerprints: dict[int, tuple[AppConfig, str]] = {}
+
+
+def fingerprint(config: AppConfig) -> str:
+    """The version of everything besides the event that a rendering depends on: the templates, the campaign, the
+    targets, branding and organisation, the public address, and how this bot renders (RENDERING). Made once per
+    configuration read."""
+    held = _fingerprints.get(id(config))
+    if held is not None and held[0] is config:
+        return held[1]
+    digest = hashlib.sha256(RENDERING.encode())
+    if config.templates_dir.is_dir():
+        for path in sorted(p for p in config.templates_dir.rglob("*.j2") if p.is_file()):
+            digest.update(str(path.relative_to(config.templates_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    settings = config.settings
+    parts: dict[str, Any] = {
+        "campaign": config.campaign.model_dump(mode="json"),
+        "targets": {name: target.model_dump(mode="json") for name, target in settings.targets.items()},
+        "branding": settings.branding.model_dump(mode="json"),
+        "organisation": settings.organisation.model_dump(mode="json"),
+        "public_url": settings.web.public_url,
+    }
+    digest.update(json.dumps(parts, sort_keys=True, default=str).encode())
+    value = digest.hexdigest()
+    if len(_fingerprints) > 16:
+        _fingerprints.clear()
+    _fingerprints[id(config)] = (config, value)
+    return value
+
+
+def inputs(version: str, config: AppConfig) -> str:
+    """What a stored rendering was made from: the event's version and the configuration's fingerprint."""
+    return f"{version[:40]}:{fingerprint(config)[:40]}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,6 +182,13 @@ class Publisher:
                     self._rendered.pop(next(iter(self._rendered)))  # the oldest first: a plain bounded cache
                 self._rendered[key] = post
         return post if post.target == target else post.model_copy(update={"target": target})
+
+    def as_planned(self, post: PlannedPost, stored: StoredEvent) -> RenderedPost | None:
+        """The post's rendering stored with its plan, if it was made from the event as it is now and the
+        configuration in use (bot.preparation.inputs); None: render it."""
+        if post.rendering is None or post.rendered_for != inputs(stored.version, self.config):
+            return None
+        return post.rendering.post()
 
     async def render_off_loop(self, stored: StoredEvent, kind: PostKind, target: str, step: Step | None = None,
                               left: timedelta | None = None) -> RenderedPost:

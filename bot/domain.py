@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -148,6 +150,9 @@ class Event(Frozen):
     cover: Cover | None = None
     report: Annotated[Text, bounded(TEXT_LIMITS["report"])] | None = None
     report_title: Title | None = None  # the summary's headline ("... discussed ..."); defaults to the title
+    # A past event recorded as it happened (its page, calendar and summary): without it, saving an event whose
+    # start has passed is refused, as its announcement and reminders could never go out.
+    past: bool = False
 
     @field_validator("timezone")
     @classmethod
@@ -182,6 +187,25 @@ class Event(Frozen):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+# Fields added after events were first stored, each with its default: left out of the version while at it, so
+# that adding a field changes no stored event's version (a new version withdraws approvals and re-renders).
+ADDED_LATER: dict[str, object] = {"past": False}
+
+
+def content_hash(event: Event) -> str:
+    """The event's version: the hash of everything it says (a new one for every change)."""
+    data = event.model_dump(mode="json")
+    for name, default in ADDED_LATER.items():
+        if data.get(name) == default:
+            data.pop(name, None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def with_live_links(event: Event, links: dict[str, str] | None) -> Event:
+    """`event` with the stream links set at go-live laid over its own (they are kept over what its file says)."""
+    return event.model_copy(update={"live": {**event.live, **links}}) if links else event
 
 
 def _in_zone(value: datetime, zone: ZoneInfo) -> datetime:
@@ -384,6 +408,9 @@ class PlannedPost:
     approved_at: datetime | None = None
     approval_asked_at: datetime | None = None  # when the approvers were last asked (None: not yet, or again)
     edits: int | None = None  # a correction: the id of the published post it edits (the event changed)
+    rendering: Rendering | None = None  # as rendered when planned (read only where the text is needed)
+    render_error: str | None = None  # why it could not be rendered when planned (its inputs: `rendered_for`)
+    rendered_for: str | None = None
 
     @property
     def when(self) -> datetime:
@@ -450,6 +477,16 @@ class StoredEvent:
     def public(self) -> bool:
         """Shown on the public pages, feeds and by the chat bot: not withdrawn, not a draft."""
         return self.withdrawn is None and self.event.status.public
+
+
+@dataclass(frozen=True, slots=True)
+class Rendering:
+    """A post's text as stored with its plan (RenderedPost as JSON), parsed only when it is used."""
+
+    json: str
+
+    def post(self) -> RenderedPost:
+        return RenderedPost.model_validate_json(self.json)
 
 
 class Part(Frozen):

@@ -8,18 +8,13 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.config import AppConfig, EventFileCache, load_events
-from bot.domain import Event, EventOrigin
+from bot.delivery import fingerprint
+from bot.domain import Event, EventOrigin, content_hash, with_live_links
 from bot.errors import ConfigError
-from bot.planning import TargetInfo, plan
-from bot.storage import Store, SyncResult
-
-
-def targets(config: AppConfig) -> list[TargetInfo]:
-    return [
-        TargetInfo(name=name, platform=target.platform, lang=target.lang)
-        for name, target in config.settings.targets.items()
-        if target.enabled
-    ]
+from bot.planning import plan
+from bot.preparation import Prepared, Saved, prepare, targets
+from bot.rendering.renderer import Renderer
+from bot.storage import EventMark, Store, SyncResult
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +30,18 @@ class ImportReport:
     errors: list[ConfigError] = field(default_factory=list)
     withdrawn: list[Withdrawal] = field(default_factory=list)  # withdrawn by this import (each reported once)
     ignored: list[tuple[str, Path]] = field(default_factory=list)  # files whose event lives in the dashboard
+    # What the organiser is told of the events saved by this import: what happens to steps already past
+    # ("announcement goes out now…"), and warnings worth a look; each as (event id, line).
+    notes: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+
+    def tell(self, prepared: Prepared) -> None:
+        """Keep what the organiser is told of one prepared event; its errors, for an event that did not change
+        itself (the configuration did), are told as what will not go out: the plan follows the configuration."""
+        event_id = prepared.event.id
+        self.notes += [(event_id, note) for note in prepared.notes]
+        self.warnings += [(event_id, f"will not go out as planned: {problem}") for problem in prepared.errors]
+        self.warnings += [(event_id, str(warning)) for warning in prepared.warnings]
 
     @property
     def changed(self) -> bool:
@@ -63,14 +70,17 @@ class FileSource:
             self._idle.pop(event.id, None)  # the next import syncs it once more, and finds it unchanged
 
 
-def import_events(config: AppConfig, store: Store, now: datetime, source: FileSource | None = None
-                  ) -> ImportReport:
+def import_events(config: AppConfig, store: Store, now: datetime, source: FileSource | None = None,
+                  renderer: Renderer | None = None) -> ImportReport:
     """Read every event file and sync it; each file is all or nothing, and one bad file stops no other.
 
-    A stored event whose file is gone, or whose file now defines another id, is withdrawn (its unsent posts
-    cancelled with the reason); restoring the file restores it. An event whose file cannot be read, or whose
-    id two files claim, stays as stored. If the events folder itself is missing, nothing is withdrawn.
-    With `source` (kept by the caller between imports), only what changed is parsed and synced again.
+    An event whose file, configuration or stored version changed is prepared as when it is saved anywhere
+    (bot.preparation): every post rendered and checked, its problems reported with the file, and a refused
+    version not stored (the last good one stays). A stored event whose file is gone, or whose file now defines
+    another id, is withdrawn (its unsent posts cancelled with the reason); restoring the file restores it. An
+    event whose file cannot be read, or whose id two files claim, stays as stored. If the events folder itself
+    is missing, nothing is withdrawn. With `source` (kept by the caller between imports), only what changed is
+    parsed and synced again.
     """
     if not config.events_dir.is_dir():
         problem = ConfigError(str(config.events_dir), ["no such folder: no event file was read, none withdrawn"])
@@ -80,25 +90,37 @@ def import_events(config: AppConfig, store: Store, now: datetime, source: FileSo
     wanted = targets(config)
     stored = store.marks()
     delivery = config.settings.delivery
+    made_with = fingerprint(config)
+    renderer = renderer or Renderer(config.templates_dir)
     for event_id, event in files.events.items():
         path = files.sources[event_id]
-        origin = stored.get(event_id)
-        if origin is not None and origin[0] is EventOrigin.DASHBOARD:
+        mark = stored.get(event_id)
+        if mark is not None and mark.origin is EventOrigin.DASHBOARD:
             report.ignored.append((event_id, path))
             continue
-        mark = origin[3] if origin is not None else None
-        if source is not None and source.unchanged(event, path, config, mark):
+        if source is not None and source.unchanged(event, path, config, mark.mark if mark else None):
             report.results.append(SyncResult(event_id=event_id, outcome="unchanged"))
             continue
-        items = plan(event, config.campaign, wanted)
+        merged = with_live_links(event, dict(mark.live_links) if mark else None)
+        if mark is not None and mark.version == content_hash(merged) and mark.planned_with == made_with:
+            items = plan(event, config.campaign, wanted, now)  # as planned and rendered before: nothing to tell
+        else:
+            saved = Saved(start=mark.start, status=mark.status) if mark is not None else None
+            prepared = prepare(merged, config, renderer, now, saved=saved)
+            if not prepared.ok and (mark is None or mark.version != content_hash(merged)):
+                report.errors.append(ConfigError(str(path), [str(problem) for problem in prepared.errors]))
+                continue  # the version stored before stays
+            items = list(prepared.items)
+            report.tell(prepared)
         result = store.sync_event(event, str(path), items, notify_changes=config.campaign.notify_changes, now=now,
-                                  skip_past=delivery.skip_past)
+                                  skip_past=delivery.skip_past, planned_with=made_with)
         report.results.append(result)
         if source is not None:
-            source.synced(result, event, path, config, mark)
+            source.synced(result, event, path, config, mark.mark if mark else None)
     defined_by = {str(file): event_id for event_id, file in files.sources.items()}
-    for event_id, (origin_kind, stored_path, withdrawn, _) in stored.items():
-        if origin_kind is not EventOrigin.FILE or withdrawn or event_id in files.events:
+    for event_id, mark in stored.items():
+        stored_path = mark.source
+        if mark.origin is not EventOrigin.FILE or mark.withdrawn or event_id in files.events:
             continue
         if event_id in files.conflicts or Path(stored_path) in files.broken:
             continue  # its file is there but unusable for now: keep the stored version
@@ -109,4 +131,25 @@ def import_events(config: AppConfig, store: Store, now: datetime, source: FileSo
         cancelled = store.withdraw(event_id, reason, now)
         if cancelled is not None:
             report.withdrawn.append(Withdrawal(event_id=event_id, reason=reason, cancelled=cancelled))
+    replan_dashboard_events(config, store, now, renderer, report, stored)
     return report
+
+
+def replan_dashboard_events(config: AppConfig, store: Store, now: datetime, renderer: Renderer,
+                            report: ImportReport, stored: dict[str, EventMark]) -> None:
+    """Plan again the events made in the dashboard whose plan was made with another configuration: a campaign,
+    template or target change reaches them as it reaches the events from files (a step that now asks for
+    approval, say, would otherwise have sent theirs unapproved)."""
+    made_with = fingerprint(config)
+    for event_id, mark in stored.items():
+        if mark.origin is not EventOrigin.DASHBOARD or mark.withdrawn or mark.planned_with == made_with:
+            continue
+        record = store.record(event_id)
+        if record is None:
+            continue
+        prepared = prepare(record.event, config, renderer, now, saved=Saved(start=mark.start, status=mark.status))
+        report.tell(prepared)
+        report.results.append(store.sync_event(
+            record.event, record.source, list(prepared.items), origin=EventOrigin.DASHBOARD,
+            notify_changes=config.campaign.notify_changes, now=now, skip_past=config.settings.delivery.skip_past,
+            planned_with=made_with))

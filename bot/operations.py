@@ -33,12 +33,13 @@ from bot.domain import (
     StoredEvent,
 )
 from bot.errors import ConfigError, FitError
-from bot.importing import FileSource, ImportReport, import_events, targets
-from bot.planning import plan
+from bot.importing import FileSource, ImportReport, import_events
+from bot.planning import still_useful
+from bot.preparation import Prepared, Saved, prepare
 from bot.rendering.renderer import Renderer
 from bot.scheduling import Dispatcher
 from bot.storage import Claims, Store, SyncResult
-from bot.storage.accounts import Accounts
+from bot.storage.accounts import Accounts, UserRecord
 from bot.storage.reminders import ReminderQueue
 from bot.streams import link_problems
 
@@ -148,6 +149,10 @@ class Operations:
     def config(self) -> AppConfig:
         return self.live.current
 
+    @property
+    def renderer(self) -> Renderer:
+        return self.dispatcher.publisher.renderer
+
     # -- configuration and event files ------------------------------------------------------------
 
     async def reload(self, actor: str | None = None) -> ReloadResult:
@@ -177,12 +182,17 @@ class Operations:
     async def sync_files(self) -> ImportReport:
         """Import the event files now; tell the organiser once about each new problem and each withdrawal."""
         async with self._importing:
-            report = await asyncio.to_thread(import_events, self.config, self.store, self.clock(), self._files)
+            report = await asyncio.to_thread(import_events, self.config, self.store, self.clock(), self._files,
+                                             self.renderer)
             await asyncio.to_thread(self.tell_subscribers, report.results)
-        current = {str(error) for error in report.errors}
+        current = {f"event file not imported: {error}" for error in report.errors}
+        current |= {f"event {event_id}: {line}" for event_id, line in report.warnings
+                    if line.startswith("will not go out")}
         for problem in sorted(current - self._reported):
-            await self.alerts(f"event file not imported: {problem}")
+            await self.alerts(problem)
         self._reported = current
+        for event_id, note in report.notes:  # a step already past when first planned: sent now, or skipped
+            await self.alerts(f"event {event_id}: {note}")
         for gone in report.withdrawn:
             await self.alerts(f"event {gone.event_id} withdrawn: {gone.reason}; {gone.cancelled} unsent post(s) "
                               "cancelled. Restore the file to restore it.")
@@ -220,7 +230,7 @@ class Operations:
                                 message=self._refusal(post, Command.PUBLISH))
         if post.approval is Approval.PENDING:
             return ActionResult(result=Result.REFUSED, post=post, target=post.target,
-                                message=f"{post.label} needs an approver's sign-off before it goes out")
+                                message=self._refusal(post, Command.PUBLISH))
         return await self._send(post, actor)
 
     async def retry(self, post_id: int, *, actor: str | None = None) -> ActionResult:
@@ -264,10 +274,13 @@ class Operations:
         config = self.config
         ahead = timedelta(hours=config.settings.admin.approval_ahead)
         found = []
-        for post in self.claims.approvals_to_ask(self.clock() + ahead):
+        now = self.clock()
+        for post in self.claims.approvals_to_ask(now + ahead):
             stored = self.store.record(post.event_id)
             if stored is None or post.target not in config.settings.targets:
                 continue
+            if still_useful(post.catch_up, stored.event.start, stored.event.end, now):
+                continue  # its window has closed: nobody is asked to approve what cannot go out (it is skipped)
             try:
                 rendered = self.dispatcher.publisher.render_cached(stored, post.kind, post.target,
                                                                    step_of(config, post.step_id))
@@ -279,9 +292,13 @@ class Operations:
     def approver_chats(self) -> frozenset[int]:
         """Who is asked in Telegram and whose buttons count: `[admin] approver_ids` (else the admins), and every
         dashboard user with the approver role or above who signed in with Telegram (`announce-bot user`)."""
-        users = Accounts(self.store.sessions).users(self.clock())
+        users = self.dashboard_users()
         linked = {r.user.telegram_id for r in users if r.user.telegram_id is not None and r.user.can(Role.APPROVER)}
         return frozenset(self.config.settings.admin.approvers) | frozenset(linked)
+
+    def dashboard_users(self) -> list[UserRecord]:
+        """Who can sign in to the dashboard, and how (`announce-bot user list`)."""
+        return Accounts(self.store.sessions).users(self.clock())
 
     def mark_asked(self, post_ids: Sequence[int]) -> None:
         self.claims.mark_asked(post_ids, self.clock())
@@ -307,6 +324,11 @@ class Operations:
                     f"{post.platform.value} account, then `announce-bot retry {post.id}` sends it again")
         if post.state is PostState.CLAIMED:
             return f"{post.label} is being sent right now"
+        if post.approval is Approval.PENDING and command is not Command.APPROVE:
+            return (f"{post.label} waits for an approver's sign-off: approve it first (`announce-bot approve "
+                    f"{post.id}`, the dashboard, or the Telegram request)")
+        if post.state is PostState.WAITING:
+            return f"{post.label} cannot go out yet: {post.reason or 'it is waiting'}"
         return f"{post.label} is {describe(post)}: {command.value} applies to {allowed} posts"
 
     async def _send(self, post: PlannedPost, actor: str | None, wait: float = 0.0) -> ActionResult:
@@ -413,6 +435,12 @@ class EventResult:
     message: str
     event: StoredEvent | None = None
     sync: SyncResult | None = None
+    prepared: Prepared | None = None  # the plan as checked: errors by field, warnings, what happens now
+
+    @property
+    def problems(self) -> dict[str, list[str]]:
+        """Why it was refused, by field of the event (the editor shows each next to its field)."""
+        return self.prepared.by_field() if self.prepared is not None and not self.ok else {}
 
 
 class EventOperations:
@@ -436,7 +464,7 @@ class EventOperations:
         return None
 
     async def save(self, event: Event, *, actor: str | None, expected: str | None = None,
-                   new: bool = False) -> EventResult:
+                   new: bool = False, action: str = "moved") -> EventResult:
         """Create (`new`) or change an event made in the dashboard, and re-plan its posts. `expected` is the
         version the editor started from: a change made meanwhile is not silently overwritten."""
         stored = await asyncio.to_thread(self._store.record, event.id)
@@ -447,18 +475,31 @@ class EventOperations:
         if not new and (refused := self._refusal(stored, event.id, expected)):
             return EventResult(ok=False, event=stored, message=refused)
         config = self.ops.config
-        items = plan(event, config.campaign, targets(config))
+        prepared = await self.check(event, stored)
+        if not prepared.ok:
+            return EventResult(ok=False, event=stored, prepared=prepared, message=f"{event.id} was not saved: "
+                               + "; ".join(str(problem) for problem in prepared.errors))
         result = await asyncio.to_thread(
-            self._store.sync_event, event, f"dashboard:{actor or '?'}", items, origin=EventOrigin.DASHBOARD,
-            notify_changes=config.campaign.notify_changes, now=self.ops.clock(),
-            skip_past=config.settings.delivery.skip_past)
+            self._store.sync_event, event, f"dashboard:{actor or '?'}", list(prepared.items),
+            origin=EventOrigin.DASHBOARD, notify_changes=config.campaign.notify_changes, now=self.ops.clock(),
+            skip_past=config.settings.delivery.skip_past, planned_with=prepared.planned_with)
         log.info("event %s %s by %s", event.id, result.outcome, actor or "?")
         await asyncio.to_thread(self.ops.tell_subscribers, [result])
         if self.ops.schedules:
             await self.ops.dispatcher.dispatch()
-        return EventResult(ok=True, sync=result, event=await asyncio.to_thread(self._store.record, event.id),
-                           message=f"{event.id} {result.outcome}: {result.planned} post(s) planned, "
-                                   f"{result.replanned} re-planned, {result.cancelled} cancelled")
+        before = stored.event if stored is not None else None
+        return EventResult(ok=True, sync=result, prepared=prepared, event=await asyncio.to_thread(
+            self._store.record, event.id), message=_saved(event, before, result, prepared, action))
+
+    async def check(self, event: Event, stored: StoredEvent | None) -> Prepared:
+        """`event` prepared as saving it would (every post rendered and checked), off the event loop: what the
+        editor shows before saving, and what saving refuses."""
+        saved = None
+        if stored is not None:
+            saved = Saved(start=stored.event.start,
+                          status="withdrawn" if stored.withdrawn else stored.event.status.value)
+        return await asyncio.to_thread(prepare, event, self.ops.config, self.ops.renderer, self.ops.clock(),
+                                       saved=saved)
 
     async def take_over(self, event_id: str, *, actor: str | None) -> EventResult:
         """Make a file's event editable here: its file is ignored from now on (and `validate` says so)."""
@@ -472,7 +513,8 @@ class EventOperations:
                            message=f"{event_id} is edited in the dashboard from now on; its file {stored.source} "
                                    "is ignored (export it to write a file again)")
 
-    async def _change(self, event_id: str, actor: str | None, expected: str | None, **changes: object) -> EventResult:
+    async def _change(self, event_id: str, actor: str | None, expected: str | None, action: str = "moved",
+                      **changes: object) -> EventResult:
         stored = await asyncio.to_thread(self._store.record, event_id)
         if stored is None:
             return EventResult(ok=False, message=f"no event {event_id!r}")
@@ -482,7 +524,7 @@ class EventOperations:
             changed = Event.model_validate({**stored.event.model_dump(), **changes}, context=STORED)
         except ValueError as exc:
             return EventResult(ok=False, event=stored, message=f"{event_id}: {_plain(exc)}")
-        return await self.save(changed, actor=actor, expected=stored.version)
+        return await self.save(changed, actor=actor, expected=stored.version, action=action)
 
     async def postpone(self, event_id: str, *, actor: str | None, start: datetime | None = None,
                        end: datetime | None = None, expected: str | None = None) -> EventResult:
@@ -493,8 +535,8 @@ class EventOperations:
         if start is None:
             return await self._change(event_id, actor, expected, status=EventStatus.POSTPONED)
         length = stored.event.end - stored.event.start
-        return await self._change(event_id, actor, expected, status=EventStatus.SCHEDULED, start=start,
-                                  end=end or start + length)
+        return await self._change(event_id, actor, expected, "postponed", status=EventStatus.SCHEDULED,
+                                  start=start, end=end or start + length)
 
     async def cancel(self, event_id: str, *, actor: str | None, expected: str | None = None) -> EventResult:
         """The event will not take place: its unsent posts are cancelled and a notice goes where it was announced."""
@@ -549,10 +591,10 @@ class GoLive:
         now = ops.clock()
         updated = await asyncio.to_thread(ops.store.set_live, event_id, links, now)
         assert updated is not None
-        config = ops.config
-        await asyncio.to_thread(  # the live posts waiting for a link are planned now
-            ops.store.sync_event, updated.event, updated.source, plan(updated.event, config.campaign, targets(config)),
-            origin=updated.origin, notify_changes=False, now=now, skip_past=False)
+        prepared = await ops.editing.check(updated.event, updated)
+        await asyncio.to_thread(  # the live posts waiting for a link are planned now, rendered with it
+            ops.store.sync_event, updated.event, updated.source, list(prepared.items), origin=updated.origin,
+            notify_changes=False, now=now, skip_past=False, planned_with=prepared.planned_with)
         log.info("%s goes live (%s) by %s", event_id, ", ".join(f"{k}={v}" for k, v in links.items()), actor or "?")
         posts = [p for p in await asyncio.to_thread(ops.store.posts, event_id) if p.kind is PostKind.LIVE
                  and not p.manual]
@@ -584,6 +626,27 @@ class GoLive:
                 total = sum(p.total for p in queue.progress(event.id) if p.step_id == step.id)
                 queued = (queued or 0) + (total if fresh else 0)
         return queued
+
+
+def _saved(event: Event, before: Event | None, result: SyncResult, prepared: Prepared, action: str) -> str:
+    """What a save did, in the organiser's words: "cancelled: 17 posts withdrawn; the cancellation notice goes out
+    now on telegram, vk", "postponed to 10 December 2026, 11:00 (Europe/Moscow): 9 posts moved"."""
+    status = event.status
+    changed = before is not None and before.status is not status
+    notices = f"; the notice goes out now on {', '.join(result.notices)}" if result.notices else ""
+    if status is EventStatus.CANCELLED and changed:
+        message = f"{event.id} cancelled: {result.stopped} unsent post(s) withdrawn" + (
+            notices.replace("the notice", "the cancellation notice") or "; nothing had been announced, so no notice")
+    elif status is EventStatus.POSTPONED and changed:
+        message = f"{event.id} postponed, no date yet: {result.stopped} unsent post(s) on hold{notices}"
+    elif before is not None and before.start != event.start and status is EventStatus.SCHEDULED:
+        moment = event.start.strftime("%-d %B %Y, %H:%M")
+        message = f"{event.id} {action} to {moment} ({event.timezone}): {result.moved} post(s) moved{notices}"
+    else:
+        message = (f"{event.id} {result.outcome}: {result.planned} post(s) planned, {result.replanned} re-planned, "
+                   f"{result.cancelled} no longer in the campaign")
+    lines = [message, *(f"{note}" for note in prepared.notes)]
+    return "; ".join(lines)
 
 
 def _plain(exc: ValueError) -> str:

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import shutil
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,13 +23,15 @@ from bot.config import AppConfig, Settings, load_events
 from bot.config.live import LiveConfig
 from bot.delivery import AdapterFactory, Outcome, Publisher
 from bot.domain import CLAIMABLE, PostState
-from bot.importing import ImportReport, targets
+from bot.importing import ImportReport
 from bot.leadership import Leadership
 from bot.links import missing_public_url
 from bot.operations import Operations, template_problems
 from bot.planning import plan, rehearsal
+from bot.preparation import targets
 from bot.scheduling import Clock, Dispatcher, utcnow, worker_name
 from bot.storage import Claims, Store, open_database
+from bot.storage.accounts import UserRecord
 
 if TYPE_CHECKING:
     from bot.chat import ChatBot
@@ -135,18 +137,33 @@ def summary(report: ImportReport) -> list[str]:
     unchanged = sum(result.outcome == "unchanged" for result in report.results)
     if unchanged:
         lines.append(f"{unchanged} event(s) unchanged")
+    lines += [f"event {event_id}: {note}" for event_id, note in report.notes]
+    lines += [f"event {event_id}: ! {warning}" for event_id, warning in report.warnings]
     lines += [f"event {gone.event_id} withdrawn: {gone.reason}" for gone in report.withdrawn]
     lines += [f"{path}: ignored, the event {event_id!r} was taken over in the dashboard"
               for event_id, path in report.ignored]
     return lines
 
 
-def web_notes(config: AppConfig) -> list[str]:
-    """What the organiser should know when the web app starts: a locked dashboard, links without public_url."""
+def web_notes(config: AppConfig, users: Sequence[UserRecord]) -> list[str]:
+    """What the organiser should know when the web app starts: how one signs in to the dashboard (or that nobody
+    can yet), and what links lack without public_url."""
     notes = []
-    if config.settings.web.secret() is None:
-        notes.append("the dashboard is locked until a password is set: ANNOUNCE_BOT_WEB__PASSWORD, or password_file "
-                     "under [web] in settings.toml")
+    web = config.settings.web
+    if not users:
+        notes.append("the dashboard is locked: nobody can sign in yet. Add a user (`announce-bot user add NAME --role "
+                     "admin`) or set a password (ANNOUNCE_BOT_WEB__PASSWORD, or password_file under [web])")
+    else:
+        ways = []
+        with_password = [record.user.name for record in users if record.has_password]
+        if with_password:
+            shown = ", ".join(with_password[:5]) + (f" and {len(with_password) - 5} more" if len(with_password) > 5
+                                                    else "")
+            ways.append(f"with a password ({shown}; the settings' password is the user admin)" if any(
+                record.from_settings for record in users) else f"with a password ({shown})")
+        if web.telegram_login and any(record.user.telegram_id is not None for record in users):
+            ways.append(f"with Telegram (@{web.telegram_login})")
+        notes.append(f"dashboard sign-in at /admin/login: {' or '.join(ways) or 'nobody has a way in yet'}")
     if (missing := missing_public_url(config.settings)) is not None:
         notes.append(missing)
     return notes
@@ -269,7 +286,7 @@ class Service:
             return None
         self.reporter.say(f"web app: {server.url}/events (public), {server.url}/admin (dashboard), "
                           f"{server.url}/healthz")
-        for line in web_notes(runtime.config):
+        for line in web_notes(runtime.config, await asyncio.to_thread(runtime.operations.dashboard_users)):
             self.reporter.say(line)
         return server
 

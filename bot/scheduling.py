@@ -405,9 +405,11 @@ class Dispatcher:
         if post.edits is not None:
             return await self._correct(post, stored, actor, base)
         step = step_of(self.config, post.step_id)
+        left = time_left(post, event, now)
         try:
-            rendered = await self.publisher.render_off_loop(stored, post.kind, post.target, step,
-                                                            time_left(post, event, now))
+            # As rendered when it was planned, while its inputs hold and it says nothing that depends on the moment.
+            rendered = (self.publisher.as_planned(post, stored) if left is None else None) or \
+                await self.publisher.render_off_loop(stored, post.kind, post.target, step, left)
         except (ConfigError, FitError) as exc:
             message = f"cannot render it: {exc}"
             await self.alerts(f"{post.label} failed: {message}")

@@ -66,7 +66,9 @@ async def test_an_unapproved_post_waits_and_goes_out_once_approved(database_url:
     runtime = build(database_url, clock)
     assert {p.approval for p in announcements(runtime).values()} == {Approval.PENDING}
     refused = await runtime.operations.publish_post(announcements(runtime)["vk"].id, actor="ivan")
-    assert not refused.ok and "needs an approver's sign-off" in refused.message  # publish now does not bypass it
+    # publish now does not bypass it
+    assert not refused.ok and "waits for an approver's sign-off: approve it first (`announce-bot approve" in \
+        refused.message
     await tick(runtime)
     assert {p.state for p in announcements(runtime).values()} == {PostState.AWAITING_APPROVAL}
     assert platforms.vk.posts == [] and any("is due but not approved" in a for a in runtime.alerts.sent)

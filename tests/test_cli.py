@@ -59,11 +59,14 @@ def test_validate_reports_bad_event_file(workdir: Path) -> None:
 def test_validate_reports_a_post_that_cannot_fit(workdir: Path) -> None:
     path = workdir / "config" / "events" / "russia-dprk-treaty.yaml"
     text = path.read_text()
-    anchor = "    The Valdai Discussion Club was established in 2004."
-    path.write_text(text.replace(anchor, "    " + "Very long report sentence. " * 2000 + "\n\n" + anchor))
+    # The report's first paragraph leads the summary on X: 4,050 characters need more than X's 12 tweets.
+    anchor = "  en: |-\n    On November 27, the Valdai Club hosted"
+    assert anchor in text
+    path.write_text(text.replace(anchor, "  en: |-\n    " + "Very long report sentence. " * 150 + "On November 27, "
+                                 "the Valdai Club hosted"))
     result = invoke("validate")
     assert result.exit_code == 1
-    assert "summary for telegram" in result.output and "parts" in result.output
+    assert "russia-dprk-treaty.yaml: report: summary on x: X: the post needs" in " ".join(result.output.split())
 
 
 def test_broken_settings_exit_nonzero_with_file_name(workdir: Path) -> None:

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from bot.config import load_config
 from bot.domain import CatchUp, Event, Platform, PostKind, Step
-from bot.importing import targets
 from bot.planning import before_start, plan, still_useful
+from bot.preparation import targets
 from tests.conftest import CONFIG_DIR
 
 

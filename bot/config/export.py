@@ -11,13 +11,13 @@ from bot.domain import Event, EventStatus
 
 # The fields a new event must not inherit from the one it is drafted from (they are this event's own), and
 # those that are probably its own too: kept, but marked for the organiser to check.
-CLEARED = ("live", "report", "report_title", "cover", "url")
+CLEARED = ("live", "report", "report_title", "cover", "url", "past")
 NEW = ("id", "start", "end")  # always the new event's own: it has no value until the organiser gives one
 TO_REVIEW = ("title", "series", "topic", "lead", "description", "speakers", "moderator", "hashtags", "venue",
              "accreditation", "format", "languages")
-ORDER = ("id", "lang", "status", "series", "title", "organiser", "format", "topic", "lead", "description", "start",
-         "end", "timezone", "venue", "speakers", "moderator", "languages", "accreditation", "live", "url", "hashtags",
-         "cover", "report_title", "report")
+ORDER = ("id", "lang", "status", "past", "series", "title", "organiser", "format", "topic", "lead", "description",
+         "start", "end", "timezone", "venue", "speakers", "moderator", "languages", "accreditation", "live", "url",
+         "hashtags", "cover", "report_title", "report")
 
 
 class _Dumper(yaml.SafeDumper):

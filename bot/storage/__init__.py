@@ -1,6 +1,6 @@
 """Storage: the schema, its migrations, and the repository the rest of the bot uses."""
 
 from bot.storage.database import open_database
-from bot.storage.repository import Claims, Store, SyncResult
+from bot.storage.repository import Claims, EventMark, Store, SyncResult
 
-__all__ = ["Claims", "Store", "SyncResult", "open_database"]
+__all__ = ["Claims", "EventMark", "Store", "SyncResult", "open_database"]

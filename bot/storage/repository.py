@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import JSON, Engine, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker, undefer
 
 from bot.domain import (
     CLAIMABLE,
@@ -29,10 +27,13 @@ from bot.domain import (
     PostKind,
     PostState,
     Receipt,
+    Rendering,
     StoredEvent,
+    content_hash,
     sources,
+    with_live_links,
 )
-from bot.planning import PlanItem
+from bot.planning import FIRST_SEEN_GRACE, Late, PlanItem
 from bot.storage.tables import DeliveryRow, EventRow, PlannedPostRow, utcnow
 
 _S = PostState
@@ -42,10 +43,24 @@ _REPLANNABLE = frozenset({_S.PLANNED, _S.WAITING, _S.CANCELLED, _S.AWAITING_APPR
 _UNSENT = frozenset({_S.PLANNED, _S.WAITING, _S.RETRYING, _S.AWAITING_APPROVAL})
 WITHDRAWN_PREFIX = "withdrawn: "
 WITHDRAWN = "withdrawn"
-# A post due a few minutes before its event was first seen is still "now" (an event added just in time, a bot
-# that took a while to start); one due longer ago than this was owed before anyone could have sent it.
-FIRST_SEEN_GRACE = timedelta(minutes=15)
 EVENT_CHANGED = 0  # what `Claims.start` says when the event changed since the post was rendered (ids start at 1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventMark:
+    """A stored event's bookkeeping, read without parsing the event: where it comes from, its version, the
+    configuration its plan was made with, its go-live links, its start and status as stored, and a `mark` that
+    changes whenever anything writes its row."""
+
+    origin: EventOrigin
+    source: str
+    withdrawn: bool
+    version: str
+    planned_with: str | None
+    live_links: tuple[tuple[str, str], ...]
+    start: datetime
+    status: str
+    mark: tuple[object, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,11 +73,9 @@ class SyncResult:
     past: int = 0  # posts already past when first planned: skipped, not sent late
     held: int = 0  # new posts waiting (the event is a draft, or its summary has no report yet)
     notice: str | None = None  # the step id of the change notices planned (subscribers are told too)
-
-
-def content_hash(event: Event) -> str:
-    data = json.dumps(event.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(data.encode()).hexdigest()
+    stopped: int = 0  # unsent posts that will not go out now (the event cancelled or postponed)
+    moved: int = 0  # unsent posts given a new time
+    notices: tuple[str, ...] = ()  # the targets a change notice goes to now
 
 
 def _values(states: Iterable[PostState]) -> list[str]:
@@ -70,7 +83,8 @@ def _values(states: Iterable[PostState]) -> list[str]:
 
 
 def planned_post(row: PlannedPostRow) -> PlannedPost:
-    """The frozen value of a row (the only way a planned post leaves storage)."""
+    """The frozen value of a row (the only way a planned post leaves storage); its text only where it was read."""
+    text = row.__dict__.get("rendered")  # a deferred column: absent unless the query read it
     return PlannedPost(
         id=row.id, event_id=row.event_id, step_id=row.step_id, kind=PostKind(row.kind), target=row.target,
         platform=Platform(row.platform), lang=row.lang, catch_up=CatchUp(row.catch_up), due_at=row.due_at,
@@ -79,7 +93,8 @@ def planned_post(row: PlannedPostRow) -> PlannedPost:
         parts=tuple(row.parts or ()), pinned_message_id=row.pinned_message_id, manual=bool(row.manual),
         actor=row.actor, updated_at=row.updated_at, approval=Approval(row.approval or Approval.NONE),
         approved_by=row.approved_by, approved_at=row.approved_at, approval_asked_at=row.approval_asked_at,
-        edits=row.edits,
+        edits=row.edits, rendering=Rendering(text) if text else None, render_error=row.render_error,
+        rendered_for=row.rendered_for,
     )
 
 
@@ -123,6 +138,7 @@ class Store:
     def sync_event(
         self, event: Event, source: str, items: Sequence[PlanItem], *, origin: EventOrigin = EventOrigin.FILE,
         notify_changes: bool = False, now: datetime | None = None, skip_past: bool = True,
+        planned_with: str | None = None,
     ) -> SyncResult:
         """Store `event` and bring its planned posts in line with `items` (see `_sync_event`).
 
@@ -132,7 +148,7 @@ class Store:
         for attempt in range(3):
             try:
                 return self._sync_event(event, source, items, origin=origin, notify_changes=notify_changes,
-                                        now=now or utcnow(), skip_past=skip_past)
+                                        now=now or utcnow(), skip_past=skip_past, planned_with=planned_with)
             except IntegrityError:
                 if attempt == 2:
                     raise
@@ -140,26 +156,29 @@ class Store:
 
     def _sync_event(
         self, event: Event, source: str, items: Sequence[PlanItem], *, origin: EventOrigin, notify_changes: bool,
-        now: datetime, skip_past: bool,
+        now: datetime, skip_past: bool, planned_with: str | None,
     ) -> SyncResult:
         """Store `event` and bring its planned posts in line with `items`; unchanged input writes nothing.
 
-        - A post planned for the first time whose due time is already past is skipped (`skip_past`): an event
-          first seen after the fact sends nothing late; `announce-bot retry` sends one on purpose.
+        - A post planned for the first time whose due time is already past goes out now or is skipped, as its
+          item's `late` says (bot.planning.first_sight; with `skip_past` off it is simply planned); an item
+          planned without a clock is skipped: `announce-bot retry` sends one on purpose.
+        - Each item's rendering (when it has one) is stored with its post while nothing of the post went out,
+          and `planned_with` names the configuration the plan was made with.
         - An event made or taken over in the dashboard is not changed by its file (outcome "ignored").
         - A withdrawn event that comes back (its file restored) is restored, and so are its cancelled posts.
         - With `notify_changes`, a new time, a postponement or a cancellation plans a `changed` notice, due
           now, on every target that already carried the announcement.
         """
         active = event.status is EventStatus.SCHEDULED
-        planned = replanned = cancelled = past = held = 0
+        planned = replanned = cancelled = past = held = stopped = moved = 0
         with self.sessions.begin() as session:
             if session.get_bind().dialect.name == "postgresql":
                 # One replica at a time per event; the others then see its rows and find nothing to do.
                 session.execute(select(func.pg_advisory_xact_lock(func.hashtext(event.id))))
             row = session.get(EventRow, event.id)
-            if row is not None and row.live_links:  # links set at go-live stay whatever the file says
-                event = event.model_copy(update={"live": {**event.live, **row.live_links}})
+            if row is not None:  # links set at go-live stay whatever the file says
+                event = with_live_links(event, row.live_links)
             digest = content_hash(event)
             new_data = event.model_dump(mode="json")
             correct = False
@@ -190,6 +209,8 @@ class Store:
                             approval_asked_at=None)
                     .execution_options(synchronize_session=False)
                 )
+            if planned_with is not None and row.planned_with != planned_with:
+                row.planned_with = planned_with
             if outcome != "unchanged":
                 row.content_hash = digest
                 row.data = event.model_dump(mode="json")
@@ -208,29 +229,41 @@ class Store:
                 state, reason = _desired(item, active, event)
                 post = existing.pop(item.key, None)
                 if post is None:
-                    if skip_past and item.due_at < now - FIRST_SEEN_GRACE and state is not _S.CANCELLED:
-                        state = _S.SKIPPED
-                        reason = (f"already past when first planned ({item.due_at:%Y-%m-%d %H:%M} UTC): not sent "
-                                  "late; `announce-bot retry` sends it")
-                        past += 1
-                    session.add(_new_post(item, state, reason))
+                    late = item.late if item.late is not None or item.due_at >= now - FIRST_SEEN_GRACE else Late(
+                        send=False, reason=f"already past when first planned ({item.due_at:%Y-%m-%d %H:%M} UTC): "
+                                           "not sent late; `announce-bot retry` sends it")
+                    if skip_past and late is not None and state is not _S.CANCELLED:
+                        if not late.send:
+                            state, reason = _S.SKIPPED, late.reason
+                            past += 1
+                        elif state is _S.PLANNED:
+                            reason = late.reason
+                    post = _new_post(item, state, reason)
+                    session.add(post)
                     planned += 1
                     held += state is _S.WAITING
-                elif PostState(post.state) in _REPLANNABLE and _update(post, item, state, reason):
-                    replanned += 1
+                elif PostState(post.state) in _REPLANNABLE:
+                    was, due = post.state, post.due_at
+                    if _update(post, item, state, reason):
+                        replanned += 1
+                        stopped += post.state == _S.CANCELLED.value != was
+                        moved += post.due_at != due
+                if item.rendered_for is not None and PostState(post.state) in _REPLANNABLE | {_S.SKIPPED}:
+                    _keep_rendering(post, item)
             for post in existing.values():
                 if post.kind != PostKind.CHANGED and not post.manual and post.edits is None and \
                         PostState(post.state) in _UNSENT:
                     post.state, post.reason = _S.CANCELLED.value, "no longer in the campaign"
                     cancelled += 1
-            notice_step = None
+            notice_step, noticed = None, list[str]()
             if notice or correct:
-                notice_step, added = _plan_notices(session, event, now, notice=notice)
+                notice_step, added, noticed = _plan_notices(session, event, now, notice=notice)
                 planned += added
         if outcome == "unchanged" and (planned or replanned or cancelled):
             outcome = "updated"
         return SyncResult(event_id=event.id, outcome=outcome, planned=planned, replanned=replanned,
-                          cancelled=cancelled, past=past, held=held, notice=notice_step if notice else None)
+                          cancelled=cancelled, past=past, held=held, notice=notice_step if notice else None,
+                          stopped=stopped, moved=moved, notices=tuple(sorted(noticed)) if notice else ())
 
     def withdraw(self, event_id: str, reason: str, now: datetime) -> int | None:
         """Withdraw a live event: none of its unsent posts go out. Returns how many were cancelled, None if it
@@ -323,24 +356,29 @@ class Store:
 
     def sources(self) -> dict[str, tuple[EventOrigin, str, bool]]:
         """Every stored event's (origin, source file, withdrawn), without parsing any event."""
-        return {id_: (origin, source, withdrawn) for id_, (origin, source, withdrawn, _) in self.marks().items()}
+        return {id_: (mark.origin, mark.source, mark.withdrawn) for id_, mark in self.marks().items()}
 
-    def marks(self) -> dict[str, tuple[EventOrigin, str, bool, tuple[object, ...]]]:
-        """`sources`, each with a mark that changes whenever anything writes the event's row (its version,
-        origin, source, withdrawal or update time), without parsing any event."""
+    def marks(self) -> dict[str, EventMark]:
+        """Every stored event's bookkeeping (see EventMark), without parsing any event."""
         with self.sessions() as session:
             rows = session.execute(select(EventRow.id, EventRow.origin, EventRow.source, EventRow.withdrawn,
-                                          EventRow.content_hash, EventRow.updated_at))
-            return {id_: (EventOrigin(origin or EventOrigin.FILE), source or "", withdrawn is not None,
-                          (origin, source, withdrawn, digest, updated))
-                    for id_, origin, source, withdrawn, digest, updated in rows}
+                                          EventRow.content_hash, EventRow.updated_at, EventRow.planned_with,
+                                          EventRow.live_links, EventRow.start_at, EventRow.status))
+            return {id_: EventMark(origin=EventOrigin(origin or EventOrigin.FILE), source=source or "",
+                                   withdrawn=withdrawn is not None, version=digest, planned_with=planned_with,
+                                   live_links=tuple(sorted((links or {}).items())), start=start, status=status,
+                                   mark=(origin, source, withdrawn, digest, updated))
+                    for id_, origin, source, withdrawn, digest, updated, planned_with, links, start, status in rows}
 
     # -- planned posts and the delivery log ----------------------------------------------------------
 
-    def posts(self, event_id: str | None = None) -> list[PlannedPost]:
+    def posts(self, event_id: str | None = None, *, text: bool = False) -> list[PlannedPost]:
+        """The planned posts (of one event), by due time; with `text`, each with its rendering."""
         with self.sessions() as session:
             query = select(PlannedPostRow).order_by(PlannedPostRow.due_at, PlannedPostRow.step_id,
                                                     PlannedPostRow.target)
+            if text:
+                query = query.options(_TEXT)
             if event_id is not None:
                 query = query.where(PlannedPostRow.event_id == event_id)
             return [planned_post(row) for row in session.scalars(query)]
@@ -379,12 +417,12 @@ class Store:
             return planned_post(row)
 
 
-def _plan_notices(session: Session, event: Event, now: datetime, *, notice: bool) -> tuple[str, int]:
+def _plan_notices(session: Session, event: Event, now: datetime, *, notice: bool) -> tuple[str, int, list[str]]:
     """After a change: each published announcement corrected where it went out (a post of its own that edits it,
     due now), and with `notice` (a new time, a cancellation) a `changed` notice on every target that carried the
     announcement. X cannot edit: its correction is the notice, as a reply in the thread, so it gets no other.
     A notice or correction of an earlier change that has not gone out yet is cancelled: the new ones say how
-    things stand now. Returns the notices' step id and how many posts were planned."""
+    things stand now. Returns the notices' step id, how many posts were planned and the targets of the notices."""
     rows = session.scalars(select(PlannedPostRow).where(PlannedPostRow.event_id == event.id)).all()
     announced = [p for p in rows if p.kind == PostKind.ANNOUNCEMENT.value and p.state == _S.SENT.value
                  and p.edits is None and not p.manual]
@@ -401,6 +439,7 @@ def _plan_notices(session: Session, event: Event, now: datetime, *, notice: bool
     reason = (f"the event is {event.status.value}" if event.status is not EventStatus.SCHEDULED
               else "the event changed")
     added = 0
+    noticed: list[str] = []
     for post in announced:
         if post.platform == Platform.X.value and not notice:
             continue  # X's correction is the notice as a reply: nothing to say for a new venue or link alone
@@ -416,7 +455,10 @@ def _plan_notices(session: Session, event: Event, now: datetime, *, notice: bool
                 state=_S.PLANNED.value, reason=reason if reason != "the event changed" else "the start time changed",
                 attempts=0, parts=[]))
             added += 1
-    return f"changed-{stamp}", added
+            noticed.append(post.target)
+        elif notice:
+            noticed.append(post.target)  # X: the notice is the correction, a reply in the thread
+    return f"changed-{stamp}", added, noticed
 
 
 def _desired(item: PlanItem, active: bool, event: Event) -> tuple[PostState, str | None]:
@@ -427,6 +469,12 @@ def _desired(item: PlanItem, active: bool, event: Event) -> tuple[PostState, str
     if item.waiting:
         return _S.WAITING, item.waiting
     return _S.PLANNED, None
+
+
+def _keep_rendering(post: PlannedPostRow, item: PlanItem) -> None:
+    text = item.rendered.model_dump_json() if item.rendered is not None else None
+    if post.rendered_for != item.rendered_for or post.render_error != item.render_error:
+        post.rendered, post.render_error, post.rendered_for = text, item.render_error, item.rendered_for
 
 
 def _new_post(item: PlanItem, state: PostState, reason: str | None) -> PlannedPostRow:
@@ -506,6 +554,7 @@ class Claims:
                 .values(state=_S.CLAIMED.value, claimed_by=worker, claimed_at=now,
                         attempts=PlannedPostRow.attempts + 1, updated_at=now)
                 .returning(PlannedPostRow)
+                .options(_TEXT)
                 .execution_options(synchronize_session=False)
             ).all()
             return sorted((planned_post(row) for row in claimed), key=lambda post: (post.due_at, post.id))
@@ -520,6 +569,7 @@ class Claims:
                 .values(state=_S.CLAIMED.value, claimed_by=worker, claimed_at=now,
                         attempts=PlannedPostRow.attempts + 1, updated_at=now)
                 .returning(PlannedPostRow)
+                .options(_TEXT)
                 .execution_options(synchronize_session=False)
             ).first()
             return planned_post(row) if row is not None else None
@@ -769,6 +819,7 @@ class Claims:
             return min(found) if found else None
 
 
+_TEXT = undefer(PlannedPostRow.rendered)  # the deferred text of a post, where it is needed
 _LIGHT = select(EventRow.content_hash, EventRow.origin, EventRow.source, EventRow.withdrawn, EventRow.created_at,
                 EventRow.updated_at).where(EventRow.id == bindparam("b_id"))
 # The scheduler's hot path (two writes per post) runs statements built once, on the session's connection: no

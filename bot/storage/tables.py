@@ -64,6 +64,9 @@ class EventRow(Base):
     # Stream links set at go-live (dashboard, Telegram, CLI): laid over the event's own `live`, kept across
     # re-imports of its file, so that nobody has to edit the file an hour before the start.
     live_links: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # The configuration (campaign, templates, targets) its posts were last planned and rendered with: an event
+    # planned with another one is planned again (bot.preparation.fingerprint).
+    planned_with: Mapped[str | None] = mapped_column(String(64), default=None)
     status: Mapped[str] = mapped_column(String(20))
     start_at: Mapped[datetime] = mapped_column(UTCDateTime())
     end_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -111,6 +114,12 @@ class PlannedPostRow(Base):
     approval_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # A correction: the published post (its planned post's id) this one edits after the event changed.
     edits: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The post as it will go out, rendered when the plan was made (RenderedPost as JSON), or why it cannot be,
+    # and the inputs (event version, configuration) it was rendered from: the sender sends it while they hold.
+    # Deferred: only sending and one event's timeline read the text.
+    rendered: Mapped[str | None] = mapped_column(Text, default=None, deferred=True)
+    render_error: Mapped[str | None] = mapped_column(Text, default=None)
+    rendered_for: Mapped[str | None] = mapped_column(String(100), default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 

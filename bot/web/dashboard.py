@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +22,8 @@ from bot.web.public import phase as public_phase
 from bot.web.state import Web, web_of
 
 PENDING = frozenset({PostState.PLANNED, PostState.RETRYING, PostState.WAITING})
+UNSENT = PENDING | {PostState.AWAITING_APPROVAL}
+PREVIEW_BUDGET = 10.0  # seconds a page waits for its previews
 TROUBLE = frozenset({PostState.FAILED, PostState.UNKNOWN})
 
 
@@ -32,6 +35,7 @@ class EventSummary:
     next_post: PlannedPost | None
     next_note: str | None  # "overdue", or why it will not go out any more
     failures: tuple[PlannedPost, ...]
+    problems: tuple[PlannedPost, ...]  # unsent posts that could not be rendered when planned
     sent: int
     total: int
 
@@ -74,6 +78,16 @@ def previews_html(web: Web, event: Event | None, *, editing: bool = False) -> st
     return template.render(groups=groups, zone=event.timezone if event else "UTC", editing=editing)
 
 
+async def previews_off_loop(web: Web, event: Event | None, *, editing: bool = False) -> str:
+    """`previews_html` drawn in a worker thread within PREVIEW_BUDGET seconds: pages, health checks, the chat bot
+    and sending go on meanwhile, and a preview that takes too long says so instead of holding the page."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(previews_html, web, event, editing=editing), PREVIEW_BUDGET)
+    except TimeoutError:
+        return (f'<p class="error previews-late">The previews took longer than {PREVIEW_BUDGET:.0f} s to draw and '
+                "were left out; shorten the longest texts, or try again.</p>")
+
+
 def page(request: Request, name: str, context: dict[str, object], status: int = 200) -> Response:
     web = web_of(request)
     context = {"title": web.site_title, "csrf": csrf_token(request), "flashes": take_flashes(request), **context}
@@ -86,6 +100,14 @@ def page(request: Request, name: str, context: dict[str, object], status: int = 
 async def index(request: Request) -> Response:
     web = web_of(request)
     now = web.clock()
+    return page(request, "admin_index.html", {**await asyncio.to_thread(_overview, web, now), "now": now,
+                                              "scheduler_running": web.dispatcher.running,
+                                              "schedules": web.schedules})
+
+
+def _overview(web: Web, now: datetime) -> dict[str, object]:
+    """Every event at a glance (read in a worker thread: the event loop sends and answers meanwhile), those with
+    posts that will not go out as planned first."""
     posts = web.store.posts()
     summaries = []
     for stored in web.operations.events():
@@ -98,28 +120,28 @@ async def index(request: Request) -> Response:
             next_post=pending[0] if pending else None,
             next_note=lateness(pending[0], stored.event, now) if pending else None,
             failures=tuple(p for p in mine if p.state in TROUBLE),
+            problems=tuple(p for p in mine if p.render_error and p.state in UNSENT),
             sent=sum(p.state is PostState.SENT for p in mine),
             total=len(mine),
         ))
-    return page(request, "admin_index.html", {
+    summaries.sort(key=lambda s: not (s.failures or s.problems))  # stable: by start within each group
+    return {
         "summaries": [s for s in summaries if s.phase != "withdrawn"],
         "withdrawn": [s for s in summaries if s.phase == "withdrawn"],
         "subscribers": queries.subscriber_counts(web.store.sessions),
         "deliveries": web.store.deliveries(limit=25),
-        "scheduler_running": web.dispatcher.running,
-        "schedules": web.schedules,
-        "now": now,
-    })
+    }
 
 
 @requires(Role.VIEWER)
 async def event_page(request: Request) -> Response:
     web = web_of(request)
-    stored = web.operations.event(request.path_params["event_id"])
+    stored = await asyncio.to_thread(web.operations.event, request.path_params["event_id"])
     if stored is None:
         raise HTTPException(404, "no such event")
     event, now = stored.event, web.clock()
-    posts = web.store.posts(event.id)
+    posts, deliveries = await asyncio.to_thread(
+        lambda: (web.store.posts(event.id, text=True), web.store.deliveries(event.id, limit=50)))
     return page(request, "admin_event.html", {
         "stored": stored,
         "event": event,
@@ -127,9 +149,10 @@ async def event_page(request: Request) -> Response:
         "phase": phase_of(stored, now),
         "editable": stored.origin is EventOrigin.DASHBOARD or stored.withdrawn is not None,
         "posts": posts,
+        "texts": {post.id: post.rendering.post().text for post in posts if post.rendering is not None},
         "late": {post.id: note for post in posts if (note := lateness(post, event, now))},
-        "deliveries": web.store.deliveries(event.id, limit=50),
-        "previews": previews_html(web, event),
+        "deliveries": deliveries,
+        "previews": await previews_off_loop(web, event),
         "can_publish": COMMANDS[Command.PUBLISH],
         "can_retry": COMMANDS[Command.RETRY],
         "can_skip": COMMANDS[Command.SKIP],

@@ -4,6 +4,7 @@ withdraw, export as YAML, and the previews drawn from the form before it is save
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 from datetime import datetime
@@ -21,9 +22,10 @@ from bot.accounts import Role
 from bot.config.export import TO_REVIEW, copied_fields, event_data, event_yaml
 from bot.domain import Event, EventOrigin, EventStatus, StoredEvent
 from bot.operations import EventResult
+from bot.preparation import Prepared
 from bot.web import covers
 from bot.web.auth import flash, requires
-from bot.web.dashboard import actor_of, page, previews_html, title_of
+from bot.web.dashboard import PREVIEW_BUDGET, actor_of, page, previews_off_loop, title_of
 from bot.web.eventform import (
     SUMMARY,
     Checked,
@@ -46,7 +48,7 @@ LABELS = {
     "start": "Start", "end": "End", "timezone": "Time zone", "venue": "Venue", "speakers": "Speakers",
     "moderator": "Moderator", "languages": "Working languages", "accreditation": "Accreditation",
     "live": "Live broadcast", "url": "Event page", "hashtags": "Hashtags", "cover": "Cover",
-    "report_title": "Report headline", "report": "Report",
+    "report_title": "Report headline", "report": "Report", "past": "Record a past event",
 }
 
 
@@ -126,12 +128,14 @@ def _preview_event(checked: Checked) -> Event | None:
         return None
 
 
-def _editor(request: Request, form: EventForm, stored: StoredEvent | None,
-            errors: dict[str, list[str]] | None = None, status: int = 200) -> Response:
+async def _editor(request: Request, form: EventForm, stored: StoredEvent | None,
+                  errors: dict[str, list[str]] | None = None, status: int = 200,
+                  prepared: Prepared | None = None) -> Response:
     """The editor page; `errors` are shown once the form was sent (a form just opened shows none), while the
-    previews are drawn whenever the form holds an event."""
+    previews are drawn (off the event loop) whenever the form holds an event."""
     web = web_of(request)
     shown = errors or {}
+    previews = await previews_off_loop(web, _preview_event(check(form)), editing=True)
     return page(request, "admin_editor.html", {
         "form": form,
         "errors": shown,
@@ -144,7 +148,8 @@ def _editor(request: Request, form: EventForm, stored: StoredEvent | None,
         "statuses": [status.value for status in EventStatus],
         "zones": _zones(),
         "anchor": anchor,
-        "previews": previews_html(web, _preview_event(check(form)), editing=True),
+        "previews": previews,
+        "told": _told(prepared),
         "public_url": web.settings.web.public_url,
         "max_cover": covers.size_of(web.settings.web.cover_max_bytes),
     }, status=status)
@@ -163,7 +168,7 @@ async def new_event(request: Request) -> Response:
         latest = web.operations.events()[-1:]
         start = {"status": EventStatus.DRAFT.value, "timezone": latest[0].event.timezone if latest else ""}
         form = form_of(start, _target_langs(web), new=True)
-    return _editor(request, form, None)
+    return await _editor(request, form, None)
 
 
 @requires(Role.EDITOR)
@@ -173,7 +178,7 @@ async def edit_event(request: Request) -> Response:
     if stored.origin is EventOrigin.FILE and stored.withdrawn is None:
         return _file_event(request, stored)
     form = form_of(event_data(stored.event), _target_langs(web), version=stored.version)
-    return _editor(request, form, stored)
+    return await _editor(request, form, stored)
 
 
 def _file_text(web: Web, stored: StoredEvent) -> str:
@@ -198,20 +203,35 @@ async def _save(request: Request, stored: StoredEvent | None) -> Response:
     web = web_of(request)
     form, cover_errors = await _read_form(request)
     if op := form.get("op"):  # a row added, removed or moved: the same form again, nothing saved
-        return _editor(request, form.apply(op), stored, cover_errors)
+        return await _editor(request, form.apply(op), stored, cover_errors)
     if stored is not None and form.get("id").strip() != stored.id:
         cover_errors.setdefault("id", []).append(f"the id of an existing event stays {stored.id}: duplicate it to "
                                                  "make an event with another id")
     checked = check(form, extra=cover_errors)
     if checked.event is None:
-        return _editor(request, form, stored, checked.errors, status=422)
+        return await _editor(request, form, stored, checked.errors, status=422)
     result = await web.operations.editing.save(checked.event, actor=actor_of(request), expected=form.version,
                                                new=form.new)
+    if result.problems:  # posts that could not go out, a start that has passed...: at their fields
+        return await _editor(request, form, stored, _slots(result.problems), status=422, prepared=result.prepared)
     if not result.ok:
         slot = "id" if form.new and result.event is not None else SUMMARY
-        return _editor(request, form, stored, {slot: [result.message]}, status=409)
+        return await _editor(request, form, stored, {slot: [result.message]}, status=409)
     flash(request, "ok", result.message)
     return RedirectResponse(f"/admin/events/{checked.event.id}", status_code=303)
+
+
+def _slots(problems: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Problems of the prepared plan by the form's slots: a field the form has, else the form as a whole."""
+    return {(field if field in LABELS or "." in field else SUMMARY): messages for field, messages in problems.items()}
+
+
+def _told(prepared: Prepared | None) -> dict[str, list[str]]:
+    """What the organiser is told besides errors: what happens now ("the announcement goes out now…") and
+    warnings worth a look."""
+    if prepared is None:
+        return {"notes": [], "warnings": []}
+    return {"notes": list(prepared.notes), "warnings": [str(w) for w in prepared.warnings]}
 
 
 @requires(Role.EDITOR)
@@ -231,14 +251,24 @@ async def preview(request: Request) -> Response:
     web = web_of(request)
     form, cover_errors = await _read_form(request)
     checked = check(form, extra=cover_errors)
+    prepared = None
+    if checked.event is not None:  # the plan as saving would make it: what goes out now, what cannot
+        stored = None if form.new else await asyncio.to_thread(web.operations.event, checked.event.id)
+        try:
+            prepared = await asyncio.wait_for(web.operations.editing.check(checked.event, stored), PREVIEW_BUDGET)
+        except TimeoutError:
+            checked = replace(checked, errors={SUMMARY: [f"checking the posts took over {PREVIEW_BUDGET:.0f} s"]})
+    problems = {**checked.errors, **_slots(prepared.by_field() if prepared is not None else {})}
     errors: dict[str, list[str]] = {}
-    for slot, messages in checked.errors.items():
+    for slot, messages in problems.items():
         errors.setdefault(anchor(slot), []).extend(messages)
     return JSONResponse({
-        "ok": checked.event is not None,
-        "previews": previews_html(web, _preview_event(checked), editing=True),
+        "ok": checked.event is not None and (prepared is None or prepared.ok),
+        "previews": await previews_off_loop(web, _preview_event(checked), editing=True),
         "errors": errors,
-        "problems": [f"{label(slot)}: {message}" for slot, messages in checked.errors.items() for message in messages],
+        "problems": [f"{label(slot)}: {message}" for slot, messages in problems.items() for message in messages],
+        "notes": _told(prepared)["notes"],
+        "warnings": _told(prepared)["warnings"],
         "repeats": form.repeats(),
         "cover_url": form.get("cover.url") or None,
     }, headers={"Cache-Control": "no-store"})

@@ -122,6 +122,8 @@ class EventForm:
         for name in ("id", "lang", "status", "timezone", "url"):
             if value := self.get(name).strip():
                 data[name] = value
+        if self.get("past"):
+            data["past"] = True
         for name in TEXTS:
             if (text := self.text(name)) is not None:
                 data[name] = text
@@ -188,7 +190,7 @@ class EventForm:
 
     def slots(self) -> set[str]:
         """Every place of the form an error can be shown next to."""
-        found = {SUMMARY, "id", "lang", "status", "start", "end", "timezone", "url", "languages", "hashtags",
+        found = {SUMMARY, "id", "lang", "status", "past", "start", "end", "timezone", "url", "languages", "hashtags",
                  "venue", "venue.map_url", "speakers", "moderator", "moderator.link", "accreditation",
                  "accreditation.form_url", "accreditation.phone", "live", "cover", "cover.url", "cover.file",
                  *TEXTS, "venue.name", "venue.address", "moderator.name", "moderator.position",
@@ -288,6 +290,8 @@ def form_of(data: Mapping[str, Any], target_langs: Iterable[str], *, new: bool =
 
     values["lang"] = own
     values["status"] = str(data.get("status") or EventStatus.SCHEDULED.value)
+    if data.get("past"):
+        values["past"] = "yes"
     for name in ("id", "timezone", "url"):
         values[name] = str(data.get(name) or "")
     for name in ("start", "end"):

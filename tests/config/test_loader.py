@@ -193,7 +193,7 @@ def test_each_text_field_has_a_bound_named_with_the_file_and_the_field(tmp_path:
                                     "Valdai Club to Discuss", 1)
     assert text != reference_text()
     message = error_of(write(tmp_path / "events" / "long.yaml", text))
-    assert "long.yaml: line 14, title: at most 300 characters; this one has 20,048: shorten it" in message
+    assert "long.yaml: line 17, title: at most 300 characters; this one has 20,048: shorten it" in message
 
 
 def test_a_description_within_its_bound_is_read() -> None:

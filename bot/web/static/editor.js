@@ -43,6 +43,20 @@
       form.elements["cover.url"].value = answer.cover_url;
       file.value = "";
     }
+    var told = document.getElementById("told");
+    if (told) {
+      // What saving would do now ("the announcement goes out now: its time … has passed") and warnings.
+      [["ul.notes", answer.notes || []], ["ul.warnings", answer.warnings || []]].forEach(function (pair) {
+        var list = told.querySelector(pair[0]);
+        list.textContent = "";
+        pair[1].forEach(function (line) {
+          var item = document.createElement("li");
+          item.textContent = line;
+          list.appendChild(item);
+        });
+      });
+      told.hidden = !(answer.notes || []).length && !(answer.warnings || []).length;
+    }
     target.setAttribute("data-updated", String(asked));
     say(answer.ok ? "As the form is now, not saved yet." :
       answer.problems.length + " problem(s) in the form: the previews show what can be drawn.");
