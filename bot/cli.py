@@ -264,11 +264,12 @@ def show_plan(ctx: typer.Context, event_id: Annotated[str, typer.Argument(metava
     state = _state(ctx)
     event, store = _event(state, event_id)
     stored = store.posts(event.id) if store is not None else []
-    items: list[PlannedPost | PlanItem] = list(stored) or list(plan(event, state.config.campaign,
-                                                                    targets(state.config)))
-    rows = []
     config = state.config
     renderer = Renderer(config.templates_dir)
+    # Not imported yet: the plan as importing it now would make it, each post rendered and checked.
+    items: list[PlannedPost | PlanItem] = list(stored) or list(prepare(event, config, renderer,
+                                                                       datetime.now(UTC)).items)
+    rows = []
     total = Decimal(0)
     for item in items:
         cost = None
@@ -282,7 +283,10 @@ def show_plan(ctx: typer.Context, event_id: Annotated[str, typer.Argument(metava
         if isinstance(item, PlannedPost):
             detail, post_state, post_id = describe(item), item.state.value, item.id
         else:
-            detail, post_state, post_id = "not imported yet: `announce-bot run` plans it", "planned", None
+            post_state, post_id = "planned" if item.late is None or item.late.send else "skipped", None
+            detail = "; ".join(["not imported yet: `announce-bot run` plans it",
+                                *([item.late.reason] if item.late else []),
+                                *([f"will not go out as planned: {item.render_error}"] if item.render_error else [])])
         rows.append({"id": post_id, "step": item.step_id, "kind": item.kind.value, "target": item.target,
                      "platform": item.platform.value, "lang": item.lang, "due": item.due_at.isoformat(),
                      "due_local": _local(item.due_at, event), "state": post_state, "details": detail,
@@ -417,7 +421,8 @@ def _planned_json(post: PlannedPost) -> dict[str, object]:
             "next_attempt": post.next_attempt_at.isoformat() if post.next_attempt_at else None,
             "post_id": post.post_id, "link": post.link, "parts": list(post.parts), "manual": post.manual,
             "actor": post.actor, "approval": post.approval.value, "approved_by": post.approved_by,
-            "approved_at": post.approved_at.isoformat() if post.approved_at else None}
+            "approved_at": post.approved_at.isoformat() if post.approved_at else None,
+            "problem": post.render_error if not post.state.settled else None}
 
 
 _STYLES = {PostState.SENT: "green", PostState.FAILED: "red", PostState.UNKNOWN: "red", PostState.RETRYING: "yellow",

@@ -89,6 +89,13 @@ def when(moment: datetime | None) -> str:
 
 def describe(post: PlannedPost) -> str:
     """One line on where a post stands, for any front end: "sent 2024-11-20 08:00 UTC → https://t.me/…"."""
+    line = _where(post)
+    if post.render_error and not post.state.settled:  # found when it was planned, not on the day
+        line += f"; will not go out as planned: {post.render_error}"
+    return line
+
+
+def _where(post: PlannedPost) -> str:
     state = post.state
     if state is PostState.SENT:
         return f"sent {when(post.updated_at)} → {post.link or post.post_id or 'no link'}"

@@ -346,3 +346,65 @@ async def test_a_change_notice_is_planned_when_a_published_event_moves(admin: ht
     assert (await admin.post(f"/admin/events/{EVENT_ID}/edit", data=edit)).status_code == 303
     notices = [p for p in site.store.posts(EVENT_ID) if p.kind is PostKind.CHANGED]
     assert [(p.target, p.state) for p in notices] == [("telegram", PostState.PLANNED)]
+
+
+# --- the plan checked before saving (issue 19) -------------------------------------------------------------
+
+
+async def test_the_preview_says_what_goes_out_now_before_saving(admin: httpx.AsyncClient, site: Site) -> None:
+    fields = await _duplicate(admin)
+    start = site.clock() + timedelta(days=3)  # the announcement's time, 7 days before, has passed
+    fields.update({"id": NEW_ID, "title.en": "Spring Forum", "title.ru": "Весенний форум", "status": "scheduled",
+                   "start": f"{start:%Y-%m-%dT%H:%M}", "end": f"{start + timedelta(hours=2):%Y-%m-%dT%H:%M}"})
+    body = (await admin.post("/admin/editor/preview", data=fields)).json()
+    assert body["ok"] is True, body["problems"]
+    assert any(note.startswith("announcement goes out now: its time, 7 days before the start, has passed")
+               for note in body["notes"]), body["notes"]
+    assert len(site.store.records()) == 1  # nothing saved
+    saved = await admin.post("/admin/editor/new", data=fields)
+    assert saved.status_code == 303
+    assert "announcement goes out now" in (await admin.get(saved.headers["location"])).text
+
+
+async def test_a_text_past_its_bound_is_refused_at_its_field_with_the_limit(
+    admin: httpx.AsyncClient, site: Site
+) -> None:
+    fields = await _duplicate(admin)
+    fields.update({"id": NEW_ID, "start": "2025-03-10T11:00", "end": "2025-03-10T13:00",
+                   "description.en": "A fifty-kilobyte description. " * 1_700})
+    answer = await admin.post("/admin/editor/new", data=fields)
+    assert answer.status_code == 422
+    assert problems(answer.text, "description") == ["at most 20,000 characters; this one has 50,999: shorten it"]
+    assert site.store.record(NEW_ID) is None
+    preview = (await admin.post("/admin/editor/preview", data={**fields, "description.en": "Short.",
+                                                               "title.en": "T" * 20_000})).json()
+    assert preview["errors"] == {anchor("title"): ["at most 300 characters; this one has 20,000: shorten it"]}
+    assert "The previews appear as soon as the form describes a whole event" in preview["previews"]
+
+
+async def test_a_post_that_cannot_go_out_is_refused_at_save_and_named(admin: httpx.AsyncClient, site: Site) -> None:
+    fields = await _duplicate(admin)
+    fields.update({"id": NEW_ID, "start": "2025-03-10T11:00", "end": "2025-03-10T13:00", "status": "scheduled",
+                   "report.en": "A report whose first paragraph runs on. " * 100})  # 4,000: over X's 12 tweets
+    preview = (await admin.post("/admin/editor/preview", data=fields)).json()
+    assert preview["ok"] is False
+    assert "summary on x: X: the post needs" in preview["errors"][anchor("report")][0]
+    answer = await admin.post("/admin/editor/new", data=fields)
+    assert answer.status_code == 422
+    (message,) = problems(answer.text, "report")
+    assert "summary on x: X: the post needs" in message and "more than the 12 this platform allows" in message
+    assert site.store.record(NEW_ID) is None
+
+
+async def test_a_start_that_has_passed_is_refused_unless_recorded_as_past(admin: httpx.AsyncClient, site: Site
+                                                                          ) -> None:
+    fields = await _duplicate(admin)
+    fields.update({"id": NEW_ID, "start": "2024-10-01T11:00", "end": "2024-10-01T13:00", "status": "scheduled"})
+    answer = await admin.post("/admin/editor/new", data=fields)
+    assert answer.status_code == 422
+    (message,) = problems(answer.text, "start")
+    assert message.startswith("2024-10-01 11:00 (Europe/Moscow) has passed") and "record a past event" in message
+    recorded = await admin.post("/admin/editor/new", data={**fields, "past": "yes"})
+    assert recorded.status_code == 303
+    stored = site.store.record(NEW_ID)
+    assert stored is not None and stored.event.past
