@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import ssl
 import threading
 import time
 from collections import defaultdict, deque
@@ -146,6 +147,11 @@ class FakeMax(ScriptedFaults):
             queued = self._route_faults[route]
             queued.extend([None] * (call - len(queued)))
             queued[call - 1] = reply
+
+    def wrap_socket(self, context: ssl.SSLContext) -> None:
+        """Serve HTTPS with `context` (before `start`): MAX's host has a certificate only some systems trust."""
+        assert self._server is not None
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
 
     def serve_file(self, path: str, content: bytes, content_type: str) -> str:
         """Serve `content` at `path` without authorisation (an image host); its URL."""
