@@ -11,7 +11,6 @@ only (a token in the query string is refused); errors are `{"code": ..., "messag
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import ssl
 import time
@@ -23,7 +22,7 @@ import certifi
 import httpx
 
 from bot.abc import Adapter, PartLog, send_parts
-from bot.adapters.transport import http_error, network_error, retry_after_header, transport_failure
+from bot.adapters.transport import http_error, json_object, network_error, retry_after_header, transport_failure
 from bot.config.settings import MaxTarget
 from bot.domain import Receipt, RenderedPost
 from bot.errors import CredentialsError, OutcomeUnknown, PermanentError, PublishError, TransientError
@@ -154,7 +153,7 @@ class MaxApi:
         except httpx.HTTPError as exc:
             failure = self._network(exc, False, self.timeout)
         else:
-            payload = _json_object(uploaded.content)
+            payload = json_object(uploaded.content)
             if uploaded.status_code == 200 and payload:
                 return payload
             failure = TransientError(f"{self.where}: uploading the cover answered HTTP {uploaded.status_code}; "
@@ -162,7 +161,7 @@ class MaxApi:
         raise failure from None
 
     def _answer(self, response: httpx.Response, sending: bool) -> dict[str, Any]:
-        answer = _json_object(response.content)
+        answer = json_object(response.content)
         status = response.status_code
         if status == 200:
             if not answer and sending:
@@ -212,14 +211,6 @@ class MaxApi:
 
 class _NotReady(PublishError):
     """An attachment MAX has not processed yet (400 attachment.not.ready): nothing was published."""
-
-
-def _json_object(payload: bytes) -> dict[str, Any]:
-    try:
-        answer = json.loads(payload)
-    except ValueError:
-        return {}
-    return answer if isinstance(answer, dict) else {}
 
 
 class MaxAdapter(Adapter):
