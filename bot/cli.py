@@ -40,7 +40,7 @@ from bot.domain import (
 )
 from bot.errors import AnnounceBotError, ConfigError, FitError
 from bot.importing import targets
-from bot.operations import ActionResult, GoLiveResult, Operations, Result, describe, platform_of_link, template_problems
+from bot.operations import ActionResult, GoLiveResult, Operations, Result, describe, template_problems
 from bot.planning import PlanItem, plan
 from bot.platforms import SPECS
 from bot.rendering.checks import EventWarning, copied_texts, event_warnings, mixed_language
@@ -51,6 +51,7 @@ from bot.storage import Store, open_database
 from bot.storage.database import DatabaseUnavailable, hold_process_lock, migrate
 from bot.storage.database import create as create_engine_for
 from bot.storage.reminders import Progress, ReminderQueue
+from bot.streams import parse_links
 from bot.usercli import users
 
 app = typer.Typer(help="Announces public events on every platform, on time.", no_args_is_help=True,
@@ -675,16 +676,6 @@ def web_command(
         raise typer.Exit(2) from None
 
 
-def _links(given: list[str]) -> dict[str, str]:
-    links = {}
-    for item in given:
-        name, sep, url = item.partition("=")
-        if not sep:  # a bare URL: the platform it is on, else the website
-            name, url = platform_of_link(item), item
-        links[name.strip().lower()] = url.strip()
-    return links
-
-
 @app.command()
 def live(
     ctx: typer.Context,
@@ -700,7 +691,7 @@ def live(
     async def go() -> GoLiveResult:
         try:
             await runtime.operations.sync_files()
-            return await runtime.operations.go_live(event_id, _links(link), actor="cli")
+            return await runtime.operations.go_live(event_id, parse_links(link), actor="cli")
         finally:
             await runtime.aclose()
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 
 class Frozen(BaseModel):
@@ -33,6 +33,34 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 
 # A text is written once ("Moscow") or per language ({en: Moscow, ru: Москва}).
 Text = NonEmpty | dict[LangCode, NonEmpty]
+
+# Read back from the database, an event is taken as it was stored (see `bounded`).
+STORED: dict[str, Any] = {"stored": True}
+
+
+def bounded(limit: int) -> AfterValidator:
+    """At most `limit` characters in each language. Past these no post could carry the text, and a bound keeps
+    rendering, fitting and previews fast whatever is typed or pasted. An event stored before a bound existed is
+    read back as it was (validated with the `STORED` context), so that no stored event becomes unreadable."""
+
+    def check(value: Any, info: ValidationInfo) -> Any:
+        if isinstance(info.context, dict) and info.context.get("stored"):
+            return value
+        for text in [value] if isinstance(value, str) else value.values():
+            if len(text) > limit:
+                raise ValueError(f"at most {limit:,} characters; this one has {len(text):,}: shorten it")
+        return value
+
+    return AfterValidator(check)
+
+
+# The documented maximum of each text field (README, "Event files"), per language.
+TEXT_LIMITS: dict[str, int] = {
+    "title": 300, "report_title": 300, "series": 200, "organiser": 300, "format": 200, "topic": 1_000,
+    "lead": 1_000, "description": 20_000, "report": 20_000, "venue": 300, "address": 500, "name": 200,
+    "position": 500, "accreditation": 2_000, "alt": 500,
+}
+Title = Annotated[Text, bounded(TEXT_LIMITS["title"])]
 
 
 def pick(text: Text | None, lang: str, fallback: str) -> str:
@@ -72,26 +100,26 @@ class PostKind(StrEnum):
 
 
 class Person(Frozen):
-    name: Text
-    position: Text | None = None
+    name: Annotated[Text, bounded(TEXT_LIMITS["name"])]
+    position: Annotated[Text, bounded(TEXT_LIMITS["position"])] | None = None
     link: Url | None = None
 
 
 class Venue(Frozen):
-    name: Text
-    address: Text
+    name: Annotated[Text, bounded(TEXT_LIMITS["venue"])]
+    address: Annotated[Text, bounded(TEXT_LIMITS["address"])]
     map_url: Url | None = None
 
 
 class Accreditation(Frozen):
-    text: Text | None = None
+    text: Annotated[Text, bounded(TEXT_LIMITS["accreditation"])] | None = None
     form_url: Url | None = None
     phone: Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{5,20}$")] | None = None
 
 
 class Cover(Frozen):
     url: Url
-    alt: Text | None = None
+    alt: Annotated[Text, bounded(TEXT_LIMITS["alt"])] | None = None
 
 
 class Event(Frozen):
@@ -100,13 +128,13 @@ class Event(Frozen):
     id: Slug
     lang: LangCode = "en"
     status: EventStatus = EventStatus.SCHEDULED
-    series: Text | None = None
-    title: Text
-    organiser: Text
-    format: Text = "event"
-    topic: Text
-    lead: Text | None = None
-    description: Text | None = None
+    series: Annotated[Text, bounded(TEXT_LIMITS["series"])] | None = None
+    title: Title
+    organiser: Annotated[Text, bounded(TEXT_LIMITS["organiser"])]
+    format: Annotated[Text, bounded(TEXT_LIMITS["format"])] = "event"
+    topic: Annotated[Text, bounded(TEXT_LIMITS["topic"])]
+    lead: Annotated[Text, bounded(TEXT_LIMITS["lead"])] | None = None
+    description: Annotated[Text, bounded(TEXT_LIMITS["description"])] | None = None
     start: datetime
     end: datetime
     timezone: str
@@ -119,8 +147,8 @@ class Event(Frozen):
     url: Url | None = None
     hashtags: tuple[Annotated[str, Field(pattern=r"^\w{1,100}$")], ...] = ()
     cover: Cover | None = None
-    report: Text | None = None
-    report_title: Text | None = None  # the summary's headline ("... discussed ..."); defaults to the title
+    report: Annotated[Text, bounded(TEXT_LIMITS["report"])] | None = None
+    report_title: Title | None = None  # the summary's headline ("... discussed ..."); defaults to the title
 
     @field_validator("timezone")
     @classmethod

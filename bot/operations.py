@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from urllib.parse import urlsplit
 
 from bot.accounts import Role
 from bot.alerts import Alerts
@@ -18,7 +17,9 @@ from bot.config.live import LiveConfig
 from bot.delivery import Outcome, step_of, targets_for
 from bot.domain import (
     COMMANDS,
+    STORED,
     Approval,
+    CatchUp,
     Command,
     Delivery,
     Event,
@@ -39,6 +40,7 @@ from bot.scheduling import Dispatcher
 from bot.storage import Claims, Store, SyncResult
 from bot.storage.accounts import Accounts
 from bot.storage.reminders import ReminderQueue
+from bot.streams import link_problems
 
 log = logging.getLogger(__name__)
 
@@ -381,8 +383,11 @@ class Operations:
                 state = "withdrawn" if stored.withdrawn else stored.event.status.value
                 return ActionResult(result=Result.REFUSED, target=target, message=f"the event is {state}")
             settings = self.config.settings.targets[target]
+            # An extra copy keeps its kind's window: a reminder is not sent once the event has started.
+            window = next((s.catch_up for s in self.config.campaign.steps if s.kind is kind), CatchUp.ALWAYS) \
+                if kind is PostKind.REMINDER else CatchUp.ALWAYS
             return await asyncio.to_thread(self.store.add_manual_post, stored.id, kind, target, settings.platform,
-                                           settings.lang, self.clock(), actor)
+                                           settings.lang, self.clock(), actor, window)
         unsent = [p for p in campaign if p.state is not PostState.SENT]
         # The next one due (a reminder of two, say), else one that failed or was skipped, else why none can go.
         ready = [p for p in unsent if p.state in (PostState.PLANNED, PostState.RETRYING)] or \
@@ -474,7 +479,7 @@ class EventOperations:
         if refused := self._refusal(stored, event_id, expected):
             return EventResult(ok=False, event=stored, message=refused)
         try:
-            changed = Event.model_validate({**stored.event.model_dump(), **changes})
+            changed = Event.model_validate({**stored.event.model_dump(), **changes}, context=STORED)
         except ValueError as exc:
             return EventResult(ok=False, event=stored, message=f"{event_id}: {_plain(exc)}")
         return await self.save(changed, actor=actor, expected=stored.version)
@@ -508,17 +513,6 @@ class EventOperations:
                            message=f"{event_id} withdrawn: {cancelled} unsent post(s) cancelled")
 
 
-# Which platform a bare stream link belongs to, by its host (for `/golive EVENT URL…`).
-_HOSTS = {"t.me": "telegram", "telegram.me": "telegram", "vk.com": "vk", "vkvideo.ru": "vk", "vk.ru": "vk",
-          "x.com": "x", "twitter.com": "x", "dzen.ru": "dzen", "zen.yandex.ru": "dzen"}
-
-
-def platform_of_link(url: str) -> str:
-    """`telegram`, `vk`, `x` or `dzen` for a link on one of them, else `website` (the organisation's own stream)."""
-    host = (urlsplit(url).hostname or "").lower().removeprefix("www.").removeprefix("m.")
-    return next((name for suffix, name in _HOSTS.items() if host == suffix or host.endswith("." + suffix)), "website")
-
-
 @dataclass(frozen=True, kw_only=True)
 class GoLiveResult:
     ok: bool
@@ -546,6 +540,8 @@ class GoLive:
             return GoLiveResult(ok=False, event=stored, message=f"{event_id} is {state}: it does not go live")
         if not links and not stored.event.live:
             return GoLiveResult(ok=False, event=stored, message="give at least one stream link (PLATFORM=URL)")
+        if problems := link_problems(links, stored.event.live):
+            return GoLiveResult(ok=False, event=stored, message="the links were not set: " + "; ".join(problems))
         try:
             stored.event.model_validate({**stored.event.model_dump(), "live": {**stored.event.live, **links}})
         except ValueError as exc:

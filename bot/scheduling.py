@@ -59,6 +59,19 @@ Periodic = tuple[str, float, Callable[[], Awaitable[object]]]  # (job id, second
 LATE = timedelta(minutes=2)  # a reminder later than this says how long is really left, not its step's offset
 
 
+def time_left(post: PlannedPost, event: Event, now: datetime) -> timedelta | None:
+    """What a reminder going out at `now` says of the time left: None when its step's own lead is true (it goes
+    out within LATE after its time), else the real time left to the minute (negative once started), whether it
+    is late after downtime, retried, approved late, or sent early or by hand (`post`). Other kinds say no time
+    left."""
+    if post.kind is not PostKind.REMINDER:
+        return None
+    if not post.manual and timedelta() <= now - post.due_at <= LATE:
+        return None
+    # Minute precision: one rendering serves every target of a reminder going out in the same minute.
+    return timedelta(minutes=round((event.start - now).total_seconds() / 60))
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -380,7 +393,7 @@ class Dispatcher:
             return await self._settle(post, None, Settlement(state=PostState.SKIPPED, reason=reason), base), None
         assert stored is not None
         event = stored.event
-        if not manual and (reason := await self._too_late(post, event, now)):
+        if reason := await self._too_late(post, event, now, manual=manual):
             await self.alerts(f"{post.label} skipped: {reason}")
             return await self._settle(post, None, Settlement(state=PostState.SKIPPED, reason=reason), base), None
         if manual:
@@ -392,12 +405,9 @@ class Dispatcher:
         if post.edits is not None:
             return await self._correct(post, stored, actor, base)
         step = step_of(self.config, post.step_id)
-        late = post.kind is PostKind.REMINDER and now - post.due_at > LATE
         try:
-            left = max(event.start - now, timedelta(minutes=1)) if late else None
-            if left is not None:  # minute precision: one rendering serves every target of a late reminder
-                left = timedelta(minutes=int(left.total_seconds() // 60))
-            rendered = await self.publisher.render_off_loop(stored, post.kind, post.target, step, left)
+            rendered = await self.publisher.render_off_loop(stored, post.kind, post.target, step,
+                                                            time_left(post, event, now))
         except (ConfigError, FitError) as exc:
             message = f"cannot render it: {exc}"
             await self.alerts(f"{post.label} failed: {message}")
@@ -496,11 +506,17 @@ class Dispatcher:
             return f"the event is {stored.event.status.value}"
         return None
 
-    async def _too_late(self, post: PlannedPost, event: Event, now: datetime) -> str | None:
+    async def _too_late(self, post: PlannedPost, event: Event, now: datetime, *, manual: bool = False) -> str | None:
         """Why a due post is no longer worth sending: past its catch-up window, or a later reminder is due too
-        (after downtime, people get the latest reminder, saying how long is really left, not every one)."""
+        (after downtime, people get the latest reminder, saying how long is really left, not every one). What an
+        organiser sends by hand goes out late, except a reminder past its window: it would announce a start that
+        has passed."""
+        if manual and post.kind is not PostKind.REMINDER:
+            return None
         if reason := still_useful(post.catch_up, event.start, event.end, now):
             return f"too late: {reason}"
+        if manual:
+            return None
         if post.kind is PostKind.REMINDER:
             others = await asyncio.to_thread(self.store.posts, post.event_id)
             later = [p for p in others if p.target == post.target and p.kind is PostKind.REMINDER

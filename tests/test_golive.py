@@ -14,11 +14,11 @@ from bot.cli import app
 from bot.config import load_config
 from bot.domain import PostKind, PostState
 from bot.importing import import_events
-from bot.operations import platform_of_link
 from bot.runtime import Runtime
 from bot.storage import Store, open_database
 from bot.storage.chat import ChatStore
 from bot.storage.reminders import ReminderQueue
+from bot.streams import parse_links, platform_of_link
 from tests.conftest import Platforms
 
 START = datetime(2024, 11, 27, 8, 0, tzinfo=UTC)
@@ -132,3 +132,37 @@ def test_the_live_command(workdir: Path) -> None:
     second = runner.invoke(app, ["--config", "config", "live", "russia-dprk-treaty", "--link", STREAM])
     assert second.exit_code == 0 and "had gone out already" in second.output
     assert sorted((workdir / "var" / "outbox").rglob("*live*")) == files
+
+
+def test_one_parser_for_keyed_and_bare_links_keeps_a_query_string_whole() -> None:
+    query = "https://vkvideo.ru/video-1_2?list=ab"
+    assert parse_links([query]) == {"vk": query}  # the CLI's copy once split this at the "=" of its query
+    assert parse_links([f"vk={query}", f"Website={STREAM}"]) == {"vk": query, "website": STREAM}
+    assert parse_links(["https://youtu.be/x1", "  ", "x=https://x.com/i/broadcasts/1"]) == {
+        "youtube": "https://youtu.be/x1", "x": "https://x.com/i/broadcasts/1"}
+
+
+async def test_a_misspelt_key_is_refused_with_the_valid_ones_and_nothing_is_set(
+    database_url: str, platforms: Platforms, workdir: Path
+) -> None:
+    runtime = build(database_url, Clock(START + timedelta(hours=3)))
+    before = runtime.store.record("russia-dprk-treaty")
+    result = await runtime.operations.go_live("russia-dprk-treaty", {"vkk": "https://vkvideo.ru/video-1_2"},
+                                              actor="olga")
+    assert not result.ok
+    assert "'vkk' is not a place to watch (use website, telegram, vk, x, dzen" in result.message
+    assert "did you mean 'vk'?" in result.message
+    after = runtime.store.record("russia-dprk-treaty")
+    assert before is not None and after is not None and after.version == before.version
+    assert "vkk" not in after.event.live
+    ftp = await runtime.operations.go_live("russia-dprk-treaty", {"vk": "ftp://vkvideo.ru/1"}, actor="olga")
+    assert not ftp.ok and "vk: 'ftp://vkvideo.ru/1' is not an http(s) URL" in ftp.message
+    await runtime.aclose()
+
+
+def test_the_live_command_refuses_a_misspelt_key(workdir: Path) -> None:
+    result = CliRunner().invoke(app, ["--config", "config", "live", "russia-dprk-treaty", "--link",
+                                      "vkk=https://vkvideo.ru/video-1_2"], env={"COLUMNS": "300"})
+    assert result.exit_code == 1
+    assert "did you mean 'vk'?" in result.output
+    assert not list((workdir / "var" / "outbox").rglob("*live*"))

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
-from bot.domain import Command, PlannedPost, Platform, PostState, Receipt
+from bot.domain import Command, PlannedPost, Platform, PostKind, PostState, Receipt
 from bot.importing import import_events
+from bot.platforms import visible_text
 from bot.runtime import Runtime
 from bot.storage import Store, open_database
 from bot.storage.repository import Settlement
@@ -80,7 +81,7 @@ async def test_campaign_plays_in_order_once_on_every_platform(database_url: str,
     # Telegram saw announcement, two reminders, live and the two-message summary, in that order.
     texts = sent["telegram"]
     assert "Valdai Club to Discuss Russia-North Korea Treaty" in texts[0] and "Dmitry Kiku" in texts[0]
-    assert "Tomorrow, November 27" in texts[1] and "Starts in an hour" in texts[2]
+    assert "Tomorrow, November 27" in texts[1] and "Starts in an hour" in visible_text(texts[2])
     assert "Live now" in texts[3] and "https://t.me/valdaiclub" in texts[3]
     assert "Article 20" in "".join(texts[4:])
     assert "Прямой эфир" in "".join(platforms.sent()["telegram_ru"])
@@ -430,4 +431,70 @@ async def test_a_late_start_sends_one_reminder_saying_how_long_is_really_left(da
     reminders = [m["text"] for m in platforms.telegram.messages if "⏰" in m["text"]]
     assert len(reminders) == 1
     assert "15 minutes" in reminders[0] and "1 day" not in reminders[0] and "Tomorrow" not in reminders[0]
+    await h.close()
+
+
+def telegram_reminders(platforms: Platforms) -> list[str]:
+    return [m["text"] for m in platforms.telegram.messages if "⏰" in m["text"] or "▶️" in m["text"]]
+
+
+@pytest.mark.parametrize(("before", "said"), [
+    (timedelta(hours=50), "⏰ The day after tomorrow, on Wednesday, November 27, at 11:00 Moscow Time (GMT+3)"),
+    (timedelta(hours=3), '⏰ Starts <tg-time unix="1732694400" format="r">in 3 hours</tg-time>, at 11:00'),
+    (timedelta(minutes=88), '⏰ Starts <tg-time unix="1732694400" format="r">in an hour and a half</tg-time>'),
+])
+async def test_a_reminder_sent_by_hand_says_the_time_really_left(
+    database_url: str, platforms: Platforms, before: timedelta, said: str
+) -> None:
+    # `post EVENT reminder` 50 hours before the start published "⏰ Tomorrow, …" (its step's offset), 3 hours
+    # before "Starts in an hour".
+    h = Harness(database_url, ANNOUNCEMENT - timedelta(days=1))
+    h.now = START - before
+    results = await h.operations.publish("russia-dprk-treaty", PostKind.REMINDER, targets=["telegram"], actor="t")
+    assert [r.result.value for r in results] == ["sent"]
+    (text,) = telegram_reminders(platforms)
+    assert said in (text if "<tg-time" in said else visible_text(text))
+    assert '<tg-time unix="1732694400" format="r">' in text  # each reader's app counts the time left itself
+    await h.close()
+
+
+async def test_a_reminder_retried_late_says_the_time_left_then(database_url: str, platforms: Platforms) -> None:
+    h = Harness(database_url, ANNOUNCEMENT - timedelta(days=1))
+    await h.at(ANNOUNCEMENT)
+    platforms.telegram.fail_method("sendMessage", FakeTelegram.server_error(), times=1)
+    await h.at(START - timedelta(days=1))  # the 1-day reminder fails at its time...
+    post = h.post("reminder-1d", "telegram")
+    assert post.state == "retrying"
+    await h.at(START - timedelta(hours=2, minutes=30))  # ...and the bot is back only 2.5 hours before the start
+    assert h.post("reminder-1d", "telegram").state == "sent"
+    (text,) = telegram_reminders(platforms)
+    assert "in two and a half hours" in text and "Tomorrow" not in text
+    await h.close()
+
+
+async def test_a_reminder_is_not_sent_after_the_start_unless_its_step_says_so(
+    database_url: str, platforms: Platforms
+) -> None:
+    h = Harness(database_url, ANNOUNCEMENT - timedelta(days=1))
+    h.now = START + timedelta(minutes=10)
+    for again in (False, True):  # the campaign's own reminder, then an extra copy
+        (result,) = await h.operations.publish("russia-dprk-treaty", PostKind.REMINDER, targets=["telegram"],
+                                               actor="t", again=again)
+        assert result.result.value == "skipped"
+        assert result.message.endswith("on telegram: skipped: too late: the event had already started")
+    assert telegram_reminders(platforms) == []
+    await h.close()
+
+
+async def test_a_reminder_whose_step_runs_on_says_the_event_has_started(
+    database_url: str, platforms: Platforms, workdir: Path
+) -> None:
+    path = workdir / "config" / "campaign.yaml"
+    path.write_text(path.read_text().replace("at: start - 1h\n    catch_up: before_start",
+                                             "at: start - 1h\n    catch_up: while_running"))
+    h = Harness(database_url, ANNOUNCEMENT - timedelta(days=1))
+    await h.at(START + timedelta(minutes=20))  # down until 20 minutes into the event
+    assert h.post("reminder-1h", "telegram").state == "sent"
+    (text,) = telegram_reminders(platforms)
+    assert '▶️ Under way: it started <tg-time unix="1732694400" format="r">20 minutes ago</tg-time>' in text
     await h.close()

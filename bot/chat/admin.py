@@ -15,7 +15,8 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 from bot.chat.core import Context, Services, reply
 from bot.chat.texts import LANG_NAMES, Raw, esc, t
 from bot.domain import CLAIMABLE, PostKind, PostState
-from bot.operations import Operations, Result, platform_of_link
+from bot.operations import Operations, Result
+from bot.streams import parse_links
 
 log = logging.getLogger("announce_bot.chat.admin")
 
@@ -108,11 +109,7 @@ class Admin:
         if event is None:
             await reply(update, context, t("event_not_found", lang, id=args[0][:64]))
             return
-        links = {}
-        for item in args[1:]:
-            name, sep, url = item.partition("=")
-            name, url = (name.lower(), url) if sep and not name.startswith("http") else (platform_of_link(item), item)
-            links[name] = url
+        links = parse_links(args[1:])
         user = update.effective_user
         result = await ops.go_live(event.id, links, actor=f"telegram:{user.id}" if user else None)
         lines = [esc(result.message[:500])]

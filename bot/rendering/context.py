@@ -151,10 +151,11 @@ def describe(moment: datetime, lang: str) -> When:
 
 class CountdownKind(StrEnum):
     MINUTES = "minutes"  # in 15 minutes
-    HOURS = "hours"  # in an hour, in 3 hours (whole hours only)
+    HOURS = "hours"  # in an hour, in an hour and a half, in 3 hours
     TODAY = "today"
     TOMORROW = "tomorrow"
-    DAYS = "days"  # in 3 days (calendar days)
+    DAYS = "days"  # the day after tomorrow, in 3 days (calendar days)
+    STARTED = "started"  # 10 minutes ago: a post its step lets go out after the start says so
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,58 +166,77 @@ class Countdown:
     phrase: str
 
 
-# CLDR says "in 1 hour", "через 1 час"; people say "in an hour", "через час".
+# CLDR says "in 1 hour", "через 1 час"; people say "in an hour", "через час", and count half hours near the start.
 _ONE = {
-    "en": {"minute": "in a minute", "hour": "in an hour"},
-    "ru": {"minute": "через минуту", "hour": "через час"},
+    "en": {"minute": "in a minute", "hour": "in an hour", "hour-1.5": "in an hour and a half",
+           "hour-2.5": "in two and a half hours"},
+    "ru": {"minute": "через минуту", "hour": "через час", "hour-1.5": "через полтора часа",
+           "hour-2.5": "через два с половиной часа"},
 }
 _DAY_WORDS = {
-    "en": {CountdownKind.TODAY: "today", CountdownKind.TOMORROW: "tomorrow"},
-    "ru": {CountdownKind.TODAY: "сегодня", CountdownKind.TOMORROW: "завтра"},
+    "en": {0: "today", 1: "tomorrow", 2: "the day after tomorrow"},
+    "ru": {0: "сегодня", 1: "завтра", 2: "послезавтра"},
 }
-# Whole hours up to this many are said as hours ("in 3 hours"); beyond, the day is the clearer word.
+# Whole hours up to this many are said as hours ("in 6 hours"); beyond, the day is the clearer word.
 _MAX_HOURS = 12
+# Under this, the time left is said to the nearest half hour ("in an hour and a half"), whatever the minutes:
+# a reminder sent off its step's time (late, by hand) is rarely a whole number of hours before the start.
+_NEAR = timedelta(hours=3)
 
 
-def _relative(amount: int, unit: str, lang: str) -> str:
-    """'in 3 hours', 'через 21 час', 'через 5 минут': CLDR's relative-time forms with their plurals (Babel).
+def _relative(amount: float, unit: str, lang: str) -> str:
+    """'in 3 hours', 'через 21 час', 'через 5 минут', '10 minutes ago': CLDR's relative-time forms with their
+    plurals (Babel); a negative amount is in the past.
 
     Babel picks the largest unit reaching `threshold`; a threshold of `amount` makes it keep the unit chosen
     here (21 days stay "21 days", not "3 weeks") without rounding anything.
     """
-    if amount == 1 and unit in _ONE.get(lang, {}):
-        return _ONE[lang][unit]
+    known = _ONE.get(lang, {})
+    if amount == 1 and unit in known:
+        return known[unit]
+    if amount in (1.5, 2.5) and f"{unit}-{amount}" in known:
+        return known[f"{unit}-{amount}"]
     seconds = {"minute": 60, "hour": 3600, "day": 86400}[unit]
     return str(
         format_timedelta(
-            timedelta(seconds=amount * seconds), threshold=amount, add_direction=True, format="long", locale=lang
+            timedelta(seconds=round(amount) * seconds), threshold=abs(round(amount)) or 1, add_direction=True,
+            format="long", locale=lang
         )
     )
 
 
 def countdown(delta: timedelta, lang: str, start: datetime | None = None) -> Countdown:
-    """What a reminder sent `delta` before `start` says of the time left, for any time left.
+    """What a post sent `delta` before `start` says of the time left, for any time left (negative: started).
 
-    Under an hour in minutes, whole hours (up to 12) in hours; otherwise by the calendar of the event's zone
-    (`start`'s): today, tomorrow, in N days. Without `start` there is no calendar: the nearest hour or day.
+    Under an hour in minutes; under three hours to the nearest half hour; whole hours (up to 12) in hours;
+    otherwise by the calendar of the event's zone (`start`'s): today, tomorrow, the day after tomorrow, in N
+    days. Without `start` there is no calendar: the nearest hour or day.
     """
-    minutes = max(1, round(delta.total_seconds() / 60))
+    minutes = round(delta.total_seconds() / 60)
+    if minutes < 0:
+        ago = -minutes
+        if ago < 60:
+            return Countdown(kind=CountdownKind.STARTED, phrase=_relative(-ago, "minute", lang))
+        return Countdown(kind=CountdownKind.STARTED, phrase=_relative(-round(ago / 60), "hour", lang))
+    minutes = max(1, minutes)
     if minutes < 60:
         return Countdown(kind=CountdownKind.MINUTES, phrase=_relative(minutes, "minute", lang))
     if start is None:  # no calendar to say "tomorrow" by: the nearest whole hour or day
         if minutes < 24 * 60:
             return Countdown(kind=CountdownKind.HOURS, phrase=_relative(round(minutes / 60), "hour", lang))
         return Countdown(kind=CountdownKind.DAYS, phrase=_relative(round(minutes / (24 * 60)), "day", lang))
+    if timedelta(minutes=minutes) < _NEAR:
+        halves = round(minutes / 30) / 2
+        if halves % 1 and f"hour-{halves}" not in _ONE.get(lang, {}):
+            halves = round(minutes / 60)  # a language without its half-hour words: the nearest hour
+        return Countdown(kind=CountdownKind.HOURS, phrase=_relative(halves, "hour", lang))
     hours, rest = divmod(minutes, 60)
     if rest == 0 and hours <= _MAX_HOURS:
         return Countdown(kind=CountdownKind.HOURS, phrase=_relative(hours, "hour", lang))
     days = (start.date() - (start - delta).date()).days
     words = _DAY_WORDS.get(lang, _DAY_WORDS["en"])
-    if days == 0:
-        return Countdown(kind=CountdownKind.TODAY, phrase=words[CountdownKind.TODAY])
-    if days == 1:
-        return Countdown(kind=CountdownKind.TOMORROW, phrase=words[CountdownKind.TOMORROW])
-    return Countdown(kind=CountdownKind.DAYS, phrase=_relative(days, "day", lang))
+    kind = {0: CountdownKind.TODAY, 1: CountdownKind.TOMORROW}.get(days, CountdownKind.DAYS)
+    return Countdown(kind=kind, phrase=words[days] if days in words else _relative(days, "day", lang))
 
 
 def until(delta: timedelta, lang: str, start: datetime | None = None) -> str:

@@ -6,7 +6,7 @@ import html as html_module
 import re
 from bisect import bisect_left
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import accumulate, pairwise
 
 import regex
@@ -111,10 +111,11 @@ def fit(text: str, spec: PlatformSpec, *, first_limit: int | None = None, suffix
     text = strip_clusters(text, html=spec.markup.is_html)
     tail = f"\n\n{suffix}" if suffix else ""
     first = first_limit or spec.max_length
-    if spec.measure(text + tail) <= first:
+    length = spec.measure(text + tail)
+    if length <= first:
         return [text + tail]
     if spec.max_parts <= 1:
-        raise FitError(f"{spec.label}: {spec.measure(text + tail)} > {first} and the platform takes one part only")
+        raise FitError(f"{spec.label}: {length} > {first} and the platform takes one part only")
     # Tags count towards no limit but MAX's, so closing and reopening them changes no other length.
     # Leave room for "12/12" on a line of its own when parts are numbered, and for the suffix.
     reserve = spec.measure(f"\n{spec.max_parts}/{spec.max_parts}") if spec.number_parts else 0
@@ -124,11 +125,23 @@ def fit(text: str, spec: PlatformSpec, *, first_limit: int | None = None, suffix
     def budget(index: int) -> int:
         return (first if index == 0 else spec.max_length) - reserve
 
+    def too_many() -> FitError:
+        # Packing stops as soon as one part too many is needed: what it would take in all is estimated, not
+        # packed, so that a text of any length costs no more than the platform's parts to look at.
+        needed = max(spec.max_parts + 1, -(-length // max(1, spec.max_length - reserve)))
+        return FitError(f"{spec.label}: the post needs {needed} parts of at most {spec.max_length}, "
+                        f"more than the {spec.max_parts} this platform allows; shorten the text")
+
     html = spec.markup.is_html
+    packer = _Packer(budget=budget, measure=spec.measure, html=html, label=spec.label, max_parts=spec.max_parts,
+                     too_many=too_many)
 
     def packed(room: int) -> list[str]:
-        packer = _Packer(budget=lambda index: budget(index) - room, measure=spec.measure, html=html, label=spec.label)
-        found = packer.pack(text, 0, 0)
+        shrunk = replace(packer, budget=lambda index: budget(index) - room)
+        found = shrunk.pack(text, 0, 0)
+        if any(spec.measure(part) > budget(index) - room for index, part in enumerate(found)):
+            # A measure that did not add up across a cut (none we know of): pack again measuring every candidate.
+            found = replace(shrunk, additive=False).pack(text, 0, 0)
         return rebalance(found) if html else found
 
     parts = packed(0)
@@ -146,10 +159,7 @@ def fit(text: str, spec: PlatformSpec, *, first_limit: int | None = None, suffix
             raise FitError(f"{spec.label}: cannot split the post so that each part fits {spec.max_length} "
                            "with the tags it must close and reopen")
     if len(parts) > spec.max_parts:
-        raise FitError(
-            f"{spec.label}: the post needs {len(parts)} parts of at most {spec.max_length}, "
-            f"more than the {spec.max_parts} this platform allows; shorten the text"
-        )
+        raise too_many()
     parts = [part + tail for part in parts]
     if spec.number_parts and len(parts) > 1:
         parts = [f"{part}\n{i}/{len(parts)}" for i, part in enumerate(parts, 1)]
@@ -162,6 +172,14 @@ class _Packer:
     measure: Callable[[str], int]
     html: bool
     label: str
+    max_parts: int
+    too_many: Callable[[], FitError]
+    additive: bool = True  # a part's length is the sum of its pieces' (see `pack`)
+
+    def done_with(self, parts: list[str], done: int) -> None:
+        """Stop at the first part past the platform's maximum: the rest of the text need not be looked at."""
+        if done + len(parts) > self.max_parts:
+            raise self.too_many()
 
     def split(self, text: str, level: int) -> list[str]:
         separator, _ = _LEVELS[level]
@@ -180,31 +198,40 @@ class _Packer:
         """Greedily pack pieces of `text` (split at `level`) into parts; part number i gets `budget(i)`.
 
         `done` counts the parts completed before `text` began, so that nested levels know which part they fill.
+        Each piece is measured once and a part's length is the sum of its pieces' and joiners' lengths: every
+        measure we declare adds up across a cut point (measuring each candidate afresh made X's twitter-text
+        count, ~5 µs a character, grow with the square of the text). `fit` checks the parts it returns.
         """
         if level == len(_LEVELS):
             return self.cut(text, done)
         _, joiner = _LEVELS[level]
+        glue = self.measure(joiner)
         parts: list[str] = []
-        current = ""
+        current, length = "", 0
         for raw in self.split(text, level):
             piece = strip_clusters(raw, leading=joiner != "\n", html=self.html)
             if not piece:
                 continue
+            size = self.measure(piece)
             limit = self.budget(done + len(parts))
-            candidate = f"{current}{joiner}{piece}" if current else piece
-            if self.measure(candidate) <= limit:
-                current = candidate
-                continue
+            if current:
+                joined = f"{current}{joiner}{piece}"
+                total = length + glue + size if self.additive else self.measure(joined)
+                if total <= limit:
+                    current, length = joined, total
+                    continue
             if current:
                 parts.append(current)
-                current = ""
+                self.done_with(parts, done)
                 limit = self.budget(done + len(parts))
-            if self.measure(piece) <= limit:
-                current = piece
+            if size <= limit:
+                current, length = piece, size
             else:
                 smaller = self.pack(piece, level + 1, done + len(parts))
                 parts.extend(smaller[:-1])
+                self.done_with(parts, done)
                 current = smaller[-1]
+                length = self.measure(current)
         if current:
             parts.append(current)
         return parts
@@ -216,12 +243,19 @@ class _Packer:
         atoms = [word[start:end] for start, end in pairwise(points)]
         parts: list[str] = []
         while atoms:
-            # The longest prefix within the budget, found by bisection: measuring is the costly part.
-            low, high = 1, len(atoms)
             limit = self.budget(done + len(parts))
+
+            def fits(count: int) -> bool:
+                return self.measure("".join(atoms[:count])) <= limit  # noqa: B023 - used within this iteration
+            # The longest prefix within the budget: galloping, then bisection, so that what is measured depends
+            # on the size of a part, not of the word (measuring is the costly part).
+            low, high = 1, 2
+            while high <= len(atoms) and fits(high):
+                low, high = high, high * 2
+            high = min(high, len(atoms) + 1) - 1
             while low < high:
                 middle = (low + high + 1) // 2
-                if self.measure("".join(atoms[:middle])) <= limit:
+                if fits(middle):
                     low = middle
                 else:
                     high = middle - 1
@@ -234,6 +268,7 @@ class _Packer:
             # A cut next to a line break (the word was cut only because no separator was a cut point).
             if part := strip_clusters("".join(atoms[:low]), html=self.html):
                 parts.append(part)
+                self.done_with(parts, done)
             atoms = atoms[low:]
         return parts
 

@@ -14,6 +14,9 @@ TELEGRAM_TAGS: dict[str, frozenset[str]] = {
     "span": frozenset({"class"}),
     "tg-spoiler": frozenset(),
     "tg-emoji": frozenset({"emoji-id"}),
+    # A date_time entity (Bot API 9.5): each reader's app shows the moment in their own zone, or with format "r"
+    # as the time left from when they read it.
+    "tg-time": frozenset({"unix", "format"}),
     "pre": frozenset(),
     "blockquote": frozenset({"expandable"}),
 }

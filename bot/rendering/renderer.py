@@ -43,6 +43,15 @@ class Destination:
     link_placement: LinkPlacement | None = None
 
 
+def _capitalize_first(value: str) -> str:
+    """The first letter a reader sees in capitals, past any tag it starts with (`until` in a <tg-time>)."""
+    at = 0
+    while value.startswith("<", at) and (end := value.find(">", at)) != -1:
+        at = end + 1
+    shown = value[:at] + value[at : at + 1].upper() + value[at + 1 :]
+    return Safe(shown) if isinstance(value, Safe) else shown
+
+
 def _html_filters() -> dict[str, Any]:
     return {
         "b": lambda value: Safe("<b>{}</b>").format(value),
@@ -70,7 +79,7 @@ def _environment(templates_dir: Path, markup: Markup) -> SandboxedEnvironment:
         # of every template file on every render.
         auto_reload=False,
     )
-    env.filters["capitalize_first"] = lambda value: value[:1].upper() + value[1:]
+    env.filters["capitalize_first"] = _capitalize_first
     if markup.is_html:
         env.filters.update(_html_filters())
         env.globals["link"] = _html_link
@@ -130,14 +139,14 @@ class Renderer:
         view_title = event_view.title
         # `before_start` is the time left when the post goes out: the step's lead for a reminder on time, the
         # real `event.start - now` for one that goes out late.
-        left = countdown(before_start, destination.lang, event.start) if before_start else None
+        left = countdown(before_start, destination.lang, event.start) if before_start is not None else None
         context = {
             "event": event_view,
             "kind": kind.value,
             "platform": destination.platform.value,
             "lang": destination.lang,
             "countdown": left,
-            "until": left.phrase if left else "",
+            "until": _ticking(left.phrase, event, spec) if left else "",
             # The link the post is about (the stream when live, else the event's page), or "".
             "post_link": _primary_link(event, kind, destination.platform) or "",
             # The broadcast is on (the announcement as edited at go-live): no promise of links to come.
@@ -225,6 +234,15 @@ class Renderer:
         if spec.markup is Markup.MAX_HTML:
             return max_html_problems(text)
         return []
+
+
+def _ticking(phrase: str, event: Event, spec: PlatformSpec) -> str:
+    """The time left as the platform can keep it true: on Telegram a date_time entity with relative format, which
+    each reader's app counts from when they read it ("in 3 hours", then "in 2 hours"); `phrase` is what apps
+    without it show. Elsewhere the phrase, true when the post goes out."""
+    if spec.markup is not Markup.TELEGRAM_HTML:
+        return phrase
+    return Safe('<tg-time unix="{}" format="r">{}</tg-time>').format(int(event.start.timestamp()), phrase)
 
 
 def _primary_link(event: Event, kind: PostKind, platform: Platform) -> str | None:

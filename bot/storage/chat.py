@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.domain import Event
+from bot.domain import STORED, Event
 from bot.storage.tables import EventRow, SubscriberRow, SubscriptionRow, utcnow
 
 
@@ -53,7 +53,7 @@ class ChatStore:
         cached = self._events.get(row.id)
         if cached is not None and cached[0] == row.content_hash:
             return cached[1]
-        event = Event.model_validate(row.data)
+        event = Event.model_validate(row.data, context=STORED)
         self._events[row.id] = (row.content_hash, event)
         return event
 

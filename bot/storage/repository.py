@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.domain import (
     CLAIMABLE,
     COMMANDS,
+    STORED,
     Approval,
     CatchUp,
     Command,
@@ -92,9 +93,9 @@ def delivery(row: DeliveryRow) -> Delivery:
 
 def stored_event(row: EventRow, event: Event | None = None) -> StoredEvent:
     return StoredEvent(
-        event=event or Event.model_validate(row.data), origin=EventOrigin(row.origin or EventOrigin.FILE),
-        source=row.source or "", version=row.content_hash, withdrawn=row.withdrawn, created_at=row.created_at,
-        updated_at=row.updated_at,
+        event=event or Event.model_validate(row.data, context=STORED),
+        origin=EventOrigin(row.origin or EventOrigin.FILE), source=row.source or "", version=row.content_hash,
+        withdrawn=row.withdrawn, created_at=row.created_at, updated_at=row.updated_at,
     )
 
 
@@ -113,7 +114,7 @@ class Store:
     def _event(self, row: EventRow) -> StoredEvent:
         cached = self._parsed.get(row.id)
         if cached is None or cached[0] != row.content_hash:
-            cached = (row.content_hash, Event.model_validate(row.data))
+            cached = (row.content_hash, Event.model_validate(row.data, context=STORED))
             self._parsed[row.id] = cached
         return stored_event(row, cached[1])
 
@@ -259,7 +260,7 @@ class Store:
                 return None
             overlay = {**(row.live_links or {}), **links}
             data = {**row.data, "live": {**row.data.get("live", {}), **overlay}}
-            event = Event.model_validate(data)
+            event = Event.model_validate(data, context=STORED)
             digest = content_hash(event)
             if digest != row.content_hash or overlay != row.live_links:
                 row.live_links, row.data, row.content_hash, row.updated_at = overlay, event.model_dump(mode="json"), \

@@ -31,7 +31,7 @@ from bot.rendering.renderer import Renderer
 TELEGRAM_TO_HTML: dict[str, str] = {
     "b": "b", "strong": "strong", "i": "i", "em": "em", "u": "u", "ins": "u", "s": "s", "strike": "s", "del": "s",
     "code": "code", "pre": "pre", "blockquote": "blockquote", "a": "a", "span": "span", "tg-spoiler": "span",
-    "tg-emoji": "span",
+    "tg-emoji": "span", "tg-time": "span",
 }
 DZEN_TO_HTML: dict[str, str] = {tag: tag for tag in DZEN_TAGS}
 # MAX's tags (its schema's "HTML support"); a header is drawn as a strong line of the message, as MAX shows it.

@@ -121,4 +121,8 @@ async def test_golive_sets_the_stream_links(say: Say, chat_store: Store) -> None
     assert event.live["vk"] == "https://vkvideo.ru/video-1_2" and event.live["website"] == "https://valdaiclub.com/live"
     (bad,) = await say(ADMIN, f"/golive {REF} x=nonsense")
     assert "the links were not set" in visible_text(bad["text"])
+    (typo,) = await say(ADMIN, f"/golive {REF} vkk=https://vkvideo.ru/video-1_3?list=ab")
+    assert "did you mean 'vk'?" in visible_text(typo["text"])
+    stored = chat_store.event(REF)
+    assert stored is not None and "vkk" not in stored.live and stored.live["vk"] == "https://vkvideo.ru/video-1_2"
 

@@ -185,3 +185,20 @@ def test_the_file_cache_reports_a_broken_file_every_time_and_forgets_removed_one
     assert files.events == {} and files.broken == {bad}
     with pytest.raises(ConfigError, match="cannot read the file"):
         cache.load(good)
+
+
+def test_each_text_field_has_a_bound_named_with_the_file_and_the_field(tmp_path: Path) -> None:
+    # A 100 kB title was accepted, and opening its event page stalled the whole process for 14 minutes.
+    text = reference_text().replace("title:\n  en: Valdai Club to Discuss", "title:\n  en: " + "Very " * 4_000 +
+                                    "Valdai Club to Discuss", 1)
+    assert text != reference_text()
+    message = error_of(write(tmp_path / "events" / "long.yaml", text))
+    assert "long.yaml: line 14, title: at most 300 characters; this one has 20,048: shorten it" in message
+
+
+def test_a_description_within_its_bound_is_read() -> None:
+    from bot.domain import TEXT_LIMITS
+
+    assert TEXT_LIMITS["description"] == 20_000
+    event = load_event(REFERENCE_EVENT_FILE)
+    assert isinstance(event.description, dict) and len(event.description["en"]) < TEXT_LIMITS["description"]

@@ -2,7 +2,9 @@
 
 core.telegram.org/bots/api#formatting-options and #html-style:
 - only these tags: b, strong, i, em, u, ins, s, strike, del, span class="tg-spoiler", tg-spoiler, a href,
-  tg-emoji emoji-id, code, pre (with code class="language-..." inside), blockquote [expandable];
+  tg-emoji emoji-id, tg-time unix [format] (a date_time entity: format "r" for relative time, or letters
+  for the weekday, the short or long date and the short or long time: "w", "d"/"D", "t"/"T"), code,
+  pre (with code class="language-..." inside), blockquote [expandable];
 - every <, > and & that is not part of a tag or an entity must be escaped; all numeric entities are
   supported, and of the named ones only &lt; &gt; &amp; &quot;;
 - entities nest only so: bold, italic, underline, strikethrough and spoiler may contain and be part of any
@@ -17,7 +19,8 @@ import re
 from dataclasses import dataclass
 
 FORMATTING = frozenset({"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "tg-spoiler", "span"})
-OTHER = frozenset({"a", "tg-emoji", "code", "pre", "blockquote"})
+OTHER = frozenset({"a", "tg-emoji", "tg-time", "code", "pre", "blockquote"})
+_TIME_FORMAT = re.compile(r"^(r|w?[dD]?[tT]?)$")
 NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)((?:\s+[A-Za-z-]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'>]+))?)*)\s*>")
@@ -81,7 +84,7 @@ def _open(stack: list[_Open], tag: str, attributes: dict[str, str | None], offse
         raise MarkupError(f'Unsupported start tag "{tag}" at byte offset {offset}')
     allowed: dict[str, frozenset[str]] = {
         "a": frozenset({"href"}), "span": frozenset({"class"}), "tg-emoji": frozenset({"emoji-id"}),
-        "code": frozenset({"class"}), "blockquote": frozenset({"expandable"}),
+        "code": frozenset({"class"}), "blockquote": frozenset({"expandable"}), "tg-time": frozenset({"unix", "format"}),
     }
     for name in attributes:
         if name not in allowed.get(tag, frozenset()):
@@ -92,6 +95,9 @@ def _open(stack: list[_Open], tag: str, attributes: dict[str, str | None], offse
         raise MarkupError(f'Tag "a" must have a non-empty href at byte offset {offset}')
     if tag == "tg-emoji" and not (attributes.get("emoji-id") or "").isdigit():
         raise MarkupError(f'Tag "tg-emoji" must have a numeric emoji-id at byte offset {offset}')
+    if tag == "tg-time" and (not (attributes.get("unix") or "").isdigit()
+                             or not _TIME_FORMAT.match(attributes.get("format") or "")):
+        raise MarkupError(f'Tag "tg-time" must have a numeric unix time and a valid format at byte offset {offset}')
     inside = [open_.tag for open_ in stack]
     if tag == "code" and "class" in attributes and (
         not inside or inside[-1] != "pre" or not str(attributes["class"]).startswith("language-")

@@ -122,8 +122,18 @@ START = datetime(2024, 11, 27, 11, 0, tzinfo=MOSCOW)  # the reference event, a W
          "⏰ Начало через 3 часа, в 11:00 по московскому времени"),
         (timedelta(hours=5), "⏰ Starts in 5 hours, at 11:00 Moscow Time (GMT+3)",
          "⏰ Начало через 5 часов, в 11:00 по московскому времени"),
-        (timedelta(hours=2, minutes=30), "⏰ Today at 11:00 Moscow Time (GMT+3)",
+        (timedelta(hours=1, minutes=28), "⏰ Starts in an hour and a half, at 11:00 Moscow Time (GMT+3)",
+         "⏰ Начало через полтора часа, в 11:00 по московскому времени"),
+        (timedelta(hours=2, minutes=30), "⏰ Starts in two and a half hours, at 11:00 Moscow Time (GMT+3)",
+         "⏰ Начало через два с половиной часа, в 11:00 по московскому времени"),
+        (timedelta(hours=2, minutes=50), "⏰ Starts in 3 hours, at 11:00 Moscow Time (GMT+3)",
+         "⏰ Начало через 3 часа, в 11:00 по московскому времени"),
+        (timedelta(hours=7, minutes=10), "⏰ Today at 11:00 Moscow Time (GMT+3)",
          "⏰ Сегодня в 11:00 по московскому времени"),
+        (timedelta(hours=50), "⏰ The day after tomorrow, on Wednesday, November 27, at 11:00 Moscow Time (GMT+3)",
+         "⏰ Послезавтра, 27 ноября, в 11:00 по московскому времени"),
+        (timedelta(minutes=-10), "▶️ Under way: it started 10 minutes ago, at 11:00 Moscow Time (GMT+3)",
+         "▶️ Уже идёт: началось 10 минут назад, в 11:00 по московскому времени"),
         (timedelta(days=1), "⏰ Tomorrow, November 27, at 11:00 Moscow Time (GMT+3)",
          "⏰ Завтра, 27 ноября, в 11:00 по московскому времени"),
         (timedelta(hours=14), "⏰ Tomorrow, November 27, at 11:00 Moscow Time (GMT+3)",
@@ -149,7 +159,10 @@ def test_a_reminder_says_how_long_is_really_left(
         (timedelta(minutes=15), "⏰ Starts in 15 minutes: ", "⏰ Начало через 15 минут: "),
         (timedelta(hours=1), "⏰ Starts in an hour: ", "⏰ Начало через час: "),
         (timedelta(days=1), "⏰ Tomorrow: ", "⏰ Завтра: "),
-        (timedelta(hours=2, minutes=30), "⏰ Today: ", "⏰ Сегодня: "),
+        (timedelta(hours=2, minutes=30), "⏰ Starts in two and a half hours: ",
+         "⏰ Начало через два с половиной часа: "),
+        (timedelta(hours=7, minutes=10), "⏰ Today: ", "⏰ Сегодня: "),
+        (timedelta(minutes=-5), "▶️ Under way since 11:00: ", "▶️ Уже идёт, с 11:00: "),
     ],
 )
 def test_the_x_reminder_leads_with_the_time_left(
@@ -177,10 +190,12 @@ def test_hours_take_their_plural_from_cldr(hours: int, en: str, ru: str) -> None
 
 def test_the_calendar_of_the_event_decides_today_and_tomorrow() -> None:
     late_evening = datetime(2024, 11, 27, 0, 30, tzinfo=MOSCOW)
-    assert countdown(timedelta(hours=1, minutes=10), "en", late_evening).kind is CountdownKind.TOMORROW
+    assert countdown(timedelta(hours=3, minutes=10), "en", late_evening).kind is CountdownKind.TOMORROW
+    assert countdown(timedelta(hours=1, minutes=10), "en", late_evening).phrase == "in an hour"
     assert countdown(timedelta(minutes=50), "en", late_evening).phrase == "in 50 minutes"
     assert countdown(timedelta(hours=10, minutes=5), "ru", START).phrase == "сегодня"
-    assert countdown(timedelta(days=2, hours=1), "ru", START).phrase == "через 2 дня"
+    assert countdown(timedelta(days=2, hours=1), "ru", START).phrase == "послезавтра"
+    assert countdown(timedelta(days=3, hours=1), "ru", START).phrase == "через 3 дня"
 
 
 # --- agreement and the minimal event ----------------------------------------------------------------------

@@ -346,3 +346,54 @@ def test_one_character_longer_than_a_message_is_a_fit_error_naming_the_platform(
     zalgo = "a" + "\u0301" * 300  # one cluster of 301 code points, 301 weighted on X
     with pytest.raises(FitError, match=r"X: one character .* cannot be split"):
         fit(f"before {zalgo} after", X)
+
+
+# --- cost: what fitting measures grows with the text, not with its square ----------------------------------
+
+
+def counting(spec: PlatformSpec) -> tuple[PlatformSpec, list[int]]:
+    """`spec` whose measure records how many characters it was given each time."""
+    seen: list[int] = []
+
+    def measure(text: str) -> int:
+        seen.append(len(text))
+        return spec.measure(text)
+
+    return dataclasses.replace(spec, measure=measure), seen
+
+
+@pytest.mark.parametrize("spec", [TELEGRAM, VK, X], ids=lambda s: s.label)
+@pytest.mark.parametrize("shape", ["words", "sentences"])
+def test_fitting_measures_a_bounded_multiple_of_the_text(spec: PlatformSpec, shape: str) -> None:
+    # A 20,000-character title took 55 s to preview: twitter-text (~5 µs a character) ran once per candidate cut.
+    for size in (2_000, 20_000):
+        text = "word " * (size // 5) if shape == "words" else "".join(sentence(i) + " " for i in range(size // 62))
+        measured, seen = counting(spec)
+        try:
+            parts = fit(text, measured)
+        except FitError as exc:
+            assert "more than the" in str(exc)
+        else:
+            assert all(spec.measure(part) <= spec.max_length for part in parts)
+        # Each level of splitting looks at the text about once; a part's candidates are not measured afresh.
+        assert sum(seen) <= 12 * len(text), (size, shape, sum(seen))
+
+
+@pytest.mark.parametrize("spec", [TELEGRAM, VK, X], ids=lambda s: s.label)
+def test_cutting_one_long_word_measures_what_the_parts_hold_not_the_whole_word(spec: PlatformSpec) -> None:
+    word = "x" * 100_000
+    measured, seen = counting(spec)
+    with pytest.raises(FitError, match="more than the"):
+        fit(word, measured)
+    # Galloping then bisection per part: a few times a part's size for each part the platform allows (bisecting
+    # over the whole word measured half of it at every step, for every one of its 25 Telegram messages).
+    assert sum(seen) <= 6 * len(word) + 30 * spec.max_length * (spec.max_parts + 1), sum(seen)
+
+
+def test_a_text_needing_too_many_parts_is_refused_after_looking_at_the_parts_it_could_fill() -> None:
+    text = "word " * 20_000  # 100,000 characters: 365 tweets
+    measured, seen = counting(X)
+    with pytest.raises(FitError, match=r"needs \d+ parts of at most 280, more than the 12"):
+        fit(text, measured)
+    # The whole text is measured at each level once; past the 13th tweet nothing more of it is packed.
+    assert len(seen) < 13 * 280 // 5 * 2

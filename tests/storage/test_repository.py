@@ -24,7 +24,7 @@ from bot.planning import plan
 from bot.storage import Claims, Store, SyncResult
 from bot.storage.database import alembic_config, create, migrate
 from bot.storage.repository import Settlement
-from bot.storage.tables import PlannedPostRow
+from bot.storage.tables import EventRow, PlannedPostRow
 from tests.conftest import CONFIG_DIR
 
 CONFIG = load_config(CONFIG_DIR)
@@ -236,3 +236,17 @@ def test_migrations_are_idempotent(database_url: str) -> None:
         version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
     head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
     assert version == head
+
+
+def test_an_event_stored_before_a_text_bound_existed_is_read_back_as_it_was(store: Store, reference_event: Event
+                                                                             ) -> None:
+    sync(store, reference_event)
+    long_title = {"en": "Very " * 100 + "long", "ru": "Очень длинное"}  # 504 characters: over today's 300
+    with store.sessions.begin() as session:
+        row = session.get(EventRow, reference_event.id)
+        assert row is not None
+        row.data = {**row.data, "title": long_title}
+        row.content_hash = "older"
+    stored = store.record(reference_event.id)
+    assert stored is not None and stored.event.title == long_title
+    assert [e.id for e in store.events()] == [reference_event.id]

@@ -22,6 +22,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from bot.chat import ChatBot, chat_bot
 from bot.delivery import render_post
 from bot.domain import Approval, PlannedPost, PostKind, PostState
+from bot.platforms import visible_text
 from bot.runtime import Runtime
 from tests.chat.conftest import buttons
 from tests.fakes.telegram import FakeTelegram, User
@@ -250,7 +251,7 @@ def test_the_organisers_day_duplicate_approve_go_live(day: tuple[Served, Site], 
     assert announcement["text"] == f"{again}\n\n{teaser}"
     assert announcement.get("edits") == 1  # pointed at the stream once, by the live post
     assert [m.get("edits") for m in (reminder_1d, reminder_1h, live)] == [None, None, None]
-    assert "Tomorrow" in reminder_1d["text"] and "Starts in an hour" in reminder_1h["text"]
+    assert "Tomorrow" in reminder_1d["text"] and "Starts in an hour" in visible_text(reminder_1h["text"])
     assert "Live now" in live["text"] and STREAM in live["text"]
     assert fake.pinned == [announcement["message_id"]]
     assert calls_to(fake, CHANNEL) == {"sendMessage": 4, "editMessageText": 1, "pinChatMessage": 1}
