@@ -79,6 +79,7 @@ class Platform(StrEnum):
     VK = "vk"
     X = "x"
     DZEN = "dzen"
+    MAX = "max"
 
 
 class EventStatus(StrEnum):

@@ -18,6 +18,7 @@ class Markup(StrEnum):
     TELEGRAM_HTML = "telegram_html"  # Telegram's HTML parse mode: a handful of tags, newlines as breaks
     TEXT = "text"  # plain text (VK, X): nothing escaped, or they would publish '&amp;'
     DZEN_HTML = "dzen_html"  # article HTML for Dzen's RSS import (`content:encoded`)
+    MAX_HTML = "max_html"  # MAX's `format: "html"`: a handful of tags (others are stripped), newlines as breaks
 
     @property
     def is_html(self) -> bool:
@@ -57,6 +58,12 @@ def telegram_length(markup: str) -> int:
     return utf16_units(visible_text(markup))
 
 
+def markup_units(markup: str) -> int:
+    # MAX checks `text` as sent, tags and entities included ('<b>' counts 3, '&amp;' 5), in UTF-16 code units
+    # (its schema's maxLength; counting UTF-16 units is the stricter reading where the two differ).
+    return utf16_units(markup)
+
+
 def x_weighted_length(text: str) -> int:
     # X's own weighting (URLs 23, CJK and emoji 2) as implemented by twitter-text.
     return int(parse_tweet(text).weightedLength)
@@ -89,6 +96,10 @@ class PlatformSpec:
     # Where links go when the target does not say: None lets the templates place them (the platform charges
     # nothing per link); otherwise the renderer places them, and the platform's templates write none.
     link_placement: LinkPlacement | None = None
+
+    # True when the markup's tags count towards `max_length` (MAX): splitting then leaves room for the tags it
+    # closes at the end of a part and reopens at the start of the next.
+    tags_count: bool = False
 
     def fits(self, text: str) -> bool:
         return self.measure(text) <= self.max_length
@@ -152,4 +163,18 @@ DZEN = PlatformSpec(
     measure=lambda text: len(visible_text(text)),
 )
 
-SPECS: dict[Platform, PlatformSpec] = {spec.platform: spec for spec in (TELEGRAM, VK, X, DZEN)}
+MAX = PlatformSpec(
+    platform=Platform.MAX,
+    label="MAX",
+    markup=Markup.MAX_HTML,
+    # MAX Bot API schema (max-messenger/api-schema, NewMessageBody.text): "maxLength: 4000", the text as sent.
+    # An image is an attachment of the same message, so its text has no shorter caption limit.
+    max_length=4000,
+    measure=markup_units,
+    tags_count=True,
+    max_parts=5,
+    # dev.max.ru: about 30 requests a second per bot; no per-chat limit is published.
+    windows=((30, 1.0),),
+)
+
+SPECS: dict[Platform, PlatformSpec] = {spec.platform: spec for spec in (TELEGRAM, VK, X, DZEN, MAX)}

@@ -17,6 +17,7 @@ REGISTRY: dict[Platform, str] = {
     Platform.VK: "bot.adapters.vk:VkAdapter",
     Platform.X: "bot.adapters.x:XAdapter",
     Platform.DZEN: "bot.adapters.dzen:DzenAdapter",
+    Platform.MAX: "bot.adapters.max:MaxAdapter",
 }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import warnings
 from collections.abc import Awaitable, Callable
@@ -26,7 +25,7 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.abc import Adapter, PartLog, send_parts
-from bot.adapters.transport import causes, http_error, network_error, transport_failure
+from bot.adapters.transport import causes, http_error, json_object, network_error, transport_failure
 from bot.config.settings import TelegramTarget
 from bot.domain import Receipt, RenderedPost
 from bot.errors import (
@@ -64,19 +63,11 @@ class _StatusRequest(HTTPXRequest):
         code, payload = await super().do_request(*args, **kwargs)
         if 200 <= code <= 299 or code in _PTB_MAPS:
             return code, payload
-        answer = _json_object(payload)
+        answer = json_object(payload)
         parameters = answer.get("parameters") if isinstance(answer.get("parameters"), dict) else {}
         if parameters and (parameters.get("retry_after") or parameters.get("migrate_to_chat_id")):
             return code, payload  # PTB raises RetryAfter or ChatMigrated from these
         raise _HttpStatus(code, str(answer.get("description") or "no description"))
-
-
-def _json_object(payload: bytes) -> dict[str, Any]:
-    try:
-        answer = json.loads(payload)
-    except ValueError:
-        return {}
-    return answer if isinstance(answer, dict) else {}
 
 
 class TelegramAdapter(Adapter):

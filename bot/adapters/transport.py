@@ -4,10 +4,12 @@ every platform shares (429, 5xx), in the bot's own errors."""
 from __future__ import annotations
 
 import http.client
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from enum import Enum
+from typing import Any
 
 import httpx
 import requests
@@ -154,3 +156,12 @@ def retry_after_header(value: str | None, now: float) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, moment.timestamp() - now)
+
+
+def json_object(payload: bytes) -> dict[str, Any]:
+    """An answer's JSON object, or {} when it is not one (a proxy's HTML page, a truncated body)."""
+    try:
+        answer = json.loads(payload)
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}

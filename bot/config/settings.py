@@ -159,7 +159,23 @@ class DzenTarget(_TargetBase):
         return self.route == "rss" or self.secret("token") is not None
 
 
-Target = Annotated[TelegramTarget | VkTarget | XTarget | DzenTarget, Field(discriminator="platform")]
+class MaxTarget(_TargetBase):
+    """A MAX channel or chat the bot administers (dev.max.ru): its numeric id and the bot's token."""
+
+    platform: Literal[Platform.MAX]
+    chat_id: str = Field(pattern=r"^-?[0-9]{1,19}$", description="the channel's numeric id, as MAX gives it")
+    api_base_url: Url | None = Field(default="https://platform-api2.max.ru", description="MAX's Bot API host")
+    # platform-api2.max.ru's certificate chains to the Russian Ministry of Digital Development's root CA, which
+    # most systems do not trust: a PEM file with it is trusted for this target on top of the system's roots.
+    ca_file: SecretFile | None = Field(default=None, description="a PEM file of extra CAs to trust (the Russian "
+                                                                 "Trusted Root CA)")
+    token: SecretStr | None = None
+    token_file: SecretFile | None = None
+    pin_live: bool = False
+    secret_fields: ClassVar[tuple[str, ...]] = ("token",)
+
+
+Target = Annotated[TelegramTarget | VkTarget | XTarget | DzenTarget | MaxTarget, Field(discriminator="platform")]
 
 SECRET_KEYS = frozenset(
     {"token", "consumer_key", "consumer_secret", "access_token", "access_token_secret", "password", "secret",

@@ -116,7 +116,7 @@ def fit(text: str, spec: PlatformSpec, *, first_limit: int | None = None, suffix
         return [text + tail]
     if spec.max_parts <= 1:
         raise FitError(f"{spec.label}: {length} > {first} and the platform takes one part only")
-    # Tags do not count towards any limit we declare, so closing and reopening them changes no length.
+    # Tags count towards no limit but MAX's, so closing and reopening them changes no other length.
     # Leave room for "12/12" on a line of its own when parts are numbered, and for the suffix.
     reserve = spec.measure(f"\n{spec.max_parts}/{spec.max_parts}") if spec.number_parts else 0
     if tail:
@@ -135,12 +135,29 @@ def fit(text: str, spec: PlatformSpec, *, first_limit: int | None = None, suffix
     html = spec.markup.is_html
     packer = _Packer(budget=budget, measure=spec.measure, html=html, label=spec.label, max_parts=spec.max_parts,
                      too_many=too_many)
-    parts = packer.pack(text, 0, 0)
-    if any(spec.measure(part) > budget(index) for index, part in enumerate(parts)):
-        # A measure that did not add up across a cut (none we know of): pack again measuring every candidate.
-        parts = replace(packer, additive=False).pack(text, 0, 0)
-    if html:
-        parts = rebalance(parts)
+
+    def packed(room: int) -> list[str]:
+        shrunk = replace(packer, budget=lambda index: budget(index) - room)
+        found = shrunk.pack(text, 0, 0)
+        if any(spec.measure(part) > budget(index) - room for index, part in enumerate(found)):
+            # A measure that did not add up across a cut (none we know of): pack again measuring every candidate.
+            found = replace(shrunk, additive=False).pack(text, 0, 0)
+        return rebalance(found) if html else found
+
+    parts = packed(0)
+    if spec.tags_count:
+        # Where tags count (MAX), the tags closed at the end of a part and reopened at the start of the next take
+        # room too: pack again with that much less, until every part fits with them.
+        room = 0
+        for _ in range(8):
+            over = max(spec.measure(part) - budget(index) for index, part in enumerate(parts))
+            if over <= 0:
+                break
+            room += over
+            parts = packed(room)
+        else:
+            raise FitError(f"{spec.label}: cannot split the post so that each part fits {spec.max_length} "
+                           "with the tags it must close and reopen")
     if len(parts) > spec.max_parts:
         raise too_many()
     parts = [part + tail for part in parts]

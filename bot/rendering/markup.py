@@ -1,4 +1,4 @@
-"""Checks that HTML is what Telegram or Dzen accept, and turns a rendered post into Dzen article HTML."""
+"""Checks that HTML is what Telegram, MAX or Dzen accept, and turns a rendered post into Dzen article HTML."""
 
 from __future__ import annotations
 
@@ -28,6 +28,12 @@ DZEN_TAGS: dict[str, frozenset[str]] = {
     "img": frozenset({"src", "alt"}),
     "figure": frozenset(),
     "figcaption": frozenset(),
+}
+# MAX Bot API schema (max-messenger/api-schema), "HTML support": only these tags; all others are stripped.
+MAX_TAGS: dict[str, frozenset[str]] = {
+    **{tag: frozenset() for tag in ("b", "strong", "i", "em", "del", "s", "ins", "u", "pre", "code", "mark",
+                                    "blockquote", "h1")},
+    "a": frozenset({"href"}),
 }
 _VOID = frozenset({"img"})
 _TELEGRAM_ENTITIES = frozenset({"lt", "gt", "amp", "quot"})
@@ -101,6 +107,11 @@ def _check(text: str, allowed: dict[str, frozenset[str]], entities: frozenset[st
 def telegram_html_problems(text: str) -> list[str]:
     """Why Telegram would refuse `text` in HTML parse mode; empty when it is valid."""
     return _check(text, TELEGRAM_TAGS, _TELEGRAM_ENTITIES)
+
+
+def max_html_problems(text: str) -> list[str]:
+    """Why MAX would not show `text` as written in `format: "html"` (it strips unknown tags); empty when valid."""
+    return _check(text, MAX_TAGS, _TELEGRAM_ENTITIES)
 
 
 def dzen_html_problems(text: str) -> list[str]:

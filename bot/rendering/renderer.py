@@ -25,7 +25,7 @@ from bot.errors import ConfigError, FitError
 from bot.platforms import SPECS, LinkPlacement, Markup, PlatformSpec
 from bot.rendering.context import countdown, view
 from bot.rendering.fitting import fit
-from bot.rendering.markup import dzen_html_problems, telegram_html_problems, to_dzen_html
+from bot.rendering.markup import dzen_html_problems, max_html_problems, telegram_html_problems, to_dzen_html
 from bot.summaries import synopsis
 
 
@@ -231,6 +231,8 @@ class Renderer:
             return telegram_html_problems(text)
         if spec.markup is Markup.DZEN_HTML:
             return dzen_html_problems(text)
+        if spec.markup is Markup.MAX_HTML:
+            return max_html_problems(text)
         return []
 
 

@@ -17,7 +17,14 @@ from bot.domain import Event, Platform, PostKind, RenderedPost, Step
 from bot.errors import ConfigError, FitError
 from bot.platforms import SPECS
 from bot.platforms import Markup as PostMarkup
-from bot.rendering.markup import DZEN_TAGS, TELEGRAM_TAGS, dzen_html_problems, telegram_html_problems
+from bot.rendering.markup import (
+    DZEN_TAGS,
+    MAX_TAGS,
+    TELEGRAM_TAGS,
+    dzen_html_problems,
+    max_html_problems,
+    telegram_html_problems,
+)
 from bot.rendering.renderer import Renderer
 
 # How each tag Telegram knows is drawn in the page (Telegram's own markup is not HTML a browser should trust).
@@ -27,6 +34,11 @@ TELEGRAM_TO_HTML: dict[str, str] = {
     "tg-emoji": "span", "tg-time": "span",
 }
 DZEN_TO_HTML: dict[str, str] = {tag: tag for tag in DZEN_TAGS}
+# MAX's tags (its schema's "HTML support"); a header is drawn as a strong line of the message, as MAX shows it.
+MAX_TO_HTML: dict[str, str] = {
+    "b": "b", "strong": "strong", "i": "i", "em": "em", "u": "u", "ins": "u", "s": "s", "del": "s", "code": "code",
+    "pre": "pre", "blockquote": "blockquote", "a": "a", "mark": "mark", "h1": "strong",
+}
 _LINK_SCHEMES = frozenset({"http", "https", "tg", "mailto"})
 _VOID = frozenset({"img"})
 
@@ -96,6 +108,13 @@ class _Rebuilder(HTMLParser):
 def telegram_html(text: str) -> Markup:
     """Telegram HTML drawn as Telegram formats it: only its own tags survive, every text is escaped."""
     rebuilder = _Rebuilder(TELEGRAM_TAGS, TELEGRAM_TO_HTML)
+    rebuilder.feed(text)
+    return rebuilder.result()
+
+
+def max_html(text: str) -> Markup:
+    """MAX's HTML drawn as MAX formats it: tags it does not know are stripped (as MAX strips them)."""
+    rebuilder = _Rebuilder(MAX_TAGS, MAX_TO_HTML)
     rebuilder.feed(text)
     return rebuilder.result()
 
@@ -189,6 +208,8 @@ def _account(config: AppConfig, target: str) -> str:
         return f"club{settings.group_id}"
     if settings.platform is Platform.X:
         return f"@{settings.username}" if settings.username else target
+    if settings.platform is Platform.MAX:
+        return target
     return str(settings.feed_title)
 
 
@@ -215,6 +236,8 @@ def preview(config: AppConfig, renderer: Renderer, event: Event, kind: PostKind,
             problems += telegram_html_problems(part.text)
         elif spec.markup is PostMarkup.DZEN_HTML:
             problems += dzen_html_problems(part.text)
+        elif spec.markup is PostMarkup.MAX_HTML:
+            problems += max_html_problems(part.text)
     return replace(
         base, post=post, parts=tuple(parts), markup_problems=tuple(dict.fromkeys(problems)),
         dzen_lead=lead(post.text) if settings.platform is Platform.DZEN else "",
@@ -226,6 +249,8 @@ def _draw(markup: PostMarkup, text: str) -> Markup:
         return telegram_html(text)
     if markup is PostMarkup.DZEN_HTML:
         return dzen_html(text)
+    if markup is PostMarkup.MAX_HTML:
+        return max_html(text)
     return plain_text(text)
 
 

@@ -7,8 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.adapters.sides import NOW, TELEGRAM_TOKEN, VK_TOKEN, X_SECRETS, OutboxSide, Side, TelegramSide, VkSide, XSide
+from tests.adapters.sides import (
+    MAX_TOKEN,
+    NOW,
+    TELEGRAM_TOKEN,
+    VK_TOKEN,
+    X_SECRETS,
+    MaxSide,
+    OutboxSide,
+    Side,
+    TelegramSide,
+    VkSide,
+    XSide,
+)
 from tests.fakes.base import FakeServer
+from tests.fakes.max import FakeMax
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.vk import FakeVk
 from tests.fakes.x import FakeX
@@ -20,6 +33,7 @@ def fakes() -> Iterator[dict[str, FakeServer]]:
         "telegram": FakeTelegram(TELEGRAM_TOKEN, chat_id="@valdaiclub"),
         "vk": FakeVk(token=VK_TOKEN),
         "x": FakeX(**X_SECRETS, clock=lambda: NOW),
+        "max": FakeMax(MAX_TOKEN),
     }
     for server in servers.values():
         server.start()
@@ -40,6 +54,8 @@ async def make_side(fakes: dict[str, FakeServer], tmp_path: Path) -> AsyncIterat
             side = VkSide(fakes["vk"])  # type: ignore[arg-type]
         elif name == "x":
             side = XSide(fakes["x"])  # type: ignore[arg-type]
+        elif name == "max":
+            side = MaxSide(fakes["max"])  # type: ignore[arg-type]
         else:
             side = OutboxSide(tmp_path / "outbox")
         made.append(side)

@@ -1,5 +1,5 @@
 """The adapters under test and what their fake platforms hold, in one shape for every platform: the contract
-suite and the soak drive telegram, vk, x and the outbox through these."""
+suite and the soak drive telegram, vk, x, max and the outbox through these."""
 
 from __future__ import annotations
 
@@ -12,19 +12,24 @@ from pydantic import SecretStr
 
 from bot.abc import Adapter
 from bot.adapters import OutboxAdapter
+from bot.adapters.max import MaxAdapter
 from bot.adapters.telegram import TelegramAdapter
 from bot.adapters.vk import VkAdapter
 from bot.adapters.x import XAdapter
-from bot.config.settings import TelegramTarget, VkTarget, XTarget
+from bot.config.settings import MaxTarget, TelegramTarget, VkTarget, XTarget
 from bot.domain import Part, Platform, PostKind, RenderedPost
 from bot.platforms import SPECS
 from tests.fakes import base
 from tests.fakes.base import FakeServer, Reply
+from tests.fakes.max import FakeMax
+from tests.fakes.max import error as max_error
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.vk import FakeVk, vk_error
 from tests.fakes.x import FakeX, problem
 
 TELEGRAM_TOKEN = "123456:CONTRACT-telegram-SECRET"
+MAX_TOKEN = "max-CONTRACT-bot-token-SECRET"
+MAX_CHANNEL = -72000000000000
 VK_TOKEN = "vk-CONTRACT-community-SECRET"
 X_SECRETS = {
     "consumer_key": "x-contract-consumer-key-SECRET",
@@ -35,7 +40,7 @@ X_SECRETS = {
 GROUP_ID = 89190013
 TIMEOUT = 1.0  # the adapters' timeout: a "late" answer comes after it
 NOW = 1_800_000_000.0  # Unix time as X's fake and adapter both see it
-NETWORK = ["telegram", "vk", "x"]
+NETWORK = ["telegram", "vk", "x", "max"]
 ALL = [*NETWORK, "outbox"]
 
 
@@ -199,6 +204,42 @@ class XSide(Side):
         return len(self._fake.requests)
 
 
+class MaxSide(Side):
+    name, default_wait = "max", 5.0
+
+    def __init__(self, fake: FakeMax) -> None:
+        self._fake = fake
+        target = MaxTarget(platform=Platform.MAX, chat_id=str(MAX_CHANNEL), token=SecretStr(MAX_TOKEN),
+                           api_base_url=fake.base_url, timeout=TIMEOUT)
+        self.adapter = MaxAdapter("max", target)
+
+    @property
+    def fake(self) -> FakeServer:
+        return self._fake
+
+    def published(self) -> list[Published]:
+        return [Published(m.mid, m.source, m.link["mid"] if m.link else None) for m in self._fake.channel_posts()]
+
+    def fail_call(self, call: int, fault: Fault) -> None:
+        replies = {
+            Fault.SERVER_ERROR: max_error(503, "internal.error", "Service unavailable"),
+            Fault.DROP: base.dropped(),
+            Fault.RECORD_THEN_DROP: base.record_then_drop(),
+            Fault.RESET: base.reset(),
+            Fault.RECORD_THEN_RESET: base.record_then_reset(),
+            Fault.LATE: base.late(TIMEOUT + 1.5),
+            Fault.RATE_LIMITED: Reply(status=429, body={"code": "too.many.requests", "message": "Too many requests"},
+                                      headers={"Retry-After": "7"}),
+            Fault.RATE_LIMITED_NO_WAIT: max_error(429, "too.many.requests", "Too many requests"),
+            Fault.UNAUTHORIZED: max_error(401, "verify.token", "Invalid access_token"),
+            Fault.FORBIDDEN: max_error(403, "chat.denied", "chat.denied: the bot is not an administrator"),
+        }
+        self._fake.fail_call("POST /messages", call, replies[fault])
+
+    def requests(self) -> int:
+        return len(self._fake.calls("POST /messages"))
+
+
 class OutboxSide(Side):
     """The outbox fails only as a disk does: a part's file cannot be written."""
 
@@ -259,7 +300,7 @@ def assert_chained(side: Side, published: list[Published]) -> None:
     the outbox's name the first."""
     first, *rest = published
     assert first.continues is None
-    if side.name == "telegram":
+    if side.name in ("telegram", "max"):
         assert all(p.continues == first.id for p in rest)
     elif side.name == "x":
         assert [p.continues for p in rest] == [p.id for p in published[:-1]]

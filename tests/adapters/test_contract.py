@@ -12,11 +12,12 @@ from pydantic import SecretStr
 
 from bot.abc import Adapter, MemoryParts
 from bot.adapters import OutboxAdapter, build_adapter
+from bot.adapters.max import MaxAdapter
 from bot.adapters.telegram import TelegramAdapter
 from bot.adapters.vk import VkAdapter
 from bot.adapters.x import XAdapter
 from bot.config import load_config
-from bot.config.settings import TelegramTarget, VkTarget, XTarget
+from bot.config.settings import MaxTarget, TelegramTarget, VkTarget, XTarget
 from bot.domain import Platform, PostKind, Receipt
 from bot.errors import (
     CredentialsError,
@@ -30,6 +31,8 @@ from bot.platforms import SPECS
 from tests.adapters.sides import (
     ALL,
     GROUP_ID,
+    MAX_CHANNEL,
+    MAX_TOKEN,
     NETWORK,
     TELEGRAM_TOKEN,
     TIMEOUT,
@@ -140,7 +143,7 @@ async def test_a_log_holding_more_parts_than_the_post_is_refused(make_side: Call
 UNCERTAIN = [Fault.DROP, Fault.RECORD_THEN_DROP, Fault.RESET, Fault.RECORD_THEN_RESET, Fault.LATE]
 
 
-@pytest.mark.parametrize("name", ["telegram", "x"])
+@pytest.mark.parametrize("name", ["telegram", "x", "max"])
 @pytest.mark.parametrize("fault", UNCERTAIN, ids=[f.name.lower() for f in UNCERTAIN])
 async def test_a_failure_once_the_request_may_have_arrived_is_outcome_unknown(
     make_side: Callable[[str], Side], name: str, fault: Fault
@@ -205,6 +208,9 @@ async def test_a_connect_timeout_is_transient_and_sends_nothing(name: str, fakes
     elif name == "vk":
         adapter = VkAdapter("vk", VkTarget(platform=Platform.VK, group_id=GROUP_ID, token=SecretStr(VK_TOKEN),
                                            api_base_url=hole.base_url, timeout=TIMEOUT))
+    elif name == "max":
+        adapter = MaxAdapter("max", MaxTarget(platform=Platform.MAX, chat_id=str(MAX_CHANNEL), timeout=TIMEOUT,
+                                              token=SecretStr(MAX_TOKEN), api_base_url=hole.base_url))
     else:
         adapter = XAdapter("x", XTarget(platform=Platform.X, api_base_url=hole.base_url, timeout=TIMEOUT,
                                         **{key: SecretStr(value) for key, value in X_SECRETS.items()}))

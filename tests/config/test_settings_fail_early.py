@@ -62,12 +62,13 @@ def test_a_webhook_url_must_be_https(workdir: Path, monkeypatch: pytest.MonkeyPa
 
 def test_an_unknown_platform_is_named_without_python_internals(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANNOUNCE_BOT_TARGETS__MASTODON__PLATFORM", "mastodon")
-    assert problems(workdir) == ["targets.mastodon: unknown platform 'mastodon' (use one of: telegram, vk, x, dzen)"]
+    assert problems(workdir) == [
+        "targets.mastodon: unknown platform 'mastodon' (use one of: telegram, vk, x, dzen, max)"]
 
 
 def test_a_target_without_a_platform(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANNOUNCE_BOT_TARGETS__EXTRA__LANG", "en")
-    assert problems(workdir) == ["targets.extra: platform is missing (use one of: telegram, vk, x, dzen)"]
+    assert problems(workdir) == ["targets.extra: platform is missing (use one of: telegram, vk, x, dzen, max)"]
 
 
 def test_validate_prints_one_line_and_exits_2(workdir: Path) -> None:

@@ -33,7 +33,7 @@ async def test_healthz_reports_the_database_and_each_platform(site: Site, admin:
     report = answer.json()
     assert report["status"] == "ok" and report["database"] == {"ok": True}
     assert report["scheduler"] == {"running": False, "expected": False}  # `web` alone runs no scheduler
-    assert set(report["platforms"]) == {"telegram", "vk", "x", "dzen"}
+    assert set(report["platforms"]) == {"telegram", "vk", "x", "dzen", "max"}
     assert report["platforms"]["vk"]["last_success"] is None
     assert report["chat"] is None  # no chat bot in this process
 
