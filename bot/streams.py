@@ -14,8 +14,8 @@ WEBSITE = "website"  # the organisation's own stream (its page)
 WATCH_ONLY = ("youtube", "rutube")
 # Which platform a bare stream link belongs to, by its host.
 _HOSTS = {"t.me": "telegram", "telegram.me": "telegram", "vk.com": "vk", "vkvideo.ru": "vk", "vk.ru": "vk",
-          "x.com": "x", "twitter.com": "x", "dzen.ru": "dzen", "zen.yandex.ru": "dzen", "youtube.com": "youtube",
-          "youtu.be": "youtube", "rutube.ru": "rutube"}
+          "x.com": "x", "twitter.com": "x", "dzen.ru": "dzen", "zen.yandex.ru": "dzen", "max.ru": "max",
+          "youtube.com": "youtube", "youtu.be": "youtube", "rutube.ru": "rutube"}
 # `vk=https://…`: a key is a short name before the first "=", never part of a URL (whose query has "=" too).
 _KEYED = re.compile(r"^(?P<key>[A-Za-z0-9_-]{1,32})=(?P<url>.+)$", re.DOTALL)
 
