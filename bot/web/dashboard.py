@@ -12,10 +12,22 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.accounts import Role
-from bot.domain import COMMANDS, Command, Event, EventOrigin, EventStatus, PlannedPost, PostState, StoredEvent, pick
+from bot.domain import (
+    COMMANDS,
+    Command,
+    Event,
+    EventOrigin,
+    EventStatus,
+    PlannedPost,
+    Platform,
+    PostState,
+    StoredEvent,
+    pick,
+)
 from bot.operations import ActionResult
 from bot.planning import still_useful
 from bot.storage import reports as queries
+from bot.streams import WEBSITE
 from bot.web.auth import csrf_token, current_user, flash, requires, take_flashes
 from bot.web.previews import event_previews
 from bot.web.public import phase as public_phase
@@ -24,6 +36,7 @@ from bot.web.state import Web, web_of
 PENDING = frozenset({PostState.PLANNED, PostState.RETRYING, PostState.WAITING})
 UNSENT = PENDING | {PostState.AWAITING_APPROVAL}
 PREVIEW_BUDGET = 10.0  # seconds a page waits for its previews
+LIVE_NAMES = (WEBSITE, *(platform.value for platform in Platform))  # where a stream link is given at go-live
 TROUBLE = frozenset({PostState.FAILED, PostState.UNKNOWN})
 
 
@@ -153,6 +166,7 @@ async def event_page(request: Request) -> Response:
         "late": {post.id: note for post in posts if (note := lateness(post, event, now))},
         "deliveries": deliveries,
         "previews": await previews_off_loop(web, event),
+        "live_names": LIVE_NAMES,
         "can_publish": COMMANDS[Command.PUBLISH],
         "can_retry": COMMANDS[Command.RETRY],
         "can_skip": COMMANDS[Command.SKIP],

@@ -25,7 +25,7 @@ from bot.operations import EventResult
 from bot.preparation import Prepared
 from bot.web import covers
 from bot.web.auth import flash, requires
-from bot.web.dashboard import PREVIEW_BUDGET, actor_of, page, previews_off_loop, title_of
+from bot.web.dashboard import LIVE_NAMES, PREVIEW_BUDGET, actor_of, page, previews_off_loop, title_of
 from bot.web.eventform import (
     SUMMARY,
     Checked,
@@ -375,7 +375,6 @@ async def export(request: Request) -> Response:
         "Content-Disposition": f'attachment; filename="{stored.id}.yaml"', "Cache-Control": "no-store"})
 
 
-LIVE_NAMES = ("website", "telegram", "vk", "x", "dzen")  # where a stream link can be given at go-live
 
 
 routes = [

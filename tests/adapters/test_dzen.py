@@ -17,7 +17,7 @@ from typing import Any
 
 import feedparser
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
@@ -408,7 +408,7 @@ def as_feedparser_reads(text: str) -> str:
         return text
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(title=hostile, summary=hostile)
 def test_hostile_titles_and_synopses_survive_a_reader(title: str, summary: str) -> None:
     """Whatever the text (markup, entities, quotes, '<in>'), a reader gets back exactly what was written."""
@@ -439,8 +439,9 @@ words = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), mi
     lambda text: text.strip() and text == " ".join(text.split()))
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20, deadline=None, derandomize=True)
 @given(title=words, lead=words)
+@example(title="Â¡", lead="Â¡ x")  # feedparser's repair of what looks like UTF-8 read as Latin-1 (found in CI)
 def test_hostile_event_texts_reach_a_reader_intact(renderer: Renderer, reference_event: Event, title: str,
                                                    lead: str) -> None:
     """From the event file to a feed reader: the real templates, the adapter's file, feedparser."""
@@ -453,8 +454,8 @@ def test_hostile_event_texts_reach_a_reader_intact(renderer: Renderer, reference
         parsed = feedparser.parse(target.feed_path.read_bytes())
     assert not parsed.bozo, parsed.get("bozo_exception")
     [entry] = parsed.entries
-    assert entry.title == title
-    assert html.unescape(entry.summary) == lead
+    assert entry.title == as_feedparser_reads(title)
+    assert html.unescape(entry.summary) == as_feedparser_reads(lead)
 
 
 # -- route = "telegram-sync": a public channel that Dzen's sync bot copies -------------------------------
