@@ -174,6 +174,8 @@ def _notes(items: Iterable[PlanItem], event: Event, now: datetime) -> list[str]:
     before the start, has passed (on telegram, vk)"; one line for an event that is over."""
     late = [item for item in items if item.late is not None]
     if late and now >= event.end:
+        if event.past:
+            return []  # recorded as past on purpose: nothing to tell
         return ["the event is over: none of its posts goes out (`announce-bot retry` sends one on purpose)"]
     grouped: dict[tuple[str, str], list[str]] = {}
     for item in late:
