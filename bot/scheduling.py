@@ -50,7 +50,7 @@ from bot.platforms import SPECS
 from bot.ratelimit import TokenLimits
 from bot.storage import Claims, Store
 from bot.storage.batching import Batcher
-from bot.storage.repository import EVENT_CHANGED, Settlement
+from bot.storage.hotpath import EVENT_CHANGED, Settlement
 
 log = logging.getLogger(__name__)
 

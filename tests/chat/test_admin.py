@@ -13,8 +13,8 @@ from bot.domain import PlannedPost, PostState
 from bot.errors import PermanentError, PublishError, TransientError
 from bot.platforms import visible_text
 from bot.storage import Claims, Store
+from bot.storage.hotpath import Settlement
 from bot.storage.reminders import ReminderQueue
-from bot.storage.repository import Settlement
 from tests.chat.conftest import ADMIN, ANNA, IVAN, NOW, Say, write_event
 from tests.fakes.telegram import FakeTelegram, User
 
