@@ -41,8 +41,9 @@ from bot.domain import (
 from bot.errors import AnnounceBotError, ConfigError, FitError
 from bot.importing import targets
 from bot.operations import ActionResult, GoLiveResult, Operations, Result, describe, platform_of_link, template_problems
-from bot.planning import PlanItem, plan
+from bot.planning import PlanItem, plan, unplanned_steps
 from bot.platforms import SPECS
+from bot.recording import RecordingResult
 from bot.rendering.checks import EventWarning, copied_texts, event_warnings, mixed_language
 from bot.rendering.pricing import PostPrice
 from bot.rendering.renderer import Renderer
@@ -301,9 +302,12 @@ def show_plan(ctx: typer.Context, event_id: Annotated[str, typer.Argument(metava
                      "platform": item.platform.value, "lang": item.lang, "due": item.due_at.isoformat(),
                      "due_local": _local(item.due_at, event), "state": post_state, "details": detail,
                      "price_usd": str(cost.total) if cost else None})
+    unplanned = unplanned_steps(event, config.campaign)
     if as_json:
-        _json({"event": event.id, "posts": rows, "price_usd": str(total)})
+        _json({"event": event.id, "posts": rows, "price_usd": str(total), "not_planned": unplanned})
         return
+    for reason in unplanned:
+        errors.print(Text(f"! {reason}", style="yellow"))
     table = Table("#", "local time", "UTC", "step", "kind", "target", "platform", "lang", "price", "state",
                   title=event.id)
     for row, item in zip(rows, items, strict=True):
@@ -710,6 +714,32 @@ def live(
         _print_results(result.posts)
     if result.reminders:
         console.print(f"{result.reminders} subscriber(s) queued for the live reminder")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def recording(
+    ctx: typer.Context,
+    event_id: Annotated[str, typer.Argument(metavar="EVENT", help="the event's id")],
+    link: Annotated[list[str], typer.Argument(metavar="URL...", help="a recording's URL (its place is told by its "
+                                                                     "host: vk, rutube, youtube...), or PLACE=URL")],
+) -> None:
+    """After the event: set where its recording can be watched. A summary waiting for it goes out (now, if its time
+    has come), and a summary that went out already is edited to carry it. Setting it twice sends nothing twice."""
+    runtime = _state(ctx).runtime()
+
+    async def go() -> RecordingResult:
+        try:
+            await runtime.operations.sync_files()
+            return await runtime.operations.recording(event_id, _links(link), actor="cli")
+        finally:
+            await runtime.aclose()
+
+    result = asyncio.run(go())
+    (console if result.ok else errors).print(result.message)
+    if result.posts:
+        _print_results(result.posts)
     if not result.ok:
         raise typer.Exit(1)
 

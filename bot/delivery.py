@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.abc import Adapter
@@ -79,8 +79,9 @@ class Publisher:
     configuration: a reload that changes a target's settings gets it a new adapter, new templates a new renderer."""
 
     def __init__(self, live: LiveConfig, adapters: AdapterFactory = build_adapter, *,
-                 limits: RateLimits | None = None) -> None:
+                 limits: RateLimits | None = None, clock: Callable[[], datetime] | None = None) -> None:
         self.live = live
+        self.clock = clock or (lambda: datetime.now(UTC))  # what a post says can depend on when it goes out
         self._factory = adapters
         self._adapters: dict[str, tuple[Any, Adapter]] = {}  # target -> (its settings when built, adapter)
         self._retired: list[Adapter] = []
@@ -129,7 +130,7 @@ class Publisher:
                     left: timedelta | None) -> tuple[Any, ...]:
         settings: Any = self.config.settings.targets[target]
         return (self.live.version, stored.version, kind, step.id if step else None, settings.platform, settings.lang,
-                getattr(settings, "link_placement", None), left)
+                getattr(settings, "link_placement", None), left, stored.event.accreditation_open(self.clock()))
 
     def render_cached(self, stored: StoredEvent, kind: PostKind, target: str, step: Step | None = None,
                       left: timedelta | None = None) -> RenderedPost:
@@ -138,7 +139,7 @@ class Publisher:
         key = self._render_key(stored, kind, target, step, left)
         post = self._rendered.get(key)
         if post is None:
-            post = self.render(stored.event, kind, target, step, left)
+            post = self.render(stored.event, kind, target, step, left, now=self.clock())
             with self._rendering:  # worker threads render too (render_off_loop)
                 while len(self._rendered) >= RENDER_CACHE:
                     self._rendered.pop(next(iter(self._rendered)))  # the oldest first: a plain bounded cache
@@ -160,15 +161,18 @@ class Publisher:
             await adapter.aclose()
 
     def render(self, event: Event, kind: PostKind, target: str, step: Step | None = None,
-               left: timedelta | None = None, *, live_now: bool = False) -> RenderedPost:
-        return render_post(self.config, self.renderer, event, kind, target, step, left, live_now=live_now)
+               left: timedelta | None = None, *, live_now: bool = False, now: datetime | None = None) -> RenderedPost:
+        return render_post(self.config, self.renderer, event, kind, target, step, left, live_now=live_now,
+                           now=now or self.clock())
 
 
 def render_post(config: AppConfig, renderer: Renderer, event: Event, kind: PostKind, target: str,
-                step: Step | None = None, left: timedelta | None = None, *, live_now: bool = False) -> RenderedPost:
+                step: Step | None = None, left: timedelta | None = None, *, live_now: bool = False,
+                now: datetime | None = None) -> RenderedPost:
     """Render `kind` for `target`. A reminder says how long before the start it goes out: `left` when given
     (the real time left, for a late one), else what its campaign step says. `live_now`: the announcement as
-    edited once the broadcast is on (it no longer promises links to come)."""
+    edited once the broadcast is on (it no longer promises links to come). `now`: when it goes out (past the
+    accreditation deadline, it no longer invites accreditation); None renders it as of no particular time."""
     settings = config.settings.targets[target]
     if step is None:
         step = next((s for s in config.campaign.steps
@@ -176,7 +180,7 @@ def render_post(config: AppConfig, renderer: Renderer, event: Event, kind: PostK
     lead = left if left is not None else (before_start(step, event) if step else None)
     destination = Destination(target=target, platform=settings.platform, lang=settings.lang,
                               link_placement=getattr(settings, "link_placement", None))
-    post = renderer.render(event, kind, destination, before_start=lead, live_now=live_now)
+    post = renderer.render(event, kind, destination, before_start=lead, live_now=live_now, now=now)
     if post.platform is Platform.DZEN and post.image is None:
         # Dzen wants a cover at least 700 px wide: the generated card (None while [web] public_url is unset).
         post = post.model_copy(update={"image": CardStore(config.settings).image_for(event, post)})

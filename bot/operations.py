@@ -34,6 +34,7 @@ from bot.domain import (
 from bot.errors import ConfigError, FitError
 from bot.importing import FileSource, ImportReport, import_events, targets
 from bot.planning import plan
+from bot.recording import Recordings
 from bot.rendering.renderer import Renderer
 from bot.scheduling import Dispatcher
 from bot.storage import Claims, Store, SyncResult
@@ -141,6 +142,7 @@ class Operations:
         self._importing = asyncio.Lock()  # one import at a time, whoever asks (timer, /reload, SIGHUP)
         self.editing = EventOperations(self)  # creating and changing events outside their files
         self.go_live = GoLive(self)
+        self.recording = Recordings(self)  # after the event: its recording links, and the summary that carries them
 
     @property
     def config(self) -> AppConfig:
@@ -510,11 +512,13 @@ class EventOperations:
 
 # Which platform a bare stream link belongs to, by its host (for `/golive EVENT URL…`).
 _HOSTS = {"t.me": "telegram", "telegram.me": "telegram", "vk.com": "vk", "vkvideo.ru": "vk", "vk.ru": "vk",
-          "x.com": "x", "twitter.com": "x", "dzen.ru": "dzen", "zen.yandex.ru": "dzen"}
+          "x.com": "x", "twitter.com": "x", "dzen.ru": "dzen", "zen.yandex.ru": "dzen", "rutube.ru": "rutube",
+          "youtube.com": "youtube", "youtu.be": "youtube"}
 
 
 def platform_of_link(url: str) -> str:
-    """`telegram`, `vk`, `x` or `dzen` for a link on one of them, else `website` (the organisation's own stream)."""
+    """`telegram`, `vk`, `x`, `dzen`, `rutube` or `youtube` for a link on one of them, else `website` (the
+    organisation's own stream or video page)."""
     host = (urlsplit(url).hostname or "").lower().removeprefix("www.").removeprefix("m.")
     return next((name for suffix, name in _HOSTS.items() if host == suffix or host.endswith("." + suffix)), "website")
 

@@ -83,7 +83,7 @@ class Runtime:
         settings = config.settings
         store = store or Store(open_database(settings.database.url, echo=settings.database.echo))
         alerts = Alerts(notify=build_notifier(settings) if notify else None)
-        publisher = Publisher(live, adapters)
+        publisher = Publisher(live, adapters, clock=clock)
         dispatcher = Dispatcher(live, store, Claims(store.sessions), publisher, alerts, clock=clock,
                                 worker=worker or worker_name(), observer=observer)
         operations = Operations(live, store, dispatcher, alerts, clock=clock, schedules=schedules)

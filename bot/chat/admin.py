@@ -1,4 +1,5 @@
-"""Organisers' commands (user ids from `[admin] user_ids`): /status, /post, /golive, /retry, /reload, /stats."""
+"""Organisers' commands (user ids from `[admin] user_ids`): /status, /post, /golive, /recording, /retry, /reload,
+/stats."""
 
 from __future__ import annotations
 
@@ -108,17 +109,30 @@ class Admin:
         if event is None:
             await reply(update, context, t("event_not_found", lang, id=args[0][:64]))
             return
-        links = {}
-        for item in args[1:]:
-            name, sep, url = item.partition("=")
-            name, url = (name.lower(), url) if sep and not name.startswith("http") else (platform_of_link(item), item)
-            links[name] = url
         user = update.effective_user
-        result = await ops.go_live(event.id, links, actor=f"telegram:{user.id}" if user else None)
+        result = await ops.go_live(event.id, _links(args[1:]), actor=f"telegram:{user.id}" if user else None)
         lines = [esc(result.message[:500])]
         lines += [f"{'✓' if r.ok else '✗'} {esc(r.target or '')}: {esc(r.message[:300])}" for r in result.posts]
         if result.reminders:
             lines.append(t("golive_reminders", lang, count=result.reminders))
+        await reply(update, context, "\n".join(lines))
+
+    async def recording(self, update: Update, context: Context) -> None:
+        services = self.services
+        lang = services.lang(update)
+        args = context.args or []
+        ops = self._operations()
+        if len(args) < 2 or ops is None:
+            await reply(update, context, t("recording_usage", lang))
+            return
+        event = services.resolve(args[0])
+        if event is None:
+            await reply(update, context, t("event_not_found", lang, id=args[0][:64]))
+            return
+        user = update.effective_user
+        result = await ops.recording(event.id, _links(args[1:]), actor=f"telegram:{user.id}" if user else None)
+        lines = [esc(result.message[:500])]
+        lines += [f"{'✓' if r.ok else '✗'} {esc(r.target or '')}: {esc(r.message[:300])}" for r in result.posts]
         await reply(update, context, "\n".join(lines))
 
     async def retry(self, update: Update, context: Context) -> None:
@@ -165,10 +179,20 @@ class Admin:
                                        subscribed=stats.subscribed, langs=langs))
 
 
+def _links(args: list[str]) -> dict[str, str]:
+    """PLACE=URL items, or bare URLs put on the place their host names (a stream, a recording)."""
+    links = {}
+    for item in args:
+        name, sep, url = item.partition("=")
+        name, url = (name.lower(), url) if sep and not name.startswith("http") else (platform_of_link(item), item)
+        links[name] = url
+    return links
+
+
 def handlers(services: Services) -> list[BaseHandler[Update, Any, Any]]:
     feature = Admin(services)
     new = filters.UpdateType.MESSAGE
     return [
         CommandHandler(name, admin_only(services, name)(getattr(feature, name)), filters=new)
-        for name in ("status", "post", "golive", "retry", "reload", "stats")
+        for name in ("status", "post", "golive", "recording", "retry", "reload", "stats")
     ]

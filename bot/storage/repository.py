@@ -159,8 +159,11 @@ class Store:
             row = session.get(EventRow, event.id)
             if row is not None and row.live_links:  # links set at go-live stay whatever the file says
                 event = event.model_copy(update={"live": {**event.live, **row.live_links}})
+            if row is not None and row.recording_links:  # and so do recordings set outside the file
+                event = event.model_copy(update={"recording": {**event.recording, **row.recording_links}})
             digest = content_hash(event)
             new_data = event.model_dump(mode="json")
+            recorded = row is not None and (row.data.get("recording") or {}) != new_data["recording"]
             correct = False
             notice = False
             if row is None:
@@ -226,6 +229,8 @@ class Store:
             if notice or correct:
                 notice_step, added = _plan_notices(session, event, now, notice=notice)
                 planned += added
+            if recorded:  # a recording added after the summary went out: the summary is edited to carry it
+                planned += _plan_summary_edits(session, event, now)
         if outcome == "unchanged" and (planned or replanned or cancelled):
             outcome = "updated"
         return SyncResult(event_id=event.id, outcome=outcome, planned=planned, replanned=replanned,
@@ -264,6 +269,19 @@ class Store:
             if digest != row.content_hash or overlay != row.live_links:
                 row.live_links, row.data, row.content_hash, row.updated_at = overlay, event.model_dump(mode="json"), \
                     digest, now
+            return self._event(row)
+
+    def set_recording(self, event_id: str, links: dict[str, str]) -> StoredEvent | None:
+        """Lay recording links over the event's own; None if there is no such event. The event itself changes at
+        the next `sync_event` of it (which plans what the recording brings: a summary waiting for it, or the edit
+        of one that went out)."""
+        with self.sessions.begin() as session:
+            row = session.get(EventRow, event_id, with_for_update=True)
+            if row is None:
+                return None
+            overlay = {**(row.recording_links or {}), **links}
+            if overlay != row.recording_links:
+                row.recording_links = overlay
             return self._event(row)
 
     def set_origin(self, event_id: str, origin: EventOrigin, source: str) -> bool:
@@ -416,6 +434,28 @@ def _plan_notices(session: Session, event: Event, now: datetime, *, notice: bool
                 attempts=0, parts=[]))
             added += 1
     return f"changed-{stamp}", added
+
+
+def _plan_summary_edits(session: Session, event: Event, now: datetime) -> int:
+    """Each published summary edited to carry the recording (a post of its own that edits it, due now; where the
+    platform cannot edit, the recording's line goes as a reply or a comment). Returns how many were planned."""
+    rows = session.scalars(select(PlannedPostRow).where(PlannedPostRow.event_id == event.id)).all()
+    sent = [p for p in rows if p.kind == PostKind.SUMMARY.value and p.state == _S.SENT.value and p.edits is None]
+    for pending in rows:  # an edit for an earlier recording that has not gone out yet: this one says it all
+        if pending.step_id.startswith("recording-") and PostState(pending.state) in _UNSENT:
+            pending.state, pending.reason = _S.CANCELLED.value, "superseded by a later recording"
+    taken = {p.step_id for p in rows}
+    step = base = f"recording-{now:%Y%m%dt%H%M%S}"
+    number = 1
+    while step in taken:
+        number += 1
+        step = f"{base}-{number}"
+    for post in sent:
+        session.add(PlannedPostRow(
+            event_id=event.id, step_id=step, kind=post.kind, target=post.target, platform=post.platform,
+            lang=post.lang, catch_up=CatchUp.ALWAYS.value, due_at=now, state=_S.PLANNED.value,
+            reason=f"corrects #{post.id}: the recording was added", attempts=0, parts=[], edits=post.id))
+    return len(sent)
 
 
 def _desired(item: PlanItem, active: bool, event: Event) -> tuple[PostState, str | None]:

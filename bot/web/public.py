@@ -30,7 +30,8 @@ WORDS: dict[str, dict[str, str]] = {
         "phone": "Questions", "watch": "Watch the broadcast", "live": "Live now", "ended": "The event has ended.",
         "starts": "Starts", "links_later": "Links to the live broadcast appear here when it starts.",
         "calendar": "Add to calendar", "more": "Event page", "report": "Report", "cancelled": "Cancelled",
-        "postponed": "Postponed", "feeds": "Feeds",
+        "postponed": "Postponed", "feeds": "Feeds", "recording": "Watch the recording",
+        "closes": "Accreditation closes",
     },
     "ru": {
         "events": "Мероприятия", "upcoming": "Предстоящие мероприятия", "past": "Прошедшие мероприятия",
@@ -40,7 +41,7 @@ WORDS: dict[str, dict[str, str]] = {
         "ended": "Мероприятие завершилось.", "starts": "Начало",
         "links_later": "Ссылки на трансляцию появятся здесь, когда она начнётся.", "calendar": "В календарь",
         "more": "Страница мероприятия", "report": "Итоги", "cancelled": "Отменено", "postponed": "Перенесено",
-        "feeds": "Ленты",
+        "feeds": "Ленты", "recording": "Смотрите запись", "closes": "Аккредитация открыта до",
     },
 }
 LANGUAGES = tuple(WORDS)  # the languages the pages and feeds are written in
@@ -112,17 +113,19 @@ async def event_page(request: Request) -> Response:
     lang = _lang(request, event)
     state = phase(event, now)
     until = format_timedelta(event.start - now, add_direction=True, locale=lang) if now < event.start else ""
+    # Past the accreditation deadline the page no longer invites accreditation: part of what the page is made of.
+    accrediting = event.accreditation_open(now)
     # The page is a function of these alone: made once, not on every request (the store hands out one Event
     # object per stored version, so `is` tells a changed event; a reload gives a new configuration object).
-    pages: dict[tuple[str, str], tuple[object, object, str, str, bytes]] = request.app.state.pages
+    pages: dict[tuple[str, str], tuple[object, object, str, str, bool, bytes]] = request.app.state.pages
     hit = pages.get((event.id, lang))
-    if hit is not None and hit[0] is event and hit[1] is web.config and hit[2:4] == (state, until):
-        return Response(hit[4], media_type="text/html; charset=utf-8")
+    if hit is not None and hit[0] is event and hit[1] is web.config and hit[2:5] == (state, until, accrediting):
+        return Response(hit[5], media_type="text/html; charset=utf-8")
     response = _render_event(request, event, lang, state, until)
     if response.status_code == 200:
         if len(pages) >= PAGES_KEPT:
             pages.clear()
-        pages[(event.id, lang)] = (event, web.config, state, until, bytes(response.body))
+        pages[(event.id, lang)] = (event, web.config, state, until, accrediting, bytes(response.body))
     return response
 
 
@@ -130,7 +133,7 @@ def _render_event(request: Request, event: Event, lang: str, state: str, until: 
     web = web_of(request)
     cards = CardStore(web.settings)
     langs = languages(event)
-    v = view(event, lang)
+    v = view(event, lang, web.clock())
     return web.templates.TemplateResponse(request, "public_event.html", {
         "title": web.site_title,
         "lang": lang,
