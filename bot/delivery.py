@@ -17,6 +17,7 @@ from bot.config.live import LiveConfig
 from bot.domain import Event, PlannedPost, Platform, PostKind, PostState, Receipt, RenderedPost, Step, StoredEvent
 from bot.errors import AnnounceBotError
 from bot.images import CardStore
+from bot.links import public_base, with_go_links
 from bot.planning import before_start
 from bot.ratelimit import RateLimits, TokenLimits
 from bot.rendering.pricing import PostPrice, price
@@ -126,6 +127,15 @@ class Publisher:
         self._limits[target] = (settings, limits)
         return limits
 
+    def read_limits_for(self, target: str) -> TokenLimits:
+        """The rate limits reading `target`'s posts back goes through (see RateLimits.for_reads)."""
+        settings: Any = self.config.settings.targets[target]
+        secrets = settings.secrets()
+        # VK reads with the app's service key when one is set: its own limits, not the posting token's.
+        token = secrets.get("service_token") or secrets.get("token") or secrets.get("access_token") or \
+            f"outbox:{target}"
+        return self.limits.for_reads(settings.platform, token)
+
     def _render_key(self, stored: StoredEvent, kind: PostKind, target: str, step: Step | None,
                     left: timedelta | None) -> tuple[Any, ...]:
         settings: Any = self.config.settings.targets[target]
@@ -184,4 +194,7 @@ def render_post(config: AppConfig, renderer: Renderer, event: Event, kind: PostK
     if post.platform is Platform.DZEN and post.image is None:
         # Dzen wants a cover at least 700 px wide: the generated card (None while [web] public_url is unset).
         post = post.model_copy(update={"image": CardStore(config.settings).image_for(event, post)})
+    if getattr(settings, "track_clicks", False) and (base := public_base(config.settings.web)):
+        # Clicks counted on the way (the report's "clicks"), per step: a post without one counts under its kind.
+        post = with_go_links(post, event, base, step.id if step else kind.value)
     return post

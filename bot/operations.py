@@ -34,6 +34,7 @@ from bot.domain import (
 from bot.errors import ConfigError, FitError
 from bot.importing import FileSource, ImportReport, import_events, targets
 from bot.planning import plan
+from bot.reach import Reach
 from bot.recording import Recordings
 from bot.rendering.renderer import Renderer
 from bot.scheduling import Dispatcher
@@ -143,6 +144,7 @@ class Operations:
         self.editing = EventOperations(self)  # creating and changing events outside their files
         self.go_live = GoLive(self)
         self.recording = Recordings(self)  # after the event: its recording links, and the summary that carries them
+        self.reach = Reach(self)  # what the posts reached: readings, reactions, the bot's own counts
 
     @property
     def config(self) -> AppConfig:

@@ -28,7 +28,7 @@ from bot.leadership import Leadership
 from bot.links import missing_public_url
 from bot.operations import Operations, template_problems
 from bot.planning import plan, rehearsal
-from bot.scheduling import Clock, Dispatcher, utcnow, worker_name
+from bot.scheduling import Clock, Dispatcher, Periodic, utcnow, worker_name
 from bot.storage import Claims, Store, open_database
 
 if TYPE_CHECKING:
@@ -215,6 +215,7 @@ class Service:
                 await asyncio.wait_for(self.stopping.wait(), timeout=interval)
             if not self.stopping.is_set():
                 await self.sources()
+        await self._flush_counts()
 
     async def run_once(self) -> None:
         """Send what is due now, then stop (`run --once`)."""
@@ -231,7 +232,9 @@ class Service:
         runtime = self.runtime
         self._signals()
         delivery = runtime.config.settings.delivery
-        periodic = [("sources", delivery.reimport_interval, self.sources)] if self.watch_files else []
+        periodic: list[Periodic] = [("sources", delivery.reimport_interval, self.sources)] if self.watch_files else []
+        # What the posts reached, read after they went out (a job of its own: it never holds up a post).
+        periodic.append(("reach", runtime.config.settings.reach.sweep_interval, runtime.operations.reach.sweep))
         await runtime.dispatcher.start(periodic)
         if self.web_enabled and runtime.config.settings.web.enabled:
             self.web = await self._start_web()
@@ -251,6 +254,14 @@ class Service:
             await chat  # it sees `stopping` and stops the chat bot
         async with self._sourcing:  # an import under way finishes; none starts after `stopping`
             await runtime.dispatcher.stop()
+        await self._flush_counts()
+
+    async def _flush_counts(self) -> None:
+        """The clicks, page views and calendar downloads counted since the last write."""
+        try:
+            await self.runtime.operations.reach.flush()
+        except Exception:
+            log.exception("could not write the last counts of clicks and page views")
 
     async def _start_web(self) -> WebServer | None:
         """Serve the web app beside the scheduler; if it cannot start, the bot goes on posting without it."""

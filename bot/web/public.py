@@ -14,6 +14,7 @@ from starlette.routing import Route
 from bot.domain import Event, EventStatus, Text
 from bot.images import CardSize, CardStore
 from bot.links import href, path
+from bot.reach import is_robot
 from bot.rendering.context import view
 from bot.summaries import when_with_year
 from bot.web.linkcards import page_meta
@@ -111,6 +112,8 @@ async def event_page(request: Request) -> Response:
         raise HTTPException(404, "no such event")
     now = web.clock()
     lang = _lang(request, event)
+    if not is_robot(request.headers.get("user-agent")):  # a page view, for the reach report
+        await web.operations.reach.count(event.id, "page_view", lang)
     state = phase(event, now)
     until = format_timedelta(event.start - now, add_direction=True, locale=lang) if now < event.start else ""
     # Past the accreditation deadline the page no longer invites accreditation: part of what the page is made of.
