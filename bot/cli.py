@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -700,12 +700,25 @@ def live(
     """We are live: set the stream links, send the live posts now (or at their time, if it has not come), point
     the pinned announcement at the stream and queue the subscribers' live reminder. Pressing twice sends nothing
     twice."""
+    result = _with_links(ctx, lambda ops: ops.go_live(event_id, _links(link), actor="cli"))
+    if result.reminders:
+        console.print(f"{result.reminders} subscriber(s) queued for the live reminder")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+R = TypeVar("R", GoLiveResult, RecordingResult)
+
+
+def _with_links(ctx: typer.Context, act: Callable[[Operations], Awaitable[R]]) -> R:
+    """Run an operation that sets an event's links (go live, the recording) after importing the event files, and
+    print what it said and what each post it sent came to."""
     runtime = _state(ctx).runtime()
 
-    async def go() -> GoLiveResult:
+    async def go() -> R:
         try:
             await runtime.operations.sync_files()
-            return await runtime.operations.go_live(event_id, _links(link), actor="cli")
+            return await act(runtime.operations)
         finally:
             await runtime.aclose()
 
@@ -713,10 +726,7 @@ def live(
     (console if result.ok else errors).print(result.message)
     if result.posts:
         _print_results(result.posts)
-    if result.reminders:
-        console.print(f"{result.reminders} subscriber(s) queued for the live reminder")
-    if not result.ok:
-        raise typer.Exit(1)
+    return result
 
 
 @app.command()
@@ -728,20 +738,7 @@ def recording(
 ) -> None:
     """After the event: set where its recording can be watched. A summary waiting for it goes out (now, if its time
     has come), and a summary that went out already is edited to carry it. Setting it twice sends nothing twice."""
-    runtime = _state(ctx).runtime()
-
-    async def go() -> RecordingResult:
-        try:
-            await runtime.operations.sync_files()
-            return await runtime.operations.recording(event_id, _links(link), actor="cli")
-        finally:
-            await runtime.aclose()
-
-    result = asyncio.run(go())
-    (console if result.ok else errors).print(result.message)
-    if result.posts:
-        _print_results(result.posts)
-    if not result.ok:
+    if not _with_links(ctx, lambda ops: ops.recording(event_id, _links(link), actor="cli")).ok:
         raise typer.Exit(1)
 
 

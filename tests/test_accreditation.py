@@ -18,6 +18,7 @@ from bot.rendering.renderer import Destination, Renderer
 from bot.runtime import Runtime
 from bot.storage import Store, open_database
 from tests.conftest import REFERENCE_EVENT_FILE, TEMPLATES_DIR
+from tests.web.support import Clock
 
 EVENT = "russia-dprk-treaty"
 # 25 November 2024, 18:00 Moscow time: two days before the event.
@@ -76,14 +77,6 @@ def test_the_accreditation_line_is_left_out_once_the_deadline_has_passed(lang: s
     assert media not in after and "+7 926 930-77-63" not in after
     # Without a clock (a preview of no particular moment), the line is there.
     assert media in renderer.render(event, PostKind.ANNOUNCEMENT, destination).text
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 async def test_a_post_due_after_the_deadline_goes_out_without_it(workdir: Path, monkeypatch: pytest.MonkeyPatch,

@@ -27,6 +27,7 @@ from bot.storage import Store, open_database
 from bot.storage.reach import ReachStore
 from bot.web import create_app
 from tests.conftest import Platforms
+from tests.web.support import Clock
 
 EVENT = "russia-dprk-treaty"
 IMPORTED = datetime(2024, 11, 1, tzinfo=UTC)
@@ -35,14 +36,6 @@ SERVICE = "vk-service-SECRET-key"
 PUBLIC = "https://events.example.org"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 PREVIEW = "TelegramBot (like TwitterBot)"
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -65,8 +58,11 @@ async def announced(clock: Clock, database_url: str = "sqlite:///var/announce-bo
     return runtime
 
 
-def announcement(runtime: Runtime, target: str) -> int:
-    return next(p.id for p in runtime.store.posts(EVENT) if p.step_id == "announcement" and p.target == target)
+async def two_posts_on_x(clock: Clock, database_url: str) -> Runtime:
+    """The announcement everywhere, and the 1-day reminder on X at once: two posts to read on X."""
+    runtime = await announced(clock, database_url)
+    await runtime.operations.publish(EVENT, PostKind.REMINDER, targets=["x"])
+    return runtime
 
 
 @pytest.fixture
@@ -213,8 +209,7 @@ async def test_reading_x_costs_what_the_estimate_says_and_stops_at_the_monthly_c
     monkeypatch.setenv("ANNOUNCE_BOT_REACH__X_MONTHLY_CAP", "0.005")  # one post read a month
     fakes = reach_env
     clock = Clock(IMPORTED)
-    runtime = await announced(clock, database_url)
-    await runtime.operations.publish(EVENT, PostKind.REMINDER, targets=["x"])  # a second post on X
+    runtime = await two_posts_on_x(clock, database_url)
     reach = runtime.operations.reach
     (vk, x) = reach.estimate(EVENT)
     assert (vk.target, vk.posts, vk.allowed, vk.cost) == ("vk", 1, 1, Decimal(0))
@@ -233,8 +228,7 @@ async def test_a_reading_over_the_days_budget_waits_for_the_next_day(
     monkeypatch.setenv("ANNOUNCE_BOT_REACH__BUDGET", '{"vk": 100, "x": 1}')  # one X read a day
     fakes = reach_env
     clock = Clock(IMPORTED)
-    runtime = await announced(clock, database_url)
-    await runtime.operations.publish(EVENT, PostKind.REMINDER, targets=["x"])  # a second post on X, at once
+    runtime = await two_posts_on_x(clock, database_url)
     reach = runtime.operations.reach
     await reach.sweep()
     clock.now = ANNOUNCED + timedelta(hours=1)

@@ -16,6 +16,7 @@ from bot.importing import import_events
 from bot.runtime import Runtime
 from bot.storage import Store, open_database
 from tests.conftest import Platforms
+from tests.web.support import Clock
 
 EVENT = "russia-dprk-treaty"
 END = datetime(2024, 11, 27, 10, 0, tzinfo=UTC)  # 13:00 Moscow time
@@ -23,14 +24,6 @@ IMPORTED = datetime(2024, 11, 1, tzinfo=UTC)
 AFTER = END + timedelta(hours=4)  # the summary step is due at end + 3h
 VIDEO = "https://vkvideo.ru/video-89190013_456239100"
 RUTUBE = "https://rutube.ru/video/0f1e2d3c4b5a/"
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(autouse=True)
