@@ -239,3 +239,20 @@ async def test_a_reading_over_the_days_budget_waits_for_the_next_day(
     clock.now = datetime(2024, 11, 21, 0, 0, tzinfo=UTC)
     assert await reach.sweep() == 1 and len(fakes.x.read) == 2
     await runtime.aclose()
+
+
+def test_the_report_command_prints_tables_and_writes_the_csv_and_the_printable_page(workdir: Path) -> None:
+    runner = CliRunner()
+    posted = runner.invoke(app, ["--config", "config", "post", EVENT, "announcement", "--again"])
+    assert posted.exit_code == 0, posted.output
+    result = runner.invoke(app, ["--config", "config", "report", EVENT, "--csv", "reach.csv", "--png", "reach.png"],
+                           env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert "published to the local outbox: nothing to read" in result.output  # no credentials here
+    assert "not available on this platform: Dzen has no API to read an item back" in result.output
+    assert "subscribers reminded: 0 · page views: 0" in result.output
+    rows = (workdir / "reach.csv").read_text().splitlines()
+    assert rows[0].startswith("row,target,platform,kind,step,sent_at") and len(rows) == 1 + 5 + 4 + 1
+    assert (workdir / "reach.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    missing = runner.invoke(app, ["--config", "config", "report", "no-such-event"])
+    assert missing.exit_code == 2 and "no event 'no-such-event'" in missing.output
