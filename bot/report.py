@@ -214,6 +214,8 @@ def _platforms(config: AppConfig, rows: tuple[PostReach, ...], clicks: Mapping[t
             note = f"{NOT_AVAILABLE_WORDS}: {NOT_AVAILABLE[platform]}"
         elif platform not in READABLE:
             note = f"views {NOT_AVAILABLE_WORDS}: {NOT_AVAILABLE[platform]}"
+        elif not any(getattr(config.settings.targets.get(name), "has_credentials", False) for name in targets):
+            note = "no credentials: its posts go to the local outbox, nothing to read"
         elif mine and not views:
             note = "not read yet" if all(row.note is None or "yet" in row.note for row in mine) else mine[0].note
         found.append(PlatformReach(

@@ -249,6 +249,7 @@ def test_the_report_command_prints_tables_and_writes_the_csv_and_the_printable_p
                            env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
     assert "published to the local outbox: nothing to read" in result.output  # no credentials here
+    assert "no credentials: its posts go to the local outbox, nothing to read" in result.output  # VK, X
     assert "not available on this platform: Dzen has no API to read an item back" in result.output
     assert "subscribers reminded: 0 · page views: 0" in result.output
     rows = (workdir / "reach.csv").read_text().splitlines()
