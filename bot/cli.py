@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -37,16 +37,18 @@ from bot.domain import (
     RenderedPost,
     Step,
     pick,
-    with_live_links,
+    with_overlays,
 )
 from bot.errors import AnnounceBotError, ConfigError, FitError
 from bot.operations import ActionResult, GoLiveResult, Operations, Result, describe, template_problems
-from bot.planning import PlanItem, plan
+from bot.planning import PlanItem, plan, unplanned_steps
 from bot.platforms import SPECS
 from bot.preparation import Saved, prepare, targets
+from bot.recording import RecordingResult
 from bot.rendering.checks import copied_texts
 from bot.rendering.pricing import PostPrice
 from bot.rendering.renderer import Renderer
+from bot.report import EventReport
 from bot.runtime import Runtime, Service, database_exists, rehearsal_runtime, summary, web_notes
 from bot.storage import Store, open_database
 from bot.storage.database import DatabaseUnavailable, hold_process_lock, migrate
@@ -165,7 +167,8 @@ def validate(ctx: typer.Context) -> None:
                             "there, or export it back to a file)")
             continue
         # As importing it now would: every post of the campaign rendered, whether it will go out or not.
-        prepared = prepare(with_live_links(event, dict(mark.live_links) if mark else None), config, renderer, now,
+        prepared = prepare(with_overlays(event, dict(mark.live_links), dict(mark.recording_links)) if mark else event,
+                           config, renderer, now,
                            saved=Saved(start=mark.start, status=mark.status) if mark else None, every=True)
         checked += sum(item.rendered is not None for item in prepared.items)
         problems += [f"{source}: {problem}" for problem in prepared.errors]
@@ -291,9 +294,12 @@ def show_plan(ctx: typer.Context, event_id: Annotated[str, typer.Argument(metava
                      "platform": item.platform.value, "lang": item.lang, "due": item.due_at.isoformat(),
                      "due_local": _local(item.due_at, event), "state": post_state, "details": detail,
                      "price_usd": str(cost.total) if cost else None})
+    unplanned = unplanned_steps(event, config.campaign)
     if as_json:
-        _json({"event": event.id, "posts": rows, "price_usd": str(total)})
+        _json({"event": event.id, "posts": rows, "price_usd": str(total), "not_planned": unplanned})
         return
+    for reason in unplanned:
+        errors.print(Text(f"! {reason}", style="yellow"))
     table = Table("#", "local time", "UTC", "step", "kind", "target", "platform", "lang", "price", "state",
                   title=event.id)
     for row, item in zip(rows, items, strict=True):
@@ -676,12 +682,25 @@ def live(
     """We are live: set the stream links, send the live posts now (or at their time, if it has not come), point
     the pinned announcement at the stream and queue the subscribers' live reminder. Pressing twice sends nothing
     twice."""
+    result = _with_links(ctx, lambda ops: ops.go_live(event_id, parse_links(link), actor="cli"))
+    if result.reminders:
+        console.print(f"{result.reminders} subscriber(s) queued for the live reminder")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+R = TypeVar("R", GoLiveResult, RecordingResult)
+
+
+def _with_links(ctx: typer.Context, act: Callable[[Operations], Awaitable[R]]) -> R:
+    """Run an operation that sets an event's links (go live, the recording) after importing the event files, and
+    print what it said and what each post it sent came to."""
     runtime = _state(ctx).runtime()
 
-    async def go() -> GoLiveResult:
+    async def go() -> R:
         try:
             await runtime.operations.sync_files()
-            return await runtime.operations.go_live(event_id, parse_links(link), actor="cli")
+            return await act(runtime.operations)
         finally:
             await runtime.aclose()
 
@@ -689,10 +708,92 @@ def live(
     (console if result.ok else errors).print(result.message)
     if result.posts:
         _print_results(result.posts)
-    if result.reminders:
-        console.print(f"{result.reminders} subscriber(s) queued for the live reminder")
-    if not result.ok:
+    return result
+
+
+@app.command()
+def recording(
+    ctx: typer.Context,
+    event_id: Annotated[str, typer.Argument(metavar="EVENT", help="the event's id")],
+    link: Annotated[list[str], typer.Argument(metavar="URL...", help="a recording's URL (its place is told by its "
+                                                                     "host: vk, rutube, youtube...), or PLACE=URL")],
+) -> None:
+    """After the event: set where its recording can be watched. A summary waiting for it goes out (now, if its time
+    has come), and a summary that went out already is edited to carry it. Setting it twice sends nothing twice."""
+    if not _with_links(ctx, lambda ops: ops.recording(event_id, parse_links(link), actor="cli")).ok:
         raise typer.Exit(1)
+
+
+@app.command("report")
+def reach_report(
+    ctx: typer.Context,
+    event_id: Annotated[str, typer.Argument(metavar="EVENT", help="the event's id")],
+    as_json: JsonOption = False,
+    refresh: Annotated[bool, typer.Option("--refresh", help="read the platforms now (within the budget; X bills "
+                                                             "each post read: the cost is shown first)")] = False,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="also write the report as CSV to this file")] = None,
+    png_file: Annotated[Path | None, typer.Option("--png", help="also write the one-page printable report (PNG, in "
+                                                                "the event's language) to this file")] = None,
+    wait: Annotated[float, typer.Option(help="seconds --refresh stays for a platform that asks to wait")] = 30.0,
+) -> None:
+    """What an event's posts reached: per platform and per post, views or impressions where the platform gives
+    them, engagement, clicks through the bot's links, subscribers reminded, page views; "not available" where not."""
+    runtime = _state(ctx).runtime()
+    reach = runtime.operations.reach
+
+    async def go() -> EventReport | None:
+        try:
+            if refresh:  # what reading now costs, before anything is read (stderr: --json's stdout stays one document)
+                for estimate in await asyncio.to_thread(reach.estimate, event_id):
+                    errors.print(f"reading {estimate.allowed} of {estimate.posts} post(s) on {estimate.target}"
+                                 + (f" costs ${estimate.cost}" if estimate.cost else "")
+                                 + (f" (over {estimate.note})" if estimate.note else ""))
+            return await reach.report(event_id, refresh=refresh, wait=wait)
+        finally:
+            await runtime.aclose()
+
+    report = asyncio.run(go())
+    if report is None:
+        errors.print(f"no event {event_id!r} in the database (`announce-bot run` imports and plans it)")
+        raise typer.Exit(2)
+    if csv_file is not None:
+        csv_file.write_text(report.csv(), encoding="utf-8")
+    if png_file is not None:
+        from bot.printable import printable_png
+
+        png_file.write_bytes(printable_png(report))
+    if as_json:
+        _json(report.as_json())
+        return
+    _print_report(report)
+
+
+def _print_report(report: EventReport) -> None:
+    table = Table("platform", "targets", "posts", "views", "engagement", "clicks", "note",
+                  title=f"{report.event_id}: reach as of {_utc(report.generated_at)}")
+    for total in report.platforms:
+        table.add_row(total.platform.value, ", ".join(total.targets), str(total.posts), _figure(total.views),
+                      _figure(total.engagement), str(total.clicks), total.note or "")
+    console.print(table)
+    posts = Table("#", "target", "step", "sent", "views", "likes", "reposts", "replies", "reactions", "clicks", "note")
+    for post in report.posts:
+        replies = post.engagement.get("comments", post.engagement.get("replies"))
+        posts.add_row(str(post.id), post.target, post.step, _utc(post.sent_at), _figure(post.views),
+                      *(_figure(post.engagement.get(name)) for name in ("likes", "reposts")), _figure(replies),
+                      _figure(post.engagement.get("reactions")), str(post.clicks), post.note or "")
+    console.print(posts)
+    console.print(f"subscribers reminded: {report.reminded} · page views: {report.page_views} · calendar downloads: "
+                  f"{report.calendar} · clicks through the bot's links: {report.clicks}"
+                  + (f" · reading cost so far: ${report.cost}" if report.cost else ""))
+    if report.refresh is not None:
+        read = ", ".join(f"{target} {count}" for target, count in report.refresh.read.items()) or "nothing"
+        console.print(f"read now: {read}" + (f" (${report.refresh.cost})" if report.refresh.cost else ""))
+        for problem in report.refresh.problems:
+            errors.print(Text(f"! {problem}", style="yellow"))
+
+
+def _figure(value: int | None) -> str:
+    return "n/a" if value is None else f"{value:,}"
 
 
 events_app = typer.Typer(help="Events: draft a new event file, export any event as YAML.", no_args_is_help=True)

@@ -20,7 +20,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot.alerts import Alerts
-from bot.chat import admin, approvals, events, lang, start, subscriptions, throttle
+from bot.chat import admin, approvals, events, lang, reactions, start, subscriptions, throttle
 from bot.chat import live as watch
 from bot.chat.broadcast import Broadcaster, progress_lines
 from bot.chat.core import Clock, Context, Services, answer, is_private, reply, utcnow
@@ -52,6 +52,11 @@ _DESCRIPTIONS = {
            "live": "Где смотреть", "speakers": "Кто выступает", "search": "Поиск", "subscribe": "Включить напоминания",
            "unsubscribe": "Выключить напоминания", "mysubs": "Мои напоминания", "lang": "Язык", "help": "Помощь"},
 }
+
+
+# Every kind of update, listed: Telegram sends message_reaction_count (the channel posts' reactions, for the reach
+# report) only to a bot that names it in allowed_updates; an empty list would leave it out.
+ALLOWED_UPDATES: list[str] = list(Update.ALL_TYPES)
 
 
 class ChatUnavailable(Exception):
@@ -118,7 +123,7 @@ def build_application(
     gate = throttle.Throttle(settings.flood_burst, settings.flood_rate, clock=lambda: clock().timestamp())
     application.bot_data["throttle"] = gate
     application.add_handlers(throttle.handlers(services, gate), group=-1)
-    for feature in (start, lang, events, watch, subscriptions, admin):
+    for feature in (start, lang, events, watch, subscriptions, admin, reactions):
         application.add_handlers(feature.handlers(services))
     requests = approvals.Approvals(services)
     application.bot_data["approvals"] = requests
@@ -221,14 +226,14 @@ class ChatBot:
             await updater.start_webhook(
                 listen=self.settings.webhook_listen, port=self.settings.webhook_port,
                 url_path=self.settings.webhook_path, webhook_url=self.settings.webhook_url,
-                secret_token=secret, allowed_updates=Update.ALL_TYPES,
+                secret_token=secret, allowed_updates=ALLOWED_UPDATES,
             )
             self.monitor.webhook()
         else:
             # PTB's network loop backs off after errors; the monitor logs them (PTB's default logs each one
             # with a traceback).
             await updater.start_polling(poll_interval=0.0, timeout=self.poll_timeout,
-                                        allowed_updates=Update.ALL_TYPES, error_callback=lambda _: None)
+                                        allowed_updates=ALLOWED_UPDATES, error_callback=lambda _: None)
         await self.broadcaster.start()
         await self.approvals.start(app.bot)
 

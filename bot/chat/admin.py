@@ -1,11 +1,12 @@
-"""Organisers' commands (user ids from `[admin] user_ids`): /status, /post, /golive, /retry, /reload, /stats."""
+"""Organisers' commands (user ids from `[admin] user_ids`): /status, /post, /golive, /recording, /retry, /reload,
+/stats."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC
 from typing import Any
 
@@ -15,7 +16,7 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 from bot.chat.core import Context, Services, reply
 from bot.chat.texts import LANG_NAMES, Raw, esc, t
 from bot.domain import CLAIMABLE, PostKind, PostState
-from bot.operations import Operations, Result
+from bot.operations import ActionResult, Operations, Result
 from bot.streams import parse_links
 
 log = logging.getLogger("announce_bot.chat.admin")
@@ -97,26 +98,42 @@ class Admin:
         lines = [f"{'✓' if r.ok else '✗'} {esc(r.target or '')}: {esc(r.message[:300])}" for r in results]
         await reply(update, context, t("post_done", lang, kind=kind.value, id=event.id, results=Raw("\n".join(lines))))
 
-    async def golive(self, update: Update, context: Context) -> None:
+    async def _with_links(self, update: Update, context: Context, usage: str, least: int
+                          ) -> tuple[Operations, str, dict[str, str], str | None] | None:
+        """`/command <event> <link>…`: the operations, the event's id, the links and who asks; None (after saying
+        why) when the command is not complete or names no event."""
         services = self.services
         lang = services.lang(update)
         args = context.args or []
         ops = self._operations()
-        if not args or ops is None:
-            await reply(update, context, t("golive_usage", lang))
-            return
+        if len(args) < least or ops is None:
+            await reply(update, context, t(usage, lang))
+            return None
         event = services.resolve(args[0])
         if event is None:
             await reply(update, context, t("event_not_found", lang, id=args[0][:64]))
-            return
-        links = parse_links(args[1:])
+            return None
         user = update.effective_user
-        result = await ops.go_live(event.id, links, actor=f"telegram:{user.id}" if user else None)
-        lines = [esc(result.message[:500])]
-        lines += [f"{'✓' if r.ok else '✗'} {esc(r.target or '')}: {esc(r.message[:300])}" for r in result.posts]
+        return ops, event.id, parse_links(args[1:]), f"telegram:{user.id}" if user else None
+
+    async def golive(self, update: Update, context: Context) -> None:
+        asked = await self._with_links(update, context, "golive_usage", 1)
+        if asked is None:
+            return
+        ops, event_id, links, actor = asked
+        result = await ops.go_live(event_id, links, actor=actor)
+        lines = _outcome(result.message, result.posts)
         if result.reminders:
-            lines.append(t("golive_reminders", lang, count=result.reminders))
+            lines.append(t("golive_reminders", self.services.lang(update), count=result.reminders))
         await reply(update, context, "\n".join(lines))
+
+    async def recording(self, update: Update, context: Context) -> None:
+        asked = await self._with_links(update, context, "recording_usage", 2)
+        if asked is None:
+            return
+        ops, event_id, links, actor = asked
+        result = await ops.recording(event_id, links, actor=actor)
+        await reply(update, context, "\n".join(_outcome(result.message, result.posts)))
 
     async def retry(self, update: Update, context: Context) -> None:
         services = self.services
@@ -162,10 +179,16 @@ class Admin:
                                        subscribed=stats.subscribed, langs=langs))
 
 
+def _outcome(message: str, posts: Sequence[ActionResult]) -> list[str]:
+    """What an operation said, and a line per post it sent (✓ or ✗, where, what came of it)."""
+    return [esc(message[:500]), *(f"{'✓' if r.ok else '✗'} {esc(r.target or '')}: {esc(r.message[:300])}"
+                                  for r in posts)]
+
+
 def handlers(services: Services) -> list[BaseHandler[Update, Any, Any]]:
     feature = Admin(services)
     new = filters.UpdateType.MESSAGE
     return [
         CommandHandler(name, admin_only(services, name)(getattr(feature, name)), filters=new)
-        for name in ("status", "post", "golive", "retry", "reload", "stats")
+        for name in ("status", "post", "golive", "recording", "retry", "reload", "stats")
     ]

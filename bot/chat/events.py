@@ -197,6 +197,8 @@ class Events:
             chat_id=chat.id, document=InputFile(data, filename=ics_filename(event)),
             caption=t("calendar_caption", lang, title=view(event, lang).title)[:1000], parse_mode="HTML",
         )
+        if self.services.operations is not None:  # a calendar download, for the reach report
+            await self.services.operations.reach.count(event.id, "calendar", "telegram")
 
 
 def handlers(services: Services) -> list[BaseHandler[Update, Any, Any]]:

@@ -151,6 +151,10 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
                             "website)",
                      "ru": "Формат: /golive &lt;мероприятие&gt; &lt;ссылка на трансляцию&gt; … (или ПЛОЩАДКА=ссылка: "
                            "telegram, vk, x, dzen, website)"},
+    "recording_usage": {"en": "Usage: /recording &lt;event&gt; &lt;recording URL&gt; … (or PLACE=URL: vk, rutube, youtube, "
+                               "website)",
+                        "ru": "Формат: /recording &lt;мероприятие&gt; &lt;ссылка на запись&gt; … (или ПЛОЩАДКА=ссылка: "
+                              "vk, rutube, youtube, website)"},
     "golive_reminders": {"en": "{count} subscribers will get the live reminder.",
                          "ru": "Напоминание о начале трансляции получат подписчики: {count}."},
     "retry_usage": {"en": "Usage: /retry &lt;post number&gt; (see /status)", "ru": "Формат: /retry &lt;номер публикации&gt; (см. /status)"},

@@ -30,7 +30,7 @@ from bot.domain import (
     StoredEvent,
     content_hash,
     sources,
-    with_live_links,
+    with_overlays,
 )
 from bot.planning import FIRST_SEEN_GRACE, Late, PlanItem
 from bot.storage.hotpath import WITHDRAWN, HotPath, Settle, Settlement, Start
@@ -56,6 +56,7 @@ class EventMark:
     version: str
     planned_with: str | None
     live_links: tuple[tuple[str, str], ...]
+    recording_links: tuple[tuple[str, str], ...]
     start: datetime
     status: str
     mark: tuple[object, ...]
@@ -175,10 +176,11 @@ class Store:
                 # One replica at a time per event; the others then see its rows and find nothing to do.
                 session.execute(select(func.pg_advisory_xact_lock(func.hashtext(event.id))))
             row = session.get(EventRow, event.id)
-            if row is not None:  # links set at go-live stay whatever the file says
-                event = with_live_links(event, row.live_links)
+            if row is not None:  # links set at go-live, and recordings, stay whatever the file says
+                event = with_overlays(event, row.live_links, row.recording_links)
             digest = content_hash(event)
             new_data = event.model_dump(mode="json")
+            recorded = row is not None and (row.data.get("recording") or {}) != new_data["recording"]
             correct = False
             notice = False
             if row is None:
@@ -257,6 +259,8 @@ class Store:
             if notice or correct:
                 notice_step, added, noticed = _plan_notices(session, event, now, notice=notice)
                 planned += added
+            if recorded:  # a recording added after the summary went out: the summary is edited to carry it
+                planned += _plan_summary_edits(session, event, now)
         if outcome == "unchanged" and (planned or replanned or cancelled):
             outcome = "updated"
         return SyncResult(event_id=event.id, outcome=outcome, planned=planned, replanned=replanned,
@@ -296,6 +300,19 @@ class Store:
             if digest != row.content_hash or overlay != row.live_links:
                 row.live_links, row.data, row.content_hash, row.updated_at = overlay, event.model_dump(mode="json"), \
                     digest, now
+            return self._event(row)
+
+    def set_recording(self, event_id: str, links: dict[str, str]) -> StoredEvent | None:
+        """Lay recording links over the event's own; None if there is no such event. The event itself changes at
+        the next `sync_event` of it (which plans what the recording brings: a summary waiting for it, or the edit
+        of one that went out)."""
+        with self.sessions.begin() as session:
+            row = session.get(EventRow, event_id, with_for_update=True)
+            if row is None:
+                return None
+            overlay = {**(row.recording_links or {}), **links}
+            if overlay != row.recording_links:
+                row.recording_links = overlay
             return self._event(row)
 
     def set_origin(self, event_id: str, origin: EventOrigin, source: str) -> bool:
@@ -361,12 +378,15 @@ class Store:
         with self.sessions() as session:
             rows = session.execute(select(EventRow.id, EventRow.origin, EventRow.source, EventRow.withdrawn,
                                           EventRow.content_hash, EventRow.updated_at, EventRow.planned_with,
-                                          EventRow.live_links, EventRow.start_at, EventRow.status))
+                                          EventRow.live_links, EventRow.recording_links, EventRow.start_at,
+                                          EventRow.status))
             return {id_: EventMark(origin=EventOrigin(origin or EventOrigin.FILE), source=source or "",
                                    withdrawn=withdrawn is not None, version=digest, planned_with=planned_with,
-                                   live_links=tuple(sorted((links or {}).items())), start=start, status=status,
-                                   mark=(origin, source, withdrawn, digest, updated))
-                    for id_, origin, source, withdrawn, digest, updated, planned_with, links, start, status in rows}
+                                   live_links=tuple(sorted((links or {}).items())),
+                                   recording_links=tuple(sorted((recordings or {}).items())), start=start,
+                                   status=status, mark=(origin, source, withdrawn, digest, updated))
+                    for id_, origin, source, withdrawn, digest, updated, planned_with, links, recordings, start, status
+                    in rows}
 
     # -- planned posts and the delivery log ----------------------------------------------------------
 
@@ -457,6 +477,28 @@ def _plan_notices(session: Session, event: Event, now: datetime, *, notice: bool
         elif notice:
             noticed.append(post.target)  # X: the notice is the correction, a reply in the thread
     return f"changed-{stamp}", added, noticed
+
+
+def _plan_summary_edits(session: Session, event: Event, now: datetime) -> int:
+    """Each published summary edited to carry the recording (a post of its own that edits it, due now; where the
+    platform cannot edit, the recording's line goes as a reply or a comment). Returns how many were planned."""
+    rows = session.scalars(select(PlannedPostRow).where(PlannedPostRow.event_id == event.id)).all()
+    sent = [p for p in rows if p.kind == PostKind.SUMMARY.value and p.state == _S.SENT.value and p.edits is None]
+    for pending in rows:  # an edit for an earlier recording that has not gone out yet: this one says it all
+        if pending.step_id.startswith("recording-") and PostState(pending.state) in _UNSENT:
+            pending.state, pending.reason = _S.CANCELLED.value, "superseded by a later recording"
+    taken = {p.step_id for p in rows}
+    step = base = f"recording-{now:%Y%m%dt%H%M%S}"
+    number = 1
+    while step in taken:
+        number += 1
+        step = f"{base}-{number}"
+    for post in sent:
+        session.add(PlannedPostRow(
+            event_id=event.id, step_id=step, kind=post.kind, target=post.target, platform=post.platform,
+            lang=post.lang, catch_up=CatchUp.ALWAYS.value, due_at=now, state=_S.PLANNED.value,
+            reason=f"corrects #{post.id}: the recording was added", attempts=0, parts=[], edits=post.id))
+    return len(sent)
 
 
 def _desired(item: PlanItem, active: bool, event: Event) -> tuple[PostState, str | None]:

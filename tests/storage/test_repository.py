@@ -19,7 +19,7 @@ from bot.domain import (
     PostState,
     Receipt,
 )
-from bot.importing import targets
+from bot.preparation import targets
 from bot.planning import plan
 from bot.storage import Claims, Store, SyncResult
 from bot.storage.database import alembic_config, create, migrate
