@@ -18,7 +18,7 @@ WIDTH, HEIGHT = 1240, 1754  # A4 at 150 dpi
 MARGIN = 90
 INK, MUTED, RULE, ACCENT, SOFT = "#1b1f24", "#5b6470", "#d5d9de", "#0f2b46", "#e8eef5"
 TOP_POSTS = 12
-PLATFORM_NAMES = {"telegram": "Telegram", "vk": "VK", "x": "X", "dzen": "Dzen"}
+PLATFORM_NAMES = {"telegram": "Telegram", "max": "MAX", "vk": "VK", "x": "X", "dzen": "Dzen"}
 
 WORDS: dict[str, dict[str, str]] = {
     "en": {"title": "Reach report", "as_of": "as of", "views": "Views and impressions", "engagement": "Engagement",

@@ -38,6 +38,7 @@ NOT_AVAILABLE: dict[Platform, str] = {
     Platform.TELEGRAM: "the Bot API gives no view counts for channel posts; reactions come from the chat bot "
                        "(message_reaction_count, grouped and a few minutes late)",
     Platform.DZEN: "Dzen has no API to read an item back",
+    Platform.MAX: "this version does not read MAX posts back yet (the bot's own counts still include MAX)",
 }
 # Requests that are a crawler's, not a person's (link previews, search engines): not counted as clicks or views.
 _ROBOT = re.compile(r"bot|crawl|spider|preview|slurp|facebookexternalhit|embedly|curl|wget|python-", re.IGNORECASE)

@@ -23,7 +23,7 @@ from bot.storage.reminders import ReminderQueue
 VIEWS: dict[Platform, str] = {Platform.VK: "views", Platform.X: "impressions"}
 ENGAGEMENT = ("likes", "reposts", "comments", "replies", "quotes", "reactions")  # what people did with a post
 NOT_AVAILABLE_WORDS = "not available on this platform"
-PLATFORM_ORDER = (Platform.TELEGRAM, Platform.VK, Platform.X, Platform.DZEN)
+PLATFORM_ORDER = (Platform.TELEGRAM, Platform.MAX, Platform.VK, Platform.X, Platform.DZEN)
 
 
 @dataclass(frozen=True, kw_only=True)

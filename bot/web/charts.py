@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup, escape
 
 # A colour per platform, kept apart for readers of either kind of colour blindness (with the name beside each line).
-COLOURS = {"telegram": "#1d8fd1", "vk": "#2a5caa", "x": "#222222", "dzen": "#d9822b"}
-NAMES = {"telegram": "Telegram", "vk": "VK", "x": "X", "dzen": "Dzen"}
+COLOURS = {"telegram": "#1d8fd1", "max": "#6a3fd6", "vk": "#2a5caa", "x": "#222222", "dzen": "#d9822b"}
+NAMES = {"telegram": "Telegram", "max": "MAX", "vk": "VK", "x": "X", "dzen": "Dzen"}
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 40
 
