@@ -19,8 +19,8 @@ from bot.domain import (
     PostState,
     Receipt,
 )
-from bot.preparation import targets
 from bot.planning import plan
+from bot.preparation import targets
 from bot.storage import Claims, Store, SyncResult
 from bot.storage.database import alembic_config, create, migrate
 from bot.storage.hotpath import Settlement
