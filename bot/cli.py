@@ -51,6 +51,7 @@ from bot.storage import Store, open_database
 from bot.storage.database import DatabaseUnavailable, hold_process_lock, migrate
 from bot.storage.database import create as create_engine_for
 from bot.storage.reminders import Progress, ReminderQueue
+from bot.summaries import synopsis
 from bot.usercli import users
 
 app = typer.Typer(help="Announces public events on every platform, on time.", no_args_is_help=True,
@@ -172,6 +173,11 @@ def validate(ctx: typer.Context) -> None:
             errors.print(Text(f"✗ {problem}", style="red"))
         errors.print(f"{len(problems)} problem(s) found")
         raise typer.Exit(1)
+    # What link cards, feeds, calendars and the chat bot say of each event, in each language it is published in.
+    langs = dict.fromkeys(t.lang for t in config.settings.targets.values() if t.enabled)
+    for event_id, event in files.events.items():
+        for lang in langs:
+            console.print(Text(f"  {event_id} [{lang}]: {synopsis(event, lang)}"), soft_wrap=True)
     console.print(
         f"✓ config {config.config_dir}: {len(config.settings.targets)} targets, "
         f"{len(config.campaign.steps)} campaign steps, {len(files.events)} events, {checked} posts fit their limits"

@@ -76,10 +76,27 @@ class Person(Frozen):
     link: Url | None = None
 
 
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+
+
 class Venue(Frozen):
+    """Where the event takes place: its name, and its address either as one line (`address`) or in parts (street,
+    locality, region, postal code, country: what search engines read as a PostalAddress), or both."""
+
     name: Text
-    address: Text
+    address: Text | None = None  # one line, as a reader sees it; else made of the parts below
+    street: Text | None = None  # "Tsvetnoy boulevard 16/1"
+    locality: Text | None = None  # the city: "Moscow"
+    region: Text | None = None
+    postal_code: Annotated[str, Field(max_length=20)] | None = None
+    country: CountryCode | None = None  # ISO 3166-1 alpha-2 ("RU"): each language names it itself
     map_url: Url | None = None
+
+    @model_validator(mode="after")
+    def _some_address(self) -> Venue:
+        if self.address is None and self.street is None and self.locality is None:
+            raise ValueError("give the venue's address: one line in `address`, or `street` and `locality`")
+        return self
 
 
 class Accreditation(Frozen):

@@ -29,6 +29,11 @@ def test_validate_passes_on_the_sample(workdir: Path) -> None:
     result = invoke("validate")
     assert result.exit_code == 0, result.output
     assert "5 targets, 5 campaign steps, 1 events, 22 posts fit their limits" in result.output
+    # What link cards and feeds will say of the event, in each language it is published in.
+    assert ("russia-dprk-treaty [en]: The Valdai Club will host an expert discussion dedicated to the Russia-DPRK "
+            "Treaty and the security situation in Northeast Asia in Moscow on November 27, 2024, at 11:00 Moscow Time "
+            "(GMT+3).") in result.output
+    assert "russia-dprk-treaty [ru]: Клуб «Валдай» проведёт экспертную дискуссию" in result.output
 
 
 def test_validate_reports_template_syntax_error(workdir: Path) -> None:

@@ -15,7 +15,7 @@ from babel.core import get_global
 from babel.dates import format_datetime, format_skeleton, format_timedelta, get_timezone_name
 from babel.lists import format_list
 
-from bot.domain import Event, Person, pick
+from bot.domain import Event, Person, Venue, pick
 
 # The places a broadcast can be watched, as a reader of each language knows them: the name in a list
 # ("• Website") and the phrase in a sentence ("on the website", "во ВКонтакте": Russian needs the
@@ -81,7 +81,8 @@ class EventView:
     lead: str
     description: str
     venue: str
-    address: str
+    address: str  # one line: the file's `address`, else its parts joined ("Tsvetnoy boulevard 16/1, Moscow, Russia")
+    locality: str  # the city, when the address is given in parts
     map_url: str | None
     speakers: tuple[PersonView, ...]
     moderator: PersonView | None
@@ -251,18 +252,20 @@ def accusative_head(phrase: str) -> pymorphy3.analyzer.Parse | None:
 
 
 @lru_cache(maxsize=1024)  # pure, and asked for at every render of the event
-def dedicated(format_text: str, lang: str) -> str:
-    """'dedicated' agreeing with the format: 'посвящённую' (дискуссию), 'посвящённый' (семинар), 'посвящённые'."""
+def dedicated(format_text: str, lang: str, word: str = "посвящённый") -> str:
+    """'dedicated' agreeing with the format: 'посвящённую' (дискуссию), 'посвящённый' (семинар), 'посвящённые';
+    `word` another Russian participle made to agree the same way ('назначенную')."""
     if lang != "ru":
         return "dedicated"
+    feminine = str(morph().parse(word)[0].inflect({"accs", "femn"}).word)
     head = accusative_head(format_text)
     if head is None:
-        return "посвящённую"  # most formats are feminine (дискуссию, конференцию, встречу); `validate` warns
+        return feminine  # most formats are feminine (дискуссию, конференцию, встречу); `validate` warns
     wanted = {"accs", "plur", "inan"} if head.tag.number == "plur" else {"accs", head.tag.gender or "femn"}
     if head.tag.number != "plur" and head.tag.gender == "masc":
         wanted.add(head.tag.animacy or "inan")
-    form = morph().parse("посвящённый")[0].inflect(wanted)
-    return str(form.word) if form else "посвящённую"
+    form = morph().parse(word)[0].inflect(wanted)
+    return str(form.word) if form else feminine
 
 
 def live_phrase(links: tuple[LinkView, ...], lang: str) -> str:
@@ -283,6 +286,22 @@ def _person(person: Person, lang: str, fallback: str) -> PersonView:
 
 def language_name(code: str, lang: str) -> str:
     return Locale.parse(code).get_display_name(lang) or code
+
+
+def country_name(code: str | None, lang: str) -> str:
+    """'Russia', 'Россия' for RU: the country as `lang` names it (CLDR)."""
+    if not code:
+        return ""
+    return str(Locale.parse(lang).territories.get(code, code))
+
+
+def address_line(venue: Venue, lang: str, fallback: str) -> str:
+    """The venue's address on one line: as written in `address`, else street, locality, region and country."""
+    if venue.address is not None:
+        return pick(venue.address, lang, fallback)
+    parts = [pick(venue.street, lang, fallback), pick(venue.locality, lang, fallback),
+             pick(venue.region, lang, fallback), country_name(venue.country, lang)]
+    return ", ".join(part for part in parts if part)
 
 
 def _channel(key: str, url: str, lang: str) -> LinkView:
@@ -315,7 +334,8 @@ def view(event: Event, lang: str) -> EventView:
         lead=pick(event.lead, lang, own),
         description=pick(event.description, lang, own),
         venue=pick(event.venue.name, lang, own),
-        address=pick(event.venue.address, lang, own),
+        address=address_line(event.venue, lang, own),
+        locality=pick(event.venue.locality, lang, own),
         map_url=event.venue.map_url,
         speakers=tuple(_person(p, lang, own) for p in event.speakers),
         moderator=_person(event.moderator, lang, own) if event.moderator else None,

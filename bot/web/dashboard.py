@@ -14,7 +14,9 @@ from bot.accounts import Role
 from bot.domain import COMMANDS, Command, Event, EventOrigin, EventStatus, PlannedPost, PostState, StoredEvent, pick
 from bot.operations import ActionResult
 from bot.planning import still_useful
+from bot.rendering.context import view
 from bot.storage import reports as queries
+from bot.summaries import synopsis
 from bot.web.auth import csrf_token, current_user, flash, requires, take_flashes
 from bot.web.previews import event_previews
 from bot.web.public import phase as public_phase
@@ -70,8 +72,12 @@ def previews_html(web: Web, event: Event | None, *, editing: bool = False) -> st
     """The preview groups of an event's posts (none: the editor's note that the form is not an event yet), as
     the event page shows them and the editor's script swaps them in."""
     groups = event_previews(web.config, web.renderer, event) if event is not None else []
+    # What a shared link, the calendar and the feeds say of it (bot.summaries.synopsis), in each language posted.
+    langs = dict.fromkeys([event.lang, *(t.lang for t in web.settings.targets.values())]) if event else {}
+    synopses = [(lang, view(event, lang).title, synopsis(event, lang)) for lang in langs] if event else []
     template = web.templates.env.get_template("_preview_groups.html")
-    return template.render(groups=groups, zone=event.timezone if event else "UTC", editing=editing)
+    return template.render(groups=groups, zone=event.timezone if event else "UTC", editing=editing,
+                           synopses=synopses)
 
 
 def page(request: Request, name: str, context: dict[str, object], status: int = 200) -> Response:

@@ -141,9 +141,10 @@ async def test_item_fields(tmp_path: Path, clock: Clock, announcement: RenderedP
     for name in speakers:
         assert name in (content or "")
     description = item.findtext("description", "")
-    # A real synopsis (the description's first sentence: the event has no lead), not the series name.
-    assert description == ("С начала специальной военной операции на Украине наблюдается заметное сближение "
-                           "России и КНДР.")
+    # A real synopsis (what, on what, when and where: the event has no lead), not the series name.
+    assert description == ("Клуб «Валдай» проведёт экспертную дискуссию, посвящённую договору России и КНДР и "
+                           "ситуации с безопасностью в Северо-Восточной Азии, 27 ноября 2024 г. в 11:00 по "
+                           "московскому времени в Москве.")
     assert description == announcement.summary
     assert item.findtext("contentType") == "blogs_only"  # the unified RSS: the channel only, by default
 

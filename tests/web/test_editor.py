@@ -179,6 +179,11 @@ async def test_the_preview_draws_the_unsaved_form_with_its_problems_and_repeats(
     assert body["ok"] is False and body["errors"] == {anchor("id"): ["Field required"]}
     assert "<b>Spring Forum</b>" in body["previews"] and 'data-step="announcement"' in body["previews"]
     assert "March 10, 11:00 Moscow Time" in body["previews"]  # the new date, in the posts themselves
+    # The link card: what a shared link, the calendar and the feeds will say, per language, as it is typed.
+    assert ('<p class="synopsis">The Valdai Club will host an expert discussion dedicated to the Russia-DPRK Treaty '
+            "and the security situation in Northeast Asia in Moscow on March 10, 2025, at 11:00 Moscow Time "
+            "(GMT+3).</p>") in body["previews"]
+    assert "27 ноября" not in body["previews"] and "10 марта 2025 г. в 11:00 по московскому времени" in body["previews"]
     assert "title" not in body["repeats"] and "description" in body["repeats"]
     assert len(site.store.records()) == 1  # a preview saves nothing
     fields.update({"end": "2025-03-10T10:00"})

@@ -16,8 +16,7 @@ from icalendar import Calendar
 from PIL import Image
 
 from bot.adapters.dzen import NAMESPACES
-from bot.domain import pick
-from bot.summaries import first_sentence
+from bot.summaries import synopsis
 from tests.web.support import EVENT_ID, Site, SiteFactory, client_for, csrf_of, login
 
 
@@ -119,7 +118,8 @@ async def test_announcements_rss_lists_announced_events(site: Site, client: http
     event = site.store.event(EVENT_ID)
     assert event is not None
     assert "Wednesday, November 27, 2024, 11:00–13:00 Moscow Time (GMT+3)" in entry.summary
-    assert entry.summary.endswith(first_sentence(pick(event.description, "en", "en"), "en"))
+    assert entry.summary.endswith(synopsis(event, "en"))
+    assert "The Valdai Club will host an expert discussion" in entry.summary
 
 
 async def test_an_event_is_not_in_the_rss_before_its_announcement(site: Site, client: httpx.AsyncClient) -> None:

@@ -153,8 +153,14 @@ async def test_link_card_and_event_data(public_url: str, make_site: SiteFactory,
         og, data = metadata(page)
         props = dict(og)
         page_url = f"{PUBLIC}/events/{EVENT_ID}"
-        synopsis = ("Since the start of the special military operation in Ukraine, there has been a noticeable "
-                    "rapprochement between Russia and the DPRK.")
+        # Not the description's first sentence: what, on what, where and when (the event has no lead).
+        what = "an expert discussion dedicated to the Russia-DPRK Treaty and the security situation in Northeast Asia"
+        synopsis = {
+            "scheduled": f"The Valdai Club will host {what} in Moscow on November 27, 2024, at 11:00 Moscow Time "
+                         "(GMT+3).",
+            "postponed": f"The Valdai Club has postponed {what} in Moscow; the new date will be announced.",
+            "cancelled": f"The Valdai Club has cancelled {what} in Moscow, planned for November 27, 2024.",
+        }[status]
         card = props["og:image"]
         assert card.startswith(f"{PUBLIC}/events/{EVENT_ID}/card.png?lang=en&size=og&v=")
         assert props == {
@@ -223,9 +229,9 @@ async def test_the_russian_page_has_its_own_canonical_alternates_and_texts(publi
     assert "lang=ru&size=og" in props["og:image"]
     # A real sentence, not the dative fragment the templates need ("договору России и КНДР…").
     description = meta_names(page)["description"]
-    assert description == ("С начала специальной военной операции на Украине наблюдается заметное сближение "
-                           "России и КНДР.")
-    assert not description.startswith("договору")
+    assert description == ("Клуб «Валдай» проведёт экспертную дискуссию, посвящённую договору России и КНДР и "
+                           "ситуации с безопасностью в Северо-Восточной Азии, 27 ноября 2024 г. в 11:00 по "
+                           "московскому времени в Москве.")
     assert data["name"] == "Клуб «Валдай» обсудит договор России и КНДР"
     assert data["performer"][0]["name"] == "Дмитрий Кику"
     assert data["location"][0]["address"] == "Цветной бульвар, 16/1, Москва, Россия"
