@@ -126,6 +126,7 @@ class Event(Frozen):
     start: datetime
     end: datetime
     timezone: str
+    previous_start: datetime | None = None  # the start it was announced with before it was moved (postpone sets it)
     venue: Venue
     speakers: tuple[Person, ...] = ()
     moderator: Person | None = None
@@ -166,7 +167,14 @@ class Event(Frozen):
             raise ValueError(f"end ({end.isoformat()}) must be after start ({start.isoformat()})")
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "end", end)
+        if self.previous_start is not None:
+            object.__setattr__(self, "previous_start", _in_zone(self.previous_start, zone))
         return self
+
+    @property
+    def moved(self) -> bool:
+        """It takes place, at another time than first announced."""
+        return self.status is EventStatus.SCHEDULED and self.previous_start not in (None, self.start)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -11,7 +11,7 @@ from babel.dates import format_date, format_skeleton
 from sentencex import segment
 
 from bot.domain import Event, EventStatus, PostKind, pick
-from bot.rendering.context import EventView, dedicated, morph, view
+from bot.rendering.context import EventView, dedicated, describe, morph, view
 
 SYNOPSIS_LENGTH = 300
 _SPACE = re.compile(r"\s+")
@@ -55,15 +55,15 @@ def synopsis(event: Event, lang: str, kind: PostKind | None = None, limit: int =
 # as the posts write them, {dedicated} "dedicated to" agreeing with the format, {planned} "planned for" likewise.
 _SENTENCES: dict[str, dict[EventStatus, str]] = {
     "en": {
-        EventStatus.SCHEDULED: "{org} will host {format} dedicated to {topic}{place} on {date}, at {time} {tz}.",
-        EventStatus.DRAFT: "{org} will host {format} dedicated to {topic}{place} on {date}, at {time} {tz}.",
+        EventStatus.SCHEDULED: "{org} will host {format} dedicated to {topic}{place} on {dated}.",
+        EventStatus.DRAFT: "{org} will host {format} dedicated to {topic}{place} on {dated}.",
         EventStatus.POSTPONED: "{org} has postponed {format} dedicated to {topic}{place}; the new date will be "
                                "announced.",
         EventStatus.CANCELLED: "{org} has cancelled {format} dedicated to {topic}{place}, planned for {date}.",
     },
     "ru": {
-        EventStatus.SCHEDULED: "{org} проведёт {format}, {dedicated} {topic}, {date} в {time} {tz}{place}.",
-        EventStatus.DRAFT: "{org} проведёт {format}, {dedicated} {topic}, {date} в {time} {tz}{place}.",
+        EventStatus.SCHEDULED: "{org} проведёт {format}, {dedicated} {topic}, {dated}{place}.",
+        EventStatus.DRAFT: "{org} проведёт {format}, {dedicated} {topic}, {dated}{place}.",
         EventStatus.POSTPONED: "{org} переносит {format}, {dedicated} {topic}{place}; новая дата будет объявлена "
                                "дополнительно.",
         EventStatus.CANCELLED: "{org} отменяет {format}, {dedicated} {topic}, {planned} на {date}{place}.",
@@ -84,11 +84,21 @@ def sentence(event: Event, lang: str) -> str:
         "dedicated": shown.dedicated,
         "planned": dedicated(shown.format, lang, "назначенный"),
         "date": format_skeleton("yMMMMd", event.start, locale=Locale.parse(lang)),
-        "time": shown.start.time,
-        "tz": shown.start.tz,
+        "dated": dated(event.start, lang),
         "place": place_phrase(shown, lang),
     }
     return _SPACE.sub(" ", phrasing[event.status].format(**words))
+
+
+_DATED = {"en": "{date}, at {at}", "ru": "{date} в {at}"}
+
+
+def dated(moment: datetime, lang: str) -> str:
+    """'November 27, 2024, at 11:00 Moscow Time (GMT+3)', '27 ноября 2024 г. в 11:00 по московскому времени': a
+    moment with its year and zone, to follow "on" / "на" in a sentence."""
+    when = describe(moment, lang)
+    date = format_skeleton("yMMMMd", moment, locale=Locale.parse(lang))
+    return _DATED.get(lang, _DATED["en"]).format(date=date, at=when.at)
 
 
 def place_phrase(shown: EventView, lang: str) -> str:

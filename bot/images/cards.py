@@ -54,9 +54,9 @@ PLATFORM_SIZES: dict[Platform, CardSize] = {
 
 _WORDS = {
     "en": {"speakers": "Speakers", "cancelled": "Cancelled", "postponed": "Postponed", "draft": "Draft",
-           "more": "+{n} more"},
-    "ru": {"speakers": "Спикеры", "cancelled": "Отменено", "postponed": "Перенесено", "draft": "Черновик",
-           "more": "и ещё {n}"},
+           "moved": "New date", "more": "+{n} more"},
+    "ru": {"speakers": "Участники", "cancelled": "Отменено", "postponed": "Перенесено", "draft": "Черновик",
+           "moved": "Новая дата", "more": "и ещё {n}"},
 }
 
 
@@ -96,7 +96,8 @@ def words(lang: str) -> dict[str, str]:
 def content_of(event: Event, lang: str, organisation: str) -> CardContent:
     """The card's texts for `event` in `lang`; `organisation` is the branding's name (else the site's title)."""
     shown = view(event, lang)
-    status = "" if event.status is EventStatus.SCHEDULED else words(lang)[event.status.value]
+    status = words(lang)["moved"] if event.moved else (
+        "" if event.status is EventStatus.SCHEDULED else words(lang)[event.status.value])
     site = urlsplit(event.url or "").hostname or ""
     return CardContent(
         lang=lang,

@@ -43,7 +43,8 @@ PREVIEW_ID = "new-event"  # the id previews use while the form has none yet
 LABELS = {
     SUMMARY: "The event", "id": "Id", "lang": "Own language", "status": "Status", "series": "Series", "title": "Title",
     "organiser": "Organiser", "format": "Format", "topic": "Topic", "lead": "Lead", "description": "Description",
-    "start": "Start", "end": "End", "timezone": "Time zone", "venue": "Venue", "speakers": "Speakers",
+    "start": "Start", "end": "End", "previous_start": "Start before the move",
+    "timezone": "Time zone", "venue": "Venue", "speakers": "Speakers",
     "moderator": "Moderator", "languages": "Working languages", "accreditation": "Accreditation",
     "live": "Live broadcast", "url": "Event page", "hashtags": "Hashtags", "cover": "Cover",
     "report_title": "Report headline", "report": "Report",

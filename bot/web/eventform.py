@@ -126,7 +126,7 @@ class EventForm:
         for name in TEXTS:
             if (text := self.text(name)) is not None:
                 data[name] = text
-        for name in ("start", "end"):
+        for name in ("start", "end", "previous_start"):
             if value := self.get(name).strip():
                 try:
                     data[name] = datetime.fromisoformat(value).isoformat(sep=" ", timespec="minutes")
@@ -191,7 +191,8 @@ class EventForm:
 
     def slots(self) -> set[str]:
         """Every place of the form an error can be shown next to."""
-        found = {SUMMARY, "id", "lang", "status", "start", "end", "timezone", "url", "languages", "hashtags",
+        found = {SUMMARY, "id", "lang", "status", "start", "end", "previous_start", "timezone", "url", "languages",
+                 "hashtags",
                  "venue", *(f"venue.{name}" for name in (*VENUE_TEXTS, *VENUE_PLAIN)), "speakers", "moderator",
                  "moderator.link", "accreditation",
                  "accreditation.form_url", "accreditation.phone", "live", "cover", "cover.url", "cover.file",
@@ -294,7 +295,7 @@ def form_of(data: Mapping[str, Any], target_langs: Iterable[str], *, new: bool =
     values["status"] = str(data.get("status") or EventStatus.SCHEDULED.value)
     for name in ("id", "timezone", "url"):
         values[name] = str(data.get(name) or "")
-    for name in ("start", "end"):
+    for name in ("start", "end", "previous_start"):
         values[name] = str(data.get(name) or "").replace(" ", "T")
     for name in TEXTS:
         text(name, data.get(name))

@@ -93,7 +93,8 @@ def event_jsonld(event: Event, lang: str, *, organisation: str, page: str | None
         "description": synopsis(event, lang),
         "startDate": event.start.isoformat(),
         "endDate": event.end.isoformat(),
-        "eventStatus": EVENT_STATUS[event.status],
+        # Moved to a new date: rescheduled, with the start it had (Google's Event guidelines).
+        "eventStatus": SCHEMA + "EventRescheduled" if event.moved else EVENT_STATUS[event.status],
         "eventAttendanceMode": SCHEMA + ("MixedEventAttendanceMode" if stream else "OfflineEventAttendanceMode"),
         "location": locations,
         "organizer": organizer,
@@ -103,6 +104,8 @@ def event_jsonld(event: Event, lang: str, *, organisation: str, page: str | None
         ],
         "inLanguage": list(event.languages) or [lang],
     }
+    if event.moved and event.previous_start is not None:
+        data["previousStartDate"] = event.previous_start.isoformat()
     if images:
         data["image"] = images
     if page:

@@ -15,7 +15,7 @@ from bot.domain import Event, EventStatus, Text
 from bot.images import CardSize, CardStore
 from bot.links import href, path
 from bot.rendering.context import view
-from bot.summaries import when_with_year
+from bot.summaries import dated, when_with_year
 from bot.web.linkcards import page_meta
 from bot.web.state import web_of
 
@@ -31,6 +31,9 @@ WORDS: dict[str, dict[str, str]] = {
         "starts": "Starts", "links_later": "Links to the live broadcast appear here when it starts.",
         "calendar": "Add to calendar", "more": "Event page", "report": "Report", "cancelled": "Cancelled",
         "postponed": "Postponed", "feeds": "Feeds",
+        "notice_cancelled": "Cancelled: this event will not take place.",
+        "notice_postponed": "Postponed: the new date will be announced.",
+        "notice_moved": "New date: {when}. It was to start {before}.",
     },
     "ru": {
         "events": "Мероприятия", "upcoming": "Предстоящие мероприятия", "past": "Прошедшие мероприятия",
@@ -41,6 +44,9 @@ WORDS: dict[str, dict[str, str]] = {
         "links_later": "Ссылки на трансляцию появятся здесь, когда она начнётся.", "calendar": "В календарь",
         "more": "Страница мероприятия", "report": "Итоги", "cancelled": "Отменено", "postponed": "Перенесено",
         "feeds": "Ленты",
+        "notice_cancelled": "Отменено: мероприятие не состоится.",
+        "notice_postponed": "Перенесено: новая дата будет объявлена дополнительно.",
+        "notice_moved": "Новая дата: {when}. Прежде было назначено на {before}.",
     },
 }
 LANGUAGES = tuple(WORDS)  # the languages the pages and feeds are written in
@@ -126,6 +132,17 @@ async def event_page(request: Request) -> Response:
     return response
 
 
+def notice(event: Event, lang: str) -> tuple[str, str] | None:
+    """What the top of a cancelled, postponed or moved event's page says first: (its kind, the words)."""
+    words = WORDS.get(lang, WORDS["en"])
+    if event.status in (EventStatus.CANCELLED, EventStatus.POSTPONED):
+        return event.status.value, words[f"notice_{event.status.value}"]
+    if event.moved and event.previous_start is not None:
+        return "moved", words["notice_moved"].format(when=when_with_year(event, lang),
+                                                     before=dated(event.previous_start, lang))
+    return None
+
+
 def _render_event(request: Request, event: Event, lang: str, state: str, until: str) -> Response:
     web = web_of(request)
     cards = CardStore(web.settings)
@@ -140,6 +157,7 @@ def _render_event(request: Request, event: Event, lang: str, state: str, until: 
         "v": v,
         "when": when_with_year(event, lang),
         "phase": state,
+        "notice": notice(event, lang),
         "until": until,
         "show_live": state in ("live", "ended"),
         "meta": page_meta(event, lang, langs, web.settings, site_name=web.site_title, cards=cards,

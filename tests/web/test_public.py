@@ -311,3 +311,63 @@ async def test_an_event_page_is_made_once_per_version_and_a_change_shows_at_once
     assert "in 1 day" in (await client.get(f"/events/{EVENT_ID}")).text
     russian = await client.get(f"/events/{EVENT_ID}", params={"lang": "ru"})
     assert russian.content != changed.content  # one page per language
+
+
+# -- a cancelled, postponed or moved event -----------------------------------------------------------
+
+
+def _first_in_article(page: str) -> lxml.html.HtmlElement:
+    article = lxml.html.fromstring(page).find_class("event-page")[0]
+    return article[0]
+
+
+@pytest.mark.parametrize(("status", "lang", "words"), [
+    ("cancelled", "en", "Cancelled: this event will not take place."),
+    ("cancelled", "ru", "Отменено: мероприятие не состоится."),
+    ("postponed", "en", "Postponed: the new date will be announced."),
+    ("postponed", "ru", "Перенесено: новая дата будет объявлена дополнительно."),
+])
+async def test_a_cancelled_or_postponed_event_says_so_first(make_site: SiteFactory, web_env: Path, status: str,
+                                                           lang: str, words: str) -> None:
+    set_status(web_env, status)
+    site = make_site()
+    async with client_for(site) as http:
+        page = (await http.get(f"/events/{EVENT_ID}", params={"lang": lang})).text
+    banner = _first_in_article(page)
+    assert banner.get("role") == "status" and banner.text_content().strip() == words
+    # Nothing promises a broadcast that will not come, and no countdown runs.
+    assert 'id="live"' not in page and "Links to the live broadcast" not in page and "data-countdown" not in page
+
+
+async def test_a_moved_event_says_its_new_date_and_tells_search_engines(public_url: str, make_site: SiteFactory,
+                                                                       web_env: Path) -> None:
+    path = web_env / "config" / "events" / "russia-dprk-treaty.yaml"
+    path.write_text(path.read_text().replace("start: 2024-11-27 11:00", "start: 2024-11-27 11:00\n"
+                                                                         "previous_start: 2024-11-20 15:00"))
+    site = make_site()
+    async with client_for(site) as http:
+        page = (await http.get(f"/events/{EVENT_ID}")).text
+        russian = (await http.get(f"/events/{EVENT_ID}", params={"lang": "ru"})).text
+    assert _first_in_article(page).text_content().strip() == (
+        "New date: Wednesday, November 27, 2024, 11:00–13:00 Moscow Time (GMT+3). It was to start November 20, 2024, "
+        "at 15:00 Moscow Time (GMT+3).")
+    assert "Прежде было назначено на 20 ноября 2024\u202fг. в 15:00 по московскому времени." in \
+        _first_in_article(russian).text_content()
+    _, data = metadata(page)
+    assert data["eventStatus"] == SCHEMA + "EventRescheduled"
+    assert data["previousStartDate"] == "2024-11-20T15:00:00+03:00"
+    assert data["startDate"] == "2024-11-27T11:00:00+03:00"
+
+
+async def test_the_card_of_a_cancelled_event_says_so(make_site: SiteFactory, web_env: Path) -> None:
+    from bot.images import CardStore
+
+    set_status(web_env, "cancelled")
+    site = make_site()
+    event = site.store.event(EVENT_ID)
+    assert event is not None
+    cards = CardStore(site.config.settings)
+    assert cards.content(event, "en").status == "Cancelled" and cards.content(event, "ru").status == "Отменено"
+    moved = event.model_validate({**event.model_dump(), "status": "scheduled",
+                                  "previous_start": event.start - timedelta(days=7)})
+    assert cards.content(moved, "en").status == "New date"
