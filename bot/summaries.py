@@ -143,9 +143,13 @@ def long_date(moment: datetime, lang: str) -> str:
 
 
 def when_with_year(event: Event, lang: str) -> str:
-    """The event's date and hours with the year and the zone, as one line in `lang`."""
-    start, end = view(event, lang).start, view(event, lang).end
-    zone = f"{start.zone} ({start.gmt})" if lang != "ru" else f"({start.zone}, {start.gmt})"
+    """The event's date and hours with the year and the zone as the posts name it, as one line in `lang` that
+    starts with a capital: 'Wednesday, November 27, 2024, 11:00–13:00 Moscow Time (GMT+3)', 'Среда, 27 ноября
+    2024 г., 11:00–13:00 по московскому времени'."""
+    shown = view(event, lang)
+    start, end = shown.start, shown.end
     if event.start.date() == event.end.date():
-        return f"{long_date(event.start, lang)}, {start.time}–{end.time} {zone}"
-    return f"{long_date(event.start, lang)}, {start.time} – {long_date(event.end, lang)}, {end.time} {zone}"
+        line = f"{long_date(event.start, lang)}, {start.time}–{end.time} {start.tz}"
+    else:
+        line = f"{long_date(event.start, lang)}, {start.time} – {long_date(event.end, lang)}, {end.time} {end.tz}"
+    return line[:1].upper() + line[1:]

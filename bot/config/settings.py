@@ -379,9 +379,24 @@ class OrganisationSettings(_Section):
         'ru = "Международный дискуссионный клуб «Валдай»"}',
     )
 
+    title: dict[LangCode, Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description='the name as a heading, per language: the public pages\' site name, link cards, the organiser '
+        'in search engines\' Event data: {en = "Valdai Discussion Club", ru = "Клуб «Валдай»"}',
+    )
+    url: dict[LangCode, Url] = Field(
+        default_factory=dict,
+        description='the organisation\'s own site per language: {en = "https://valdaiclub.com", '
+        'ru = "https://ru.valdaiclub.com"}',
+    )
+
     def name_in(self, lang: str) -> str | None:
         """The name in `lang`; None when it is not given in that language (a greeting then names nobody)."""
         return self.name.get(lang)
+
+    def url_in(self, lang: str) -> str | None:
+        """The site in `lang`, else in English, else any given; None when there is none."""
+        return self.url.get(lang) or self.url.get("en") or next(iter(self.url.values()), None)
 
 
 class Settings(BaseSettings):

@@ -13,6 +13,7 @@ from PIL import Image, ImageChops, ImageColor, ImageDraw, UnidentifiedImageError
 
 from bot.config.settings import BrandingSettings
 from bot.domain import Event, EventStatus, Platform, pick
+from bot.i18n import translations
 from bot.images.fonts import Face
 from bot.images.layout import Block, Setter, ellipsize, fit, wrap
 from bot.rendering.context import view
@@ -52,14 +53,6 @@ PLATFORM_SIZES: dict[Platform, CardSize] = {
     Platform.DZEN: CardSize.DZEN,
 }
 
-_WORDS = {
-    "en": {"speakers": "Speakers", "cancelled": "Cancelled", "postponed": "Postponed", "draft": "Draft",
-           "moved": "New date", "more": "+{n} more"},
-    "ru": {"speakers": "Участники", "cancelled": "Отменено", "postponed": "Перенесено", "draft": "Черновик",
-           "moved": "Новая дата", "more": "и ещё {n}"},
-}
-
-
 @dataclass(frozen=True, kw_only=True)
 class CardContent:
     """Everything a card shows, in one language: what its cache key is made of."""
@@ -90,7 +83,15 @@ class Style:
 
 
 def words(lang: str) -> dict[str, str]:
-    return _WORDS.get(lang, _WORDS["en"])
+    """The card's own words in `lang` (bot/i18n.py's catalog)."""
+    _ = translations(lang).gettext
+    return {"speakers": _("Speakers"), "cancelled": _("Cancelled"), "postponed": _("Postponed"), "draft": _("Draft"),
+            "moved": _("New date")}
+
+
+def more(n: int, lang: str) -> str:
+    """'+2 more', 'и ещё 2': the speakers a card has no room for."""
+    return translations(lang).ngettext("+%(num)d more", "+%(num)d more", n) % {"num": n}
 
 
 def content_of(event: Event, lang: str, organisation: str) -> CardContent:
@@ -174,7 +175,7 @@ def _speakers_block(content: CardContent, faces: tuple[Face, ...], width: float,
         rest = len(names) - shown
         text = label + "\u00a0· ".join(names[:shown])
         if rest:
-            text += " " + words(content.lang)["more"].format(n=rest)
+            text += " " + more(rest, content.lang)
         lines = wrap(text, setter, width)
         if len(lines) <= max_lines:
             return Block(setter, tuple(lines))

@@ -19,6 +19,7 @@ from bot.calendar import calendar_ics, event_ics, ics_filename
 from bot.config.settings import DzenTarget
 from bot.domain import Event, EventStatus, Platform, PostKind
 from bot.errors import PermanentError
+from bot.i18n import gettext
 from bot.links import absolute, event_path, href, path
 from bot.rendering.context import view
 from bot.summaries import synopsis, when_with_year
@@ -86,8 +87,9 @@ def _lang(web: Web, request: Request) -> str:
 async def events_calendar(request: Request) -> Response:
     web = web_of(request)
     asked = request.query_params.get("lang")
-    data = calendar_ics(web.store.events(), web.settings.web, name=web.site_title, now=web.clock(),
-                        lang=asked if asked in LANGUAGES else None)
+    lang = asked if asked in LANGUAGES else None
+    data = calendar_ics(web.store.events(), web.settings.web, name=web.site_name(lang or web.settings.branding.lang),
+                        now=web.clock(), lang=lang)
     return Response(data, media_type=ICS_TYPE)
 
 
@@ -127,11 +129,11 @@ async def announcements_feed(request: Request) -> Response:
     items = sorted(((when, e) for when, e in announced if when <= now), key=lambda pair: pair[0], reverse=True)
     rss = ET.Element("rss", {"version": "2.0", "xmlns:atom": "http://www.w3.org/2005/Atom"})
     channel = ET.SubElement(rss, "channel")
-    _add(channel, "title", web.site_title)
+    _add(channel, "title", web.site_name(lang))
     # Absolute links only from public_url; without it, relative ones (a reader resolves them against the feed's
     # address), never the Host header a request happened to carry.
     _add(channel, "link", href(settings, "/events"))
-    _add(channel, "description", f"Announcements of {web.site_title}")
+    _add(channel, "description", gettext("Announcements of %(site)s", lang) % {"site": web.site_name(lang)})
     _add(channel, "language", lang)
     own = path("/feeds/events.rss", lang=request.query_params.get("lang") and lang)
     self_link = absolute(settings, own)

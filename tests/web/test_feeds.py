@@ -177,5 +177,6 @@ async def test_rss_in_russian(public_url: str, make_site: SiteFactory) -> None:
     [entry] = feed.entries
     assert entry.title == "Клуб «Валдай» обсудит договор России и КНДР"
     assert entry.link == f"{public_url}/events/{EVENT_ID}?lang=ru"
-    assert "среда, 27 ноября 2024" in entry.summary
+    assert "Среда, 27 ноября 2024\u202fг., 11:00–13:00 по московскому времени" in entry.summary
+    assert feed.feed.title == "Международный дискуссионный клуб «Валдай»"  # the site's name in Russian
     assert {(link.rel, link.href) for link in feed.feed.links} >= {("self", f"{public_url}/feeds/events.rss?lang=ru")}

@@ -81,8 +81,21 @@ async def test_event_page_in_russian(client: httpx.AsyncClient) -> None:
     assert page.status_code == 200
     assert '<html lang="ru">' in page.text
     assert "Клуб «Валдай» обсудит договор России и КНДР" in page.text
-    assert "Спикеры" in page.text and "Дмитрий Кику" in page.text
-    assert "через 2 дня" in page.text
+    assert "Дмитрий Кику" in page.text and "через 2 дня" in page.text
+    tree = lxml.html.fromstring(page.text)
+    # Every word of the page in Russian: the header, the navigation, the labels (as the posts say them).
+    assert tree.find_class("brand")[0].text_content() == "Международный дискуссионный клуб «Валдай»"
+    assert [(a.text_content(), a.get("href")) for a in tree.xpath("//header/nav/a")] == [
+        ("Мероприятия", "/events?lang=ru"), ("RSS", "/feeds/events.rss?lang=ru"),
+        ("Календарь", "/feeds/events.ics?lang=ru")]
+    assert [h.text_content() for h in tree.xpath("//article//h2")] == [
+        "Смотрите трансляцию", "Участники", "Модератор", "Информация для СМИ"]
+    assert "Спикеры" not in page.text and "Speakers" not in page.text
+    facts = [node.text_content() for node in tree.xpath("//dl[@class='facts']/*")]
+    assert facts[:2] == ["Когда", "Среда, 27 ноября 2024\u202fг., 11:00–13:00 по московскому времени"]
+    english = {"Events", "Calendar", "When", "Venue", "Starts", "Watch the broadcast", "Moderator", "Add to calendar",
+               "Event page", "Valdai Discussion Club"}
+    assert not [word for word in english if f">{word}<" in page.text]
     # An unknown language falls back to the event's own.
     other = await client.get(f"/events/{EVENT_ID}", params={"lang": "xx"})
     assert '<html lang="en">' in other.text
@@ -235,7 +248,8 @@ async def test_the_russian_page_has_its_own_canonical_alternates_and_texts(publi
     assert data["name"] == "Клуб «Валдай» обсудит договор России и КНДР"
     assert data["performer"][0]["name"] == "Дмитрий Кику"
     assert data["location"][0]["address"] == "Цветной бульвар, 16/1, Москва, Россия"
-    assert "среда, 27 ноября 2024\u202fг., 11:00–13:00" in page  # the year, in Russian order (CLDR: a narrow space)
+    assert "Среда, 27 ноября 2024\u202fг., 11:00–13:00" in page  # the year, in Russian order (CLDR: a narrow space)
+    assert props["og:site_name"] == "Международный дискуссионный клуб «Валдай»"
     # The English page's canonical is its plain address.
     async with client_for(site) as http:
         english = (await http.get(f"/events/{EVENT_ID}", params={"lang": "en"})).text
