@@ -44,6 +44,7 @@ from bot.operations import ActionResult, GoLiveResult, Operations, Result, descr
 from bot.planning import PlanItem, plan
 from bot.platforms import SPECS
 from bot.rendering.checks import EventWarning, copied_texts, event_warnings, mixed_language
+from bot.rendering.context import zone_label
 from bot.rendering.pricing import PostPrice
 from bot.rendering.renderer import Renderer
 from bot.runtime import Runtime, Service, database_exists, rehearsal_runtime, summary, web_notes
@@ -127,7 +128,8 @@ def main_options(
 
 
 def _local(moment: datetime, event: Event) -> str:
-    return moment.astimezone(event.zone).strftime("%Y-%m-%d %H:%M %Z")
+    local = moment.astimezone(event.zone)
+    return f"{local:%Y-%m-%d %H:%M} {zone_label(local)}"
 
 
 def _utc(moment: datetime) -> str:

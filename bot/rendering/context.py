@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache, lru_cache
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 import pymorphy3
@@ -116,15 +117,39 @@ _FULL = {
     "ru": "{date} в {time} {tz}",
 }
 # Russian names a zone by an adjective ("по московскому времени"), which CLDR does not give; the metazones
-# a Russian reader knows by name, and for any other "по местному времени (GMT+1)".
+# a Russian reader knows by name. Anywhere else the local time comes with Moscow's, as an editor writes it:
+# "в 8:30 по местному времени (1:30 мск)".
 _RU_METAZONES = {"Moscow": "по московскому времени"}
+MOSCOW = ZoneInfo("Europe/Moscow")
+# Time-zone abbreviations that name one zone only; any other ("CST": China, or US Central, or Cuba) is shown as
+# its offset from GMT.
+_UNAMBIGUOUS = frozenset({"UTC", "GMT", "MSK", "CET", "CEST", "EET", "EEST", "WET", "WEST", "JST", "KST", "HKT"})
 
 
 def _zone_phrase(moment: datetime, lang: str, zone: str, gmt: str) -> str:
     if lang != "ru":
         return f"{zone} ({gmt})"
     metazone = get_global("meta_zones").get(getattr(moment.tzinfo, "key", ""))
-    return _RU_METAZONES.get(metazone or "", f"по местному времени ({gmt})")
+    if metazone in _RU_METAZONES:
+        return _RU_METAZONES[metazone]
+    moscow = moment.astimezone(MOSCOW)
+    if moscow.utcoffset() == moment.utcoffset():
+        return _RU_METAZONES["Moscow"]  # the same clock as Moscow's (Minsk, Simferopol): no sum to do
+    at = format_datetime(moscow, "H:mm", locale="ru")
+    if moscow.date() != moment.date():
+        at = f"{format_skeleton('MMMMd', moscow, locale='ru')} в {at}"  # "(2 декабря в 19:30 мск)"
+    return f"по местному времени ({at} мск)"
+
+
+def zone_label(moment: datetime) -> str:
+    """The zone after a time in tables and logs: its abbreviation when it names one zone only (MSK, CET), else
+    its offset (GMT+8, never the "CST" that also reads as US Central Time)."""
+    abbreviation = moment.tzname() or ""
+    return abbreviation if abbreviation in _UNAMBIGUOUS else gmt_offset(moment)
+
+
+# Hours as each language writes them: "08:30" in English, "8:30" in Russian ("в 8:30 по местному времени").
+_HOURS = {"ru": "H:mm"}
 
 
 def describe(moment: datetime, lang: str) -> When:
@@ -135,7 +160,7 @@ def describe(moment: datetime, lang: str) -> When:
     tz = _zone_phrase(moment, lang, zone, gmt)
     # The locale's own order: "November 27" in English, "27 ноября" in Russian.
     date = format_skeleton("MMMMd", moment, locale=locale)
-    time = format_datetime(moment, "HH:mm", locale=locale)
+    time = format_datetime(moment, _HOURS.get(lang, "HH:mm"), locale=locale)
     return When(
         date=date,
         time=time,

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import html
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from starlette.exceptions import HTTPException
@@ -27,6 +27,8 @@ from bot.web.public import LANGUAGES
 from bot.web.state import Web, web_of
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
+CALENDAR_REFRESH = timedelta(hours=1)  # how often a subscribed calendar app reads the feed again
+
 ICS_TYPE = "text/calendar; charset=utf-8"
 
 
@@ -89,7 +91,7 @@ async def events_calendar(request: Request) -> Response:
     asked = request.query_params.get("lang")
     lang = asked if asked in LANGUAGES else None
     data = calendar_ics(web.store.events(), web.settings.web, name=web.site_name(lang or web.settings.branding.lang),
-                        now=web.clock(), lang=lang)
+                        now=web.clock(), lang=lang, refresh=CALENDAR_REFRESH)
     return Response(data, media_type=ICS_TYPE)
 
 

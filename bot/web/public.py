@@ -14,15 +14,23 @@ from starlette.routing import Route
 from bot import i18n
 from bot.domain import Event, EventStatus, Text
 from bot.images import CardSize, CardStore
-from bot.links import href, path
+from bot.links import absolute, href, path
 from bot.rendering.context import view
 from bot.summaries import dated, when_with_year
 from bot.web.linkcards import page_meta
-from bot.web.state import web_of
+from bot.web.state import Web, web_of
 
 LIVE_EARLY = timedelta(minutes=15)  # the broadcast links show this long before the start
 
 LANGUAGES = i18n.languages()  # the languages the pages and feeds are written in (those with a catalog)
+
+
+def subscription(web: Web, lang: str) -> str:
+    """The calendar feed in `lang` as a subscription: webcal:// (calendar apps subscribe rather than import) when
+    the app's public address is known, else its relative http link (webcal: cannot be relative)."""
+    own = path("/feeds/events.ics", lang=lang)
+    full = absolute(web.settings.web, own)
+    return "webcal" + full[full.index(":"):] if full else own
 
 
 def languages(event: Event) -> list[str]:
@@ -73,6 +81,7 @@ async def events_page(request: Request) -> Response:
         "title": web.site_name(lang),
         "lang": lang,
         "canonical": href(web.settings.web, path("/events", lang=None if lang == web.settings.branding.lang else lang)),
+        "subscribe": subscription(web, lang),
         "upcoming": [shown(e) for e in upcoming],
         "past": [shown(e) for e in past],
     })
@@ -131,6 +140,9 @@ def _render_event(request: Request, event: Event, lang: str, state: str, until: 
         "when": when_with_year(event, lang),
         "phase": state,
         "notice": notice(event, lang),
+        "subscribe": subscription(web, lang),
+        # The reader's own time is computed in the browser (countdown.js) from the start and the event's offset.
+        "offset": int((event.start.utcoffset() or timedelta()).total_seconds() // 60),
         "until": until,
         "show_live": state in ("live", "ended"),
         "meta": page_meta(event, lang, langs, web.settings, site_name=web.site_name(lang), cards=cards,

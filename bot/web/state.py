@@ -18,6 +18,7 @@ from bot.config.live import LiveConfig
 from bot.domain import Platform
 from bot.i18n import translations
 from bot.operations import Operations
+from bot.rendering.context import zone_label
 from bot.rendering.renderer import Renderer
 from bot.scheduling import Dispatcher
 from bot.storage import Store
@@ -31,7 +32,8 @@ Clock = Callable[[], datetime]
 def _local(moment: datetime | None, zone: str) -> str:
     if moment is None:
         return ""
-    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{local:%Y-%m-%d %H:%M} {zone_label(local)}"
 
 
 def _utc(moment: datetime | None) -> str:

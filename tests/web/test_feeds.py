@@ -82,6 +82,20 @@ async def test_calendar_feed_parses_with_the_event_in_its_own_zone(site: Site, c
     assert "Dmitry Kiku" in description and "https://valdaiclub.com/multimedia/video/russia-dprk-treaty/" in description
 
 
+async def test_the_calendar_feed_is_a_subscription_per_language(client: httpx.AsyncClient) -> None:
+    english = await client.get("/feeds/events.ics")
+    russian = await client.get("/feeds/events.ics", params={"lang": "ru"})
+    # Calendar apps read a subscribed feed again every hour (RFC 7986; Outlook's own property).
+    assert b"REFRESH-INTERVAL;VALUE=DURATION:PT1H\r\n" in english.content
+    assert b"X-PUBLISHED-TTL:PT1H\r\n" in english.content
+    calendar = Calendar.from_ical(russian.content)
+    assert str(calendar["X-WR-CALNAME"]) == "Международный дискуссионный клуб «Валдай»"
+    assert str(calendar.walk("VEVENT")[0]["SUMMARY"]) == "Клуб «Валдай» обсудит договор России и КНДР"
+    assert str(Calendar.from_ical(english.content)["X-WR-CALNAME"]) == "Valdai Discussion Club"
+    # One event's file is an import, not a subscription: nothing to re-read.
+    assert b"REFRESH-INTERVAL" not in (await client.get(f"/events/{EVENT_ID}.ics")).content
+
+
 async def test_one_events_calendar(client: httpx.AsyncClient) -> None:
     answer = await client.get(f"/events/{EVENT_ID}.ics")
     assert answer.status_code == 200

@@ -91,7 +91,7 @@ async def test_event_page_in_russian(client: httpx.AsyncClient) -> None:
     assert [h.text_content() for h in tree.xpath("//article//h2")] == [
         "Смотрите трансляцию", "Участники", "Модератор", "Информация для СМИ"]
     assert "Спикеры" not in page.text and "Speakers" not in page.text
-    facts = [node.text_content() for node in tree.xpath("//dl[@class='facts']/*")]
+    facts = [node.text for node in tree.xpath("//dl[@class='facts']/*")]
     assert facts[:2] == ["Когда", "Среда, 27 ноября 2024\u202fг., 11:00–13:00 по московскому времени"]
     english = {"Events", "Calendar", "When", "Venue", "Starts", "Watch the broadcast", "Moderator", "Add to calendar",
                "Event page", "Valdai Discussion Club"}
@@ -385,3 +385,40 @@ async def test_the_card_of_a_cancelled_event_says_so(make_site: SiteFactory, web
     moved = event.model_validate({**event.model_dump(), "status": "scheduled",
                                   "previous_start": event.start - timedelta(days=7)})
     assert cards.content(moved, "en").status == "New date"
+
+
+# -- times a reader does not have to convert ---------------------------------------------------------
+
+
+async def test_the_pages_offer_the_calendar_as_a_webcal_subscription_in_their_language(
+    public_url: str, site: Site,
+) -> None:
+    async with client_for(site) as http:
+        page = (await http.get(f"/events/{EVENT_ID}", params={"lang": "ru"})).text
+        listing = (await http.get("/events", params={"lang": "ru"})).text
+    link = '<a href="webcal://events.valdaiclub.com/feeds/events.ics?lang=ru">Подписаться на календарь</a>'
+    assert link in page and link in listing
+
+
+async def test_without_public_url_the_subscription_is_the_feeds_own_link(client: httpx.AsyncClient) -> None:
+    page = (await client.get(f"/events/{EVENT_ID}")).text
+    assert '<a href="/feeds/events.ics?lang=en">Subscribe to the calendar</a>' in page  # webcal: is never relative
+
+
+async def test_an_event_elsewhere_gives_moscow_time_on_the_russian_page_and_the_readers_own_in_the_browser(
+    make_site: SiteFactory, web_env: Path,
+) -> None:
+    path = web_env / "config" / "events" / "russia-dprk-treaty.yaml"
+    text = path.read_text().replace("timezone: Europe/Moscow", "timezone: Asia/Vladivostok")
+    path.write_text(text.replace("start: 2024-11-27 11:00", "start: 2024-11-27 08:30"))
+    site = make_site()
+    async with client_for(site) as http:
+        page = (await http.get(f"/events/{EVENT_ID}", params={"lang": "ru"})).text
+        english = (await http.get(f"/events/{EVENT_ID}")).text
+    facts = lxml.html.fromstring(page).xpath("//dl[@class='facts']/dd")[0]
+    assert facts.text == "Среда, 27 ноября 2024\u202fг., 8:30–13:00 по местному времени (1:30 мск)"
+    # The reader's own time is the browser's to work out (hidden until then: the page is right without it).
+    mine = facts.find_class("local-time")[0]
+    assert mine.get("hidden") is not None and mine.get("data-offset") == "600"
+    assert mine.get("data-start") == "2024-11-26T22:30:00+00:00"
+    assert "Wednesday, November 27, 2024, 08:30–13:00 Vladivostok Time (GMT+10)" in english
