@@ -33,6 +33,8 @@ class CardSize(StrEnum):
     VK = "vk"  # a wall photo: 3:2 reads well in VK's feed on phones and desktop
     X = "x"  # X's recommended 16:9 at 1600x900
     DZEN = "dzen"  # a cover at least 700 px wide (webp is ignored: PNG)
+    CLASSIC = "4x3"  # search engines' Event images: 16:9 (telegram's), 4:3 and 1:1, at least 1200 px wide
+    SQUARE = "1x1"
 
     @property
     def pixels(self) -> tuple[int, int]:
@@ -45,7 +47,11 @@ _PIXELS: dict[CardSize, tuple[int, int]] = {
     CardSize.VK: (1200, 800),
     CardSize.X: (1600, 900),
     CardSize.DZEN: (1280, 720),
+    CardSize.CLASSIC: (1200, 900),
+    CardSize.SQUARE: (1200, 1200),
 }
+# The images an event's structured data lists, one per aspect ratio Google's Event guidelines ask for.
+EVENT_DATA_SIZES = (CardSize.TELEGRAM, CardSize.CLASSIC, CardSize.SQUARE)
 PLATFORM_SIZES: dict[Platform, CardSize] = {
     Platform.TELEGRAM: CardSize.TELEGRAM,
     Platform.VK: CardSize.VK,

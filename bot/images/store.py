@@ -37,7 +37,8 @@ class CardStore:
 
     def organisation(self, event: Event, lang: str) -> str:
         own = pick(event.organiser, lang, event.lang)
-        fallback = self.settings.web.site_title or (own[:1].upper() + own[1:])
+        fallback = self.settings.organisation.title.get(lang) or self.settings.web.site_title or (
+            own[:1].upper() + own[1:])
         return _organisation_name(self.branding, lang, fallback)
 
     def content(self, event: Event, lang: str) -> CardContent:

@@ -202,21 +202,29 @@ async def test_link_card_and_event_data(public_url: str, make_site: SiteFactory,
             "eventAttendanceMode": SCHEMA + "MixedEventAttendanceMode",
             "location": [
                 {"@type": "Place", "name": "Valdai Club Conference Hall",
-                 "address": "Tsvetnoy boulevard 16/1, Moscow, Russia"},
+                 "address": {"@type": "PostalAddress", "streetAddress": "Tsvetnoy boulevard 16/1",
+                             "addressLocality": "Moscow", "postalCode": "127051", "addressCountry": "RU"}},
                 # Two days before, the stream links are held back: the page they will appear on.
                 {"@type": "VirtualLocation", "url": page_url},
             ],
+            # The organisation's own site, from [organisation] url (not the host of the event's page).
             "organizer": {"@type": "Organization", "name": "Valdai Discussion Club", "url": "https://valdaiclub.com"},
-            "performer": [{"@type": "Person", "name": name, "jobTitle": position} for name, position in speakers],
-            "image": [card],
+            "performer": [{"@type": "Person", "name": name, "jobTitle": position} for name, position in speakers] + [
+                {"@type": "Person", "name": "Ivan Timofeev", "jobTitle": "Programme Director of the Valdai Discussion "
+                 "Club", "description": "Moderator"}],
+            "image": data["image"],
             "inLanguage": ["ru", "en"],
             "url": page_url,
         }
-        assert len(data["performer"]) == 6
-        # The card the link shows exists, at the size it claims.
-        image = await http.get(card.removeprefix(PUBLIC))
-        assert image.status_code == 200 and image.headers["content-type"] == "image/png"
-        assert Image.open(io.BytesIO(image.content)).size == (1200, 630)
+        assert len(data["performer"]) == 7  # six speakers and the moderator
+        # The card the link shows exists, at the size it claims; and one image per ratio Google asks for.
+        sizes = []
+        for url in [card, *data["image"]]:
+            assert url.startswith(f"{PUBLIC}/events/{EVENT_ID}/card.png?lang=en&size=")
+            image = await http.get(url.removeprefix(PUBLIC))
+            assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+            sizes.append(Image.open(io.BytesIO(image.content)).size)
+        assert sizes == [(1200, 630), (1280, 720), (1200, 900), (1200, 1200)]  # og; 16:9, 4:3, 1:1, all >= 1200 wide
 
 
 async def test_a_live_event_points_its_virtual_location_at_the_stream(public_url: str, site: Site) -> None:
@@ -247,7 +255,7 @@ async def test_the_russian_page_has_its_own_canonical_alternates_and_texts(publi
                            "московскому времени в Москве.")
     assert data["name"] == "Клуб «Валдай» обсудит договор России и КНДР"
     assert data["performer"][0]["name"] == "Дмитрий Кику"
-    assert data["location"][0]["address"] == "Цветной бульвар, 16/1, Москва, Россия"
+    assert data["location"][0]["address"]["streetAddress"] == "Цветной бульвар, 16/1"
     assert "Среда, 27 ноября 2024\u202fг., 11:00–13:00" in page  # the year, in Russian order (CLDR: a narrow space)
     assert props["og:site_name"] == "Международный дискуссионный клуб «Валдай»"
     # The English page's canonical is its plain address.
@@ -422,3 +430,65 @@ async def test_an_event_elsewhere_gives_moscow_time_on_the_russian_page_and_the_
     assert mine.get("hidden") is not None and mine.get("data-offset") == "600"
     assert mine.get("data-start") == "2024-11-26T22:30:00+00:00"
     assert "Wednesday, November 27, 2024, 08:30–13:00 Vladivostok Time (GMT+10)" in english
+
+
+# -- Google's Event structured data, as extruct reads it ---------------------------------------------
+
+# developers.google.com/search/docs/appearance/structured-data/event: what an Event must have, and what it should.
+REQUIRED = ("name", "startDate", "location")
+RECOMMENDED = ("description", "endDate", "eventStatus", "eventAttendanceMode", "image", "offers", "organizer",
+               "performer", "previousStartDate")
+
+
+async def test_the_reference_events_page_has_what_search_engines_use(public_url: str, site: Site) -> None:
+    async with client_for(site) as http:
+        page = (await http.get(f"/events/{EVENT_ID}")).text
+    [data] = extruct.extract(page, base_url=PUBLIC, syntaxes=["json-ld"])["json-ld"]
+    assert all(data.get(key) for key in REQUIRED)
+    # Every recommended property but the ticket offers (the event is free, by accreditation) and previousStartDate
+    # (it has not moved).
+    assert [key for key in RECOMMENDED if key not in data] == ["offers", "previousStartDate"]
+    # A description that names the event and its date, not the description's first sentence.
+    assert "expert discussion dedicated to the Russia-DPRK Treaty" in data["description"]
+    assert "November 27, 2024" in data["description"]
+    place, virtual = data["location"]
+    assert place["@type"] == "Place" and place["address"]["@type"] == "PostalAddress"
+    assert {"streetAddress", "addressLocality", "addressCountry"} <= set(place["address"])
+    assert virtual["@type"] == "VirtualLocation" and virtual["url"]
+    assert data["eventAttendanceMode"] == SCHEMA + "MixedEventAttendanceMode"  # in the hall and on the stream
+    assert len(data["performer"]) == 7 and all(p["@type"] == "Person" for p in data["performer"])
+    assert data["organizer"]["url"] == "https://valdaiclub.com"
+    ratios = set()
+    for url in data["image"]:
+        width, height = Image.open(io.BytesIO((await site_get(site, url)).content)).size
+        assert width >= 1200
+        ratios.add(round(width / height, 2))
+    assert ratios == {round(16 / 9, 2), round(4 / 3, 2), 1.0}
+
+
+async def test_the_russian_event_data_names_the_russian_site(public_url: str, site: Site) -> None:
+    async with client_for(site) as http:
+        page = (await http.get(f"/events/{EVENT_ID}", params={"lang": "ru"})).text
+    [data] = extruct.extract(page, base_url=PUBLIC, syntaxes=["json-ld"])["json-ld"]
+    assert data["organizer"] == {"@type": "Organization", "name": "Международный дискуссионный клуб «Валдай»",
+                                 "url": "https://ru.valdaiclub.com"}
+    assert data["location"][0]["address"]["addressLocality"] == "Москва"
+    assert data["performer"][-1]["description"] == "Модератор"
+
+
+async def test_an_event_without_a_stream_is_offline_only(public_url: str, make_site: SiteFactory,
+                                                         web_env: Path) -> None:
+    path = web_env / "config" / "events" / "russia-dprk-treaty.yaml"
+    text = path.read_text()
+    start, end = text.index("\nlive:\n"), text.index("\nreport_title:")
+    path.write_text(text[:start] + text[end:])
+    site = make_site()
+    async with client_for(site) as http:
+        _, data = metadata((await http.get(f"/events/{EVENT_ID}")).text)
+    assert data["eventAttendanceMode"] == SCHEMA + "OfflineEventAttendanceMode"
+    assert [place["@type"] for place in data["location"]] == ["Place"]
+
+
+async def site_get(site: Site, url: str) -> httpx.Response:
+    async with client_for(site) as http:
+        return await http.get(url.removeprefix(PUBLIC))
