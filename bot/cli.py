@@ -170,6 +170,12 @@ def validate(ctx: typer.Context) -> None:
                           "dashboard (edit it there, or export it back to a file)", style="yellow"))
     for warning in warnings:
         errors.print(Text(f"! {files.sources[warning.event_id]}: {warning.field}: {warning.message}", style="yellow"))
+    if not config.settings.web.public_url:
+        for name, target in config.settings.targets_of(Platform.DZEN).items():
+            if target.route == "rss":
+                errors.print(Text(f"! targets.{name}: Dzen needs [web] public_url: without it an item of an event "
+                                  "without a cover has no image (Dzen fetches the generated card from this app's "
+                                  "public address)", style="yellow"))
     if problems:
         for problem in dict.fromkeys(problems):
             errors.print(Text(f"✗ {problem}", style="red"))

@@ -165,10 +165,12 @@ class Publisher:
 
 
 def render_post(config: AppConfig, renderer: Renderer, event: Event, kind: PostKind, target: str,
-                step: Step | None = None, left: timedelta | None = None, *, live_now: bool = False) -> RenderedPost:
+                step: Step | None = None, left: timedelta | None = None, *, live_now: bool = False,
+                measure: bool = True) -> RenderedPost:
     """Render `kind` for `target`. A reminder says how long before the start it goes out: `left` when given
     (the real time left, for a late one), else what its campaign step says. `live_now`: the announcement as
-    edited once the broadcast is on (it no longer promises links to come)."""
+    edited once the broadcast is on (it no longer promises links to come). `measure`: a Dzen post learns its
+    image's size in bytes (its feed's enclosure says it), drawing its card if need be; previews skip that."""
     settings = config.settings.targets[target]
     if step is None:
         step = next((s for s in config.campaign.steps
@@ -180,4 +182,6 @@ def render_post(config: AppConfig, renderer: Renderer, event: Event, kind: PostK
     if post.platform is Platform.DZEN and post.image is None:
         # Dzen wants a cover at least 700 px wide: the generated card (None while [web] public_url is unset).
         post = post.model_copy(update={"image": CardStore(config.settings).image_for(event, post)})
+    if post.platform is Platform.DZEN and measure and post.image is not None:
+        post = post.model_copy(update={"image_length": CardStore(config.settings).image_length(event, post)})
     return post

@@ -281,7 +281,13 @@ class Campaign(Frozen):
         return self
 
     def platforms_of(self, step: Step) -> tuple[Platform, ...]:
-        return step.platforms if step.platforms is not None else self.platforms
+        """The step's own platforms, else the campaign's; a reminder goes to Dzen only when its step names Dzen
+        (there it would be a second article about the same event)."""
+        if step.platforms is not None:
+            return step.platforms
+        if step.kind is PostKind.REMINDER:
+            return tuple(platform for platform in self.platforms if platform is not Platform.DZEN)
+        return self.platforms
 
 
 class PostState(StrEnum):
@@ -472,7 +478,8 @@ class RenderedPost(Frozen):
     link: str | None = None
     image: str | None = None
     teaser: str | None = None  # one line a live post adds to the pinned announcement (template's `teaser`)
-    summary: str = ""  # a plain-text synopsis for feeds (bot.summaries.synopsis: the lead, else the first sentence)
+    summary: str = ""  # a plain-text synopsis for feeds (bot.summaries.synopsis: the lead, else a generated sentence)
+    image_length: int | None = None  # the image's size in bytes, when it is this app's own file (Dzen's enclosure)
 
     @property
     def text(self) -> str:

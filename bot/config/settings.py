@@ -432,15 +432,19 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _dzen_feed_urls(self) -> Settings:
-        # A feed names its own address (atom:link rel=self): the web app serves each one at /feeds/dzen/<name>.xml.
+        # A feed names its own address (atom:link rel=self) as the web app serves it: the first feed at
+        # /feeds/dzen.xml (its /feeds/dzen/<name>.xml redirects there), any other at /feeds/dzen/<name>.xml.
         base = (self.web.public_url or "").rstrip("/")
         if not base:
             return self
-        targets = {
-            name: target.model_copy(update={"feed_url": f"{base}/feeds/dzen/{name}.xml"})
-            if isinstance(target, DzenTarget) and target.route == "rss" and not target.feed_url else target
-            for name, target in self.targets.items()
-        }
+        feeds = [name for name, target in self.targets.items()
+                 if isinstance(target, DzenTarget) and target.route == "rss" and target.enabled]
+        targets = dict(self.targets)
+        for name in feeds:
+            target = targets[name]
+            if isinstance(target, DzenTarget) and not target.feed_url:
+                url = f"{base}/feeds/dzen.xml" if name == feeds[0] else f"{base}/feeds/dzen/{name}.xml"
+                targets[name] = target.model_copy(update={"feed_url": url})
         object.__setattr__(self, "targets", targets)  # frozen: set once, while validating
         return self
 

@@ -97,6 +97,25 @@ class CardStore:
             return post.image
         return self.url(event, post.lang, PLATFORM_SIZES[post.platform])
 
+    def image_length(self, event: Event, post: RenderedPost) -> int | None:
+        """The size in bytes of the image `post` carries when it is this app's own file: its generated card (drawn
+        now if it is not yet) or an uploaded cover; None for an image elsewhere, or when the card cannot be
+        written."""
+        if post.image is None:
+            return None
+        size = PLATFORM_SIZES[post.platform]
+        try:
+            if post.image == self.url(event, post.lang, size):
+                return self.path(event, post.lang, size).stat().st_size
+            covers = absolute(self.settings.web, "/covers/")
+            if covers and post.image.startswith(covers):
+                name = post.image[len(covers):]
+                file = self.settings.web.covers_dir / name
+                return file.stat().st_size if "/" not in name and file.is_file() else None
+        except OSError as exc:
+            log.warning("cards: cannot tell the size of %s (%s)", post.image, exc)
+        return None
+
     def _warn_missing(self, content: CardContent) -> None:
         gaps = missing(self.faces, [content.organisation, content.series, content.title, content.when,
                                   content.venue, *content.speakers, content.status, content.site])

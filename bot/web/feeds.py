@@ -11,7 +11,7 @@ from email.utils import format_datetime
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.adapters.dzen import parse_feed, render_feed
@@ -35,11 +35,13 @@ ICS_TYPE = "text/calendar; charset=utf-8"
 # -- Dzen ---------------------------------------------------------------------------------------------
 
 
-def _dzen_target(web: Web, name: str | None) -> DzenTarget:
+def _dzen_targets(web: Web) -> dict[str, DzenTarget]:
     # Only the feed route has a feed; a telegram-sync target publishes through its Telegram channel.
-    targets: dict[str, DzenTarget] = {
-        key: target for key, target in web.settings.targets_of(Platform.DZEN).items() if target.route == "rss"
-    }
+    return {key: target for key, target in web.settings.targets_of(Platform.DZEN).items() if target.route == "rss"}
+
+
+def _dzen_target(web: Web, name: str | None) -> DzenTarget:
+    targets = _dzen_targets(web)
     target = next(iter(targets.values()), None) if name is None else targets.get(name)
     if target is None:
         raise HTTPException(404, "no Dzen feed is configured" if name is None else f"no Dzen target {name!r}")
@@ -75,7 +77,11 @@ async def dzen_feed(request: Request) -> Response:
 
 
 async def dzen_target_feed(request: Request) -> Response:
-    return await _serve_dzen(request, request.path_params["target"])
+    name = request.path_params["target"]
+    if name == next(iter(_dzen_targets(web_of(request))), None):
+        # The first feed's address is /feeds/dzen.xml, which its atom:link rel=self names: one address per feed.
+        return RedirectResponse("/feeds/dzen.xml", status_code=301)
+    return await _serve_dzen(request, name)
 
 
 # -- calendars ----------------------------------------------------------------------------------------

@@ -200,7 +200,7 @@ def preview(config: AppConfig, renderer: Renderer, event: Event, kind: PostKind,
     base = Preview(target=target, platform=settings.platform, label=spec.label, lang=settings.lang,
                    account=_account(config, target))
     try:
-        post = render_post(config, renderer, event, kind, target, step)
+        post = render_post(config, renderer, event, kind, target, step, measure=False)
     except (ConfigError, FitError) as exc:
         return replace(base, error=f"{type(exc).__name__}: {exc}")
     parts = []

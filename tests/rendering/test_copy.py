@@ -250,3 +250,16 @@ def test_a_cancelled_event_is_announced_without_a_stray_article(renderer: Render
     assert "We are sorry to announce that the event has been cancelled." in text
     assert "an expert discussion that" not in text
 
+
+
+@pytest.mark.parametrize(("lang", "happened"), [
+    ("en", "On November 27, the Valdai Club hosted an expert discussion"),
+    ("ru", "27 ноября в Клубе «Валдай» состоялась экспертная дискуссия"),
+])
+def test_the_x_summarys_first_tweet_says_what_happened_and_links_once(renderer: Renderer, reference_event: Event,
+                                                                      lang: str, happened: str) -> None:
+    post = render(renderer, reference_event, PostKind.SUMMARY, "x", lang)
+    first = post.parts[0].text
+    assert first.startswith(happened)  # not the headline alone and "1/2"
+    assert first.count("https://") == 1 and post.text.count("https://") == 1
+    assert post.link is not None and post.link in first
