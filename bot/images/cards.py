@@ -22,7 +22,7 @@ from bot.summaries import when_with_year
 log = logging.getLogger(__name__)
 
 # Bumped whenever the drawing changes, so that cached cards are drawn again.
-DESIGN_VERSION = "1"
+DESIGN_VERSION = "2"
 
 
 class CardSize(StrEnum):
