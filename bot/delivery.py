@@ -17,6 +17,7 @@ from bot.config.live import LiveConfig
 from bot.domain import Event, PlannedPost, Platform, PostKind, PostState, Receipt, RenderedPost, Step, StoredEvent
 from bot.errors import AnnounceBotError
 from bot.images import CardStore
+from bot.links import absolute
 from bot.planning import before_start
 from bot.ratelimit import RateLimits, TokenLimits
 from bot.rendering.pricing import PostPrice, price
@@ -179,6 +180,9 @@ def render_post(config: AppConfig, renderer: Renderer, event: Event, kind: PostK
     destination = Destination(target=target, platform=settings.platform, lang=settings.lang,
                               link_placement=getattr(settings, "link_placement", None))
     post = renderer.render(event, kind, destination, before_start=lead, live_now=live_now)
+    if post.image is not None and post.image.startswith("/"):
+        # A cover uploaded before [web] public_url was set: the platforms fetch it from the app's public address.
+        post = post.model_copy(update={"image": absolute(config.settings.web, post.image)})
     if post.platform is Platform.DZEN and post.image is None:
         # Dzen wants a cover at least 700 px wide: the generated card (None while [web] public_url is unset).
         post = post.model_copy(update={"image": CardStore(config.settings).image_for(event, post)})

@@ -105,8 +105,21 @@ class Accreditation(Frozen):
     phone: Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{5,20}$")] | None = None
 
 
+# A cover uploaded to this app before its public address was set: its path, made absolute with [web] public_url
+# where a platform fetches it (bot/web/covers.py names the files so).
+COVER_PATH = re.compile(r"^/covers/[a-z0-9][a-z0-9-]{0,79}-[0-9a-f]{16}\.(jpg|png)$")
+
+
+def _check_cover(value: str) -> str:
+    if value.startswith("/"):
+        if not COVER_PATH.match(value):
+            raise ValueError(f"not an http(s) URL nor an uploaded cover's /covers/ path: {value!r}")
+        return value
+    return _check_url(value)
+
+
 class Cover(Frozen):
-    url: Url
+    url: Annotated[str, AfterValidator(_check_cover)]  # an image's http(s) URL, or an upload's /covers/ path
     alt: Text | None = None
 
 

@@ -107,9 +107,9 @@ class CardStore:
         try:
             if post.image == self.url(event, post.lang, size):
                 return self.path(event, post.lang, size).stat().st_size
-            covers = absolute(self.settings.web, "/covers/")
-            if covers and post.image.startswith(covers):
-                name = post.image[len(covers):]
+            covers = absolute(self.settings.web, "/covers/") or "/covers/"
+            if post.image.startswith((covers, "/covers/")):
+                name = post.image.rsplit("/", 1)[-1]
                 file = self.settings.web.covers_dir / name
                 return file.stat().st_size if "/" not in name and file.is_file() else None
         except OSError as exc:

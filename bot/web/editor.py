@@ -5,6 +5,7 @@ withdraw, export as YAML, and the previews drawn from the form before it is save
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from datetime import datetime
 from functools import cache
@@ -83,6 +84,22 @@ async def _submitted(request: Request) -> tuple[dict[str, str], UploadFile | Non
     return fields, upload if isinstance(upload, UploadFile) and upload.filename else None
 
 
+def _sweep_covers(web: Web, keep: str | None = None) -> None:
+    """Remove the uploads no saved event uses (bot/web/covers.py: the newest few kept a while for forms sent back
+    with errors); `keep` the one the form just handled names."""
+    used = {name for stored in web.operations.events() if stored.event.cover
+            and (name := covers.name_of(stored.event.cover.url))}
+    if keep and (name := covers.name_of(keep)):
+        used.add(name)
+    try:
+        removed = covers.sweep(web.settings.web.covers_dir, used, time.time())  # files age by the real clock
+    except OSError as exc:
+        log.warning("unused covers could not be removed: %s", exc)
+        return
+    if removed:
+        log.info("removed %d uploaded cover(s) no event uses: %s", len(removed), ", ".join(removed))
+
+
 async def _with_cover(web: Web, form: EventForm, upload: UploadFile | None) -> tuple[EventForm, dict[str, list[str]]]:
     """Keep a new cover upload, once it has been checked, under its hash; the form then carries its URL (so a
     form returned with errors, or the next preview, keeps the picture without a second upload)."""
@@ -114,17 +131,23 @@ async def _read_form(request: Request) -> tuple[EventForm, dict[str, list[str]]]
 # -- pages ----------------------------------------------------------------------------------------------
 
 
-def _preview_event(checked: Checked) -> Event | None:
-    """The event to draw previews of: the form's, or while only its id is missing, the same with a stand-in id."""
+def _preview_event(checked: Checked, stored: StoredEvent | None = None) -> Event | None:
+    """The event to draw previews of: the form's; while only its id is missing, the same with a stand-in id;
+    while only its cover is wrong (an upload refused), the same without the cover; else the event as saved (an
+    edit), so that a refused form never blanks the previews."""
     if checked.event is not None:
         return checked.event
-    if set(checked.errors) != {"id"}:
-        return None
     data, _ = checked.form.data()
-    try:
-        return Event.model_validate({**data, "id": PREVIEW_ID})
-    except ValueError:
-        return None
+    slots = {slot.split(".", 1)[0] for slot in checked.errors}
+    if slots <= {"id", "cover"}:
+        fixed = {key: value for key, value in data.items() if key != "cover" or "cover" not in slots}
+        if "id" in slots:
+            fixed["id"] = PREVIEW_ID
+        try:
+            return Event.model_validate(fixed)
+        except ValueError:
+            pass
+    return stored.event if stored is not None else None
 
 
 def _editor(request: Request, form: EventForm, stored: StoredEvent | None,
@@ -145,7 +168,7 @@ def _editor(request: Request, form: EventForm, stored: StoredEvent | None,
         "statuses": [status.value for status in EventStatus],
         "zones": _zones(),
         "anchor": anchor,
-        "previews": previews_html(web, _preview_event(check(form)), editing=True),
+        "previews": previews_html(web, _preview_event(check(form), stored), editing=True),
         "public_url": web.settings.web.public_url,
         "max_cover": covers.size_of(web.settings.web.cover_max_bytes),
     }, status=status)
@@ -205,9 +228,11 @@ async def _save(request: Request, stored: StoredEvent | None) -> Response:
                                                  "make an event with another id")
     checked = check(form, extra=cover_errors)
     if checked.event is None:
+        _sweep_covers(web, keep=form.get("cover.url"))
         return _editor(request, form, stored, checked.errors, status=422)
     result = await web.operations.editing.save(checked.event, actor=actor_of(request), expected=form.version,
                                                new=form.new)
+    _sweep_covers(web, keep=form.get("cover.url"))
     if not result.ok:
         slot = "id" if form.new and result.event is not None else SUMMARY
         return _editor(request, form, stored, {slot: [result.message]}, status=409)
@@ -235,9 +260,11 @@ async def preview(request: Request) -> Response:
     errors: dict[str, list[str]] = {}
     for slot, messages in checked.errors.items():
         errors.setdefault(anchor(slot), []).extend(messages)
+    shown = _preview_event(checked)
     return JSONResponse({
         "ok": checked.event is not None,
-        "previews": previews_html(web, _preview_event(checked), editing=True),
+        "drawn": shown is not None,  # not drawn: the script keeps the previews it has
+        "previews": previews_html(web, shown, editing=True),
         "errors": errors,
         "problems": [f"{label(slot)}: {message}" for slot, messages in checked.errors.items() for message in messages],
         "repeats": form.repeats(),

@@ -154,7 +154,8 @@ def page_meta(event: Event, lang: str, langs: list[str], settings: Settings, *, 
                       Alternate("x-default", href(web, page_of(event, event.lang))))
     page = absolute(web, page_of(event, lang))
     card = cards.url(event, lang, CardSize.OG)
-    image = shown.cover or card
+    cover = absolute(web, shown.cover) if shown.cover and shown.cover.startswith("/") else shown.cover
+    image = cover or card
     og: list[tuple[str, str]] = [
         ("og:type", "website"),
         ("og:site_name", site_name),
@@ -183,7 +184,7 @@ def page_meta(event: Event, lang: str, langs: list[str], settings: Settings, *, 
     if image:
         twitter += [("twitter:image", image), ("twitter:image:alt", shown.title)]
     # The cover (if any), then the generated card at each ratio search engines ask for (absolute URLs only).
-    images = [shown.cover] if shown.cover else []
+    images = [cover] if cover else []
     images += [url for size in EVENT_DATA_SIZES if (url := cards.url(event, lang, size))]
     jsonld = event_jsonld(event, lang, organisation=site_name, organisation_url=settings.organisation.url_in(lang),
                           page=page, images=images, live=live)
