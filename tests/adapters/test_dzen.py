@@ -630,3 +630,14 @@ def test_the_enclosure_says_the_images_length_and_reads_back(tmp_path: Path) -> 
     data = render_feed([item], target)
     assert b'length="95801"' in data
     assert parse_feed(data, "test")[0].image_length == 95801
+
+
+async def test_a_reminder_a_step_sends_to_dzen_has_its_own_title(tmp_path: Path, clock: Clock,
+                                                                  render: RenderFn) -> None:
+    target = make_target(tmp_path)
+    adapter = DzenAdapter("dzen_ru", target, now=clock)
+    await adapter.publish(render(PostKind.ANNOUNCEMENT, "dzen", "ru"))
+    await adapter.publish(render(PostKind.REMINDER, "dzen", "ru"))
+    items = items_by_guid(target.feed_path)
+    assert items[f"{EVENT_ID}-reminder"].findtext("title") == "Напоминание: Клуб «Валдай» обсудит договор России и КНДР"
+    assert items[GUID].findtext("title") == "Клуб «Валдай» обсудит договор России и КНДР"
