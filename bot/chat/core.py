@@ -28,6 +28,7 @@ from bot.operations import Operations
 from bot.platforms import telegram_length
 from bot.rendering.context import EventView, view
 from bot.storage.chat import ChatStore
+from bot.summaries import synopsis
 
 Clock = Callable[[], datetime]
 Context = ContextTypes.DEFAULT_TYPE
@@ -194,6 +195,7 @@ def card(event: Event, lang: str, now: datetime | None = None) -> str:
         lines.append(f"<i>{esc(shown.series)}</i>")
     if shown.status in ("cancelled", "postponed"):
         lines.append(t(f"status_{shown.status}", lang))
+    lines += ["", esc(synopsis(event, lang))]
     lines.append("")
     lines.append(f"📅 <b>{t('when', lang)}</b>: {when_line(shown, lang)}")
     place = ", ".join(part for part in (shown.venue, shown.address) if part)
