@@ -18,10 +18,10 @@ from bot.config.live import LiveConfig
 from bot.domain import Platform
 from bot.i18n import translations
 from bot.operations import Operations
+from bot.queries import Queries
 from bot.rendering.context import zone_label
 from bot.rendering.renderer import Renderer
 from bot.scheduling import Dispatcher
-from bot.storage import Store
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 STATIC_DIR = Path(__file__).with_name("static")
@@ -72,11 +72,11 @@ def page_templates() -> Jinja2Templates:
 
 @dataclass(kw_only=True)
 class Web:
-    """The app's collaborators: the running configuration, the store to read, the operations that change
-    anything (publish, retry, skip...), the clock."""
+    """The app's collaborators: the running configuration, the queries it reads with (off the event loop), the
+    operations that change anything (publish, retry, skip...), the clock."""
 
     live: LiveConfig
-    store: Store
+    queries: Queries
     operations: Operations
     schedules: bool  # the dispatcher runs the campaign in this process: /healthz expects it running
     templates: Jinja2Templates
