@@ -59,6 +59,10 @@ class Queries:
         """The planned posts (of one event), by due time; with `text`, each with its rendering."""
         return await self._off_loop(self._store.posts, event_id, text=text)
 
+    async def post_counts(self) -> dict[str, tuple[int, int]]:
+        """Per event, (posts sent, posts planned in all)."""
+        return await self._off_loop(self._store.post_counts)
+
     async def deliveries(self, event_id: str | None = None, limit: int = 100) -> list[Delivery]:
         return await self._off_loop(self._store.deliveries, event_id, limit=limit)
 

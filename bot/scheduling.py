@@ -27,6 +27,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.abc import Adapter, Editing, Pinning
 from bot.alerts import Alerts
+from bot.clock import Clock, utcnow
 from bot.config import AppConfig
 from bot.config.live import LiveConfig
 from bot.config.settings import DeliverySettings
@@ -55,7 +56,6 @@ from bot.storage.hotpath import EVENT_CHANGED, Settlement
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 Periodic = tuple[str, float, Callable[[], Awaitable[object]]]  # (job id, seconds, coroutine function)
 LATE = timedelta(minutes=2)  # a reminder later than this says how long is really left, not its step's offset
 
@@ -71,10 +71,6 @@ def time_left(post: PlannedPost, event: Event, now: datetime) -> timedelta | Non
         return None
     # Minute precision: one rendering serves every target of a reminder going out in the same minute.
     return timedelta(minutes=round((event.start - now).total_seconds() / 60))
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def worker_name() -> str:
@@ -589,7 +585,7 @@ class Dispatcher:
         text = None
         if teaser:
             spec = SPECS[Platform(post.platform)]
-            limit = spec.caption_length if announcement.image and spec.caption_length else spec.max_length
+            limit = spec.part_limit(0, image=bool(announcement.image))
             edited = f"{announcement.parts[0].text}\n\n{teaser}"
             text = edited if spec.measure(edited) <= limit else None  # too long to add: pin it as it is
         try:
@@ -614,11 +610,10 @@ def _flagged(post: RenderedPost, notice: RenderedPost) -> RenderedPost:
     spec = SPECS[post.platform]
     flag = notice.parts[0].text.split("\n\n", 1)[0]
     first = f"{flag}\n\n{post.parts[0].text}"
-    limit = spec.caption_length if post.image and spec.caption_length else spec.max_length
-    if spec.measure(first) > limit:
+    if spec.measure(first) > spec.part_limit(0, image=bool(post.image)):
         return post
     parts = (post.parts[0].model_copy(update={"text": first, "length": spec.measure(first)}), *post.parts[1:])
     return post.model_copy(update={"parts": parts})
 
 
-__all__ = ["Dispatcher", "StoredParts", "alive", "utcnow", "worker_name"]
+__all__ = ["Dispatcher", "StoredParts", "alive", "worker_name"]

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.accounts import AccountError, Role, check_name, check_password, hash_password
+from bot.clock import utc_text
 
 if TYPE_CHECKING:
     from bot.config import AppConfig
@@ -129,7 +130,7 @@ def list_users(ctx: typer.Context) -> None:
                *(["password"] if record.has_password and not record.from_settings else []),
                *(["Telegram"] if record.user.telegram_id else [])]
         rows.append((record.user.name, record.user.role.value, str(record.user.telegram_id or ""), ", ".join(how),
-                     str(record.sessions), record.created_at.strftime("%Y-%m-%d %H:%M UTC")))
+                     str(record.sessions), utc_text(record.created_at)))
     if not console.is_terminal:  # piped: whole lines, one a user, tab-separated, never cut to a width
         for row in (header, *rows):
             print("\t".join(row))

@@ -7,7 +7,6 @@ import fcntl
 import os
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
@@ -17,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clock import utc_text, utcnow
 from bot.errors import AnnounceBotError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -161,7 +161,7 @@ def hold_process_lock(url: str) -> ProcessLock | None:
             "`run` or `web` at a time: stop that one first, or use PostgreSQL for several replicas"
         ) from None
     # Who holds it, for the message above (the lock, not this text, is what excludes).
-    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    started = utc_text(utcnow())
     os.ftruncate(fd, 0)
     os.write(fd, f"pid {os.getpid()}: announce-bot {' '.join(sys.argv[1:])}, since {started}\n".encode())
     return ProcessLock(path, stack)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, or_, select, update
+from sqlalchemy import Engine, bindparam, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker, undefer
 
@@ -400,6 +400,15 @@ class Store:
             if event_id is not None:
                 query = query.where(PlannedPostRow.event_id == event_id)
             return [planned_post(row) for row in session.scalars(query)]
+
+    def post_counts(self) -> dict[str, tuple[int, int]]:
+        """Per event, (posts sent, posts planned in all): what `events` and the dashboard show as "sent/planned"."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(PlannedPostRow.event_id, func.count(),
+                       func.sum(case((PlannedPostRow.state == _S.SENT.value, 1), else_=0)))
+                .group_by(PlannedPostRow.event_id))
+            return {event_id: (int(sent or 0), int(total)) for event_id, total, sent in rows}
 
     def post(self, post_id: int) -> PlannedPost | None:
         with self.sessions() as session:

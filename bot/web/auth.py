@@ -26,6 +26,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.accounts import SETTINGS_ADMIN, Role, User, hash_password, needs_rehash, verify_password
+from bot.clock import Clock
 from bot.config.settings import Settings, TelegramTarget
 from bot.links import href
 from bot.storage.accounts import AccountError, Accounts
@@ -37,7 +38,6 @@ from bot.web.throttle import LoginThrottle, Refusal
 log = logging.getLogger(__name__)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-Clock = Callable[[], datetime]
 
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -121,9 +121,10 @@ def page(request: Request, name: str, context: dict[str, object], status: int = 
 async def index(request: Request) -> Response:
     web = web_of(request)
     now = web.clock()
-    records, posts, subscribers, deliveries = await asyncio.gather(
-        web.queries.records(), web.queries.posts(), web.queries.subscriber_counts(), web.queries.deliveries(limit=25))
-    summaries = _summaries(records, posts, now)
+    records, posts, counts, subscribers, deliveries = await asyncio.gather(
+        web.queries.records(), web.queries.posts(), web.queries.post_counts(), web.queries.subscriber_counts(),
+        web.queries.deliveries(limit=25))
+    summaries = _summaries(records, posts, counts, now)
     return page(request, "admin_index.html", {
         "summaries": [s for s in summaries if s.phase != "withdrawn"],
         "withdrawn": [s for s in summaries if s.phase == "withdrawn"],
@@ -135,7 +136,8 @@ async def index(request: Request) -> Response:
     })
 
 
-def _summaries(records: list[StoredEvent], posts: list[PlannedPost], now: datetime) -> list[EventSummary]:
+def _summaries(records: list[StoredEvent], posts: list[PlannedPost], counts: dict[str, tuple[int, int]],
+               now: datetime) -> list[EventSummary]:
     """Every event at a glance, those with posts that will not go out as planned first."""
     by_event: dict[str, list[PlannedPost]] = {}
     for post in posts:
@@ -152,8 +154,8 @@ def _summaries(records: list[StoredEvent], posts: list[PlannedPost], now: dateti
             next_note=lateness(pending[0], stored.event, now) if pending else None,
             failures=tuple(p for p in mine if p.state in TROUBLE),
             problems=tuple(p for p in mine if p.render_error and p.state in UNSENT),
-            sent=sum(p.state is PostState.SENT for p in mine),
-            total=len(mine),
+            sent=counts.get(stored.id, (0, 0))[0],
+            total=counts.get(stored.id, (0, 0))[1],
         ))
     summaries.sort(key=lambda s: not (s.failures or s.problems))  # stable: by start within each group
     return summaries

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +12,7 @@ from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
+from bot.clock import Clock, utc_text
 from bot.config import AppConfig, Settings
 from bot.config.live import LiveConfig
 from bot.domain import Platform
@@ -26,7 +26,6 @@ from bot.scheduling import Dispatcher
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 STATIC_DIR = Path(__file__).with_name("static")
 
-Clock = Callable[[], datetime]
 
 
 def _local(moment: datetime | None, zone: str) -> str:
@@ -37,7 +36,7 @@ def _local(moment: datetime | None, zone: str) -> str:
 
 
 def _utc(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+    return utc_text(moment) if moment else ""
 
 
 def _iso(moment: datetime | None) -> str:
