@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import ParamSpec, TypeVar
 
 from bot.domain import Delivery, Event, PlannedPost, StoredEvent
@@ -34,10 +36,12 @@ class Queries:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        # Threads of their own, kept warm: a page's query does not wait behind the dispatcher's writes or a
+        # preview in the default pool.
+        self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="queries")
 
-    @staticmethod
-    async def _off_loop(work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        return await asyncio.to_thread(work, *args, **kwargs)
+    async def _off_loop(self, work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, partial(work, *args, **kwargs))
 
     async def public_events(self) -> list[Event]:
         """The events the public sees (neither withdrawn nor drafts), by start."""
