@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -33,7 +32,6 @@ from bot.config.live import LiveConfig
 from bot.config.settings import DeliverySettings
 from bot.delivery import Outcome, Publisher, step_of
 from bot.domain import (
-    CatchUp,
     Command,
     Event,
     EventStatus,
@@ -47,9 +45,10 @@ from bot.domain import (
     StoredEvent,
 )
 from bot.errors import ClaimLost, ConfigError, CredentialsError, FitError, OutcomeUnknown, PublishError, RateLimited
-from bot.planning import deadline, still_useful
+from bot.planning import still_useful
 from bot.platforms import SPECS
 from bot.ratelimit import TokenLimits
+from bot.retrying import after_failure
 from bot.storage import Claims, Store
 from bot.storage.batching import Batcher
 from bot.storage.hotpath import EVENT_CHANGED, Settlement
@@ -545,34 +544,12 @@ class Dispatcher:
         return outcome
 
     def _settlement(self, post: PlannedPost, event: Event, error: PublishError, adapter: Adapter) -> Settlement:
-        """What a failure means for the post: retry at a time, unknown, or failed for good (with why)."""
+        """What a failure means for the post (bot/retrying.py); a target whose credentials failed pauses."""
         now = self.clock()
-        message = f"{type(error).__name__}: {error}"
-        kind = type(error).__name__
         if isinstance(error, CredentialsError):
             self._paused[post.target] = now + timedelta(seconds=self.policy.credentials_pause)
-        if not error.retryable:
-            return Settlement(state=PostState.FAILED, reason=message, error=str(error), error_kind=kind)
-        uncertain = isinstance(error, OutcomeUnknown) and not adapter.idempotent
-        if uncertain and self._on_unknown(post) is OnUnknown.REPORT:
-            return Settlement(state=PostState.UNKNOWN, error=str(error), error_kind=kind, reason=(
-                f"{message}. Check the {post.platform.value} account; `announce-bot retry {post.id}` sends it again"))
-        attempts = post.attempts
-        if isinstance(error, RateLimited):
-            delay = error.retry_after  # exactly as long as the platform said
-        elif attempts >= self.policy.max_attempts:
-            reason = f"gave up after {attempts} attempts: {message}"
-            return Settlement(state=PostState.FAILED, reason=reason, error=str(error), error_kind=kind)
-        else:
-            backoff = min(self.policy.backoff_max, self.policy.backoff_base * 2 ** max(attempts - 1, 0))
-            delay = backoff * random.uniform(0.5, 1.0)  # jitter spreads retries of many posts apart
-        when = now + timedelta(seconds=delay)
-        limit = deadline(CatchUp(post.catch_up), event.start, event.end) if not post.manual else None
-        if limit is not None and when >= limit:
-            reason = f"no time left to retry before {limit:%Y-%m-%d %H:%M} UTC: {message}"
-            return Settlement(state=PostState.FAILED, reason=reason, error=str(error), error_kind=kind)
-        return Settlement(state=PostState.RETRYING, next_attempt_at=when, reason=message, error=str(error),
-                          error_kind=kind)
+        return after_failure(post, event, error, idempotent=adapter.idempotent, on_unknown=self._on_unknown(post),
+                             policy=self.policy, now=now)
 
     async def _pin_announcement(self, post: PlannedPost, event: Event, live: RenderedPost) -> None:
         """After a live post: add the stream link to the announcement on this target and pin it (`pin_live`)."""
