@@ -25,7 +25,6 @@ from bot.config.live import LiveConfig
 from bot.delivery import AdapterFactory, Outcome, Publisher
 from bot.domain import CLAIMABLE, PostState
 from bot.importing import ImportReport
-from bot.leadership import Leadership
 from bot.links import missing_public_url
 from bot.operations import Operations, template_problems
 from bot.planning import plan, rehearsal
@@ -33,6 +32,7 @@ from bot.preparation import targets
 from bot.scheduling import Dispatcher, Periodic, worker_name
 from bot.storage import Claims, Store, open_database
 from bot.storage.accounts import UserRecord
+from bot.storage.leadership import Leadership
 
 if TYPE_CHECKING:
     from bot.chat import ChatBot

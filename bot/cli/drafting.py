@@ -78,16 +78,11 @@ app.add_typer(users, name="user")
 @db.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Bring the database schema up to date (`run` does this on start too)."""
-    from bot.storage.database import DatabaseUnavailable, migrate
-    from bot.storage.database import create as create_engine_for
+    from bot.storage.database import DatabaseUnavailable, upgrade
 
     state: State = ctx.obj
-    settings = state.config.settings
-    engine = create_engine_for(settings.database.url)
     try:
-        migrate(engine)
+        where, version = upgrade(state.config.settings.database.url)
     except DatabaseUnavailable as exc:
         raise fail(exc) from None
-    with engine.connect() as connection:
-        version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
-    console.print(f"database {engine.url.render_as_string(hide_password=True)} is at revision {version}")
+    console.print(f"database {where} is at revision {version}")

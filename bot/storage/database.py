@@ -122,6 +122,18 @@ def migrate(engine: Engine) -> None:
             command.upgrade(config, "head")
 
 
+def upgrade(url: str) -> tuple[str, str]:
+    """Migrate the database at `url` to the newest schema; (where it is, without a password; its revision)."""
+    engine = create(url)
+    try:
+        migrate(engine)
+        with engine.connect() as connection:
+            version = str(connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one())
+        return engine.url.render_as_string(hide_password=True), version
+    finally:
+        engine.dispose()
+
+
 def open_database(url: str, *, echo: bool = False) -> sessionmaker[Session]:
     engine = create(url, echo=echo)
     migrate(engine)
