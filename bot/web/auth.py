@@ -33,7 +33,7 @@ from bot.storage.accounts import AccountError, Accounts
 from bot.web import telegram_login
 from bot.web.headers import TELEGRAM_LOGIN_CSP
 from bot.web.state import web_of
-from bot.web.throttle import LoginThrottle, Refusal
+from bot.web.signin_delays import LoginThrottle, Refusal
 
 log = logging.getLogger(__name__)
 
