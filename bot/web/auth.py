@@ -32,8 +32,8 @@ from bot.links import href
 from bot.storage.accounts import AccountError, Accounts
 from bot.web import telegram_login
 from bot.web.headers import TELEGRAM_LOGIN_CSP
-from bot.web.state import web_of
 from bot.web.signin_delays import LoginThrottle, Refusal
+from bot.web.state import web_of
 
 log = logging.getLogger(__name__)
 
