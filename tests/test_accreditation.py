@@ -116,3 +116,20 @@ def test_plan_and_validate_say_when_a_step_is_not_planned(workdir: Path) -> None
     shown = runner.invoke(app, ["--config", "config", "plan", EVENT, "--json"])
     assert shown.exit_code == 0 and '"not_planned": []' in shown.output
     assert '"step": "accreditation-closing"' in shown.output
+
+
+def test_previews_show_each_post_as_it_goes_out_at_its_time() -> None:
+    # The dashboard's and the CLI's previews once rendered "as of no particular time": an announcement due after
+    # the deadline was shown still inviting accreditation.
+    from bot.web.previews import event_previews
+
+    config = load_config(Path("tests/fixtures/config"))
+    late = config.campaign.steps[0].model_copy(update={"id": "announcement-again", "at": "start - 1d"})
+    config = config.__class__(config_dir=config.config_dir, settings=config.settings, templates_dir=TEMPLATES_DIR,
+                              campaign=config.campaign.model_copy(update={"steps": (*config.campaign.steps, late)}))
+    event = with_deadline(load_event(REFERENCE_EVENT_FILE))
+    groups = {group.step_id: group for group in event_previews(config, Renderer(TEMPLATES_DIR), event, IMPORTED)}
+    text = {step: next(p.post.text for p in groups[step].previews if p.target == "telegram" and p.post)
+            for step in ("announcement", "announcement-again")}
+    assert "Information for the media" in text["announcement"]  # 20 November: before the deadline
+    assert "Information for the media" not in text["announcement-again"]  # 26 November: after it

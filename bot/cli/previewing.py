@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
@@ -43,6 +44,7 @@ def preview(
     # A kind the campaign does not plan (a change notice) is previewed on all the campaign's platforms.
     steps += [(k.value, k, None) for k in kind or () if all(s.kind is not k for s in config.campaign.steps)]
     failed = False
+    now = datetime.now(UTC)
     shown: list[tuple[str, RenderedPost]] = []
     for label, post_kind, step in steps:
         names = step_targets(config, step) if step else targets_for(config, post_kind)
@@ -51,7 +53,9 @@ def preview(
             if (platform and target.platform not in platform) or (lang and target.lang not in lang):
                 continue
             try:
-                shown.append((label, render_post(config, renderer, event, post_kind, name, step)))
+                # As it goes out at its time (past the accreditation deadline, without it).
+                at = max(step.due(event), now) if step else now
+                shown.append((label, render_post(config, renderer, event, post_kind, name, step, now=at)))
             except (ConfigError, FitError) as exc:
                 errors.print(Text(f"✗ {label} for {name}: {exc}", style="red"))
                 failed = True

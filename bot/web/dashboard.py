@@ -90,7 +90,7 @@ def lateness(post: PlannedPost, event: Event, now: datetime) -> str | None:
 def previews_html(web: Web, event: Event | None, *, editing: bool = False) -> str:
     """The preview groups of an event's posts (none: the editor's note that the form is not an event yet), as
     the event page shows them and the editor's script swaps them in."""
-    groups = event_previews(web.config, web.renderer, event) if event is not None else []
+    groups = event_previews(web.config, web.renderer, event, web.clock()) if event is not None else []
     # What a shared link, the calendar and the feeds say of it (bot.summaries.synopsis), in each language posted.
     langs = dict.fromkeys([event.lang, *(t.lang for t in web.settings.targets.values())]) if event else {}
     synopses = [(lang, view(event, lang).title, synopsis(event, lang)) for lang in langs] if event else []

@@ -214,14 +214,14 @@ def _account(config: AppConfig, target: str) -> str:
 
 
 def preview(config: AppConfig, renderer: Renderer, event: Event, kind: PostKind, target: str,
-            step: Step | None) -> Preview:
-    """Render one post exactly as it will be sent (render_post) and draw it."""
+            step: Step | None, now: datetime | None = None) -> Preview:
+    """Render one post exactly as it will be sent at `now` (render_post) and draw it."""
     settings = config.settings.targets[target]
     spec = SPECS[settings.platform]
     base = Preview(target=target, platform=settings.platform, label=spec.label, lang=settings.lang,
                    account=_account(config, target))
     try:
-        post = render_post(config, renderer, event, kind, target, step, measure=False)
+        post = render_post(config, renderer, event, kind, target, step, measure=False, now=now)
     except (ConfigError, FitError) as exc:
         return replace(base, error=f"{type(exc).__name__}: {exc}")
     parts = []
@@ -257,17 +257,20 @@ def _draw(markup: PostMarkup, text: str) -> Markup:
     return plain_text(text)
 
 
-def event_previews(config: AppConfig, renderer: Renderer, event: Event) -> list[PreviewGroup]:
-    """Every step of the campaign on each of its targets, then the change notice if the campaign sends one."""
+def event_previews(config: AppConfig, renderer: Renderer, event: Event, now: datetime | None = None
+                   ) -> list[PreviewGroup]:
+    """Every step of the campaign on each of its targets, as it goes out at its time (past the accreditation
+    deadline, without it), then the change notice if the campaign sends one (as of `now`)."""
     groups = []
     for step in config.campaign.steps:
-        previews = tuple(preview(config, renderer, event, step.kind, target, step)
+        at = max(step.due(event), now) if now is not None else None
+        previews = tuple(preview(config, renderer, event, step.kind, target, step, at)
                          for target in step_targets(config, step))
         groups.append(PreviewGroup(step_id=step.id, kind=step.kind, due=step.due(event), note=step.at,
                                    previews=previews))
     planned = {step.kind for step in config.campaign.steps}
     if config.campaign.notify_changes and PostKind.CHANGED not in planned:
-        previews = tuple(preview(config, renderer, event, PostKind.CHANGED, target, None)
+        previews = tuple(preview(config, renderer, event, PostKind.CHANGED, target, None, now)
                          for target in targets_for(config, PostKind.CHANGED))
         groups.append(PreviewGroup(step_id="changed", kind=PostKind.CHANGED, due=None,
                                    note="sent if the time changes or the event is postponed or cancelled",
