@@ -165,10 +165,10 @@ async def test_approvers_are_asked_in_telegram_and_answer_with_the_buttons(
                             poll_timeout=1)
     await bot.start()
     try:
-        await bot.approvals.ask(bot.application.bot)  # as its own loop does, every half minute
+        await bot.approvals.ask()  # as its own loop does, every half minute
         asked = fake.in_chat(OLGA.id)
         assert len(asked) == 5 and all("Approval needed" in m["text"] for m in asked)  # one message per target
-        assert await bot.approvals.ask(bot.application.bot) == 0  # asked once
+        assert await bot.approvals.ask() == 0  # asked once
         vk_request = next(m for m in asked if "→ vk" in m["text"])
         assert "Клуб «Валдай»" in vk_request["text"]  # the post as it will go out
         stranger = User(id=4242, first_name="Stranger", language_code="en")
@@ -209,7 +209,7 @@ async def test_dashboard_approvers_signed_in_with_telegram_are_asked_and_may_ans
                             poll_timeout=1)
     await bot.start()
     try:
-        assert await bot.approvals.ask(bot.application.bot) == 5
+        assert await bot.approvals.ask() == 5
         assert len(fake.in_chat(OLGA.id)) == 5 and len(fake.in_chat(maria.id)) == 5  # settings and dashboard
         assert fake.in_chat(victor.id) == []
         x_request = next(m for m in fake.in_chat(maria.id) if "→ x" in m["text"])

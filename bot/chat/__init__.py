@@ -1,4 +1,5 @@
-"""The subscriber bot: a python-telegram-bot Application built from the config, one router per feature."""
+"""The subscriber bot: one chat core (bot/chat/core.py and a module per feature) on two messengers, Telegram (a
+python-telegram-bot Application built from the config, bot/chat/telegram.py) and MAX (bot/chat/max.py)."""
 
 from __future__ import annotations
 
@@ -10,23 +11,19 @@ from typing import Any
 
 from telegram import BotCommand, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
-from telegram.ext import (
-    Application,
-    ApplicationBuilder,
-    CallbackQueryHandler,
-    MessageHandler,
-    filters,
-)
+from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from bot.alerts import Alerts
-from bot.chat import admin, approvals, events, lang, start, subscriptions, throttle
-from bot.chat import live as watch
+from bot.chat import telegram, throttle
+from bot.chat.approvals import Approvals
 from bot.chat.broadcast import Broadcaster, progress_lines
-from bot.chat.core import Clock, Context, Services, answer, is_private, reply, utcnow
+from bot.chat.core import Clock, Services, utcnow
+from bot.chat.features import COMMANDS, routes
+from bot.chat.health import ChatHealth, PollingMonitor, PollState
 from bot.chat.limiter import SharedRateLimiter
-from bot.chat.polling import ChatHealth, PollingBot, PollingMonitor, PollState, UpdatesRequest, quiet_batch_errors
-from bot.chat.texts import LANGS, t
+from bot.chat.polling import PollingBot, UpdatesRequest, quiet_batch_errors
+from bot.chat.texts import LANGS
 from bot.config import AppConfig
 from bot.config.live import LiveConfig
 from bot.config.settings import ChatSettings, TelegramTarget
@@ -36,14 +33,13 @@ from bot.ratelimit import RateLimits, TokenLimits
 from bot.storage import Store
 from bot.storage.chat import ChatStore
 from bot.storage.reminders import Progress
+from bot.subscribers import Subscribers
 
 log = logging.getLogger("announce_bot.chat")
 
 ChatApp = Application[Any, Any, Any, Any, Any, Any]
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-COMMANDS = ("start", "events", "next", "live", "speakers", "search", "subscribe", "unsubscribe", "mysubs", "lang",
-            "help")
 _DESCRIPTIONS = {
     "en": {"start": "Start", "events": "Upcoming events", "next": "The next event", "live": "Where to watch",
            "speakers": "Who speaks", "search": "Find events", "subscribe": "Reminders on",
@@ -85,7 +81,8 @@ def build_application(
     concurrent_updates: int = 16,
     limits: RateLimits | None = None,
 ) -> ChatApp:
-    """The Application for `[chat] bot_target`'s bot, with every feature's handlers; `services` in bot_data.
+    """The Application for `[chat] bot_target`'s bot, with every feature's handlers; `services` in bot_data, and the
+    approval requests (which a MAX chat bot may join).
 
     Every request it makes goes through the token's limits in `limits` (the runtime's, shared with the channel
     posts of that token; else limits of its own); `token_limits(application)` returns them."""
@@ -108,24 +105,29 @@ def build_application(
                      updates_request=client(UpdatesRequest, 1), rate_limiter=SharedRateLimiter(shared),
                      monitor=PollingMonitor(config.settings.chat.mode, clock))
     application: ChatApp = ApplicationBuilder().bot(bot).concurrent_updates(concurrent_updates).build()
-    chats = ChatStore(store.sessions)
-    services = Services(live=live, chats=chats, clock=clock, operations=operations,
-                        progress=lambda: progress_lines(store.sessions))
+    services = Services(live=live, subscribers=people(store, operations), messenger=Platform.TELEGRAM, clock=clock,
+                        operations=operations, progress=lambda: progress_lines(store.sessions))
     application.bot_data["services"] = services
     application.bot_data["limits"] = shared
-    settings = config.settings.chat
     # The same clock as everything else, so that tests can hold time still instead of racing the refill.
-    gate = throttle.Throttle(settings.flood_burst, settings.flood_rate, clock=lambda: clock().timestamp())
+    gate = flood_gate(config.settings.chat, clock)
     application.bot_data["throttle"] = gate
-    application.add_handlers(throttle.handlers(services, gate), group=-1)
-    for feature in (start, lang, events, watch, subscriptions, admin):
-        application.add_handlers(feature.handlers(services))
-    requests = approvals.Approvals(services)
+    application.add_handler(telegram.gate(services, gate), group=-1)
+    requests = Approvals(live, operations)
+    requests.join(telegram.TelegramAsker(bot))
     application.bot_data["approvals"] = requests
-    application.add_handlers(approvals.handlers(services, requests))
-    application.add_handlers(_fallbacks(services))
-    application.add_error_handler(_error_handler)
+    application.add_handlers(telegram.handlers(services, routes(services, requests)))
+    application.add_error_handler(telegram.error_handler)
     return application
+
+
+def people(store: Store, operations: Operations | None) -> Subscribers:
+    """The operations layer's subscribers (a chat bot without operations, in a test, gets its own)."""
+    return operations.subscribers if operations is not None else Subscribers(ChatStore(store.sessions))
+
+
+def flood_gate(settings: ChatSettings, clock: Clock) -> throttle.Throttle:
+    return throttle.Throttle(settings.flood_burst, settings.flood_rate, clock=lambda: clock().timestamp())
 
 
 def token_limits(application: ChatApp) -> TokenLimits:
@@ -139,46 +141,6 @@ def _quiet_loggers() -> None:
         logger = logging.getLogger(name)
         if logger.level < logging.WARNING:
             logger.setLevel(logging.WARNING)
-
-
-def _fallbacks(services: Services) -> list[Any]:
-    """What no feature took: edited messages, unknown commands, other input in private, stale buttons."""
-
-    async def edited(update: Update, context: Context) -> None:
-        if is_private(update):
-            await reply(update, context, t("edited", services.lang(update)))
-
-    async def unknown_command(update: Update, context: Context) -> None:
-        message = update.effective_message
-        first = (message.text or "").split(maxsplit=1)[0] if message and message.text else ""
-        addressee = first.partition("@")[2]
-        if addressee and addressee.lower() != services.bot_username.lower():
-            return  # another bot's command in a group
-        if is_private(update) or addressee:
-            await reply(update, context, t("unknown_command", services.lang(update)))
-
-    async def other(update: Update, context: Context) -> None:
-        await reply(update, context, t("hint", services.lang(update)))
-
-    async def stale(update: Update, context: Context) -> None:
-        await answer(update.callback_query, t("stale_button", services.lang(update)))
-
-    new = filters.UpdateType.MESSAGE
-    return [
-        MessageHandler(filters.UpdateType.EDITED, edited),
-        MessageHandler(filters.COMMAND & new, unknown_command),
-        MessageHandler(filters.ChatType.PRIVATE & new, other),
-        CallbackQueryHandler(stale),
-    ]
-
-
-async def _error_handler(update: object, context: Context) -> None:
-    error = context.error
-    # Only the type and Telegram's own message: never a request URL (it would hold the token).
-    detail = error.message if isinstance(error, TelegramError) else ""
-    update_id = update.update_id if isinstance(update, Update) else "?"
-    log.error("handling update %s failed: %s %s", update_id, type(error).__name__, detail,
-              exc_info=None if isinstance(error, TelegramError) else error)
 
 
 async def post_init(application: ChatApp) -> None:
@@ -230,11 +192,11 @@ class ChatBot:
             await updater.start_polling(poll_interval=0.0, timeout=self.poll_timeout,
                                         allowed_updates=Update.ALL_TYPES, error_callback=lambda _: None)
         await self.broadcaster.start()
-        await self.approvals.start(app.bot)
+        await self.approvals.start()
 
     @property
-    def approvals(self) -> approvals.Approvals:
-        requests: approvals.Approvals = self.application.bot_data["approvals"]
+    def approvals(self) -> Approvals:
+        requests: Approvals = self.application.bot_data["approvals"]
         return requests
 
     @property
@@ -294,7 +256,8 @@ def chat_bot(
                                   "ANNOUNCE_BOT_CHAT__WEBHOOK_SECRET or webhook_secret_file")
     application = build_application(live, store, operations=operations, clock=clock, limits=limits)
     services: Services = application.bot_data["services"]
-    broadcaster = Broadcaster(live, store.sessions, application.bot, token_limits(application), chats=services.chats,
+    courier = telegram.TelegramCourier(application.bot)
+    broadcaster = Broadcaster(live, store.sessions, courier, token_limits(application), chats=services.chats,
                               alerts=alerts, clock=clock, key=services.key, observer=observer,
                               worker=f"chat:{worker}" if worker else None)
     return ChatBot(application=application, broadcaster=broadcaster, settings=settings, poll_timeout=poll_timeout)
