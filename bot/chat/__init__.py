@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeDefault, Update
@@ -18,12 +19,12 @@ from bot.alerts import Alerts
 from bot.chat import telegram, throttle
 from bot.chat.approvals import Approvals
 from bot.chat.broadcast import Broadcaster, progress_lines
-from bot.chat.core import Clock, Services, utcnow
+from bot.chat.core import ChatUnavailable, Clock, Services, people, utcnow
 from bot.chat.features import COMMANDS, routes
 from bot.chat.health import ChatHealth, PollingMonitor, PollState
 from bot.chat.limiter import SharedRateLimiter
 from bot.chat.polling import PollingBot, UpdatesRequest, quiet_batch_errors
-from bot.chat.texts import LANGS
+from bot.chat.texts import LANGS, command_description
 from bot.config import AppConfig
 from bot.config.live import LiveConfig
 from bot.config.settings import ChatSettings, TelegramTarget
@@ -31,27 +32,13 @@ from bot.domain import Platform
 from bot.operations import Operations
 from bot.ratelimit import RateLimits, TokenLimits
 from bot.storage import Store
-from bot.storage.chat import ChatStore
 from bot.storage.reminders import Progress
-from bot.subscribers import Subscribers
 
 log = logging.getLogger("announce_bot.chat")
 
 ChatApp = Application[Any, Any, Any, Any, Any, Any]
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-_DESCRIPTIONS = {
-    "en": {"start": "Start", "events": "Upcoming events", "next": "The next event", "live": "Where to watch",
-           "speakers": "Who speaks", "search": "Find events", "subscribe": "Reminders on",
-           "unsubscribe": "Reminders off", "mysubs": "My reminders", "lang": "Language", "help": "Help"},
-    "ru": {"start": "Начало", "events": "Ближайшие мероприятия", "next": "Следующее мероприятие",
-           "live": "Где смотреть", "speakers": "Кто выступает", "search": "Поиск", "subscribe": "Включить напоминания",
-           "unsubscribe": "Выключить напоминания", "mysubs": "Мои напоминания", "lang": "Язык", "help": "Помощь"},
-}
-
-
-class ChatUnavailable(Exception):
-    """The chat bot cannot run with these settings (no token, no webhook secret...): says why."""
 
 
 def bot_target(config: AppConfig) -> TelegramTarget:
@@ -80,6 +67,7 @@ def build_application(
     clock: Clock = utcnow,
     concurrent_updates: int = 16,
     limits: RateLimits | None = None,
+    approvals: Approvals | None = None,
 ) -> ChatApp:
     """The Application for `[chat] bot_target`'s bot, with every feature's handlers; `services` in bot_data, and the
     approval requests (which a MAX chat bot may join).
@@ -113,17 +101,12 @@ def build_application(
     gate = flood_gate(config.settings.chat, clock)
     application.bot_data["throttle"] = gate
     application.add_handler(telegram.gate(services, gate), group=-1)
-    requests = Approvals(live, operations)
+    requests = approvals or Approvals(live, operations)
     requests.join(telegram.TelegramAsker(bot))
     application.bot_data["approvals"] = requests
     application.add_handlers(telegram.handlers(services, routes(services, requests)))
     application.add_error_handler(telegram.error_handler)
     return application
-
-
-def people(store: Store, operations: Operations | None) -> Subscribers:
-    """The operations layer's subscribers (a chat bot without operations, in a test, gets its own)."""
-    return operations.subscribers if operations is not None else Subscribers(ChatStore(store.sessions))
 
 
 def flood_gate(settings: ChatSettings, clock: Clock) -> throttle.Throttle:
@@ -148,7 +131,7 @@ async def post_init(application: ChatApp) -> None:
     services: Services = application.bot_data["services"]
     services.bot_username = application.bot.username or services.bot_username
     for code in LANGS:
-        commands = [BotCommand(name, _DESCRIPTIONS[code][name]) for name in COMMANDS]
+        commands = [BotCommand(name, command_description(name, code)) for name in COMMANDS]
         await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault(),
                                               language_code=None if code == "en" else code)
 
@@ -220,7 +203,7 @@ class ChatBot:
             if app.running:
                 await app.stop()
 
-        for part, step in (("the approval requests", self.approvals.stop),
+        for part, step in (("the approval requests", partial(self.approvals.leave, Platform.TELEGRAM)),
                            ("the reminder broadcaster", self.broadcaster.stop), ("receiving updates", updater),
                            ("handling updates", application), ("the Bot API client", app.shutdown)):
             try:
@@ -242,8 +225,10 @@ def chat_bot(
     poll_timeout: int = 10,
     worker: str | None = None,
     limits: RateLimits | None = None,
+    approvals: Approvals | None = None,
 ) -> ChatBot:
-    """The chat bot for the running configuration, ready to start; ChatUnavailable says why it cannot run."""
+    """The chat bot for the running configuration, ready to start; ChatUnavailable says why it cannot run.
+    `approvals`: the process's approval requests, when a MAX chat bot asks through them too."""
     settings = live.current.settings.chat
     if not settings.enabled:
         raise ChatUnavailable("[chat] enabled = false")
@@ -254,7 +239,8 @@ def chat_bot(
         if not secret or not _SECRET.match(secret):
             raise ChatUnavailable("[chat] webhook mode needs webhook_secret (1-256 of A-Z a-z 0-9 _ -), set "
                                   "ANNOUNCE_BOT_CHAT__WEBHOOK_SECRET or webhook_secret_file")
-    application = build_application(live, store, operations=operations, clock=clock, limits=limits)
+    application = build_application(live, store, operations=operations, clock=clock, limits=limits,
+                                    approvals=approvals)
     services: Services = application.bot_data["services"]
     courier = telegram.TelegramCourier(application.bot)
     broadcaster = Broadcaster(live, store.sessions, courier, token_limits(application), chats=services.chats,
@@ -263,4 +249,5 @@ def chat_bot(
     return ChatBot(application=application, broadcaster=broadcaster, settings=settings, poll_timeout=poll_timeout)
 
 
-__all__ = ["ChatBot", "ChatHealth", "ChatUnavailable", "PollState", "Services", "build_application", "chat_bot"]
+__all__ = ["Approvals", "ChatBot", "ChatHealth", "ChatUnavailable", "PollState", "Services", "build_application",
+           "chat_bot"]

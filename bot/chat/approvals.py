@@ -73,15 +73,15 @@ class Approvals:
         ops = self.operations
         if ops is None or not self.askers:
             return 0
-        approvers = {messenger: sorted(await asyncio.to_thread(ops.approver_chats, messenger))
-                     for messenger in self.askers}
+        askers = dict(self.askers)  # a messenger joining meanwhile is asked from the next round on
+        approvers = {messenger: sorted(await asyncio.to_thread(ops.approver_chats, messenger)) for messenger in askers}
         if not any(approvers.values()):
             return 0
         requests = await asyncio.to_thread(ops.approval_requests)
         asked = []
         for post, rendered in requests:
             delivered = False
-            for messenger, asker in self.askers.items():
+            for messenger, asker in askers.items():
                 text = request_text(post, rendered, SPECS[messenger])
                 for approver in approvers[messenger]:
                     delivered = await asker.ask(approver, text, self.keyboard(post)) or delivered
@@ -98,13 +98,21 @@ class Approvals:
 
         async def loop() -> None:
             while True:
+                # First after an interval: the other messenger's bot, starting beside this one, joins by then (a
+                # post is asked about once, on the messengers that had joined).
+                await asyncio.sleep(self.interval)
                 try:
                     await self.ask()
                 except Exception:
                     log.exception("could not send the approval requests")
-                await asyncio.sleep(self.interval)
 
         self._task = asyncio.create_task(loop(), name="approval-requests")
+
+    async def leave(self, messenger: Platform) -> None:
+        """A messenger's bot stops: its approvers are not asked any more; the last one to leave stops the asking."""
+        self.askers.pop(messenger, None)
+        if not self.askers:
+            await self.stop()
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -19,6 +19,7 @@ from bot.domain import Event, Platform
 from bot.operations import Operations
 from bot.platforms import SPECS, TELEGRAM, PlatformSpec
 from bot.rendering.context import EventView, view
+from bot.storage import Store
 from bot.storage.chat import ChatStore
 from bot.subscribers import Subscribers
 
@@ -32,6 +33,10 @@ DEEP_LINKS = {Platform.TELEGRAM: "https://t.me/{bot}?start={payload}",
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class ChatUnavailable(Exception):
+    """A chat bot cannot run with these settings (no token, no webhook secret...): says why."""
 
 
 # -- what comes in, what goes out ----------------------------------------------------------------------------
@@ -229,6 +234,11 @@ class Services:
         if not _SLUG.match(key):
             return None
         return self.chats.event(key)
+
+
+def people(store: Store, operations: Operations | None) -> Subscribers:
+    """The operations layer's subscribers (a chat bot without operations, in a test, gets its own)."""
+    return operations.subscribers if operations is not None else Subscribers(ChatStore(store.sessions))
 
 
 # -- how an event reads -------------------------------------------------------------------------------

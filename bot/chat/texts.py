@@ -167,6 +167,21 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
 }
 
 
+COMMAND_DESCRIPTIONS: Final[dict[str, dict[str, str]]] = {  # the command menus
+    "en": {"start": "Start", "events": "Upcoming events", "next": "The next event", "live": "Where to watch",
+           "speakers": "Who speaks", "search": "Find events", "subscribe": "Reminders on",
+           "unsubscribe": "Reminders off", "mysubs": "My reminders", "lang": "Language", "help": "Help"},
+    "ru": {"start": "Начало", "events": "Ближайшие мероприятия", "next": "Следующее мероприятие",
+           "live": "Где смотреть", "speakers": "Кто выступает", "search": "Поиск", "subscribe": "Включить напоминания",
+           "unsubscribe": "Выключить напоминания", "mysubs": "Мои напоминания", "lang": "Язык", "help": "Помощь"},
+}
+
+
+def command_description(command: str, lang: str) -> str:
+    """A command's line in the messenger's command menu."""
+    return COMMAND_DESCRIPTIONS.get(lang, COMMAND_DESCRIPTIONS[DEFAULT_LANG])[command]
+
+
 def t(key: str, lang: str, /, **values: object) -> str:
     """The text `key` in `lang` (English if missing) with `values` HTML-escaped, except `Raw` ones."""
     forms = TEXTS[key]
