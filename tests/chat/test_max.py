@@ -5,6 +5,7 @@ presses answered with POST /answers, the calendar as an uploaded file, and perso
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,11 +20,14 @@ from bot.delivery import Publisher
 from bot.domain import Platform
 from bot.platforms import markup_units
 from bot.ratelimit import RateLimits
-from bot.runtime import Runtime
+from bot.runtime import Runtime, Service
 from bot.storage import Store
 from bot.storage.chat import ChatStore
 from bot.storage.reminders import ReminderQueue
+from bot.storage.tables import ReminderRow
 from tests.chat.conftest import Clock
+from tests.chat.test_cli_chat import Lines
+from tests.fakes.base import Reply, record_then_drop
 from tests.fakes.max import FakeMax, Sent
 
 TOKEN = "max-chat-bot-token-SECRET-1234567890"
@@ -231,9 +235,6 @@ async def test_a_malformed_update_is_skipped_and_the_next_answered(max_fake: Fak
 async def test_run_starts_the_chat_bot_on_max_and_says_why_not_without_a_token(
     config: AppConfig, chat_store: Store, max_fake: FakeMax, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.runtime import Service
-    from tests.chat.test_cli_chat import Lines
-
     lines = Lines()
     service = Service(Runtime.build(config, store=chat_store, notify=False), lines)
     chat = await service._start_chat(Platform.MAX)
@@ -252,3 +253,27 @@ async def test_run_starts_the_chat_bot_on_max_and_says_why_not_without_a_token(
     assert await service._start_chat(Platform.MAX) is None
     assert "chat bot on MAX off: MAX target 'max' has no bot token" in lines.said
     await service.runtime.aclose()
+
+
+async def test_one_fault_rule_for_max_reminders_may_have_arrived_is_unknown_never_left_is_retried(
+    max_fake: FakeMax, bot: MaxChat, clock: Clock, chat_store: Store
+) -> None:
+    people = (ANNA, IVAN, 70003)
+    chats = ChatStore(chat_store.sessions)
+    for person in people:
+        chats.subscribe(person, 5_000_000_000 + person, "en", REF, messenger=Platform.MAX)
+    max_fake.fail_call("POST /messages", 1, record_then_drop())  # MAX sent it, the answer was lost
+    max_fake.fail_call("POST /messages", 2, Reply(status=503, body={"code": "internal", "message": "try later"}))
+    clock.now = START - timedelta(hours=1)
+    await bot.broadcaster.sweep()
+    queue = ReminderQueue(chat_store.sessions)
+    await until(max_fake, lambda: len(max_fake.calls("POST /messages")) == 3)
+    clock.now += timedelta(seconds=6)  # the back-off after a 503 (5 s) is over
+    await until(max_fake, lambda: queue.open_count(Platform.MAX) == 0)
+    with chat_store.sessions() as session:
+        rows = {r.user_id: (r.state, r.attempts, r.error or "") for r in session.query(ReminderRow)}
+    assert Counter(state for state, _, _ in rows.values()) == {"sent": 2, "unknown": 1}
+    unknown = next(error for state, _, error in rows.values() if state == "unknown")
+    assert "may or may not have been published" in unknown and TOKEN not in unknown
+    assert sorted(attempts for state, attempts, _ in rows.values() if state == "sent") == [1, 2]
+    assert Counter(m.user_id for m in max_fake.messages) == {person: 1 for person in people}  # nobody twice
