@@ -9,7 +9,7 @@ import logging
 from datetime import UTC
 
 from bot.chat.core import Handler, Incoming, Replies, Routes, Services
-from bot.chat.texts import LANG_NAMES, Raw, esc, t
+from bot.chat.texts import LANG_NAMES, Raw, esc, t, tn
 from bot.domain import CLAIMABLE, PostKind, PostState
 from bot.operations import Operations, Result
 from bot.streams import parse_links
@@ -103,7 +103,7 @@ class Admin:
         lines = [esc(result.message[:500])]
         lines += [f"{'✓' if r.ok else '✗'} {esc(r.target or '')}: {esc(r.message[:300])}" for r in result.posts]
         if result.reminders:
-            lines.append(t("golive_reminders", lang, count=result.reminders))
+            lines.append(tn("golive_reminders", result.reminders, lang))
         await out.send("\n".join(lines))
 
     async def retry(self, msg: Incoming, out: Replies) -> None:
