@@ -397,6 +397,8 @@ def max_chat(
     if not settings.enabled:
         raise ChatUnavailable("[chat] enabled = false")
     target = config.settings.targets.get(settings.max_target)
+    if target is None:
+        raise ChatUnavailable(f"no MAX target {settings.max_target!r} in settings.toml ([chat] max_target)")
     if not isinstance(target, MaxTarget):
         raise ChatUnavailable(f"[chat] max_target {settings.max_target!r} is not a MAX target in settings.toml")
     token = target.secret("token")
