@@ -1,9 +1,9 @@
-"""The interfaces between the core and the outside: publishing adapters and the log of a post's parts."""
+"""The interfaces between the core and the outside: publishing adapters, the log of a post's parts, reading back."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 from uuid import uuid4
@@ -161,3 +161,22 @@ class Editing(Protocol):
     async def edit(self, ids: tuple[str, ...], post: RenderedPost, notice: RenderedPost | None) -> Receipt:
         """Correct the published post `ids` to read as `post` (or add `notice` to it where editing is impossible)."""
 
+
+
+# A post's metrics as read back, by name: views (VK), impressions (X), likes, reposts, comments or replies, quotes,
+# bookmarks, reactions (Telegram). A platform gives only some of them: what it does not give is left out.
+Metrics = dict[str, int]
+
+
+@runtime_checkable
+class Reading(Protocol):
+    """An adapter that can read its published posts' metrics back (VK's wall.getById, X's tweets lookup).
+
+    `ids` are published posts' ids as the receipts gave them (at most `read_batch` at once); the answer maps each id
+    the platform still has to its metrics. It raises PublishError subclasses, as publishing does: RateLimited,
+    TransientError (a read is always safe to repeat), CredentialsError, PermanentError."""
+
+    read_batch: int
+
+    async def read_reach(self, ids: Sequence[str]) -> dict[str, Metrics]:
+        """The metrics of the posts `ids`, by id."""

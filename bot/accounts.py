@@ -24,6 +24,10 @@ def _dummy_hash() -> str:
     return _hasher.hash("announce-bot: no such user")
 
 
+
+class AccountError(ValueError):
+    """A change to the users that cannot be made as asked (a name or Telegram id already taken, no such user)."""
+
 class Role(StrEnum):
     """What a dashboard user may do; each role may do everything the ones before it may."""
 

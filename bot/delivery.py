@@ -9,16 +9,28 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.abc import Adapter
 from bot.adapters import build_adapter
 from bot.config import AppConfig, Settings
 from bot.config.live import LiveConfig
-from bot.domain import Event, PlannedPost, Platform, PostKind, PostState, Receipt, RenderedPost, Step, StoredEvent
+from bot.domain import (
+    Event,
+    PlannedPost,
+    Platform,
+    PostKind,
+    PostState,
+    Receipt,
+    RenderedPost,
+    Step,
+    StoredEvent,
+    content_hash,
+)
 from bot.errors import AnnounceBotError
 from bot.images import CardStore
+from bot.links import public_base, with_go_links
 from bot.planning import before_start
 from bot.ratelimit import RateLimits, TokenLimits
 from bot.rendering.pricing import PostPrice, price
@@ -61,9 +73,13 @@ def fingerprint(config: AppConfig) -> str:
     return value
 
 
-def inputs(version: str, config: AppConfig) -> str:
-    """What a stored rendering was made from: the event's version and the configuration's fingerprint."""
-    return f"{version[:40]}:{fingerprint(config)[:40]}"
+def inputs(stored: StoredEvent | Event, config: AppConfig, now: datetime) -> str:
+    """What a rendering is made from: the event's version, the configuration's fingerprint, and what of the moment
+    a post says (whether accreditation is still open): a stored rendering is sent only while these are the same."""
+    event = stored if isinstance(stored, Event) else stored.event
+    version = content_hash(stored) if isinstance(stored, Event) else stored.version
+    moment = "" if event.accreditation_open(now) else ":closed"
+    return f"{version[:40]}:{fingerprint(config)[:40]}{moment}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +124,14 @@ def post_price(config: AppConfig, post: RenderedPost) -> PostPrice | None:
     return price(post, prices) if prices is not None else price(post)
 
 
+def reads_alike(config: AppConfig, target: str) -> tuple[Any, ...]:
+    """What makes a target's posts read differently from another's: targets alike in these share one rendering.
+    A target counting clicks has links of its own (/go/<event>/<target>/…)."""
+    settings: Any = config.settings.targets[target]
+    return (settings.platform, settings.lang, getattr(settings, "link_placement", None),
+            target if getattr(settings, "track_clicks", False) else None)
+
+
 def step_of(config: AppConfig, step_id: str) -> Step | None:
     return next((step for step in config.campaign.steps if step.id == step_id), None)
 
@@ -117,8 +141,9 @@ class Publisher:
     configuration: a reload that changes a target's settings gets it a new adapter, new templates a new renderer."""
 
     def __init__(self, live: LiveConfig, adapters: AdapterFactory = build_adapter, *,
-                 limits: RateLimits | None = None) -> None:
+                 limits: RateLimits | None = None, clock: Callable[[], datetime] | None = None) -> None:
         self.live = live
+        self.clock = clock or (lambda: datetime.now(UTC))  # what a post says can depend on when it goes out
         self._factory = adapters
         self._adapters: dict[str, tuple[Any, Adapter]] = {}  # target -> (its settings when built, adapter)
         self._retired: list[Adapter] = []
@@ -163,11 +188,19 @@ class Publisher:
         self._limits[target] = (settings, limits)
         return limits
 
+    def read_limits_for(self, target: str) -> TokenLimits:
+        """The rate limits reading `target`'s posts back goes through (see RateLimits.for_reads)."""
+        settings: Any = self.config.settings.targets[target]
+        secrets = settings.secrets()
+        # VK reads with the app's service key when one is set: its own limits, not the posting token's.
+        token = secrets.get("service_token") or secrets.get("token") or secrets.get("access_token") or \
+            f"outbox:{target}"
+        return self.limits.for_reads(settings.platform, token)
+
     def _render_key(self, stored: StoredEvent, kind: PostKind, target: str, step: Step | None,
                     left: timedelta | None) -> tuple[Any, ...]:
-        settings: Any = self.config.settings.targets[target]
-        return (self.live.version, stored.version, kind, step.id if step else None, settings.platform, settings.lang,
-                getattr(settings, "link_placement", None), left)
+        return (self.live.version, stored.version, kind, step.id if step else None, *reads_alike(self.config, target),
+                left, stored.event.accreditation_open(self.clock()))
 
     def render_cached(self, stored: StoredEvent, kind: PostKind, target: str, step: Step | None = None,
                       left: timedelta | None = None) -> RenderedPost:
@@ -176,7 +209,7 @@ class Publisher:
         key = self._render_key(stored, kind, target, step, left)
         post = self._rendered.get(key)
         if post is None:
-            post = self.render(stored.event, kind, target, step, left)
+            post = self.render(stored.event, kind, target, step, left, now=self.clock())
             with self._rendering:  # worker threads render too (render_off_loop)
                 while len(self._rendered) >= RENDER_CACHE:
                     self._rendered.pop(next(iter(self._rendered)))  # the oldest first: a plain bounded cache
@@ -184,9 +217,9 @@ class Publisher:
         return post if post.target == target else post.model_copy(update={"target": target})
 
     def as_planned(self, post: PlannedPost, stored: StoredEvent) -> RenderedPost | None:
-        """The post's rendering stored with its plan, if it was made from the event as it is now and the
-        configuration in use (bot.preparation.inputs); None: render it."""
-        if post.rendering is None or post.rendered_for != inputs(stored.version, self.config):
+        """The post's rendering stored with its plan, if it was made from the event as it is now, the configuration
+        in use and what the moment changes (`inputs`); None: render it."""
+        if post.rendering is None or post.rendered_for != inputs(stored, self.config, self.clock()):
             return None
         return post.rendering.post()
 
@@ -205,15 +238,18 @@ class Publisher:
             await adapter.aclose()
 
     def render(self, event: Event, kind: PostKind, target: str, step: Step | None = None,
-               left: timedelta | None = None, *, live_now: bool = False) -> RenderedPost:
-        return render_post(self.config, self.renderer, event, kind, target, step, left, live_now=live_now)
+               left: timedelta | None = None, *, live_now: bool = False, now: datetime | None = None) -> RenderedPost:
+        return render_post(self.config, self.renderer, event, kind, target, step, left, live_now=live_now,
+                           now=now or self.clock())
 
 
 def render_post(config: AppConfig, renderer: Renderer, event: Event, kind: PostKind, target: str,
-                step: Step | None = None, left: timedelta | None = None, *, live_now: bool = False) -> RenderedPost:
+                step: Step | None = None, left: timedelta | None = None, *, live_now: bool = False,
+                now: datetime | None = None) -> RenderedPost:
     """Render `kind` for `target`. A reminder says how long before the start it goes out: `left` when given
     (the real time left, for a late one), else what its campaign step says. `live_now`: the announcement as
-    edited once the broadcast is on (it no longer promises links to come)."""
+    edited once the broadcast is on (it no longer promises links to come). `now`: when it goes out (past the
+    accreditation deadline, it no longer invites accreditation); None renders it as of no particular time."""
     settings = config.settings.targets[target]
     if step is None:
         step = next((s for s in config.campaign.steps
@@ -221,8 +257,11 @@ def render_post(config: AppConfig, renderer: Renderer, event: Event, kind: PostK
     lead = left if left is not None else (before_start(step, event) if step else None)
     destination = Destination(target=target, platform=settings.platform, lang=settings.lang,
                               link_placement=getattr(settings, "link_placement", None))
-    post = renderer.render(event, kind, destination, before_start=lead, live_now=live_now)
+    post = renderer.render(event, kind, destination, before_start=lead, live_now=live_now, now=now)
     if post.platform is Platform.DZEN and post.image is None:
         # Dzen wants a cover at least 700 px wide: the generated card (None while [web] public_url is unset).
         post = post.model_copy(update={"image": CardStore(config.settings).image_for(event, post)})
+    if getattr(settings, "track_clicks", False) and (base := public_base(config.settings.web)):
+        # Clicks counted on the way (the report's "clicks"), per step: a post without one counts under its kind.
+        post = with_go_links(post, event, base, step.id if step else kind.value)
     return post

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -117,6 +117,9 @@ class Accreditation(Frozen):
     text: Annotated[Text, bounded(TEXT_LIMITS["accreditation"])] | None = None
     form_url: Url | None = None
     phone: Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{5,20}$")] | None = None
+    # When accreditation closes (wall-clock time in the event's zone, like start): from then on the accreditation
+    # line is left out of new posts and of the public page, and campaign steps may be timed from it.
+    deadline: datetime | None = None
 
 
 class Cover(Frozen):
@@ -146,6 +149,9 @@ class Event(Frozen):
     languages: tuple[LangCode, ...] = ()
     accreditation: Accreditation | None = None
     live: dict[Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")], Url] = Field(default_factory=dict)
+    # Where the recording can be watched afterwards, per place (vk, rutube, youtube, website...): the summary
+    # carries it, and a summary step may wait for it (`requires: recording`).
+    recording: dict[Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")], Url] = Field(default_factory=dict)
     url: Url | None = None
     hashtags: tuple[Annotated[str, Field(pattern=r"^\w{1,100}$")], ...] = ()
     cover: Cover | None = None
@@ -183,30 +189,55 @@ class Event(Frozen):
             raise ValueError(f"end ({end.isoformat()}) must be after start ({start.isoformat()})")
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "end", end)
+        accreditation = self.accreditation
+        if accreditation is not None and accreditation.deadline is not None:
+            deadline = _in_zone(accreditation.deadline, zone)
+            object.__setattr__(self, "accreditation", accreditation.model_copy(update={"deadline": deadline}))
         return self
+
+    @property
+    def deadline(self) -> datetime | None:
+        """When accreditation closes, if the event says."""
+        return self.accreditation.deadline if self.accreditation is not None else None
+
+    def accreditation_open(self, now: datetime | None) -> bool:
+        """Whether posts and pages made at `now` still invite the media to accredit (None: no clock, always)."""
+        return now is None or self.deadline is None or now < self.deadline
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
 
-# Fields added after events were first stored, each with its default: left out of the version while at it, so
-# that adding a field changes no stored event's version (a new version withdraws approvals and re-renders).
-ADDED_LATER: dict[str, object] = {"past": False}
+# Fields added after events were first stored (dotted for a nested one), each with its default: left out of the
+# version while at it, so that adding a field changes no stored event's version (a new version withdraws
+# approvals and renders the posts again).
+ADDED_LATER: dict[str, object] = {"past": False, "recording": {}, "accreditation.deadline": None}
 
 
 def content_hash(event: Event) -> str:
     """The event's version: the hash of everything it says (a new one for every change)."""
     data = event.model_dump(mode="json")
-    for name, default in ADDED_LATER.items():
-        if data.get(name) == default:
-            data.pop(name, None)
+    for path, default in ADDED_LATER.items():
+        *outer, name = path.split(".")
+        holder: Any = data
+        for key in outer:
+            holder = holder.get(key) if isinstance(holder, dict) else None
+        if isinstance(holder, dict) and holder.get(name, default) == default:
+            holder.pop(name, None)
     return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def with_live_links(event: Event, links: dict[str, str] | None) -> Event:
-    """`event` with the stream links set at go-live laid over its own (they are kept over what its file says)."""
-    return event.model_copy(update={"live": {**event.live, **links}}) if links else event
+def with_overlays(event: Event, live: dict[str, str] | None = None, recording: dict[str, str] | None = None
+                  ) -> Event:
+    """`event` with the stream and recording links set outside its file (go-live, `recording`) laid over its own:
+    they are kept whatever its file says."""
+    changes: dict[str, object] = {}
+    if live:
+        changes["live"] = {**event.live, **live}
+    if recording:
+        changes["recording"] = {**event.recording, **recording}
+    return event.model_copy(update=changes) if changes else event
 
 
 def _in_zone(value: datetime, zone: ZoneInfo) -> datetime:
@@ -223,7 +254,8 @@ def _zones() -> frozenset[str]:
     return _ZONES
 
 
-_OFFSET = re.compile(r"^(?P<anchor>start|end)(?:\s*(?P<sign>[+-])\s*(?P<amount>(?:\d+\s*[wdhms]\s*)+))?$")
+_OFFSET = re.compile(
+    r"^(?P<anchor>start|end|accreditation_deadline)(?:\s*(?P<sign>[+-])\s*(?P<amount>(?:\d+\s*[wdhms]\s*)+))?$")
 _UNIT = {
     "w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1),
     "s": timedelta(seconds=1),
@@ -254,30 +286,62 @@ class Approval(StrEnum):
     APPROVED = "approved"
 
 
+Anchor = Literal["start", "end", "accreditation_deadline"]
+# What a step may wait for before it goes out (a summary: the report, the recording, or whichever comes first).
+Requires = Literal["report", "recording", "any"]
+
+
 class Step(Frozen):
     """One planned post of a campaign: what kind goes out, when (relative to the event), and where."""
 
     id: Slug
     kind: PostKind
-    at: str = Field(description="'start', 'start - 7d', 'end + 2h', 'start - 1d 12h'")
+    at: str = Field(description="'start', 'start - 7d', 'end + 2h', 'start - 1d 12h', 'accreditation_deadline - 2d'")
     platforms: tuple[Platform, ...] | None = None
     catch_up: CatchUp = CatchUp.ALWAYS
     on_unknown: OnUnknown = OnUnknown.REPORT
-    requires_report: bool = False
+    requires: Requires | None = None
+    requires_report: bool = False  # the older spelling of `requires: report`
     approval: Literal["none", "required"] = "none"  # required: an approver signs each post off before it goes out
 
     @field_validator("at")
     @classmethod
     def _parse_at(cls, value: str) -> str:
         if not _OFFSET.match(value.strip()):
-            raise ValueError(f"cannot read {value!r}: write 'start', 'start - 7d', 'end + 2h' (units w d h m s)")
+            raise ValueError(f"cannot read {value!r}: write 'start', 'start - 7d', 'end + 2h' or "
+                             "'accreditation_deadline - 2d' (units w d h m s)")
         return value.strip()
 
+    @model_validator(mode="after")
+    def _one_requirement(self) -> Step:
+        if self.requires_report and self.requires not in (None, "report"):
+            raise ValueError(f"requires_report: true and requires: {self.requires} disagree; write only `requires`")
+        if self.requires_report and self.requires is None:
+            object.__setattr__(self, "requires", "report")
+        return self
+
     @property
-    def anchor(self) -> Literal["start", "end"]:
+    def anchor(self) -> Anchor:
         match = _OFFSET.match(self.at)
         assert match is not None
-        return "start" if match["anchor"] == "start" else "end"
+        return cast(Anchor, match["anchor"])
+
+    def unplanned(self, event: Event) -> str | None:
+        """Why this step plans no post for `event` (it is timed from a date the event does not give), else None."""
+        if self.anchor == "accreditation_deadline" and event.deadline is None:
+            return f"{self.id}: timed from the accreditation deadline, which the event does not give " \
+                "(accreditation.deadline): not planned"
+        return None
+
+    def waiting_for(self, event: Event) -> str | None:
+        """What the step's post still waits for (its `requires`), or None when it may go out at its time."""
+        if self.requires == "report" and not event.report:
+            return "no report yet"
+        if self.requires == "recording" and not event.recording:
+            return "no recording yet: `announce-bot recording` sets it"
+        if self.requires == "any" and not event.report and not event.recording:
+            return "neither a report nor a recording yet"
+        return None
 
     @property
     def offset(self) -> timedelta:
@@ -289,7 +353,14 @@ class Step(Frozen):
         return -total if match["sign"] == "-" else total
 
     def due(self, event: Event) -> datetime:
-        return (event.start if self.anchor == "start" else event.end) + self.offset
+        """When the step's post is due. A step timed from an accreditation deadline the event lacks is not planned
+        (`unplanned`); shown anyway (a preview), it counts from the start."""
+        anchor = self.anchor
+        if anchor == "end":
+            return event.end + self.offset
+        if anchor == "accreditation_deadline" and event.deadline is not None:
+            return event.deadline + self.offset
+        return event.start + self.offset
 
 
 class Campaign(Frozen):

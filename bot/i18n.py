@@ -48,6 +48,8 @@ def problems(domain: str, langs: Sequence[str], directory: Path = LOCALE_DIR) ->
     ids = {message.id for c in catalogs.values() for message in c if message.id}
     for lang, current in catalogs.items():
         cldr = to_gettext(Locale.parse(lang).plural_form)
+        if current.fuzzy:  # its header, and so its plural rule, would be left out
+            found.append(f"{domain}/{lang}: the catalog's header is marked fuzzy")
         if current.plural_forms != cldr:
             found.append(f"{domain}/{lang}: Plural-Forms is {current.plural_forms!r}, CLDR's is {cldr!r}")
         for msgid in sorted(ids, key=str):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot.config import AppConfig, EventFileCache, load_events
 from bot.delivery import fingerprint
-from bot.domain import Event, EventOrigin, content_hash, with_live_links
+from bot.domain import Event, EventOrigin, content_hash, with_overlays
 from bot.errors import ConfigError
 from bot.planning import plan
 from bot.preparation import Prepared, Saved, prepare, targets
@@ -101,7 +101,7 @@ def import_events(config: AppConfig, store: Store, now: datetime, source: FileSo
         if source is not None and source.unchanged(event, path, config, mark.mark if mark else None):
             report.results.append(SyncResult(event_id=event_id, outcome="unchanged"))
             continue
-        merged = with_live_links(event, dict(mark.live_links) if mark else None)
+        merged = with_overlays(event, dict(mark.live_links), dict(mark.recording_links)) if mark else event
         if mark is not None and mark.version == content_hash(merged) and mark.planned_with == made_with:
             items = plan(event, config.campaign, wanted, now)  # as planned and rendered before: nothing to tell
         else:

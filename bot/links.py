@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import logging
-from urllib.parse import urlencode, urlsplit
+import re
+from urllib.parse import unquote, urlencode, urlsplit
 
 from bot.config.settings import Settings, WebSettings
+from bot.domain import Event, RenderedPost
 
 log = logging.getLogger(__name__)
 
@@ -60,3 +63,45 @@ def warn_without_public_url(settings: Settings, logger: logging.Logger = log) ->
     if message:
         logger.warning(message)
     return message is not None
+
+
+# -- clicks through the bot's own links -----------------------------------------------------------------------
+
+_HREF = re.compile(r'href="([^"]*)"')
+
+
+def event_links(event: Event) -> set[str]:
+    """Every link an event's posts can carry: the only places its /go/ links lead (never an open redirect)."""
+    people = [*event.speakers, *([event.moderator] if event.moderator else [])]
+    found = {event.url, *event.live.values(), *event.recording.values(), event.venue.map_url,
+             event.accreditation.form_url if event.accreditation else None, *(person.link for person in people)}
+    return {link for link in found if link}
+
+
+def go_link(base: str, event_id: str, target: str, step: str, url: str) -> str:
+    """`https://events.example.org/go/<event>/<target>/<step>/https://vkvideo.ru/…`: a click is counted on the way
+    (per post: its target and campaign step), and the link still says where it leads."""
+    return f"{base}/go/{event_id}/{target}/{step}/{url}"
+
+
+def same_link(given: str, url: str) -> bool:
+    """Whether a /go/ link's tail (as a server or proxy passed it on: %-decoded, `//` perhaps collapsed) is `url`."""
+    def plain(link: str) -> str:
+        return re.sub(r"^(https?):/+", r"\1://", unquote(link))
+
+    return plain(given) == plain(url)
+
+
+def with_go_links(post: RenderedPost, event: Event, base: str, step: str) -> RenderedPost:
+    """`post` (of campaign step `step`) with the links behind its words (HTML anchors) going through the /go/ page,
+    whose address names them."""
+    known = event_links(event)
+
+    def swap(match: re.Match[str]) -> str:
+        url = html.unescape(match[1])
+        if url not in known:
+            return match[0]
+        return f'href="{html.escape(go_link(base, event.id, post.target, step, url), quote=True)}"'
+
+    parts = tuple(part.model_copy(update={"text": _HREF.sub(swap, part.text)}) for part in post.parts)
+    return post.model_copy(update={"parts": parts})

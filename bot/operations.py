@@ -36,6 +36,8 @@ from bot.errors import ConfigError, FitError
 from bot.importing import FileSource, ImportReport, import_events
 from bot.planning import still_useful
 from bot.preparation import Prepared, Saved, prepare
+from bot.reach import Reach
+from bot.recording import Recordings
 from bot.rendering.renderer import Renderer
 from bot.scheduling import Dispatcher
 from bot.storage import Claims, Store, SyncResult
@@ -154,6 +156,8 @@ class Operations:
         self.editing = EventOperations(self)  # creating and changing events outside their files
         self.go_live = GoLive(self)
         self.subscribers = Subscribers(ChatStore(store.sessions))  # the chat bots' people
+        self.recording = Recordings(self)  # after the event: its recording links, and the summary that carries them
+        self.reach = Reach(self)  # what the posts reached: readings, reactions, the bot's own counts
 
     @property
     def config(self) -> AppConfig:

@@ -72,13 +72,13 @@ def plan(event: Event, campaign: Campaign, targets: list[TargetInfo], now: datet
     for step in campaign.steps:
         if step.kind is PostKind.CHANGED:
             continue  # sent on a change of the event, not at a planned time
+        if step.unplanned(event):
+            continue  # timed from a date the event does not give (`unplanned_steps` says which, for plan/validate)
         for target in targets:
             if target.platform not in campaign.platforms_of(step):
                 continue
-            waiting = None
-            if step.requires_report and not event.report:
-                waiting = "no report yet"
-            elif step.kind is PostKind.LIVE and not event.live:
+            waiting = step.waiting_for(event)
+            if waiting is None and step.kind is PostKind.LIVE and not event.live:
                 # "We are live" without a stream is no use: the post waits for go-live to give the link.
                 waiting = "no stream link yet: going live sets it"
             items.append(
@@ -149,6 +149,11 @@ def step_time(step: Step) -> str:
             words.append(f"{count} {unit}{'s' if count > 1 else ''}")
     side = "before" if step.offset < timedelta() else "after"
     return f"{' '.join(words)} {side} the {step.anchor}"
+
+
+def unplanned_steps(event: Event, campaign: Campaign) -> list[str]:
+    """Why campaign steps plan nothing for `event` (timed from an accreditation deadline it does not give)."""
+    return [reason for step in campaign.steps if (reason := step.unplanned(event))]
 
 
 def still_useful(catch_up: CatchUp, event_start: datetime, event_end: datetime, now: datetime) -> str | None:

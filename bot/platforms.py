@@ -93,6 +93,9 @@ class PlatformSpec:
     # The ceiling of messages sent as paid broadcasts, which do not count against `windows` but do count here
     # (as does everything else the token sends).
     paid_windows: tuple[tuple[int, float], ...] = ()
+    # The limits of reading a post's metrics back when the platform counts them apart from posting (X, per endpoint);
+    # empty: reads share `windows` with everything else the token sends (VK counts all its methods together).
+    read_windows: tuple[tuple[int, float], ...] = ()
     # Where links go when the target does not say: None lets the templates place them (the platform charges
     # nothing per link); otherwise the renderer places them, and the platform's templates write none.
     link_placement: LinkPlacement | None = None
@@ -149,6 +152,8 @@ X = PlatformSpec(
     number_parts=True,
     # docs.x.com, POST /2/tweets: 100 requests per 15 minutes per user, 10,000 per 24 hours per app.
     windows=((100, 900.0), (10_000, 86_400.0)),
+    # docs.x.com rate limits, GET /2/tweets (a lookup of up to 100 ids): 5,000 per 15 minutes per user, 3,500 per app.
+    read_windows=((3500, 900.0),),
     # A post containing a URL costs $0.20 instead of $0.015: one link per thread, at its end.
     link_placement=LinkPlacement.LAST,
 )

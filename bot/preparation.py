@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import AppConfig
-from bot.delivery import fingerprint, inputs, render_post
-from bot.domain import Event, EventStatus, content_hash
+from bot.delivery import fingerprint, inputs, reads_alike, render_post
+from bot.domain import Event, EventStatus
 from bot.errors import ConfigError, FitError
 from bot.planning import FIRST_SEEN_GRACE, PlanItem, TargetInfo, plan
 from bot.rendering.checks import event_warnings, mixed_language
@@ -84,7 +84,7 @@ def prepare(event: Event, config: AppConfig, renderer: Renderer, now: datetime, 
     warnings = [w for w in warnings if w not in errors]
     made_with = fingerprint(config)
     if render:
-        items = _rendered(items, event, config, renderer, every=every)
+        items = _rendered(items, event, config, renderer, now, every=every)
         errors += _fit_errors(items, event)
         warnings += _mixed(items, event)
     notes = _notes(items, event, now) if event.status is EventStatus.SCHEDULED else []
@@ -108,12 +108,12 @@ def _time_errors(event: Event, now: datetime, saved: Saved | None) -> list[Probl
         "start, or to record a past event, tick “record a past event” (past: true in its file)"))]
 
 
-def _rendered(items: list[PlanItem], event: Event, config: AppConfig, renderer: Renderer, *, every: bool
-              ) -> list[PlanItem]:
+def _rendered(items: list[PlanItem], event: Event, config: AppConfig, renderer: Renderer, now: datetime, *,
+              every: bool) -> list[PlanItem]:
     """Each item that will go out (`every`: each item), rendered for its target; targets that read alike share
     one rendering."""
     steps = {step.id: step for step in config.campaign.steps}
-    made = inputs(content_hash(event), config)
+    made = inputs(event, config, now)
     done: dict[tuple[object, ...], tuple[Any, str | None]] = {}
     out = []
     for item in items:
@@ -122,12 +122,11 @@ def _rendered(items: list[PlanItem], event: Event, config: AppConfig, renderer: 
         if (idle and not every) or item.target not in config.settings.targets:
             out.append(item)
             continue
-        settings = config.settings.targets[item.target]
-        key = (item.step_id, settings.platform, settings.lang, getattr(settings, "link_placement", None))
+        key = (item.step_id, *reads_alike(config, item.target))
         if key not in done:
             try:
-                done[key] = (render_post(config, renderer, event, item.kind, item.target, steps.get(item.step_id)),
-                             None)
+                done[key] = (render_post(config, renderer, event, item.kind, item.target, steps.get(item.step_id),
+                                         now=now), None)
             except (ConfigError, FitError) as exc:
                 done[key] = (None, str(exc))
         post, error = done[key]
@@ -174,6 +173,8 @@ def _notes(items: Iterable[PlanItem], event: Event, now: datetime) -> list[str]:
     before the start, has passed (on telegram, vk)"; one line for an event that is over."""
     late = [item for item in items if item.late is not None]
     if late and now >= event.end:
+        if event.past:
+            return []  # recorded as past on purpose: nothing to tell
         return ["the event is over: none of its posts goes out (`announce-bot retry` sends one on purpose)"]
     grouped: dict[tuple[str, str], list[str]] = {}
     for item in late:

@@ -263,3 +263,15 @@ class RateLimits:
                         "private": spec.private_chat_windows} if self.enabled else {}
             self._tokens[key] = TokenLimits(**declared, clock=self.clock, sleep=self.sleep)
         return self._tokens[key]
+
+    def for_reads(self, platform: Platform, token: str) -> TokenLimits:
+        """The limits reading posts' metrics back goes through: the token's own where the platform counts every
+        call together (VK), the read endpoint's where it counts them apart (X: `PlatformSpec.read_windows`)."""
+        spec = SPECS[platform]
+        if not spec.read_windows:
+            return self.for_token(platform, token)
+        key = (platform, "read:" + hashlib.sha256(token.encode()).hexdigest()[:16])
+        if key not in self._tokens:
+            declared = {"overall": spec.read_windows} if self.enabled else {}
+            self._tokens[key] = TokenLimits(**declared, clock=self.clock, sleep=self.sleep)
+        return self._tokens[key]

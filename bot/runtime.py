@@ -29,7 +29,7 @@ from bot.links import missing_public_url
 from bot.operations import Operations, template_problems
 from bot.planning import plan, rehearsal
 from bot.preparation import targets
-from bot.scheduling import Clock, Dispatcher, utcnow, worker_name
+from bot.scheduling import Clock, Dispatcher, Periodic, utcnow, worker_name
 from bot.storage import Claims, Store, open_database
 from bot.storage.accounts import UserRecord
 
@@ -86,7 +86,7 @@ class Runtime:
         settings = config.settings
         store = store or Store(open_database(settings.database.url, echo=settings.database.echo))
         alerts = Alerts(notify=build_notifier(settings) if notify else None)
-        publisher = Publisher(live, adapters)
+        publisher = Publisher(live, adapters, clock=clock)
         dispatcher = Dispatcher(live, store, Claims(store.sessions), publisher, alerts, clock=clock,
                                 worker=worker or worker_name(), observer=observer)
         operations = Operations(live, store, dispatcher, alerts, clock=clock, schedules=schedules)
@@ -243,6 +243,7 @@ class Service:
                 await asyncio.wait_for(self.stopping.wait(), timeout=interval)
             if not self.stopping.is_set():
                 await self.sources()
+        await self._flush_counts()
 
     async def run_once(self) -> None:
         """Send what is due now, then stop (`run --once`)."""
@@ -259,7 +260,9 @@ class Service:
         runtime = self.runtime
         self._signals()
         delivery = runtime.config.settings.delivery
-        periodic = [("sources", delivery.reimport_interval, self.sources)] if self.watch_files else []
+        periodic: list[Periodic] = [("sources", delivery.reimport_interval, self.sources)] if self.watch_files else []
+        # What the posts reached, read after they went out (a job of its own: it never holds up a post).
+        periodic.append(("reach", runtime.config.settings.reach.sweep_interval, runtime.operations.reach.sweep))
         await runtime.dispatcher.start(periodic)
         if self.web_enabled and runtime.config.settings.web.enabled:
             self.web = await self._start_web()
@@ -280,6 +283,14 @@ class Service:
             await chat  # they see `stopping` and stop the chat bots
         async with self._sourcing:  # an import under way finishes; none starts after `stopping`
             await runtime.dispatcher.stop()
+        await self._flush_counts()
+
+    async def _flush_counts(self) -> None:
+        """The clicks, page views and calendar downloads counted since the last write."""
+        try:
+            await self.runtime.operations.reach.flush()
+        except Exception:
+            log.exception("could not write the last counts of clicks and page views")
 
     async def _start_web(self) -> WebServer | None:
         """Serve the web app beside the scheduler; if it cannot start, the bot goes on posting without it."""

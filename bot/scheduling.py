@@ -37,6 +37,7 @@ from bot.domain import (
     Event,
     EventStatus,
     OnUnknown,
+    Part,
     PlannedPost,
     Platform,
     PostKind,
@@ -50,7 +51,7 @@ from bot.platforms import SPECS
 from bot.ratelimit import TokenLimits
 from bot.storage import Claims, Store
 from bot.storage.batching import Batcher
-from bot.storage.repository import EVENT_CHANGED, Settlement
+from bot.storage.hotpath import EVENT_CHANGED, Settlement
 
 log = logging.getLogger(__name__)
 
@@ -467,7 +468,8 @@ class Dispatcher:
         try:
             rendered = self.publisher.render_cached(stored, original.kind, post.target,
                                                     step_of(self.config, original.step_id))
-            notice: RenderedPost | None = self.publisher.render_cached(stored, PostKind.CHANGED, post.target)
+            notice: RenderedPost | None = (_teaser(rendered) if original.kind is PostKind.SUMMARY  # the recording
+                                           else self.publisher.render_cached(stored, PostKind.CHANGED, post.target))
         except (ConfigError, FitError) as exc:
             message = f"cannot render the corrected post: {exc}"
             return await self._settle(post, None, Settlement(state=PostState.FAILED, reason=message, error=message,
@@ -597,6 +599,14 @@ class Dispatcher:
                               f"could not be updated and pinned: {exc}")
             return
         await asyncio.to_thread(self.claims.set_pinned, post.id, announced.post_id)
+
+
+def _teaser(post: RenderedPost) -> RenderedPost | None:
+    """The line a post adds to itself where it cannot be edited (a summary's recording), as a post of its own."""
+    if not post.teaser:
+        return None
+    part = Part(text=post.teaser, length=SPECS[post.platform].measure(post.teaser))
+    return post.model_copy(update={"parts": (part,), "fitted": False, "image": None})
 
 
 def _flagged(post: RenderedPost, notice: RenderedPost) -> RenderedPost:

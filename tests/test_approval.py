@@ -284,3 +284,15 @@ async def test_approvers_on_max_are_asked_in_the_same_round_and_answer_with_the_
         await runtime.aclose()
         fake.stop()
         on_max.stop()
+
+async def test_nobody_is_asked_to_approve_a_step_whose_window_has_closed(database_url: str) -> None:
+    # An approval was requested for a step of an event that had already ended, then skipped a sweep later.
+    clock = Clock(START - timedelta(days=2))
+    runtime = build(database_url, clock)
+    asked = {post.target for post, _ in runtime.operations.approval_requests()}
+    assert asked == {"telegram", "telegram_ru", "vk", "x", "dzen"}  # due within a day's notice: asked
+    clock.now = START + timedelta(days=1)  # the event is over: its announcement's window (before_end) closed
+    assert runtime.operations.approval_requests() == []
+    await tick(runtime)
+    assert {p.state for p in announcements(runtime).values()} == {PostState.SKIPPED}
+    await runtime.aclose()

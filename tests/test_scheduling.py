@@ -16,7 +16,7 @@ from bot.importing import import_events
 from bot.platforms import visible_text
 from bot.runtime import Runtime
 from bot.storage import Store, open_database
-from bot.storage.repository import Settlement
+from bot.storage.hotpath import Settlement
 from tests.conftest import Platforms
 from tests.fakes.telegram import FakeTelegram
 

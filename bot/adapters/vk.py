@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jconfig
@@ -14,7 +14,7 @@ import requests
 import vk_api
 from vk_api.exceptions import ApiError, ApiHttpError
 
-from bot.abc import Adapter, PartLog, send_parts
+from bot.abc import Adapter, Metrics, PartLog, send_parts
 from bot.adapters.transport import Reach, http_error, network_error, retry_after_header, transport_failure
 from bot.config.settings import VkTarget
 from bot.domain import Receipt, RenderedPost
@@ -121,6 +121,13 @@ class VkAdapter(Adapter):
         # vk-api's own handlers sleep and retry error 6 without limit, and turn error 14 into an
         # exception that needs a person to solve the captcha: we map every error ourselves instead.
         self._vk.error_handlers.clear()
+        service = target.secret("service_token")
+        self._tokens = [token, *([service] if service else [])]  # scrubbed from every error text
+        self._reader: Any = self._vk
+        if service:  # wall.getById is documented for user and service tokens, not a community's
+            self._reader = vk_api.VkApi(token=service, api_version=target.api_version, session=self._session,
+                                        config=jconfig.MemoryConfig)
+            self._reader.error_handlers.clear()
 
     async def publish(self, post: RenderedPost, parts: PartLog | None = None) -> Receipt:
         async def send(index: int, log: PartLog) -> str:
@@ -174,6 +181,34 @@ class VkAdapter(Adapter):
         except (vk_api.VkApiError, requests.RequestException) as exc:
             failure = self._error(exc, sending=publishes)
         raise failure from None
+
+    read_batch = 100  # wall.getById's `posts`: up to 100 "{owner_id}_{post_id}" a call
+
+    async def read_reach(self, ids: Sequence[str]) -> dict[str, Metrics]:
+        """wall.getById (dev.vk.com/method/wall.getById): each post's views.count, likes.count, reposts.count and
+        comments.count. VK gives no reach here: stats.getPostReach needs a user token with the stats right, which VK
+        no longer grants new apps."""
+        failure: PublishError
+        try:
+            answer = await asyncio.to_thread(self._reader.method, "wall.getById", {"posts": ",".join(ids)})
+        except (vk_api.VkApiError, requests.RequestException) as exc:
+            failure = self._read_error(exc)
+        else:
+            # Version 5.199 answers {"items": [...]}; versions before 5.137 answered the list itself.
+            items = answer.get("items") if isinstance(answer, dict) else answer
+            if isinstance(items, list):
+                return {f"{item.get('owner_id')}_{item.get('id')}": _wall_metrics(item)
+                        for item in items if isinstance(item, dict) and "id" in item}
+            failure = TransientError(f"{self._where}: VK answered wall.getById without its items")
+        raise failure from None
+
+    def _read_error(self, exc: Exception) -> PublishError:
+        if isinstance(exc, ApiError) and exc.code in (5, 15, 27):
+            return CredentialsError(
+                f"{self._where}: VK refused to read the posts back (error {exc.code}); wall.getById is documented for "
+                "user and service tokens: set service_token (the VK app's service key, vk.com/apps?act=manage -> "
+                "the app -> Settings) for reading")
+        return self._error(exc, sending=False)
 
     async def aclose(self) -> None:
         self._session.close()
@@ -293,4 +328,16 @@ class VkAdapter(Adapter):
         return PermanentError(f"{where}: VK refused the post (error {code}: {reason})")
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._token, "***")
+        for token in self._tokens:
+            text = text.replace(token, "***")
+        return text
+
+
+def _wall_metrics(item: dict[str, Any]) -> Metrics:
+    """A wall post's counters (wall_wallpost_full in VK's schema: views, likes, reposts and comments, each `count`)."""
+    found: Metrics = {}
+    for name in ("views", "likes", "reposts", "comments"):
+        part = item.get(name)
+        if isinstance(part, dict) and isinstance(part.get("count"), int):
+            found[name] = part["count"]
+    return found

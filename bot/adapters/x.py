@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import requests
@@ -13,11 +13,11 @@ import tweepy
 from requests.adapters import HTTPAdapter
 from requests.utils import should_bypass_proxies
 
-from bot.abc import Adapter, PartLog, send_parts
+from bot.abc import Adapter, Metrics, PartLog, send_parts
 from bot.adapters.transport import http_error, network_error, transport_failure
 from bot.config.settings import XTarget
 from bot.domain import Receipt, RenderedPost
-from bot.errors import CredentialsError, OutcomeUnknown, PermanentError, PublishError, RateLimited
+from bot.errors import CredentialsError, OutcomeUnknown, PermanentError, PublishError, RateLimited, TransientError
 from bot.platforms import X
 
 # tweepy hard-codes this host in BaseClient.request.
@@ -25,6 +25,10 @@ X_API_HOST = "https://api.twitter.com"
 # POST /2/tweets allows 100 requests per 15 minutes per user (docs.x.com rate limits); its 429 carries
 # x-rate-limit-reset. Without one, wait the whole window: it has surely reset by then.
 DEFAULT_RETRY_AFTER = 900.0
+
+# public_metrics (docs.x.com, data dictionary: Post) by the names the report uses.
+_PUBLIC_METRICS = {"impression_count": "impressions", "like_count": "likes", "retweet_count": "reposts",
+                   "reply_count": "replies", "quote_count": "quotes", "bookmark_count": "bookmarks"}
 
 # These libraries log the OAuth consumer key and access token at DEBUG while signing requests.
 _CHATTY_LOGGERS = ("requests_oauthlib.oauth1_auth", "oauthlib", "oauthlib.oauth1.rfc5849")
@@ -125,6 +129,36 @@ class XAdapter(Adapter):
             failure = PermanentError(f"{self._where}: X answered POST /2/tweets without a tweet id")
         raise failure from None
 
+    read_batch = 100  # GET /2/tweets: up to 100 ids a request
+
+    async def read_reach(self, ids: Sequence[str]) -> dict[str, Metrics]:
+        """GET /2/tweets?ids=…&tweet.fields=public_metrics (docs.x.com, post lookup): impressions, likes, reposts,
+        replies, quotes and bookmarks. X bills each post returned (the caller counts what came back)."""
+        failure: PublishError
+        try:
+            response = await asyncio.to_thread(self._client.get_tweets, ids=list(ids), tweet_fields=["public_metrics"],
+                                               user_auth=True)
+        except (tweepy.TweepyException, requests.RequestException) as exc:
+            failure = self._read_error(exc)
+        else:
+            found: dict[str, Metrics] = {}
+            for tweet in getattr(response, "data", None) or []:  # a deleted post comes back in `errors` instead
+                metrics = getattr(tweet, "public_metrics", None) or {}
+                found[str(tweet.id)] = {name: int(metrics[key]) for key, name in _PUBLIC_METRICS.items()
+                                        if isinstance(metrics.get(key), int)}
+            return found
+        raise failure from None
+
+    def _read_error(self, exc: Exception) -> PublishError:
+        if isinstance(exc, tweepy.TooManyRequests | tweepy.TwitterServerError) or not isinstance(
+                exc, tweepy.HTTPException):
+            return self._error(exc, sending=False)  # waits as X says; a read is safe to repeat
+        status = exc.response.status_code
+        if status in (401, 403):
+            return CredentialsError(f"{self._where}: X refused to read the posts back (HTTP {status}): "
+                                    f"{self._reason(exc)}")
+        return PermanentError(f"{self._where}: X answered HTTP {status} to GET /2/tweets: {self._reason(exc)}")
+
     async def aclose(self) -> None:
         self._client.session.close()
         for logger in _CHATTY_LOGGERS:
@@ -143,8 +177,8 @@ class XAdapter(Adapter):
     def _where(self) -> str:
         return f"X target {self.name!r} (@{self.username})"
 
-    def _error(self, exc: Exception) -> PublishError:
-        """Our error for an SDK or network failure, in our own words."""
+    def _error(self, exc: Exception, sending: bool = True) -> PublishError:
+        """Our error for an SDK or network failure, in our own words (`sending`: the call publishes)."""
         where = self._where
         if isinstance(exc, tweepy.TooManyRequests):
             reset = exc.response.headers.get("x-rate-limit-reset")
@@ -174,7 +208,9 @@ class XAdapter(Adapter):
         if isinstance(exc, tweepy.HTTPException):
             return PermanentError(f"{where}: X answered HTTP {exc.response.status_code} to POST /2/tweets")
         if (failure := transport_failure(exc)) is not None:
-            return network_error(failure, where=where, platform="X", sending=True, timeout=self.timeout)
+            return network_error(failure, where=where, platform="X", sending=sending, timeout=self.timeout)
+        if isinstance(exc, requests.JSONDecodeError) and not sending:
+            return TransientError(f"{where}: X answered with something that is not JSON")
         if isinstance(exc, requests.JSONDecodeError):
             # Its status was 2xx: X may have posted the tweet.
             return OutcomeUnknown(f"{where}: X answered with something that is not JSON; "

@@ -16,7 +16,7 @@ from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from bot.alerts import Alerts
-from bot.chat import telegram, throttle
+from bot.chat import reactions, telegram, throttle
 from bot.chat.approvals import Approvals
 from bot.chat.broadcast import Broadcaster, progress_lines
 from bot.chat.core import ChatUnavailable, Clock, Services, people, utcnow
@@ -39,6 +39,10 @@ log = logging.getLogger("announce_bot.chat")
 ChatApp = Application[Any, Any, Any, Any, Any, Any]
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+# Every kind of update, listed: Telegram sends message_reaction_count (the channel posts' reactions, for the reach
+# report) only to a bot that names it in allowed_updates; an empty list would leave it out.
+ALLOWED_UPDATES: list[str] = list(Update.ALL_TYPES)
 
 
 def bot_target(config: AppConfig) -> TelegramTarget:
@@ -101,6 +105,7 @@ def build_application(
     gate = flood_gate(config.settings.chat, clock)
     application.bot_data["throttle"] = gate
     application.add_handler(telegram.gate(services, gate), group=-1)
+    application.add_handlers(reactions.handlers(services))  # Telegram's own: the channel posts' reactions
     requests = approvals or Approvals(live, operations)
     requests.join(telegram.TelegramAsker(bot))
     application.bot_data["approvals"] = requests
@@ -166,14 +171,14 @@ class ChatBot:
             await updater.start_webhook(
                 listen=self.settings.webhook_listen, port=self.settings.webhook_port,
                 url_path=self.settings.webhook_path, webhook_url=self.settings.webhook_url,
-                secret_token=secret, allowed_updates=Update.ALL_TYPES,
+                secret_token=secret, allowed_updates=ALLOWED_UPDATES,
             )
             self.monitor.webhook()
         else:
             # PTB's network loop backs off after errors; the monitor logs them (PTB's default logs each one
             # with a traceback).
             await updater.start_polling(poll_interval=0.0, timeout=self.poll_timeout,
-                                        allowed_updates=Update.ALL_TYPES, error_callback=lambda _: None)
+                                        allowed_updates=ALLOWED_UPDATES, error_callback=lambda _: None)
         await self.broadcaster.start()
         await self.approvals.start()
 

@@ -1,17 +1,18 @@
-"""Organisers' commands (`[admin] user_ids`, on MAX `max_user_ids`): /status, /post, /golive, /retry, /reload,
-/stats."""
+"""Organisers' commands (`[admin] user_ids`, on MAX `max_user_ids`): /status, /post, /golive, /recording, /retry,
+/reload, /stats."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import logging
+from collections.abc import Sequence
 from datetime import UTC
 
 from bot.chat.core import Handler, Incoming, Replies, Routes, Services
 from bot.chat.texts import LANG_NAMES, Raw, esc, t, tn
 from bot.domain import CLAIMABLE, PostKind, PostState
-from bot.operations import Operations, Result
+from bot.operations import ActionResult, Operations, Result
 from bot.streams import parse_links
 
 log = logging.getLogger("announce_bot.chat.admin")
@@ -86,25 +87,41 @@ class Admin:
         lines = [f"{'✓' if r.ok else '✗'} {esc(r.target or '')}: {esc(r.message[:300])}" for r in results]
         await out.send(t("post_done", lang, kind=kind.value, id=event.id, results=Raw("\n".join(lines))))
 
-    async def golive(self, msg: Incoming, out: Replies) -> None:
+    async def _with_links(self, msg: Incoming, out: Replies, usage: str, least: int
+                          ) -> tuple[Operations, str, dict[str, str]] | None:
+        """`/command <event> <link>…`: the operations, the event's id and the links; None (after saying why) when
+        the command is not complete or names no event."""
         services = self.services
         lang = await services.lang(msg)
         args = msg.args
         ops = self._operations()
-        if not args or ops is None:
-            await out.send(t("golive_usage", lang))
-            return
+        if len(args) < least or ops is None:
+            await out.send(t(usage, lang))
+            return None
         event = await services.resolve(args[0])
         if event is None:
             await out.send(t("event_not_found", lang, id=args[0][:64]))
+            return None
+        return ops, event.id, parse_links(args[1:])
+
+    async def golive(self, msg: Incoming, out: Replies) -> None:
+        asked = await self._with_links(msg, out, "golive_usage", 1)
+        if asked is None:
             return
-        links = parse_links(args[1:])
-        result = await ops.go_live(event.id, links, actor=msg.actor)
-        lines = [esc(result.message[:500])]
-        lines += [f"{'✓' if r.ok else '✗'} {esc(r.target or '')}: {esc(r.message[:300])}" for r in result.posts]
+        ops, event_id, links = asked
+        result = await ops.go_live(event_id, links, actor=msg.actor)
+        lines = _outcome(result.message, result.posts)
         if result.reminders:
-            lines.append(tn("golive_reminders", result.reminders, lang))
+            lines.append(tn("golive_reminders", result.reminders, await self.services.lang(msg)))
         await out.send("\n".join(lines))
+
+    async def recording(self, msg: Incoming, out: Replies) -> None:
+        asked = await self._with_links(msg, out, "recording_usage", 2)
+        if asked is None:
+            return
+        ops, event_id, links = asked
+        result = await ops.recording(event_id, links, actor=msg.actor)
+        await out.send("\n".join(_outcome(result.message, result.posts)))
 
     async def retry(self, msg: Incoming, out: Replies) -> None:
         services = self.services
@@ -148,7 +165,13 @@ class Admin:
                                        subscribed=stats.subscribed, langs=langs))
 
 
+def _outcome(message: str, posts: Sequence[ActionResult]) -> list[str]:
+    """What an operation said, and a line per post it sent (✓ or ✗, where, what came of it)."""
+    return [esc(message[:500]), *(f"{'✓' if r.ok else '✗'} {esc(r.target or '')}: {esc(r.message[:300])}"
+                                  for r in posts)]
+
+
 def routes(services: Services) -> Routes:
     feature = Admin(services)
-    names = ("status", "post", "golive", "retry", "reload", "stats")
+    names = ("status", "post", "golive", "recording", "retry", "reload", "stats")
     return Routes(commands={name: admin_only(services, name, getattr(feature, name)) for name in names})

@@ -87,7 +87,9 @@ def due_steps(event: Event, steps: Sequence[Step], kinds: Sequence[str], now: da
     """
     send: dict[str, Step] = {}
     drop: list[tuple[Step, str]] = []
-    for step in sorted((s for s in steps if s.kind.value in kinds and s.due(event) <= now), key=lambda s: s.due(event)):
+    # Steps timed from an accreditation deadline are for the media: channels only, no personal reminder.
+    mine = [s for s in steps if s.kind.value in kinds and s.anchor != "accreditation_deadline"]
+    for step in sorted((s for s in mine if s.due(event) <= now), key=lambda s: s.due(event)):
         if reason := still_useful(step.catch_up, event.start, event.end, now):
             drop.append((step, f"too late: {reason}"))
             continue
@@ -330,7 +332,8 @@ class Broadcaster:
 
     def _sweep(self, now: datetime) -> int:
         queued = 0
-        steps = [s for s in self.config.campaign.steps if s.kind.value in self.settings.reminder_kinds]
+        steps = [s for s in self.config.campaign.steps if s.kind.value in self.settings.reminder_kinds
+                 and s.anchor != "accreditation_deadline"]  # for the media: channels only (see due_steps)
         live = self.queue.live_events(now)
         done = self.queue.broadcasts([event_id for event_id, _, _ in live])
         for event_id, start, end in live:

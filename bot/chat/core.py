@@ -152,7 +152,7 @@ class Services:
     progress: Callable[[], list[str]] | None = None  # reminder broadcasts, for /status (called in a thread)
     bot_username: str = "announce_bot"
     keys: dict[str, str] = field(default_factory=dict)  # short key -> event id, for long ids
-    cards: dict[tuple[str, str], tuple[Event, str]] = field(default_factory=dict)
+    cards: dict[tuple[str, str], tuple[Event, bool, str]] = field(default_factory=dict)
 
     @property
     def chats(self) -> ChatStore:
@@ -172,12 +172,14 @@ class Services:
         return await asyncio.to_thread(call, *args)
 
     def card(self, event: Event, lang: str) -> str:
-        """`card()`, made once per event version and language: the store hands out one object per version."""
+        """`card()`, made once per event version and language (the store hands out one object per version), and
+        again once its accreditation closes."""
+        now = self.clock()
         hit = self.cards.get((event.id, lang))
-        if hit is not None and hit[0] is event:
-            return hit[1]
-        text = card(event, lang, self.spec)
-        self.cards[(event.id, lang)] = (event, text)
+        if hit is not None and hit[0] is event and hit[1] == event.accreditation_open(now):
+            return hit[2]
+        text = card(event, lang, now, self.spec)
+        self.cards[(event.id, lang)] = (event, event.accreditation_open(now), text)
         return text
 
     def is_admin(self, msg: Incoming) -> bool:
@@ -275,8 +277,10 @@ def live_lines(shown: EventView) -> list[str]:
     return [f'• <a href="{esc(item.url)}">{esc(item.label)}</a>' for item in shown.live]
 
 
-def card(event: Event, lang: str, spec: PlatformSpec = TELEGRAM) -> str:
-    shown = view(event, lang)
+def card(event: Event, lang: str, now: datetime | None = None, spec: PlatformSpec = TELEGRAM) -> str:
+    """The event in one message, within the messenger's limit: past `now`'s accreditation deadline, without the
+    accreditation."""
+    shown = view(event, lang, now)
     lines = [f"<b>{esc(shown.title)}</b>"]
     if shown.series:
         lines.append(f"<i>{esc(shown.series)}</i>")

@@ -191,6 +191,8 @@ class Events:
         lang = await services.lang(msg)
         data = event_ics(event, services.config.settings.web, lang, now=services.clock())
         await out.send_file(ics_filename(event), data, t("calendar_caption", lang, title=view(event, lang).title))
+        if services.operations is not None:  # a calendar download, for the reach report
+            await services.operations.reach.count(event.id, "calendar", services.messenger)
 
 
 def routes(services: Services) -> Routes:

@@ -11,13 +11,13 @@ from bot.domain import Event, EventStatus
 
 # The fields a new event must not inherit from the one it is drafted from (they are this event's own), and
 # those that are probably its own too: kept, but marked for the organiser to check.
-CLEARED = ("live", "report", "report_title", "cover", "url", "past")
+CLEARED = ("live", "recording", "report", "report_title", "cover", "url", "past")
 NEW = ("id", "start", "end")  # always the new event's own: it has no value until the organiser gives one
 TO_REVIEW = ("title", "series", "topic", "lead", "description", "speakers", "moderator", "hashtags", "venue",
              "accreditation", "format", "languages")
 ORDER = ("id", "lang", "status", "past", "series", "title", "organiser", "format", "topic", "lead", "description",
          "start", "end", "timezone", "venue", "speakers", "moderator", "languages", "accreditation", "live", "url",
-         "hashtags", "cover", "report_title", "report")
+         "hashtags", "cover", "report_title", "report", "recording")
 
 
 class _Dumper(yaml.SafeDumper):
@@ -39,6 +39,8 @@ def event_data(event: Event) -> dict[str, Any]:
     for key in ("start", "end"):
         moment: datetime = getattr(event, key)
         data[key] = moment.astimezone(event.zone).strftime("%Y-%m-%d %H:%M")
+    if event.deadline is not None:  # a wall-clock time in the event's zone, as the file writes start and end
+        data["accreditation"]["deadline"] = event.deadline.astimezone(event.zone).strftime("%Y-%m-%d %H:%M")
     data["status"] = event.status.value
     return {key: data[key] for key in ORDER if key in data}
 

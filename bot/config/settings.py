@@ -79,6 +79,9 @@ class TelegramTarget(_TargetBase):
     token: SecretStr | None = None
     token_file: SecretFile | None = None
     pin_live: bool = False
+    # Links behind a post's words go through the app's /go/ page (which names where it leads), so that the report can
+    # count clicks; Telegram shows the target anyway (its link preview, the address when a link is opened).
+    track_clicks: bool = Field(default=True, description="count clicks on the posts' links (needs [web] public_url)")
     secret_fields: ClassVar[tuple[str, ...]] = ("token",)
 
 
@@ -88,7 +91,21 @@ class VkTarget(_TargetBase):
     api_version: str = "5.199"
     token: SecretStr | None = None
     token_file: SecretFile | None = None
+    # wall.getById (a post's views, likes, reposts, comments) is documented for user and service tokens: the VK app's
+    # service key reads the community's public posts. Without it the posting token is tried.
+    service_token: SecretStr | None = None
+    service_token_file: SecretFile | None = None
     secret_fields: ClassVar[tuple[str, ...]] = ("token",)
+
+    def secrets(self) -> dict[str, str]:
+        found = super().secrets()
+        if service := self.secret("service_token"):
+            found["service_token"] = service  # scrubbed from logs like the others; not needed to post
+        return found
+
+    @property
+    def has_credentials(self) -> bool:
+        return self.secret("token") is not None
 
 
 class XTarget(_TargetBase):
@@ -140,6 +157,8 @@ class DzenTarget(_TargetBase):
     # Dzen's unified RSS (2026-07-13): where each item goes. news = Dzen News and the channel, news_only = News
     # only, blogs_only = the channel only (what a feed without contentType meant before).
     content_type: Literal["news", "news_only", "blogs_only"] = "blogs_only"
+    track_clicks: bool = Field(default=False, description="count clicks on the articles' links (an RSS feed's links "
+                                                          "go through the app's /go/ page; needs [web] public_url)")
     # route = "telegram-sync": the public channel Dzen Studio (Settings -> Crossposting -> Telegram) is connected to.
     chat_id: str | None = Field(default=None, description="@channelname of the channel Dzen's sync bot copies")
     channel_url: str | None = Field(default=None, description="the channel's public link, for post links")
@@ -178,8 +197,8 @@ class MaxTarget(_TargetBase):
 Target = Annotated[TelegramTarget | VkTarget | XTarget | DzenTarget | MaxTarget, Field(discriminator="platform")]
 
 SECRET_KEYS = frozenset(
-    {"token", "consumer_key", "consumer_secret", "access_token", "access_token_secret", "password", "secret",
-     "webhook_secret", "session_key", "health_token", "metrics_token"}
+    {"token", "service_token", "consumer_key", "consumer_secret", "access_token", "access_token_secret", "password",
+     "secret", "webhook_secret", "session_key", "health_token", "metrics_token"}
 )
 
 
@@ -229,6 +248,25 @@ class DeliverySettings(_Section):
     sweep_interval: float = Field(default=15.0, gt=0, description="seconds between checks for due posts")
     reimport_interval: float = Field(default=10.0, gt=0, description="seconds between re-reads of the event files")
     shutdown_grace: float = Field(default=30.0, ge=0, description="seconds in-flight sends get to finish on stop")
+
+
+class ReachSettings(_Section):
+    """Reading back what the posts reached (views, reactions, impressions) and counting the bot's own (clicks, page
+    views, calendar downloads), for the report."""
+
+    enabled: bool = Field(default=True, description="read each post's metrics after it went out")
+    after_hours: tuple[Annotated[float, Field(gt=0)], ...] = Field(
+        default=(1.0, 24.0, 168.0), description="hours after a post went out at which its metrics are read")
+    sweep_interval: float = Field(default=300.0, gt=0, description="seconds between checks for readings due")
+    # Post reads a day per platform (a read is one post's metrics); a reading over it waits for the next day.
+    budget: dict[Platform, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=lambda: {Platform.VK: 5000, Platform.X: 100},
+        description="post reads a day per platform")
+    # X bills every post read (docs.x.com pricing, 2026: Posts: Read, $0.005 per post returned).
+    x_price_per_read: Decimal = Field(default=Decimal("0.005"), ge=0, description="US dollars per post read on X")
+    x_monthly_cap: Decimal = Field(default=Decimal("5"), ge=0,
+                                   description="US dollars a calendar month the bot may spend reading X")
+    count_flush: float = Field(default=5.0, ge=0, description="seconds the bot's own counts are kept before written")
 
 
 class LoggingSettings(_Section):
@@ -419,6 +457,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     outbox: OutboxSettings = OutboxSettings()
     delivery: DeliverySettings = DeliverySettings()
+    reach: ReachSettings = ReachSettings()
     logging: LoggingSettings = LoggingSettings()
     admin: AdminSettings = AdminSettings()
     chat: ChatSettings = ChatSettings()

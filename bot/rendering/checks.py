@@ -125,6 +125,17 @@ def report_too_early(event: Event, now: datetime) -> list[EventWarning]:
     ]
 
 
+def deadline_steps(event: Event, campaign: Campaign) -> list[EventWarning]:
+    """Campaign steps timed from an accreditation deadline the event does not give (they plan nothing for it), and
+    a deadline after the start (accreditation that closes once the event is on is likely a typo)."""
+    found = [EventWarning(event_id=event.id, field="accreditation.deadline", message=reason)
+             for step in campaign.steps if (reason := step.unplanned(event))]
+    if event.deadline is not None and event.deadline > event.start:
+        found.append(EventWarning(event_id=event.id, field="accreditation.deadline",
+                                  message="after the start: accreditation usually closes before the event"))
+    return found
+
+
 # --- mixed languages --------------------------------------------------------------------------------------
 
 # The script a language is written in; languages not listed are not checked.
@@ -316,4 +327,5 @@ def grammar(event: Event, langs: Iterable[str]) -> list[EventWarning]:
 
 def event_warnings(event: Event, *, campaign: Campaign, now: datetime, langs: Iterable[str]) -> list[EventWarning]:
     """Every check of one event on its own (`copied_texts` compares events, `mixed_language` a rendered post)."""
-    return [*missing_live_links(event, campaign), *report_too_early(event, now), *grammar(event, langs)]
+    return [*missing_live_links(event, campaign), *report_too_early(event, now), *deadline_steps(event, campaign),
+            *grammar(event, langs)]

@@ -89,7 +89,9 @@ class EventView:
     accreditation: str
     accreditation_url: str | None
     phone: str | None
+    accreditation_deadline: When | None  # when accreditation closes (None: not said, or closed already)
     live: tuple[LinkView, ...]
+    recording: tuple[LinkView, ...]  # where to watch it afterwards
     url: str | None
     live_on: str  # "on the website, X, VK, Telegram and Dzen", "на сайте, в X, во ВКонтакте, в Telegram и в Дзене"
     hashtags: tuple[str, ...]
@@ -318,10 +320,12 @@ def format_of(event: Event, lang: str) -> str:
     return pick(event.format, lang, event.lang)
 
 
-def view(event: Event, lang: str) -> EventView:
-    """The event as a reader of `lang` sees it; texts missing in `lang` fall back to the event's own."""
+def view(event: Event, lang: str, now: datetime | None = None) -> EventView:
+    """The event as a reader of `lang` sees it; texts missing in `lang` fall back to the event's own. With `now`
+    past the accreditation deadline, the accreditation is left out (nobody can accredit any more)."""
     own = event.lang
-    accreditation = event.accreditation
+    accreditation = event.accreditation if event.accreditation_open(now) else None
+    deadline = accreditation.deadline if accreditation else None
     live = tuple(_channel(key, url, lang) for key, url in event.live.items())
     form = format_of(event, lang)
     return EventView(
@@ -343,7 +347,9 @@ def view(event: Event, lang: str) -> EventView:
         accreditation=pick(accreditation.text, lang, own) if accreditation else "",
         accreditation_url=accreditation.form_url if accreditation else None,
         phone=phone_number(accreditation.phone) if accreditation and accreditation.phone else None,
+        accreditation_deadline=describe(deadline.astimezone(event.zone), lang) if deadline else None,
         live=live,
+        recording=tuple(_channel(key, url, lang) for key, url in event.recording.items()),
         live_on=live_phrase(live, lang),
         url=event.url,
         hashtags=event.hashtags,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -126,16 +126,18 @@ class Renderer:
         *,
         before_start: timedelta | None = None,
         live_now: bool = False,
+        now: datetime | None = None,
     ) -> RenderedPost:
         """Render and fit one post. Raises ConfigError for template faults, FitError when it cannot fit.
 
         `before_start`: how long before the event's start the post goes out (a reminder's "in an hour",
         "tomorrow"); pass `event.start - now` when it goes out later than planned, so that it says what is true.
+        `now`: when it goes out, if known: past the accreditation deadline the post no longer invites accreditation.
         """
         spec = SPECS[destination.platform]
         env = self._envs[spec.markup]
         names = self.template_names(kind, destination.platform, destination.lang)
-        event_view = view(event, destination.lang)
+        event_view = view(event, destination.lang, now)
         view_title = event_view.title
         # `before_start` is the time left when the post goes out: the step's lead for a reminder on time, the
         # real `event.start - now` for one that goes out late.
@@ -246,9 +248,12 @@ def _ticking(phrase: str, event: Event, spec: PlatformSpec) -> str:
 
 
 def _primary_link(event: Event, kind: PostKind, platform: Platform) -> str | None:
-    """The link a post is about: the stream when live, otherwise the event's page."""
+    """The link a post is about: the stream when live, the recording after the event (on the platform's own video
+    service first), otherwise the event's page."""
     if kind is PostKind.LIVE:
         return event.live.get(platform.value) or event.live.get("website") or event.url
+    if kind is PostKind.SUMMARY and event.recording:
+        return event.recording.get(platform.value) or next(iter(event.recording.values()))
     return event.url or event.live.get("website")
 
 

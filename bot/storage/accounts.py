@@ -12,12 +12,10 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.accounts import Role, User
+from bot.accounts import AccountError, Role, User
 from bot.storage.tables import LoginFailureRow, WebKeyRow, WebSessionRow, WebUserRow
 
-
-class AccountError(ValueError):
-    """A change to the users that cannot be made as asked (a name or Telegram id already taken, no such user)."""
+__all__ = ["AccountError", "Accounts", "Failures", "UserRecord"]
 
 
 @dataclass(frozen=True, kw_only=True)

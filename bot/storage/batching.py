@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.domain import PlannedPost, StoredEvent
-from bot.storage.repository import Claims, Settlement
+from bot.storage.hotpath import Settle, Settlement, Start
+from bot.storage.repository import Claims
 
 log = logging.getLogger(__name__)
 
-Start = tuple[PlannedPost, str, str | None, StoredEvent | None]
-Settle = tuple[PlannedPost, str, int | None, Settlement]
 
 
 @dataclass

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import JSON, Engine, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Engine, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker, undefer
 
@@ -26,14 +26,14 @@ from bot.domain import (
     Platform,
     PostKind,
     PostState,
-    Receipt,
     Rendering,
     StoredEvent,
     content_hash,
     sources,
-    with_live_links,
+    with_overlays,
 )
 from bot.planning import FIRST_SEEN_GRACE, Late, PlanItem
+from bot.storage.hotpath import WITHDRAWN, HotPath, Settle, Settlement, Start
 from bot.storage.tables import DeliveryRow, EventRow, PlannedPostRow, utcnow
 
 _S = PostState
@@ -42,8 +42,6 @@ _REPLANNABLE = frozenset({_S.PLANNED, _S.WAITING, _S.CANCELLED, _S.AWAITING_APPR
 # What withdrawing an event (or removing a step from the campaign) cancels: whatever has not gone out yet.
 _UNSENT = frozenset({_S.PLANNED, _S.WAITING, _S.RETRYING, _S.AWAITING_APPROVAL})
 WITHDRAWN_PREFIX = "withdrawn: "
-WITHDRAWN = "withdrawn"
-EVENT_CHANGED = 0  # what `Claims.start` says when the event changed since the post was rendered (ids start at 1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +56,7 @@ class EventMark:
     version: str
     planned_with: str | None
     live_links: tuple[tuple[str, str], ...]
+    recording_links: tuple[tuple[str, str], ...]
     start: datetime
     status: str
     mark: tuple[object, ...]
@@ -177,10 +176,11 @@ class Store:
                 # One replica at a time per event; the others then see its rows and find nothing to do.
                 session.execute(select(func.pg_advisory_xact_lock(func.hashtext(event.id))))
             row = session.get(EventRow, event.id)
-            if row is not None:  # links set at go-live stay whatever the file says
-                event = with_live_links(event, row.live_links)
+            if row is not None:  # links set at go-live, and recordings, stay whatever the file says
+                event = with_overlays(event, row.live_links, row.recording_links)
             digest = content_hash(event)
             new_data = event.model_dump(mode="json")
+            recorded = row is not None and (row.data.get("recording") or {}) != new_data["recording"]
             correct = False
             notice = False
             if row is None:
@@ -259,6 +259,8 @@ class Store:
             if notice or correct:
                 notice_step, added, noticed = _plan_notices(session, event, now, notice=notice)
                 planned += added
+            if recorded:  # a recording added after the summary went out: the summary is edited to carry it
+                planned += _plan_summary_edits(session, event, now)
         if outcome == "unchanged" and (planned or replanned or cancelled):
             outcome = "updated"
         return SyncResult(event_id=event.id, outcome=outcome, planned=planned, replanned=replanned,
@@ -298,6 +300,19 @@ class Store:
             if digest != row.content_hash or overlay != row.live_links:
                 row.live_links, row.data, row.content_hash, row.updated_at = overlay, event.model_dump(mode="json"), \
                     digest, now
+            return self._event(row)
+
+    def set_recording(self, event_id: str, links: dict[str, str]) -> StoredEvent | None:
+        """Lay recording links over the event's own; None if there is no such event. The event itself changes at
+        the next `sync_event` of it (which plans what the recording brings: a summary waiting for it, or the edit
+        of one that went out)."""
+        with self.sessions.begin() as session:
+            row = session.get(EventRow, event_id, with_for_update=True)
+            if row is None:
+                return None
+            overlay = {**(row.recording_links or {}), **links}
+            if overlay != row.recording_links:
+                row.recording_links = overlay
             return self._event(row)
 
     def set_origin(self, event_id: str, origin: EventOrigin, source: str) -> bool:
@@ -363,12 +378,15 @@ class Store:
         with self.sessions() as session:
             rows = session.execute(select(EventRow.id, EventRow.origin, EventRow.source, EventRow.withdrawn,
                                           EventRow.content_hash, EventRow.updated_at, EventRow.planned_with,
-                                          EventRow.live_links, EventRow.start_at, EventRow.status))
+                                          EventRow.live_links, EventRow.recording_links, EventRow.start_at,
+                                          EventRow.status))
             return {id_: EventMark(origin=EventOrigin(origin or EventOrigin.FILE), source=source or "",
                                    withdrawn=withdrawn is not None, version=digest, planned_with=planned_with,
-                                   live_links=tuple(sorted((links or {}).items())), start=start, status=status,
-                                   mark=(origin, source, withdrawn, digest, updated))
-                    for id_, origin, source, withdrawn, digest, updated, planned_with, links, start, status in rows}
+                                   live_links=tuple(sorted((links or {}).items())),
+                                   recording_links=tuple(sorted((recordings or {}).items())), start=start,
+                                   status=status, mark=(origin, source, withdrawn, digest, updated))
+                    for id_, origin, source, withdrawn, digest, updated, planned_with, links, recordings, start, status
+                    in rows}
 
     # -- planned posts and the delivery log ----------------------------------------------------------
 
@@ -461,6 +479,28 @@ def _plan_notices(session: Session, event: Event, now: datetime, *, notice: bool
     return f"changed-{stamp}", added, noticed
 
 
+def _plan_summary_edits(session: Session, event: Event, now: datetime) -> int:
+    """Each published summary edited to carry the recording (a post of its own that edits it, due now; where the
+    platform cannot edit, the recording's line goes as a reply or a comment). Returns how many were planned."""
+    rows = session.scalars(select(PlannedPostRow).where(PlannedPostRow.event_id == event.id)).all()
+    sent = [p for p in rows if p.kind == PostKind.SUMMARY.value and p.state == _S.SENT.value and p.edits is None]
+    for pending in rows:  # an edit for an earlier recording that has not gone out yet: this one says it all
+        if pending.step_id.startswith("recording-") and PostState(pending.state) in _UNSENT:
+            pending.state, pending.reason = _S.CANCELLED.value, "superseded by a later recording"
+    taken = {p.step_id for p in rows}
+    step = base = f"recording-{now:%Y%m%dt%H%M%S}"
+    number = 1
+    while step in taken:
+        number += 1
+        step = f"{base}-{number}"
+    for post in sent:
+        session.add(PlannedPostRow(
+            event_id=event.id, step_id=step, kind=post.kind, target=post.target, platform=post.platform,
+            lang=post.lang, catch_up=CatchUp.ALWAYS.value, due_at=now, state=_S.PLANNED.value,
+            reason=f"corrects #{post.id}: the recording was added", attempts=0, parts=[], edits=post.id))
+    return len(sent)
+
+
 def _desired(item: PlanItem, active: bool, event: Event) -> tuple[PostState, str | None]:
     if event.status is EventStatus.DRAFT:
         return _S.WAITING, "a draft: nothing goes out until its status is scheduled"
@@ -510,18 +550,6 @@ def _update(post: PlannedPostRow, item: PlanItem, state: PostState, reason: str 
     return bool(changed)
 
 
-@dataclass(frozen=True, kw_only=True)
-class Settlement:
-    """How a claimed post ends this attempt: its new state, and what goes with it."""
-
-    state: PostState
-    reason: str | None = None
-    receipt: Receipt | None = None
-    next_attempt_at: datetime | None = None
-    error: str | None = None  # for the delivery row: the error's text and kind
-    error_kind: str | None = None
-
-
 class Claims:
     """The delivery state machine in the database: claim, start, record parts, settle; recovery; commands.
 
@@ -532,6 +560,7 @@ class Claims:
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
+        self.hot = HotPath(sessions.kw["bind"])  # start and settle: the two writes of every post
 
     def claim_due(self, now: datetime, worker: str, limit: int = 500) -> list[PlannedPost]:
         with self.sessions.begin() as session:
@@ -583,21 +612,15 @@ class Claims:
         event is still that version: else EVENT_CHANGED, and the caller renders it again (or drops it)."""
         return self.start_many([(post, worker, actor, event)], now)[0]
 
-    def start_many(self, attempts: Sequence[tuple[PlannedPost, str, str | None, StoredEvent | None]],
-                   now: datetime) -> list[int | None]:
+    def start_many(self, attempts: Sequence[Start], now: datetime) -> list[int | None]:
         """`start` for several posts in one transaction (one durable commit for a whole group of senders)."""
-        with self.sessions.begin() as session:
-            return [_start(session, *attempt, now) for attempt in attempts]
+        return self.hot.write(attempts, (), now)[0]
 
-    def write_many(self, starts: Sequence[tuple[PlannedPost, str, str | None, StoredEvent | None]],
-                   settlements: Sequence[tuple[PlannedPost, str, int | None, Settlement]],
-                   now: datetime) -> tuple[list[int | None], list[bool]]:
+    def write_many(self, starts: Sequence[Start], settlements: Sequence[Settle], now: datetime
+                   ) -> tuple[list[int | None], list[bool]]:
         """Starts and settlements of different posts in one transaction: a sender's receipt and the next
         sender's start share one durable commit."""
-        with self.sessions.begin() as session:
-            done = [_settle(session, post, worker, delivery_id, outcome, now)
-                    for post, worker, delivery_id, outcome in settlements]
-            return [_start(session, *attempt, now) for attempt in starts], done
+        return self.hot.write(starts, settlements, now)
 
     def record_parts(self, post_id: int, worker: str, parts: Sequence[str]) -> bool:
         """The parts of a post published so far, written as each one is accepted (a retry resumes after them)."""
@@ -620,12 +643,9 @@ class Claims:
         """
         return self.settle_many([(post, worker, delivery_id, outcome)], now)[0]
 
-    def settle_many(self, outcomes: Sequence[tuple[PlannedPost, str, int | None, Settlement]],
-                    now: datetime) -> list[bool]:
+    def settle_many(self, outcomes: Sequence[Settle], now: datetime) -> list[bool]:
         """`settle` for several posts in one transaction."""
-        with self.sessions.begin() as session:
-            return [_settle(session, post, worker, delivery_id, outcome, now)
-                    for post, worker, delivery_id, outcome in outcomes]
+        return self.hot.write((), outcomes, now)[1]
 
     # -- recovery --------------------------------------------------------------------------------------
 
@@ -822,80 +842,6 @@ class Claims:
 _TEXT = undefer(PlannedPostRow.rendered)  # the deferred text of a post, where it is needed
 _LIGHT = select(EventRow.content_hash, EventRow.origin, EventRow.source, EventRow.withdrawn, EventRow.created_at,
                 EventRow.updated_at).where(EventRow.id == bindparam("b_id"))
-# The scheduler's hot path (two writes per post) runs statements built once, on the session's connection: no
-# statement construction, cache-key generation or ORM bookkeeping per post.
-_POSTS = cast(Table, PlannedPostRow.__table__)
-_DELIVERIES = cast(Table, DeliveryRow.__table__)
-_RENEW = (update(_POSTS)
-          .where(PlannedPostRow.id == bindparam("b_id"), PlannedPostRow.claimed_by == bindparam("b_worker"),
-                 PlannedPostRow.state == _S.CLAIMED.value)
-          .values(claimed_at=bindparam("b_now")))
-# The same, only while the event is still the version the post was rendered from.
-_RENEW_SAME = _RENEW.where(select(EventRow.id).where(
-    EventRow.id == bindparam("b_event"), EventRow.content_hash == bindparam("b_version"),
-    EventRow.status == bindparam("b_status")).exists())
-_HELD = select(PlannedPostRow.id).where(PlannedPostRow.id == bindparam("b_id"),
-                                        PlannedPostRow.claimed_by == bindparam("b_worker"),
-                                        PlannedPostRow.state == _S.CLAIMED.value)
-_ATTEMPT = insert(_DELIVERIES).returning(DeliveryRow.id)
-_FINISH_SENT = update(_DELIVERIES).where(DeliveryRow.id == bindparam("b_id")).values(
-    state=_S.SENT.value, post_id=bindparam("b_post_id"), link=bindparam("b_link"), finished_at=bindparam("b_now"))
-_FINISH_FAILED = update(_DELIVERIES).where(DeliveryRow.id == bindparam("b_id")).values(
-    state=bindparam("b_state"), error=bindparam("b_error"), error_kind=bindparam("b_error_kind"),
-    finished_at=bindparam("b_now"))
-_MINE = (PlannedPostRow.state == _S.CLAIMED.value) & (PlannedPostRow.claimed_by == bindparam("b_worker"))
-_SETTLE = update(_POSTS).where(PlannedPostRow.id == bindparam("b_id"), _MINE).values(
-    state=bindparam("b_state"), reason=bindparam("b_reason"), next_attempt_at=bindparam("b_next"),
-    updated_at=bindparam("b_now"))
-# A receipt also settles a post a replica's recovery marked unknown while it was being published.
-_SETTLE_SENT = update(_POSTS).where(
-    PlannedPostRow.id == bindparam("b_id"), _MINE | (PlannedPostRow.state == _S.UNKNOWN.value)).values(
-    state=_S.SENT.value, reason=None, next_attempt_at=None, updated_at=bindparam("b_now"),
-    post_id=bindparam("b_post_id"), link=bindparam("b_link"), parts=bindparam("b_parts", type_=JSON()))
-
-
-def _start(session: Session, post: PlannedPost, worker: str, actor: str | None, event: StoredEvent | None,
-           now: datetime) -> int | None:
-    connection = session.connection()
-    if event is None:
-        held = connection.execute(_RENEW, {"b_id": post.id, "b_worker": worker, "b_now": now})
-    else:
-        status = WITHDRAWN if event.withdrawn is not None else event.event.status.value
-        held = connection.execute(_RENEW_SAME, {"b_id": post.id, "b_worker": worker, "b_now": now,
-                                                "b_event": post.event_id, "b_version": event.version,
-                                                "b_status": status})
-    if not held.rowcount:
-        if event is not None and connection.execute(_HELD, {"b_id": post.id, "b_worker": worker}).first():
-            return EVENT_CHANGED
-        return None
-    delivery_id: int = connection.execute(_ATTEMPT, {
-        "planned_post_id": post.id, "event_id": post.event_id, "kind": post.kind.value, "target": post.target,
-        "platform": post.platform.value, "state": _S.CLAIMED.value, "started_at": now, "actor": actor,
-    }).scalar_one()
-    return delivery_id
-
-
-def _settle(session: Session, post: PlannedPost, worker: str, delivery_id: int | None, outcome: Settlement,
-            now: datetime) -> bool:
-    connection = session.connection()
-    receipt = outcome.receipt
-    if receipt is not None:
-        sent = {"b_post_id": receipt.post_id, "b_link": receipt.link, "b_now": now}
-        if delivery_id is not None:
-            connection.execute(_FINISH_SENT, {"b_id": delivery_id, **sent})
-        result = connection.execute(_SETTLE_SENT, {"b_id": post.id, "b_worker": worker,
-                                                   "b_parts": [receipt.post_id, *receipt.extra_ids], **sent})
-        return bool(result.rowcount)
-    if delivery_id is not None:
-        state = outcome.state if outcome.state is not _S.SKIPPED else _S.FAILED
-        connection.execute(_FINISH_FAILED, {"b_id": delivery_id, "b_state": state.value, "b_now": now,
-                                            "b_error": outcome.error or outcome.reason,
-                                            "b_error_kind": outcome.error_kind})
-    result = connection.execute(_SETTLE, {"b_id": post.id, "b_worker": worker, "b_state": outcome.state.value,
-                                          "b_reason": outcome.reason, "b_next": outcome.next_attempt_at, "b_now": now})
-    return bool(result.rowcount)
-
-
 def _parse_utc(value: object) -> datetime:
     # SQLite returns an aggregate over a custom type as its raw stored text.
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))

@@ -1,4 +1,4 @@
-"""The database schema (SQLAlchemy 2): events, posts, deliveries, subscribers, reminders, dashboard accounts."""
+"""The database schema (SQLAlchemy 2): events, posts, deliveries, subscribers, reminders, dashboard accounts, reach."""
 
 from __future__ import annotations
 
@@ -68,6 +68,9 @@ class EventRow(Base):
     # The configuration (campaign, templates, targets) its posts were last planned and rendered with: an event
     # planned with another one is planned again (bot.preparation.fingerprint).
     planned_with: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Recording links set from the dashboard, the CLI or Telegram: laid over the event's own `recording` and kept
+    # across re-imports of its file, like the stream links.
+    recording_links: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20))
     start_at: Mapped[datetime] = mapped_column(UTCDateTime())
     end_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -224,6 +227,49 @@ class BroadcastRow(Base):
 # alone, without reading each event's JSON (tens of KB per row) — about 7 ms down to 0.3 ms with 1,000 events.
 EVENTS_BY_TIME = Index("ix_events_when", EventRow.start_at, EventRow.end_at, EventRow.status, EventRow.id,
                        EventRow.content_hash)
+
+
+# Reach (bot/storage/reach.py is the only module that reads or writes these).
+
+
+class ReachReadingRow(Base):
+    """One reading of a published post's reach: due at a time after it went out (1 h, 24 h, 7 days: `slot`), read
+    now on request (`refresh@...`), or received from the platform (Telegram's reaction counts: `reactions@...`)."""
+
+    __tablename__ = "reach_readings"
+    __table_args__ = (
+        UniqueConstraint("planned_post_id", "slot", name="uq_reach_reading"),
+        Index("ix_reach_readings_state_due", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    planned_post_id: Mapped[int] = mapped_column(ForeignKey("planned_posts.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[str] = mapped_column(String(80), index=True)
+    target: Mapped[str] = mapped_column(String(40))
+    platform: Mapped[str] = mapped_column(String(20))
+    slot: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20))  # due, claimed, retrying, done, failed
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    claimed_by: Mapped[str | None] = mapped_column(String(80), default=None)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    metrics: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # views, likes, reposts, replies...
+    cost: Mapped[str | None] = mapped_column(String(20), default=None)  # US dollars billed for it (X), as text
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class CounterRow(Base):
+    """What the bot counts itself, per event and day: clicks through its /go/ links (per target and link), public
+    page views (per language), calendar downloads (per where)."""
+
+    __tablename__ = "reach_counters"
+
+    event_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)  # click, page_view, calendar
+    key: Mapped[str] = mapped_column(String(500), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD (UTC)
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # The dashboard's accounts (bot/storage/accounts.py is the only module that reads or writes these).

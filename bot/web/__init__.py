@@ -24,7 +24,7 @@ from bot.config.live import LiveConfig
 from bot.operations import Operations
 from bot.storage import Store
 from bot.storage.accounts import Accounts
-from bot.web import auth, dashboard, editor, feeds, health, public
+from bot.web import auth, dashboard, editor, feeds, health, public, reach
 from bot.web.headers import SecurityHeaders
 from bot.web.state import STATIC_DIR, Web, page_templates, web_of
 
@@ -112,6 +112,7 @@ def create_app(
         *feeds.routes,
         *public.routes,
         *health.routes,
+        *reach.routes,
         Mount("/static", app=GZipMiddleware(CachedStatic(directory=STATIC_DIR)), name="static"),
     ]
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: _http_error})

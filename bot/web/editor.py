@@ -364,6 +364,19 @@ async def go_live(request: Request) -> Response:
     return _done(request, stored.id, EventResult(ok=result.ok, message=message, event=result.event))
 
 
+@requires(Role.EDITOR)
+async def set_recording(request: Request) -> Response:
+    """The recording's links (one per place); a summary waiting for it goes out, one that went out is edited."""
+    web = web_of(request)
+    stored = _stored(web, request.path_params["event_id"])
+    fields = await request.form()
+    given = {name: url for name in RECORDING_NAMES if (url := str(fields.get(f"recording-{name}") or "").strip())}
+    result = await web.operations.recording(stored.id, given, actor=actor_of(request))
+    details = "; ".join(r.message for r in result.posts if not r.ok)
+    message = result.message + (f" ({details})" if details else "")
+    return _done(request, stored.id, EventResult(ok=result.ok, message=message, event=result.event))
+
+
 @requires(Role.VIEWER)
 async def export(request: Request) -> Response:
     """The event as a file `announce-bot` reads back (a download)."""
@@ -375,6 +388,7 @@ async def export(request: Request) -> Response:
         "Content-Disposition": f'attachment; filename="{stored.id}.yaml"', "Cache-Control": "no-store"})
 
 
+RECORDING_NAMES = ("vk", "rutube", "youtube", "website")  # where a recording can be given
 
 
 routes = [
@@ -389,5 +403,6 @@ routes = [
     Route("/admin/events/{event_id}/withdraw", withdraw, methods=["POST"], name="withdraw"),
     Route("/admin/events/{event_id}/export.yaml", export, methods=["GET"], name="export_event"),
     Route("/admin/events/{event_id}/live", go_live, methods=["POST"], name="go_live"),
+    Route("/admin/events/{event_id}/recording", set_recording, methods=["POST"], name="set_recording"),
     *covers.routes,
 ]

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from bot.config.export import event_data, repeated
 from bot.config.loader import readable, where
 from bot.domain import Event, EventStatus
+from bot.streams import platform_of_link
 
 # The Event's texts of its own (Text fields), and those inside its parts.
 TEXTS = ("series", "title", "organiser", "format", "topic", "lead", "description", "report_title", "report")
@@ -146,11 +147,27 @@ class EventForm:
             data["languages"] = languages
         if hashtags := [tag.lstrip("#") for tag in _SPLIT.split(self.get("hashtags")) if tag.lstrip("#")]:
             data["hashtags"] = hashtags
+        deadline = None
+        if value := self.get("accreditation.deadline").strip():
+            try:
+                deadline = datetime.fromisoformat(value).isoformat(sep=" ", timespec="minutes")
+            except ValueError:
+                errors.setdefault("accreditation.deadline", []).append(
+                    f"not a date and time: {value!r} (write 2025-03-05 18:00)")
         accreditation = _drop_empty({"text": self.text("accreditation.text"),
                                      "form_url": self.get("accreditation.form_url").strip() or None,
-                                     "phone": self.get("accreditation.phone").strip() or None})
+                                     "phone": self.get("accreditation.phone").strip() or None, "deadline": deadline})
         if accreditation:
             data["accreditation"] = accreditation
+        recording: dict[str, str] = {}
+        for url in _SPLIT.split(self.get("recording").strip()):
+            if url:
+                place = platform_of_link(url)
+                if place in recording:
+                    errors.setdefault("recording", []).append(f"two recordings on {place}: give one link per place")
+                recording[place] = url
+        if recording:
+            data["recording"] = recording
         live: dict[str, str] = {}
         for i in range(self.live):
             channel, url = self.get(f"{live_row(i)}.channel").strip(), self.get(f"{live_row(i)}.url").strip()
@@ -192,7 +209,8 @@ class EventForm:
         """Every place of the form an error can be shown next to."""
         found = {SUMMARY, "id", "lang", "status", "past", "start", "end", "timezone", "url", "languages", "hashtags",
                  "venue", "venue.map_url", "speakers", "moderator", "moderator.link", "accreditation",
-                 "accreditation.form_url", "accreditation.phone", "live", "cover", "cover.url", "cover.file",
+                 "accreditation.form_url", "accreditation.phone", "accreditation.deadline", "live", "recording",
+                 "cover", "cover.url", "cover.file",
                  *TEXTS, "venue.name", "venue.address", "moderator.name", "moderator.position",
                  "accreditation.text", "cover.alt"}
         for i in range(self.speakers):
@@ -314,6 +332,8 @@ def form_of(data: Mapping[str, Any], target_langs: Iterable[str], *, new: bool =
     text("accreditation.text", accreditation.get("text"))
     values["accreditation.form_url"] = str(accreditation.get("form_url") or "")
     values["accreditation.phone"] = str(accreditation.get("phone") or "")
+    values["accreditation.deadline"] = str(accreditation.get("deadline") or "").replace(" ", "T")
+    values["recording"] = " ".join((data.get("recording") or {}).values())
     live = dict(data.get("live") or {})
     for i, (channel, url) in enumerate(live.items()):
         values[f"{live_row(i)}.channel"], values[f"{live_row(i)}.url"] = channel, url

@@ -20,6 +20,7 @@ from bot.config.settings import DzenTarget
 from bot.domain import Event, EventStatus, Platform, PostKind
 from bot.errors import PermanentError
 from bot.links import absolute, event_path, href, path
+from bot.reach import is_robot
 from bot.rendering.context import view
 from bot.summaries import synopsis, when_with_year
 from bot.web.public import LANGUAGES
@@ -98,6 +99,8 @@ async def event_calendar(request: Request) -> Response:
         raise HTTPException(404, "no such event")
     asked = request.query_params.get("lang", "")
     data = event_ics(event, web.settings.web, asked if asked in LANGUAGES else event.lang, now=web.clock())
+    if not is_robot(request.headers.get("user-agent")):  # a calendar download, for the reach report
+        await web.operations.reach.count(event.id, "calendar", "web")
     return Response(data, media_type=ICS_TYPE,
                     headers={"Content-Disposition": f'attachment; filename="{ics_filename(event)}"'})
 

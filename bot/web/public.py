@@ -14,6 +14,7 @@ from starlette.routing import Route
 from bot.domain import Event, EventStatus, Text
 from bot.images import CardSize, CardStore
 from bot.links import href, path
+from bot.reach import is_robot
 from bot.rendering.context import view
 from bot.summaries import when_with_year
 from bot.web.linkcards import page_meta
@@ -30,7 +31,8 @@ WORDS: dict[str, dict[str, str]] = {
         "phone": "Questions", "watch": "Watch the broadcast", "live": "Live now", "ended": "The event has ended.",
         "starts": "Starts", "links_later": "Links to the live broadcast appear here when it starts.",
         "calendar": "Add to calendar", "more": "Event page", "report": "Report", "cancelled": "Cancelled",
-        "postponed": "Postponed", "feeds": "Feeds",
+        "postponed": "Postponed", "feeds": "Feeds", "recording": "Watch the recording",
+        "closes": "Accreditation closes",
     },
     "ru": {
         "events": "Мероприятия", "upcoming": "Предстоящие мероприятия", "past": "Прошедшие мероприятия",
@@ -40,7 +42,7 @@ WORDS: dict[str, dict[str, str]] = {
         "ended": "Мероприятие завершилось.", "starts": "Начало",
         "links_later": "Ссылки на трансляцию появятся здесь, когда она начнётся.", "calendar": "В календарь",
         "more": "Страница мероприятия", "report": "Итоги", "cancelled": "Отменено", "postponed": "Перенесено",
-        "feeds": "Ленты",
+        "feeds": "Ленты", "recording": "Смотрите запись", "closes": "Аккредитация открыта до",
     },
 }
 LANGUAGES = tuple(WORDS)  # the languages the pages and feeds are written in
@@ -110,19 +112,23 @@ async def event_page(request: Request) -> Response:
         raise HTTPException(404, "no such event")
     now = web.clock()
     lang = _lang(request, event)
+    if not is_robot(request.headers.get("user-agent")):  # a page view, for the reach report
+        await web.operations.reach.count(event.id, "page_view", lang)
     state = phase(event, now)
     until = format_timedelta(event.start - now, add_direction=True, locale=lang) if now < event.start else ""
+    # Past the accreditation deadline the page no longer invites accreditation: part of what the page is made of.
+    accrediting = event.accreditation_open(now)
     # The page is a function of these alone: made once, not on every request (the store hands out one Event
     # object per stored version, so `is` tells a changed event; a reload gives a new configuration object).
-    pages: dict[tuple[str, str], tuple[object, object, str, str, bytes]] = request.app.state.pages
+    pages: dict[tuple[str, str], tuple[object, object, str, str, bool, bytes]] = request.app.state.pages
     hit = pages.get((event.id, lang))
-    if hit is not None and hit[0] is event and hit[1] is web.config and hit[2:4] == (state, until):
-        return Response(hit[4], media_type="text/html; charset=utf-8")
+    if hit is not None and hit[0] is event and hit[1] is web.config and hit[2:5] == (state, until, accrediting):
+        return Response(hit[5], media_type="text/html; charset=utf-8")
     response = _render_event(request, event, lang, state, until)
     if response.status_code == 200:
         if len(pages) >= PAGES_KEPT:
             pages.clear()
-        pages[(event.id, lang)] = (event, web.config, state, until, bytes(response.body))
+        pages[(event.id, lang)] = (event, web.config, state, until, accrediting, bytes(response.body))
     return response
 
 
@@ -130,7 +136,7 @@ def _render_event(request: Request, event: Event, lang: str, state: str, until: 
     web = web_of(request)
     cards = CardStore(web.settings)
     langs = languages(event)
-    v = view(event, lang)
+    v = view(event, lang, web.clock())
     return web.templates.TemplateResponse(request, "public_event.html", {
         "title": web.site_title,
         "lang": lang,

@@ -363,3 +363,35 @@ async def test_a_cover_that_cannot_be_fetched_falls_back_to_the_link(
     await adapter.publish(post)
     assert [p.attachments for p in fake.posts] == [post.link]
     assert why in caplog.text and fake.photos == []
+
+
+# -- reading the posts back (wall.getById) ---------------------------------------------------------------------
+
+
+async def test_wall_get_by_id_reads_views_likes_reposts_and_comments(fake: FakeVk, announcement: RenderedPost) -> None:
+    fake.service_token = "vk-service-key-SECRET"
+    vk = VkAdapter("vk", target(fake).model_copy(update={"service_token": SecretStr("vk-service-key-SECRET")}))
+    receipt = await vk.publish(announcement)
+    fake.posts[0].views, fake.posts[0].likes, fake.posts[0].reposts = 5120, 44, 9
+    fake.posts[0].comments.append("Спасибо!")
+    read = await vk.read_reach([receipt.post_id, f"-{GROUP_ID}_999"])  # a post VK no longer has is left out
+    assert read == {receipt.post_id: {"views": 5120, "likes": 44, "reposts": 9, "comments": 1}}
+    assert fake.reads == [[receipt.post_id, f"-{GROUP_ID}_999"]]
+    assert fake.requests[-1].params["access_token"] == "vk-service-key-SECRET"  # read with the service key
+    await vk.aclose()
+
+
+async def test_reading_with_the_community_token_says_to_set_a_service_token(fake: FakeVk, adapter: VkAdapter,
+                                                                            announcement: RenderedPost) -> None:
+    fake.service_token = "vk-service-key-SECRET"  # VK answers wall.getById with error 27 to a community token
+    receipt = await adapter.publish(announcement)
+    with pytest.raises(CredentialsError, match="set service_token") as caught:
+        await adapter.read_reach([receipt.post_id])
+    assert TOKEN not in str(caught.value)
+    fake.too_many_rps()
+    fake.service_token = None
+    with pytest.raises(RateLimited):
+        await adapter.read_reach([receipt.post_id])
+    fake.server_error()
+    with pytest.raises(TransientError):
+        await adapter.read_reach([receipt.post_id])

@@ -255,3 +255,36 @@ async def test_no_secret_appears_in_errors_or_logs(
     assert fake.problems == []
     late = 1 if script is SECRET_FAULTS[-1][1] else 0  # the slow fault's tweet was posted, answered late
     assert len(fake.tweets) == len(announcement.parts) + late
+
+
+# -- reading the posts back (GET /2/tweets with public_metrics) -------------------------------------------------
+
+
+async def test_the_lookup_reads_public_metrics_signed_and_billed_per_post(fake: FakeX, adapter: XAdapter,
+                                                                          announcement: RenderedPost) -> None:
+    receipt = await adapter.publish(announcement)
+    fake.tweets[0].metrics.update(impression_count=7300, like_count=81, retweet_count=12, reply_count=4,
+                                  quote_count=2, bookmark_count=5)
+    read = await adapter.read_reach([receipt.post_id, "1"])  # "1": deleted, answered in `errors`, not billed
+    assert read == {receipt.post_id: {"impressions": 7300, "likes": 81, "reposts": 12, "replies": 4, "quotes": 2,
+                                      "bookmarks": 5}}
+    assert fake.read == [receipt.post_id] and fake.problems == []  # the GET's OAuth signature checked out
+    lookup = fake.requests[-1]
+    assert (lookup.method, lookup.path, lookup.params["tweet.fields"]) == ("GET", "/2/tweets", "public_metrics")
+
+
+async def test_a_failed_lookup_maps_to_the_bot_s_errors(fake: FakeX, adapter: XAdapter) -> None:
+    fake.rate_limited(reset_in=600)
+    with pytest.raises(RateLimited) as limited:
+        await adapter.read_reach(["1860000000000000001"])
+    assert limited.value.retry_after == 600
+    fake.unauthorized()
+    with pytest.raises(CredentialsError, match="refused to read the posts back"):
+        await adapter.read_reach(["1860000000000000001"])
+    fake.server_error()
+    with pytest.raises(TransientError):
+        await adapter.read_reach(["1860000000000000001"])
+    fake.drop()  # a read is safe to repeat: never 'unknown'
+    with pytest.raises(TransientError) as dropped:
+        await adapter.read_reach(["1860000000000000001"])
+    assert not isinstance(dropped.value, OutcomeUnknown)

@@ -13,8 +13,8 @@ from bot.domain import PlannedPost, PostState
 from bot.errors import PermanentError, PublishError, TransientError
 from bot.platforms import visible_text
 from bot.storage import Claims, Store
+from bot.storage.hotpath import Settlement
 from bot.storage.reminders import ReminderQueue
-from bot.storage.repository import Settlement
 from tests.chat.conftest import ADMIN, ANNA, IVAN, NOW, Say, write_event
 from tests.fakes.telegram import FakeTelegram, User
 
@@ -126,3 +126,15 @@ async def test_golive_sets_the_stream_links(say: Say, chat_store: Store) -> None
     stored = chat_store.event(REF)
     assert stored is not None and "vkk" not in stored.live and stored.live["vk"] == "https://vkvideo.ru/video-1_2"
 
+
+
+async def test_recording_sets_the_recording_links(say: Say, chat_store: Store) -> None:
+    (usage,) = await say(ADMIN, "/recording")
+    assert "/recording &lt;мероприятие&gt;" in usage["text"]
+    (done,) = await say(ADMIN, f"/recording {REF} https://rutube.ru/video/abc/ vk=https://vkvideo.ru/video-1_2")
+    assert "recording set" in visible_text(done["text"])
+    event = chat_store.event(REF)
+    assert event is not None and event.recording == {"rutube": "https://rutube.ru/video/abc/",
+                                                      "vk": "https://vkvideo.ru/video-1_2"}
+    (bad,) = await say(ADMIN, f"/recording {REF} youtube=nonsense")
+    assert "the recording was not set" in visible_text(bad["text"])

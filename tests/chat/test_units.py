@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -75,3 +75,12 @@ def test_reminder_text_says_how_long_is_left(reference_event: Event, lang: str) 
     hours = reminder_text(reference_event, "reminder", lang, reference_event.start - timedelta(hours=2))
     assert ("in 2 hours" if lang == "en" else "через 2 часа") in hours
     assert telegram_html_problems(text) == []
+
+
+def test_a_card_leaves_the_accreditation_out_once_it_has_closed(reference_event: Event) -> None:
+    data = reference_event.model_dump()
+    data["accreditation"]["deadline"] = datetime(2024, 11, 25, 18, 0)  # Moscow time: 15:00 UTC
+    event = Event.model_validate(data)
+    closes = datetime(2024, 11, 25, 15, 0, tzinfo=UTC)
+    assert "Accreditation" in card(event, "en", closes - timedelta(minutes=1))
+    assert "Accreditation" not in card(event, "en", closes) and "+7 926 930-77-63" not in card(event, "en", closes)

@@ -116,6 +116,10 @@ class FakeTelegram(FakeServer):
         self.paid_rate = 1000
         self.chat_interval = 1.0
         self.limit_hits = 0
+        # core.telegram.org/bots/api#getupdates, allowed_updates: "Specify an empty list to receive all update types
+        # except chat_member, message_reaction, and message_reaction_count (default). If not specified, the previous
+        # setting will be used." None: never set.
+        self.allowed_updates: list[str] | None = None
         self._recent: deque[float] = deque()  # unpaid messages
         self._recent_all: deque[float] = deque()
         self._last_in_chat: dict[str, float] = {}
@@ -470,12 +474,22 @@ class FakeTelegram(FakeServer):
             if self.webhook.get("url"):
                 return error(409, "Conflict: can't use getUpdates method while webhook is active; "
                                   "use deleteWebhook to delete the webhook first")
+            if "allowed_updates" in params:
+                self.allowed_updates = list(json.loads(params["allowed_updates"] or "[]"))
             while True:
+                # An update of a kind the bot did not ask for is never made for it.
+                self._updates = [u for u in self._updates if self._wanted(u)]
                 if offset:
                     self._updates = [u for u in self._updates if u["update_id"] >= offset]
                 if self._updates or self._closing or time.monotonic() >= deadline:
                     return _ok(self._updates[:limit])
                 self._changed.wait(deadline - time.monotonic())
+
+    def _wanted(self, update: dict[str, Any]) -> bool:
+        kind = next(key for key in update if key != "update_id")
+        if not self.allowed_updates:
+            return kind not in ("chat_member", "message_reaction", "message_reaction_count")
+        return kind in self.allowed_updates
 
     def _webhook(self, method: str, params: dict[str, Any]) -> Reply:
         with self._state:
@@ -550,6 +564,15 @@ class FakeTelegram(FakeServer):
     def send(self, user: User, text: str | None, chat: dict[str, Any] | None = None, **extra: Any) -> int:
         """`user` writes `text` to the bot (in their private chat, or in `chat`)."""
         return self.inject({"message": self.user_message(user, text, chat, **extra)})
+
+    def reaction_count(self, message_id: int, reactions: dict[str, int], date: int | None = None) -> int:
+        """The channel's message `message_id` now has these reactions (emoji -> how many), as a
+        message_reaction_count update (core.telegram.org/bots/api#messagereactioncountupdated) for its
+        administrator bot: anonymous counts only, grouped."""
+        counts = [{"type": {"type": "emoji", "emoji": emoji}, "total_count": count}
+                  for emoji, count in reactions.items()]
+        return self.inject({"message_reaction_count": {"chat": dict(self.chat), "message_id": message_id,
+                                                       "date": date or int(time.time()), "reactions": counts}})
 
     def edit(self, user: User, text: str, chat: dict[str, Any] | None = None) -> int:
         """`user` edits an earlier message of theirs to `text`."""

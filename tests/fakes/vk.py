@@ -7,6 +7,10 @@
 - The photo path that works with a community token (dev.vk.com/api/upload, photo in a message):
   `photos.getMessagesUploadServer` gives an upload URL; the file goes there as multipart field `photo`
   (JPG, PNG or GIF, at most 50 MB); `photos.saveMessagesPhoto(photo, server, hash)` saves it.
+- `wall.getById` (dev.vk.com/method/wall.getById; VK's schema, wall_getById_response): `posts` is a list of
+  "{owner_id}_{post_id}"; version 5.199 answers `{"items": [post, ...]}`, each post with `views`, `likes`, `reposts` and
+  `comments` as objects with a `count`. The schema lists it for user and service tokens: with `service_token` set,
+  the community token gets error 27 (method unavailable with group auth), as VK answers such calls.
 - Errors come as HTTP 200 with `{"error": {"error_code", "error_msg", "request_params"}}`.
 """
 
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +43,9 @@ class WallPost:
     params: dict[str, Any]
     edits: int = 0
     comments: list[str] = field(default_factory=list)
+    views: int = 0  # what wall.getById reports; a test sets them (people read the post)
+    likes: int = 0
+    reposts: int = 0
 
 
 @dataclass
@@ -65,10 +73,12 @@ class FakeVk(ScriptedFaults):
 
     def __init__(
         self, token: str = "vk-secret-token", version: str = "5.199", photo_owner: int = -89190013,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.monotonic, service_token: str | None = None,
     ) -> None:
         super().__init__()
         self.token = token
+        self.service_token = service_token
+        self.reads: list[list[str]] = []  # the posts each wall.getById asked for
         self.version = version
         self.photo_owner = photo_owner
         self.clock = clock
@@ -92,7 +102,9 @@ class FakeVk(ScriptedFaults):
             return Reply(status=404, body={"error": "not found"})
         method = request.path.removeprefix("/method/")
         params = request.params
-        if params.get("access_token") != self.token:
+        if method == "wall.getById" and self.service_token is not None and params.get("access_token") == self.token:
+            return self._refuse(27, "Group authorization failed: method is unavailable with group auth.")
+        if params.get("access_token") not in (self.token, self.service_token):
             return self._refuse(5, "User authorization failed: invalid access_token")
         if params.get("v") != self.version:
             return self._refuse(8, f"Invalid request: version {params.get('v')!r}, expected {self.version}")
@@ -107,6 +119,8 @@ class FakeVk(ScriptedFaults):
             return self._save_photo(params)
         if method == "wall.edit":
             return self._wall_edit(params)
+        if method == "wall.getById":
+            return self._get_by_id(params)
         if method == "wall.createComment":
             return self._comment(params)
         return self._refuse(3, "Unknown method passed")
@@ -127,6 +141,26 @@ class FakeVk(ScriptedFaults):
             post.message = str(params.get("message", ""))
             post.edits += 1
         return Reply(body={"response": {"post_id": post.post_id}})
+
+    def _get_by_id(self, params: dict[str, Any]) -> Reply:
+        wanted = [item.strip() for item in str(params.get("posts") or "").split(",") if item.strip()]
+        if not wanted or any(not re.fullmatch(r"-?\d+_\d+", item) for item in wanted):
+            return self._refuse(100, "One of the parameters specified was missing or invalid: posts")
+        with self._lock:
+            self.reads.append(wanted)
+            items = []
+            for item in wanted:
+                owner, _, number = item.partition("_")
+                post = self._find({"owner_id": owner, "post_id": number})
+                if post is None:
+                    continue  # VK leaves out a post it does not have (deleted, or never there)
+                items.append({
+                    "id": post.post_id, "owner_id": post.owner_id, "from_id": post.owner_id, "date": 1732700000,
+                    "post_type": "post", "text": post.message, "comments": {"count": len(post.comments)},
+                    "likes": {"count": post.likes, "user_likes": 0, "can_like": 1},
+                    "reposts": {"count": post.reposts, "user_reposted": 0}, "views": {"count": post.views},
+                })
+        return Reply(body={"response": {"items": items}})
 
     def _comment(self, params: dict[str, Any]) -> Reply:
         """dev.vk.com/method/wall.createComment: owner_id, post_id, message, from_group; answers {"comment_id": …}."""

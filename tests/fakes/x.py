@@ -1,4 +1,5 @@
-"""A loopback fake of X's API v2 `POST /2/tweets`: checks OAuth 1.0a and length, records tweets, scripts faults."""
+"""A loopback fake of X's API v2 `POST /2/tweets` and `GET /2/tweets` (post lookup): checks OAuth 1.0a and length,
+records tweets, answers their public metrics, counts the posts read (X bills each), scripts faults."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import hmac
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 from oauthlib.oauth1 import Client
 from oauthlib.oauth1.rfc5849 import signature
@@ -23,12 +24,14 @@ _OAUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 @dataclass
 class Tweet:
-    """One tweet as the fake accepted it."""
+    """One tweet as the fake accepted it, and its public metrics (a test sets them: people saw it)."""
 
     id: str
     text: str
     in_reply_to: str | None
     body: dict[str, Any]
+    metrics: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("retweet_count", "reply_count", "like_count", "quote_count", "bookmark_count", "impression_count"), 0))
 
 
 def problem(status: int, title: str, detail: str) -> dict[str, Any]:
@@ -60,14 +63,18 @@ class FakeX(ScriptedFaults):
         self.access_token_secret = access_token_secret
         self.tweets: list[Tweet] = []
         self.problems: list[str] = []
+        self.read: list[str] = []  # every post a lookup returned: what X bills ($0.005 each, pay-per-use)
         self._next_id = 1_860_000_000_000_000_000
 
     def handle(self, request: Request) -> Reply:
-        if request.method != "POST" or request.path != "/2/tweets":
+        if request.path != "/2/tweets" or request.method not in ("GET", "POST"):
             return self._refuse(404, "Not Found", f"no route {request.method} {request.path}")
-        trouble = self._check_oauth(request.headers.get("authorization", ""))
+        query = request.params if request.method == "GET" else {}
+        trouble = self._check_oauth(request.headers.get("authorization", ""), request.method, query)
         if trouble:
             return self._refuse(401, "Unauthorized", trouble)
+        if request.method == "GET":
+            return self._lookup(request.params)
         text = request.params.get("text")
         if not isinstance(text, str) or not text:
             return self._refuse(400, "Invalid Request", "text is missing")
@@ -85,7 +92,35 @@ class FakeX(ScriptedFaults):
             self.tweets.append(tweet)
         return Reply(status=201, body={"data": {"id": tweet.id, "text": tweet.text}})
 
-    def _check_oauth(self, header: str) -> str | None:
+    def _lookup(self, params: dict[str, Any]) -> Reply:
+        """GET /2/tweets (docs.x.com, post lookup by ids): `ids` comma-separated, 1 to 100; `tweet.fields`
+        asks for more than id and text (public_metrics). A post the account does not have comes back in `errors`."""
+        ids = [item for item in str(params.get("ids") or "").split(",") if item]
+        if not ids or len(ids) > 100 or not all(item.isdigit() for item in ids):
+            return self._refuse(400, "Invalid Request", "The `ids` query parameter value must be 1 to 100 ids")
+        fields = str(params.get("tweet.fields") or "").split(",")
+        data, errors = [], []
+        with self._lock:
+            known = {tweet.id: tweet for tweet in self.tweets}
+            for item in ids:
+                tweet = known.get(item)
+                if tweet is None:
+                    errors.append({"value": item, "detail": f"Could not find tweet with ids: [{item}].",
+                                   "title": "Not Found Error", "resource_type": "tweet", "parameter": "ids",
+                                   "resource_id": item,
+                                   "type": "https://api.twitter.com/2/problems/resource-not-found"})
+                    continue
+                found: dict[str, Any] = {"id": tweet.id, "text": tweet.text, "edit_history_tweet_ids": [tweet.id]}
+                if "public_metrics" in fields:
+                    found["public_metrics"] = dict(tweet.metrics)
+                data.append(found)
+                self.read.append(tweet.id)
+        body: dict[str, Any] = {"data": data} if data else {}
+        if errors:
+            body["errors"] = errors
+        return Reply(status=200, body=body)
+
+    def _check_oauth(self, header: str, method: str = "POST", query: dict[str, Any] | None = None) -> str | None:
         if not header.startswith("OAuth "):
             return "no OAuth 1.0a Authorization header"
         oauth = {key: unquote(value) for key, value in _OAUTH_PARAM.findall(header)}
@@ -96,9 +131,10 @@ class FakeX(ScriptedFaults):
         if self.access_token is not None and oauth["oauth_token"] != self.access_token:
             return "wrong oauth_token"
         if self.consumer_secret is not None and self.access_token_secret is not None:
-            params = signature.collect_parameters(headers={"Authorization": header}, exclude_oauth_signature=True)
+            params = signature.collect_parameters(uri_query=urlencode(query or {}), headers={"Authorization": header},
+                                                  exclude_oauth_signature=True)
             base = signature.signature_base_string(
-                "POST", signature.base_string_uri(SIGNED_URL), signature.normalize_parameters(params)
+                method, signature.base_string_uri(SIGNED_URL), signature.normalize_parameters(params)
             )
             keys = Client(self.consumer_key, self.consumer_secret, resource_owner_secret=self.access_token_secret)
             expected = signature.sign_hmac_sha1_with_client(base, keys)

@@ -1,5 +1,5 @@
 """Subscribers on two messengers, on every supported database: one id on Telegram and on MAX is two people, each
-messenger's sender claims its own people's reminders, and migration 0009 keeps the rows made before as Telegram's
+messenger's sender claims its own people's reminders, and migration 0010 keeps the rows made before as Telegram's
 (and going back keeps Telegram's only)."""
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def test_the_migration_keeps_telegram_s_rows_and_goes_back(database_url: str, re
     assert queue.enqueue(reference_event.id, "reminder-1d", "reminder", NOW, NOW) == 3
     store.engine.dispose()
 
-    _migrate(database_url, "downgrade", "0008")  # back: Telegram's people only, keyed by their id alone
+    _migrate(database_url, "downgrade", "0009")  # back: Telegram's people only, keyed by their id alone
     engine = create(database_url)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT user_id, lang FROM subscribers ORDER BY user_id")).all() == [

@@ -19,11 +19,11 @@ from bot.domain import (
     PostState,
     Receipt,
 )
-from bot.importing import targets
 from bot.planning import plan
+from bot.preparation import targets
 from bot.storage import Claims, Store, SyncResult
 from bot.storage.database import alembic_config, create, migrate
-from bot.storage.repository import Settlement
+from bot.storage.hotpath import Settlement
 from bot.storage.tables import EventRow, PlannedPostRow
 from tests.conftest import CONFIG_DIR
 

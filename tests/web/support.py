@@ -19,7 +19,7 @@ from bot.errors import PublishError
 from bot.runtime import Runtime
 from bot.storage import Claims, Store
 from bot.storage.accounts import Accounts
-from bot.storage.repository import Settlement
+from bot.storage.hotpath import Settlement
 
 PASSWORD = "correct horse battery staple"
 TELEGRAM_TOKEN = "123456:WEB-test-token"

@@ -198,3 +198,25 @@ async def test_we_are_live_sets_the_links_and_sends_the_live_posts_once(site: Si
     assert link in next(f for f in files if f.parent.name == "vk").read_text()
     again = await admin.post(f"/admin/events/{EVENT_ID}/live", data={"csrf_token": csrf_of(back), "live-vk": link})
     assert again.status_code == 303 and sorted((site.workdir / "var" / "outbox").rglob("*live*")) == files
+
+
+async def test_the_recording_form_sends_the_summary_with_it_and_the_public_page_shows_it(
+    site: Site, client: httpx.AsyncClient
+) -> None:
+    site.clock.now = START_OF_EVENT + timedelta(hours=6)  # the summary (end + 3h) is due, and went out
+    admin = client
+    await login(admin)
+    await site.runtime.dispatcher.dispatch()
+    await site.runtime.dispatcher.drain()
+    page = await admin.get(f"/admin/events/{EVENT_ID}")
+    assert 'action="/admin/events/russia-dprk-treaty/recording"' in page.text
+    link = "https://rutube.ru/video/0f1e2d3c4b5a/"
+    answer = await admin.post(f"/admin/events/{EVENT_ID}/recording",
+                              data={"csrf_token": csrf_of(page.text), "recording-rutube": link})
+    assert answer.status_code == 303
+    back = html.unescape((await admin.get(f"/admin/events/{EVENT_ID}")).text)
+    assert "recording set; " in back and "vk edited sent" in back
+    edits = sorted((site.workdir / "var" / "outbox").rglob("*summary*-edit.txt"))
+    assert {f.parent.name for f in edits} == {"telegram", "vk", "x"} and all(link in f.read_text() for f in edits)
+    public = html.unescape((await client.get(f"/events/{EVENT_ID}")).text)
+    assert 'id="recording"' in public and f'<a href="{link}" rel="noopener">Rutube</a>' in public

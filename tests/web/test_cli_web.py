@@ -116,7 +116,8 @@ def test_web_alone_serves_the_dashboard_without_a_scheduler(workdir: Path, bots:
     bots.append(bot)
     url = bot.wait_for(URL)[1]
     # The settings' password makes the user admin: startup says how to sign in, not that the dashboard is locked.
-    bot.wait_for("dashboard sign-in at /admin/login: with a password (admin; the settings' password is the user admin)")
+    bot.wait_for(re.escape("dashboard sign-in at /admin/login: with a password (admin; the settings' password is "
+                           "the user admin)"))
     bot.wait_for("serving the web app only")
     health = httpx.get(f"{url}/healthz", timeout=10, headers=DETAILS).json()
     assert health["scheduler"] == {"running": False, "expected": False}
@@ -134,8 +135,8 @@ def test_web_without_a_password_says_the_dashboard_is_locked(workdir: Path, bots
     bot = Bot(workdir, "web", ANNOUNCE_BOT_WEB__PASSWORD="")
     bots.append(bot)
     url = bot.wait_for(URL)[1]
-    bot.wait_for("the dashboard is locked: nobody can sign in yet. Add a user (`announce-bot user add NAME --role "
-                 "admin`) or set a password (ANNOUNCE_BOT_WEB__PASSWORD")
+    bot.wait_for(re.escape("the dashboard is locked: nobody can sign in yet. Add a user (`announce-bot user add "
+                           "NAME --role admin`) or set a password (ANNOUNCE_BOT_WEB__PASSWORD"))
     assert httpx.get(f"{url}/admin", timeout=10).status_code == 403
     assert bot.stop() == 0
 

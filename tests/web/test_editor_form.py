@@ -115,3 +115,19 @@ def test_an_event_in_the_default_language_stays_in_it_whatever_the_targets_langu
     form = form_of(event_data(english), ["ru", "en"])  # event_data leaves the default `lang: en` out
     assert form.langs[0] == "en" and form.get("lang") == "en" and form.get("title.en") == "One title for all"
     assert check(form).event == english
+
+
+def test_the_recording_and_the_accreditation_deadline_go_through_the_form_and_back(event: Event) -> None:
+    data = event.model_dump()
+    data["accreditation"]["deadline"] = "2024-11-25 18:00"
+    data["recording"] = {"vk": "https://vkvideo.ru/video-1_2", "rutube": "https://rutube.ru/video/abc/"}
+    given = Event.model_validate(data)
+    form = form_of(event_data(given), LANGS)
+    assert form.get("accreditation.deadline") == "2024-11-25T18:00"
+    assert form.get("recording") == "https://vkvideo.ru/video-1_2 https://rutube.ru/video/abc/"
+    checked = check(form)
+    assert checked.event == given
+    twice = check(replace(form, values={**form.values, "recording": "https://rutube.ru/a https://rutube.ru/b"}))
+    assert twice.event is None and twice.errors["recording"] == ["two recordings on rutube: give one link per place"]
+    late = check(replace(form, values={**form.values, "accreditation.deadline": "soon"}))
+    assert late.errors["accreditation.deadline"] == ["not a date and time: 'soon' (write 2025-03-05 18:00)"]

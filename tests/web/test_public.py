@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,9 @@ import lxml.html
 import pytest
 from PIL import Image
 
-from bot.domain import pick
+from bot.domain import Event, pick
 from bot.links import warn_without_public_url
-from tests.web.support import EVENT_ID, Site, SiteFactory, client_for
+from tests.web.support import EVENT_ID, IMPORTED, Site, SiteFactory, client_for
 
 
 async def test_root_leads_to_the_events(client: httpx.AsyncClient) -> None:
@@ -305,3 +306,19 @@ async def test_an_event_page_is_made_once_per_version_and_a_change_shows_at_once
     assert "in 1 day" in (await client.get(f"/events/{EVENT_ID}")).text
     russian = await client.get(f"/events/{EVENT_ID}", params={"lang": "ru"})
     assert russian.content != changed.content  # one page per language
+
+
+async def test_the_public_page_drops_the_accreditation_after_the_deadline(site: Site, client: httpx.AsyncClient
+                                                                          ) -> None:
+    stored = site.store.record(EVENT_ID)
+    assert stored is not None
+    data = stored.event.model_dump()
+    data["accreditation"]["deadline"] = datetime(2024, 11, 25, 18, 0)  # Moscow time: 15:00 UTC
+    site.store.sync_event(Event.model_validate(data), stored.source, [], now=IMPORTED)
+    deadline = datetime(2024, 11, 25, 15, 0, tzinfo=UTC)
+    site.clock.now = deadline - timedelta(hours=1)
+    page = html.unescape((await client.get(f"/events/{EVENT_ID}")).text)
+    assert 'id="media"' in page and "Accreditation closes November 25, 18:00" in page
+    site.clock.now = deadline + timedelta(seconds=1)
+    page = html.unescape((await client.get(f"/events/{EVENT_ID}")).text)
+    assert 'id="media"' not in page and "Accreditation form" not in page

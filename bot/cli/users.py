@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Protocol
+from typing import TYPE_CHECKING, Annotated, Protocol
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.accounts import Role, check_name, check_password, hash_password
-from bot.config import AppConfig
-from bot.storage import open_database
-from bot.storage.accounts import AccountError, Accounts
+from bot.accounts import AccountError, Role, check_name, check_password, hash_password
+
+if TYPE_CHECKING:
+    from bot.config import AppConfig
+    from bot.storage.accounts import Accounts
 
 users = typer.Typer(help="The dashboard's users: viewer < editor < approver < admin.", no_args_is_help=True)
 console = Console(highlight=False)
@@ -30,12 +31,15 @@ class _State(Protocol):
 
 
 def _accounts(ctx: typer.Context) -> Accounts:
+    from bot.storage import open_database
+    from bot.storage.accounts import Accounts
+
     state: _State = ctx.obj
     database = state.config.settings.database
     return Accounts(open_database(database.url, echo=database.echo))
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
+def fail(message: str, code: int = 2) -> typer.Exit:
     errors.print(f"error: {message}", style="red", markup=False)
     return typer.Exit(code)
 
@@ -44,14 +48,14 @@ def _name(name: str) -> str:
     try:
         return check_name(name)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _role(value: str) -> Role:
     try:
         return Role(value.strip().lower())
     except ValueError:
-        raise _fail(f"unknown role {value!r}: use one of {ROLES}") from None
+        raise fail(f"unknown role {value!r}: use one of {ROLES}") from None
 
 
 def _password(password_file: Path | None, name: str) -> str:
@@ -60,23 +64,23 @@ def _password(password_file: Path | None, name: str) -> str:
         try:
             lines = password_file.read_text(encoding="utf-8").splitlines()
         except OSError as exc:
-            raise _fail(f"cannot read --password-file {str(password_file)!r}: {exc.strerror}") from None
+            raise fail(f"cannot read --password-file {str(password_file)!r}: {exc.strerror}") from None
         password = lines[0] if lines else ""
     else:
         first = typer.prompt(f"Password for {name}", hide_input=True)
         if typer.prompt("The same again", hide_input=True) != first:
-            raise _fail("the two passwords differ; nothing was changed")
+            raise fail("the two passwords differ; nothing was changed")
         password = first
     try:
         return check_password(password)
     except ValueError as exc:
-        raise _fail(f"{exc}; nothing was changed") from None
+        raise fail(f"{exc}; nothing was changed") from None
 
 
 def _settings_user(accounts: Accounts, name: str) -> None:
     found = accounts.credentials(name)
     if found is not None and found.from_settings:
-        raise _fail(f"{name!r} is the settings password's user: change ANNOUNCE_BOT_WEB__PASSWORD (or "
+        raise fail(f"{name!r} is the settings password's user: change ANNOUNCE_BOT_WEB__PASSWORD (or "
                     "password_file under [web]) and restart instead")
 
 
@@ -100,14 +104,14 @@ def add(
     name, chosen = _name(name), _role(role)
     accounts = _accounts(ctx)
     if no_password and telegram_id is None:
-        raise _fail("--no-password needs --telegram-id: the user could not sign in at all")
+        raise fail("--no-password needs --telegram-id: the user could not sign in at all")
     _settings_user(accounts, name)
     password = None if no_password else _password(password_file, name)
     try:
         user = accounts.add(name, chosen, hash_password(password) if password else None, telegram_id=telegram_id,
                             now=datetime.now(UTC))
     except AccountError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     console.print(f"added {user.name} ({user.role.value})" + (f", Telegram id {telegram_id}" if telegram_id else ""))
 
 
@@ -143,7 +147,7 @@ def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="the use
     accounts = _accounts(ctx)
     _settings_user(accounts, name)
     if not accounts.remove(name):
-        raise _fail(f"no user {name!r} (`announce-bot user list` shows them)")
+        raise fail(f"no user {name!r} (`announce-bot user list` shows them)")
     console.print(f"removed {name}; their sessions have ended")
 
 
@@ -155,7 +159,7 @@ def passwd(ctx: typer.Context, name: Annotated[str, typer.Argument(help="whose p
     accounts = _accounts(ctx)
     _settings_user(accounts, name)
     if accounts.credentials(name) is None:
-        raise _fail(f"no user {name!r} (`announce-bot user list` shows them)")
+        raise fail(f"no user {name!r} (`announce-bot user list` shows them)")
     password = _password(password_file, name)
     ended = accounts.set_password(name, hash_password(password), datetime.now(UTC))
     console.print(f"new password for {name}; {ended} session(s) ended")
@@ -171,5 +175,5 @@ def role(ctx: typer.Context, name: Annotated[str, typer.Argument(help="whose rol
     try:
         user = accounts.set_role(name, chosen, datetime.now(UTC))
     except AccountError as exc:
-        raise _fail(f"{exc} (`announce-bot user list` shows them)") from None
+        raise fail(f"{exc} (`announce-bot user list` shows them)") from None
     console.print(f"{user.name} is now {user.role.value}")

@@ -1,8 +1,8 @@
 """the messenger a subscriber talks to the bot on (Telegram or MAX): part of the key of subscribers, subscriptions
 and reminder deliveries, since each messenger numbers its people itself; the rows made before are Telegram's
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-10 12:00:00
 """
 
@@ -11,8 +11,8 @@ from alembic import op
 
 import bot.storage.tables
 
-revision = '0009'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
