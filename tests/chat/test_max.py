@@ -267,11 +267,16 @@ async def test_one_fault_rule_for_max_reminders_may_have_arrived_is_unknown_neve
     clock.now = START - timedelta(hours=1)
     await bot.broadcaster.sweep()
     queue = ReminderQueue(chat_store.sessions)
-    await until(max_fake, lambda: len(max_fake.calls("POST /messages")) == 3)
-    clock.now += timedelta(seconds=6)  # the back-off after a 503 (5 s) is over
+
+    def states() -> dict[int, tuple[str, int, str]]:
+        with chat_store.sessions() as session:
+            return {r.user_id: (r.state, r.attempts, r.error or "") for r in session.query(ReminderRow)}
+
+    # Every outcome recorded (the 503 one put off by 5 s from the clock of its failure), and only then time moves.
+    await until(max_fake, lambda: sorted(state for state, _, _ in states().values()) == ["queued", "sent", "unknown"])
+    clock.now += timedelta(seconds=6)
     await until(max_fake, lambda: queue.open_count(Platform.MAX) == 0)
-    with chat_store.sessions() as session:
-        rows = {r.user_id: (r.state, r.attempts, r.error or "") for r in session.query(ReminderRow)}
+    rows = states()
     assert Counter(state for state, _, _ in rows.values()) == {"sent": 2, "unknown": 1}
     unknown = next(error for state, _, error in rows.values() if state == "unknown")
     assert "may or may not have been published" in unknown and TOKEN not in unknown
