@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from icalendar import Calendar
+from icalendar import Calendar, vDuration
 from icalendar import Event as VEvent
 
 from bot.config.settings import WebSettings
@@ -60,14 +60,18 @@ def entry(event: Event, web: WebSettings, lang: str, now: datetime) -> VEvent:
 
 
 def calendar_ics(events: Sequence[Event], web: WebSettings, *, name: str, now: datetime,
-                 lang: str | None = None) -> bytes:
-    """A calendar of `events`, each in `lang` (else in its own language)."""
+                 lang: str | None = None, refresh: timedelta | None = None) -> bytes:
+    """A calendar of `events`, each in `lang` (else in its own language). `refresh`: a subscribed feed, which
+    calendar apps read again that often (RFC 7986 REFRESH-INTERVAL; X-PUBLISHED-TTL for Outlook)."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
     calendar.add("x-wr-calname", name)
+    if refresh is not None:
+        calendar.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
+        calendar.add("x-published-ttl", vDuration(refresh))
     for event in events:
         calendar.add_component(entry(event, web, lang or event.lang, now))
     calendar.add_missing_timezones()

@@ -30,7 +30,7 @@ from bot.domain import (
 )
 from bot.errors import AnnounceBotError
 from bot.images import CardStore
-from bot.links import public_base, with_go_links
+from bot.links import absolute, public_base, with_go_links
 from bot.planning import before_start
 from bot.ratelimit import RateLimits, TokenLimits
 from bot.rendering.pricing import PostPrice, price
@@ -245,11 +245,13 @@ class Publisher:
 
 def render_post(config: AppConfig, renderer: Renderer, event: Event, kind: PostKind, target: str,
                 step: Step | None = None, left: timedelta | None = None, *, live_now: bool = False,
-                now: datetime | None = None) -> RenderedPost:
+                now: datetime | None = None, measure: bool = True) -> RenderedPost:
     """Render `kind` for `target`. A reminder says how long before the start it goes out: `left` when given
     (the real time left, for a late one), else what its campaign step says. `live_now`: the announcement as
     edited once the broadcast is on (it no longer promises links to come). `now`: when it goes out (past the
-    accreditation deadline, it no longer invites accreditation); None renders it as of no particular time."""
+    accreditation deadline, it no longer invites accreditation); None renders it as of no particular time.
+    `measure`: a Dzen post learns its image's size in bytes (its feed's enclosure says it), drawing its card if
+    need be; previews skip that."""
     settings = config.settings.targets[target]
     if step is None:
         step = next((s for s in config.campaign.steps
@@ -258,9 +260,14 @@ def render_post(config: AppConfig, renderer: Renderer, event: Event, kind: PostK
     destination = Destination(target=target, platform=settings.platform, lang=settings.lang,
                               link_placement=getattr(settings, "link_placement", None))
     post = renderer.render(event, kind, destination, before_start=lead, live_now=live_now, now=now)
+    if post.image is not None and post.image.startswith("/"):
+        # A cover uploaded before [web] public_url was set: the platforms fetch it from the app's public address.
+        post = post.model_copy(update={"image": absolute(config.settings.web, post.image)})
     if post.platform is Platform.DZEN and post.image is None:
         # Dzen wants a cover at least 700 px wide: the generated card (None while [web] public_url is unset).
         post = post.model_copy(update={"image": CardStore(config.settings).image_for(event, post)})
+    if post.platform is Platform.DZEN and measure and post.image is not None:
+        post = post.model_copy(update={"image_length": CardStore(config.settings).image_length(event, post)})
     if getattr(settings, "track_clicks", False) and (base := public_base(config.settings.web)):
         # Clicks counted on the way (the report's "clicks"), per step: a post without one counts under its kind.
         post = with_go_links(post, event, base, step.id if step else kind.value)

@@ -107,10 +107,27 @@ class Person(Frozen):
     link: Url | None = None
 
 
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+
+
 class Venue(Frozen):
+    """Where the event takes place: its name, and its address either as one line (`address`) or in parts (street,
+    locality, region, postal code, country: what search engines read as a PostalAddress), or both."""
+
     name: Annotated[Text, bounded(TEXT_LIMITS["venue"])]
-    address: Annotated[Text, bounded(TEXT_LIMITS["address"])]
+    address: Annotated[Text, bounded(TEXT_LIMITS["address"])] | None = None  # one line, as a reader sees it
+    street: Annotated[Text, bounded(TEXT_LIMITS["address"])] | None = None  # "Tsvetnoy boulevard 16/1"
+    locality: Annotated[Text, bounded(TEXT_LIMITS["venue"])] | None = None  # the city: "Moscow"
+    region: Annotated[Text, bounded(TEXT_LIMITS["venue"])] | None = None
+    postal_code: Annotated[str, Field(max_length=20)] | None = None
+    country: CountryCode | None = None  # ISO 3166-1 alpha-2 ("RU"): each language names it itself
     map_url: Url | None = None
+
+    @model_validator(mode="after")
+    def _some_address(self) -> Venue:
+        if self.address is None and self.street is None and self.locality is None:
+            raise ValueError("give the venue's address: one line in `address`, or `street` and `locality`")
+        return self
 
 
 class Accreditation(Frozen):
@@ -122,8 +139,21 @@ class Accreditation(Frozen):
     deadline: datetime | None = None
 
 
+# A cover uploaded to this app before its public address was set: its path, made absolute with [web] public_url
+# where a platform fetches it (bot/web/covers.py names the files so).
+COVER_PATH = re.compile(r"^/covers/[a-z0-9][a-z0-9-]{0,79}-[0-9a-f]{16}\.(jpg|png)$")
+
+
+def _check_cover(value: str) -> str:
+    if value.startswith("/"):
+        if not COVER_PATH.match(value):
+            raise ValueError(f"not an http(s) URL nor an uploaded cover's /covers/ path: {value!r}")
+        return value
+    return _check_url(value)
+
+
 class Cover(Frozen):
-    url: Url
+    url: Annotated[str, AfterValidator(_check_cover)]  # an image's http(s) URL, or an upload's /covers/ path
     alt: Annotated[Text, bounded(TEXT_LIMITS["alt"])] | None = None
 
 
@@ -143,6 +173,7 @@ class Event(Frozen):
     start: datetime
     end: datetime
     timezone: str
+    previous_start: datetime | None = None  # the start it was announced with before it was moved (postpone sets it)
     venue: Venue
     speakers: tuple[Person, ...] = ()
     moderator: Person | None = None
@@ -193,6 +224,8 @@ class Event(Frozen):
         if accreditation is not None and accreditation.deadline is not None:
             deadline = _in_zone(accreditation.deadline, zone)
             object.__setattr__(self, "accreditation", accreditation.model_copy(update={"deadline": deadline}))
+        if self.previous_start is not None:
+            object.__setattr__(self, "previous_start", _in_zone(self.previous_start, zone))
         return self
 
     @property
@@ -205,6 +238,11 @@ class Event(Frozen):
         return now is None or self.deadline is None or now < self.deadline
 
     @property
+    def moved(self) -> bool:
+        """It takes place, at another time than first announced."""
+        return self.status is EventStatus.SCHEDULED and self.previous_start not in (None, self.start)
+
+    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
@@ -212,7 +250,10 @@ class Event(Frozen):
 # Fields added after events were first stored (dotted for a nested one), each with its default: left out of the
 # version while at it, so that adding a field changes no stored event's version (a new version withdraws
 # approvals and renders the posts again).
-ADDED_LATER: dict[str, object] = {"past": False, "recording": {}, "accreditation.deadline": None}
+ADDED_LATER: dict[str, object] = {
+    "past": False, "recording": {}, "accreditation.deadline": None, "previous_start": None,
+    **{f"venue.{part}": None for part in ("street", "locality", "region", "postal_code", "country")},
+}
 
 
 def content_hash(event: Event) -> str:
@@ -380,7 +421,13 @@ class Campaign(Frozen):
         return self
 
     def platforms_of(self, step: Step) -> tuple[Platform, ...]:
-        return step.platforms if step.platforms is not None else self.platforms
+        """The step's own platforms, else the campaign's; a reminder goes to Dzen only when its step names Dzen
+        (there it would be a second article about the same event)."""
+        if step.platforms is not None:
+            return step.platforms
+        if step.kind is PostKind.REMINDER:
+            return tuple(platform for platform in self.platforms if platform is not Platform.DZEN)
+        return self.platforms
 
 
 class PostState(StrEnum):
@@ -584,7 +631,8 @@ class RenderedPost(Frozen):
     link: str | None = None
     image: str | None = None
     teaser: str | None = None  # one line a live post adds to the pinned announcement (template's `teaser`)
-    summary: str = ""  # a plain-text synopsis for feeds (bot.summaries.synopsis: the lead, else the first sentence)
+    summary: str = ""  # a plain-text synopsis for feeds (bot.summaries.synopsis: the lead, else a generated sentence)
+    image_length: int | None = None  # the image's size in bytes, when it is this app's own file (Dzen's enclosure)
 
     @property
     def text(self) -> str:

@@ -552,8 +552,10 @@ class EventOperations:
         if start is None:
             return await self._change(event_id, actor, expected, status=EventStatus.POSTPONED)
         length = stored.event.end - stored.event.start
+        # The start it had is kept: pages and search engines say the event moved (schema.org previousStartDate).
+        previous = stored.event.start if start != stored.event.start else stored.event.previous_start
         return await self._change(event_id, actor, expected, "postponed", status=EventStatus.SCHEDULED,
-                                  start=start, end=end or start + length)
+                                  start=start, end=end or start + length, previous_start=previous)
 
     async def cancel(self, event_id: str, *, actor: str | None, expected: str | None = None) -> EventResult:
         """The event will not take place: its unsent posts are cancelled and a notice goes where it was announced."""

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system programs the test suite runs for real, from Debian's packages, if they are missing:
-# PostgreSQL (the storage and replica tests start a throwaway cluster) and Chromium (the browser test).
+# PostgreSQL (the storage and replica tests start a throwaway cluster), Chromium (the browser test) and FriBiDi
+# (Pillow's libraqm layout loads it: the cards' right-to-left text and emoji sequences are tested with it).
 # Without root or apt it says what is missing; those tests then skip with a clear reason (CI fails them).
 # When another apt or dpkg is running, it waits for it (SYSTEM_DEPS_LOCK_WAIT seconds, 10 minutes by default).
 set -euo pipefail
@@ -12,6 +13,7 @@ if [ $((LOCK_WAIT % 60)) -eq 0 ]; then SPAN="$((LOCK_WAIT / 60)) minutes"; else 
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+compgen -G "/usr/lib/*/libfribidi.so.0" >/dev/null || compgen -G "/usr/lib*/libfribidi.so.0" >/dev/null || missing+=(libfribidi0)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

@@ -34,7 +34,9 @@ def test_one_event_in_its_own_zone_with_venue_and_links(reference_event: Event) 
     assert str(entry["location"]) == "Valdai Club Conference Hall, Tsvetnoy boulevard 16/1, Moscow, Russia"
     assert str(entry["url"]) == "https://valdaiclub.com/events/announcements/russia-dprk-treaty/"
     description = str(entry["description"])
-    assert description.startswith("Since the start of the special military operation in Ukraine")
+    # What, on what, where and when: the synopsis (the event has no lead), not the description's first sentence.
+    assert description.startswith("The Valdai Club will host an expert discussion dedicated to the Russia-DPRK Treaty")
+    assert "on November 27, 2024, at 11:00 Moscow Time (GMT+3)." in description
     assert "Dmitry Kiku" in description and "Telegram: https://t.me/valdaiclub" in description
     assert b"\r\n" in data and all(len(line) <= 75 for line in data.split(b"\r\n"))  # folded as RFC 5545 says
     [russian] = entries(event_ics(reference_event, UNSET, "ru", now=NOW))

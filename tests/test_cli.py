@@ -28,7 +28,14 @@ def invoke(*args: str):  # type: ignore[no-untyped-def]
 def test_validate_passes_on_the_sample(workdir: Path) -> None:
     result = invoke("validate")
     assert result.exit_code == 0, result.output
-    assert "5 targets, 5 campaign steps, 1 events, 22 posts fit their limits" in result.output
+    # The day-before reminder goes to Telegram (twice), VK and X, not Dzen: its step does not name Dzen.
+    assert "5 targets, 5 campaign steps, 1 events, 21 posts fit their limits" in result.output
+    assert "targets.dzen: Dzen needs [web] public_url" in result.output
+    # What link cards and feeds will say of the event, in each language it is published in.
+    assert ("russia-dprk-treaty [en]: The Valdai Club will host an expert discussion dedicated to the Russia-DPRK "
+            "Treaty and the security situation in Northeast Asia in Moscow on November 27, 2024, at 11:00 Moscow Time "
+            "(GMT+3).") in result.output
+    assert "russia-dprk-treaty [ru]: Клуб «Валдай» проведёт экспертную дискуссию" in result.output
 
 
 def test_validate_reports_template_syntax_error(workdir: Path) -> None:
@@ -145,7 +152,7 @@ def test_a_fresh_run_of_a_past_event_publishes_nothing_and_prints_a_short_summar
     first = invoke("run", "--once")
     assert first.exit_code == 0, first.output
     # The reference event is long over and the bot first sees it now: nothing is owed, nothing is sent.
-    assert "event russia-dprk-treaty: created (0 to send; 22 already past when first seen: skipped, not sent " \
+    assert "event russia-dprk-treaty: created (0 to send; 21 already past when first seen: skipped, not sent " \
            "late)" in first.output
     assert not (workdir / "var" / "outbox").exists()
     assert "outbox" not in first.output  # no post printed

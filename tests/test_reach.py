@@ -198,8 +198,9 @@ async def test_a_reading_that_fails_never_touches_delivery(reach_env: Platforms,
     await runtime.dispatcher.dispatch()
     await runtime.dispatcher.drain()
     reminders = {p.target: p.state for p in runtime.store.posts(EVENT) if p.step_id == "reminder-1d"}
+    # (not to Dzen: a reminder goes there only when its step names it)
     assert reminders == {"telegram": PostState.SENT, "telegram_ru": PostState.SENT, "vk": PostState.SENT,
-                         "x": PostState.SENT, "dzen": PostState.SENT}
+                         "x": PostState.SENT}
     await runtime.aclose()
 
 

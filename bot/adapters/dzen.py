@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from bot.abc import Adapter, PartLog
 from bot.config.settings import DzenTarget
-from bot.domain import Platform, Receipt, RenderedPost
+from bot.domain import Platform, PostKind, Receipt, RenderedPost
 from bot.errors import PermanentError, TransientError
 from bot.platforms import DZEN
 from bot.summaries import clip
@@ -56,6 +56,7 @@ class FeedItem:
     categories: tuple[str, ...]  # Dzen's directives: native-draft, format-article, index, comment-all
     image: str | None = None
     content_type: str = ""  # the unified RSS's per-item <contentType>: news, news_only or blogs_only
+    image_length: int | None = None  # the enclosure's size in bytes (RSS 2.0); 0 is written when it is not known
 
 
 def directives(target: DzenTarget) -> tuple[str, ...]:
@@ -76,6 +77,36 @@ def image_type(url: str) -> str:
     """The MIME type of an image from its URL's extension; JPEG when it cannot be told."""
     guessed, _ = mimetypes.guess_type(urlsplit(url).path)
     return "image/png" if guessed == "image/png" else "image/jpeg"
+
+
+def _key(text: str) -> str:
+    """Text compared without case, emoji and punctuation: '❗ Отменено: Title' repeats 'Отменено: Title'."""
+    return "".join(char for char in text.casefold() if char.isalnum())
+
+
+def without_title(article: str, title: str) -> str:
+    """The article without the paragraph that only says its title again: Dzen shows the title above the body."""
+    key = _key(title)
+    for match in _PARAGRAPH_WHOLE.finditer(article):
+        if _key(_plain(match.group(1))) == key:
+            return article[:match.start()] + article[match.end():]
+    return article
+
+
+_PARAGRAPH_WHOLE = re.compile(r"<p\b[^>]*>(.*?)</p\s*>\n?", re.IGNORECASE | re.DOTALL)
+_FIGURE = re.compile(r"^\s*<figure>.*?</figure>\n?", re.DOTALL)
+_NOTICE = re.compile(r"^\s*<blockquote>.*?</blockquote>\n?", re.DOTALL)
+
+
+def body_of(article: str) -> str:
+    """An item's article without the cover and the change notice the feed put on top of it."""
+    return _NOTICE.sub("", _FIGURE.sub("", article, count=1), count=1)
+
+
+def with_notice(body: str, notice: RenderedPost) -> str:
+    """The article with a change notice on top (a cancellation, a new date): what changed, then what it was."""
+    said = without_title(notice.text, notice.title).strip()
+    return f"<blockquote>{said}</blockquote>\n{body}"
 
 
 def with_cover(article: str, image: str | None, alt: str) -> str:
@@ -108,7 +139,8 @@ def render_feed(items: Iterable[FeedItem], target: DzenTarget) -> bytes:
         for category in item.categories:
             _add(node, "category", category)
         if item.image:
-            ET.SubElement(node, "enclosure", url=item.image, type=image_type(item.image), length="0")
+            ET.SubElement(node, "enclosure", url=item.image, type=image_type(item.image),
+                          length=str(item.image_length or 0))
         # Readers take a description as HTML: the plain synopsis is escaped for HTML here, then for XML by
         # ElementTree, so "Russia & China <in>" reads as itself (escaped once, a reader would drop "<in>").
         _add(node, "description", html.escape(item.description, quote=False))
@@ -161,6 +193,8 @@ def _read_item(node: ET.Element, source: str, number: int) -> FeedItem:
         categories=tuple(c.text.strip() for c in node.findall("category") if c.text and c.text.strip()),
         image=enclosure.get("url") if enclosure is not None else None,
         content_type=(node.findtext("contentType") or "").strip(),
+        image_length=int(length) if enclosure is not None and (length := enclosure.get("length", "")).isdigit()
+        and int(length) else None,
     )
 
 
@@ -204,7 +238,9 @@ def DzenAdapter(name: str, target: DzenTarget, now: Callable[[], datetime] = _ut
 
 
 class DzenFeedAdapter(Adapter):
-    """Keeps `target.feed_path` a Dzen RSS feed: one item per event and post kind, the last few days."""
+    """Keeps `target.feed_path` a Dzen RSS feed, the last few days: one article per event (the announcement,
+    updated in place when the event changes: the change notice on top), a summary article with its own title after
+    it, and a reminder only when a campaign step sends one to Dzen."""
 
     spec = DZEN
 
@@ -215,51 +251,87 @@ class DzenFeedAdapter(Adapter):
         self._now = now
 
     async def edit(self, ids: tuple[str, ...], post: RenderedPost, notice: RenderedPost | None) -> Receipt:
-        """An item written again with its guid: Dzen takes the new version (within its 7 days)."""
-        return await self.publish(post)
+        """The item written again with its guid, the change notice on top: Dzen takes the new version of the
+        same article (within its 7 days)."""
+        return await self._write_item(post, notice)
 
     async def publish(self, post: RenderedPost, parts: PartLog | None = None) -> Receipt:
-        if post.platform is not Platform.DZEN:
-            raise PermanentError(f"a post rendered for {post.platform.value} cannot go to the Dzen feed")
+        if post.kind is PostKind.CHANGED:
+            # Not a second article: the event's article says what changed, on top (the correction of the
+            # announcement rewrites it the same way).
+            return await self._write_item(None, post)
+        return await self._write_item(post, None)
+
+    async def _write_item(self, post: RenderedPost | None, notice: RenderedPost | None) -> Receipt:
+        for one in (post, notice):
+            if one is not None and one.platform is not Platform.DZEN:
+                raise PermanentError(f"a post rendered for {one.platform.value} cannot go to the Dzen feed")
         now = self._now()
         now = now if now.tzinfo else now.replace(tzinfo=UTC)
-        item = self._item(post, now)
+        main = post or notice
+        assert main is not None
+        guid = self.guid(main)
         async with _lock_for(self.path):
-            await asyncio.to_thread(self._update, item, now)
+            item = await asyncio.to_thread(self._update, guid, lambda old: self._item(post, notice, old, guid, now),
+                                           now)
         return Receipt(platform=Platform.DZEN, target=self.name, post_id=item.guid, link=item.link)
 
-    def _item(self, post: RenderedPost, now: datetime) -> FeedItem:
-        article = post.text
-        description = post.summary or lead(article)
-        title = post.title.strip() or description or post.event_id
+    @staticmethod
+    def guid(post: RenderedPost) -> str:
+        """One article per event: the announcement's guid for the announcement and any change to it."""
+        kind = PostKind.ANNOUNCEMENT if post.kind is PostKind.CHANGED else post.kind
+        return f"{post.event_id}-{kind.value}"
+
+    def _item(self, post: RenderedPost | None, notice: RenderedPost | None, old: FeedItem | None, guid: str,
+              now: datetime) -> FeedItem:
+        """The item for `post` (the announcement again, or another kind), with `notice` on top if given; a notice
+        alone updates the article already in the feed (`old`), keeping its body, picture and date."""
+        main = post or notice
+        assert main is not None
+        if post is not None:
+            body = without_title(post.text, post.title)
+        else:
+            body = body_of(old.content) if old is not None else ""
+        if notice is not None:
+            body = with_notice(body, notice)
+        title = ((notice or main).title.strip() or main.summary or main.event_id)
+        description = (notice or main).summary or lead(body)
+        image = main.image or (old.image if old is not None else None)
+        length = main.image_length if main.image else (old.image_length if old is not None else None)
         return FeedItem(
-            guid=f"{post.event_id}-{post.kind.value}",
+            guid=guid,
             title=title,
-            link=post.link or self.target.site_url,
-            pub_date=now,
+            link=main.link or (old.link if old is not None else "") or self.target.site_url,
+            # A change keeps the article's date: the same article, edited.
+            pub_date=old.pub_date if old is not None and post is None else now,
             description=description,
-            content=with_cover(article, post.image, title),
+            content=with_cover(body, image, title),
             categories=directives(self.target),
-            image=post.image,
+            image=image,
             content_type=self.target.content_type,
+            image_length=length,
         )
 
-    def _update(self, item: FeedItem, now: datetime) -> None:
+    def _update(self, guid: str, build: Callable[[FeedItem | None], FeedItem], now: datetime) -> FeedItem:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Replicas sharing the feed's folder take turns: an advisory lock on the folder itself.
             folder = os.open(self.path.parent, os.O_RDONLY)
             try:
                 fcntl.flock(folder, fcntl.LOCK_EX)
-                items = [old for old in load_feed(self.path) if old.guid != item.guid]
+                found = load_feed(self.path)
+                item = build(next((old for old in found if old.guid == guid), None))
+                items = [old for old in found if old.guid != guid]
                 cutoff = now - timedelta(days=self.target.window_days)
-                kept = sorted((i for i in [item, *items] if i.pub_date >= cutoff), key=lambda i: i.pub_date,
-                              reverse=True)
+                # The item written now stays, even an article from before the window updated in place.
+                kept = sorted((i for i in [item, *items] if i is item or i.pub_date >= cutoff),
+                              key=lambda i: i.pub_date, reverse=True)
                 self._write(render_feed(kept[:MAX_ITEMS], self.target))
             finally:
                 os.close(folder)  # closing releases the lock
         except OSError as exc:
             raise TransientError(f"cannot update the Dzen feed {self.path}: {exc.strerror or exc}") from None
+        return item
 
     def _write(self, data: bytes) -> None:
         # Written beside the feed and renamed over it, so a reader sees the old feed or the new one.

@@ -22,6 +22,7 @@ from bot.rendering.context import EventView, view
 from bot.storage import Store
 from bot.storage.chat import ChatStore
 from bot.subscribers import Subscribers
+from bot.summaries import synopsis
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
@@ -286,6 +287,7 @@ def card(event: Event, lang: str, now: datetime | None = None, spec: PlatformSpe
         lines.append(f"<i>{esc(shown.series)}</i>")
     if shown.status in ("cancelled", "postponed"):
         lines.append(t(f"status_{shown.status}", lang))
+    lines += ["", esc(synopsis(event, lang))]
     lines.append("")
     lines.append(f"📅 <b>{t('when', lang)}</b>: {when_line(shown, lang)}")
     place = ", ".join(part for part in (shown.venue, shown.address) if part)

@@ -5,9 +5,8 @@ escaped here."""
 from __future__ import annotations
 
 import html
+from gettext import NullTranslations
 from typing import Final
-
-from babel.support import Translations
 
 from bot.i18n import catalog, translations
 
@@ -44,8 +43,8 @@ def _read() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, tuple[str, .
 TEXTS, PLURALS = _read()
 
 
-def _words(lang: str) -> Translations:
-    return translations(DOMAIN, lang if lang in LANGS else DEFAULT_LANG, DEFAULT_LANG)
+def _words(lang: str) -> NullTranslations:
+    return translations(lang if lang in LANGS else DEFAULT_LANG, DOMAIN, DEFAULT_LANG)
 
 
 def command_description(command: str, lang: str) -> str:

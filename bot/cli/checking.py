@@ -8,6 +8,7 @@ import typer
 from rich.text import Text
 
 from bot.cli.common import app, console, errors, state_of
+from bot.domain import Platform
 
 # -- validate -------------------------------------------------------------------------------------------
 
@@ -21,6 +22,7 @@ def validate(ctx: typer.Context) -> None:
     from bot.preparation import Saved, prepare
     from bot.rendering.checks import copied_texts
     from bot.rendering.renderer import Renderer
+    from bot.summaries import synopsis
 
     state = state_of(ctx)
     config = state.config
@@ -49,6 +51,12 @@ def validate(ctx: typer.Context) -> None:
         problems += [f"{source}: {problem}" for problem in prepared.errors]
         warnings += [f"{source}: {warning}" for warning in prepared.warnings]
         notes += [f"{source}: {note}" for note in prepared.notes if mark is None]
+    if not config.settings.web.public_url:
+        for name, target in config.settings.targets_of(Platform.DZEN).items():
+            if target.route == "rss":
+                warnings.append(f"targets.{name}: Dzen needs [web] public_url: without it an item of an event "
+                                "without a cover has no image (Dzen fetches the generated card from this app's "
+                                "public address)")
     for warning in dict.fromkeys(warnings):
         errors.print(Text(f"! {warning}", style="yellow"))
     for note in notes:
@@ -58,6 +66,11 @@ def validate(ctx: typer.Context) -> None:
             errors.print(Text(f"✗ {problem}", style="red"))
         errors.print(f"{len(problems)} problem(s) found")
         raise typer.Exit(1)
+    # What link cards, feeds, calendars and the chat bot say of each event, in each language it is published in.
+    langs = dict.fromkeys(t.lang for t in config.settings.targets.values() if t.enabled)
+    for event_id, event in files.events.items():
+        for lang in langs:
+            console.print(Text(f"  {event_id} [{lang}]: {synopsis(event, lang)}"), soft_wrap=True)
     console.print(
         f"✓ config {config.config_dir}: {len(config.settings.targets)} targets, "
         f"{len(config.campaign.steps)} campaign steps, {len(files.events)} events, {checked} posts fit their limits"

@@ -107,7 +107,11 @@ def main_options(
 
 
 def local(moment: datetime, event: Event) -> str:
-    return moment.astimezone(event.zone).strftime("%Y-%m-%d %H:%M %Z")
+    """In the event's zone, named unambiguously ("GMT+8", never a bare "CST")."""
+    from bot.rendering.context import zone_label
+
+    shown = moment.astimezone(event.zone)
+    return f"{shown:%Y-%m-%d %H:%M} {zone_label(shown)}"
 
 
 def utc(moment: datetime) -> str:

@@ -11,13 +11,13 @@ from bot.domain import Event, EventStatus
 
 # The fields a new event must not inherit from the one it is drafted from (they are this event's own), and
 # those that are probably its own too: kept, but marked for the organiser to check.
-CLEARED = ("live", "recording", "report", "report_title", "cover", "url", "past")
+CLEARED = ("live", "recording", "report", "report_title", "cover", "url", "past", "previous_start")
 NEW = ("id", "start", "end")  # always the new event's own: it has no value until the organiser gives one
 TO_REVIEW = ("title", "series", "topic", "lead", "description", "speakers", "moderator", "hashtags", "venue",
              "accreditation", "format", "languages")
 ORDER = ("id", "lang", "status", "past", "series", "title", "organiser", "format", "topic", "lead", "description",
-         "start", "end", "timezone", "venue", "speakers", "moderator", "languages", "accreditation", "live", "url",
-         "hashtags", "cover", "report_title", "report", "recording")
+         "start", "end", "timezone", "previous_start", "venue", "speakers", "moderator", "languages", "accreditation",
+         "live", "url", "hashtags", "cover", "report_title", "report", "recording")
 
 
 class _Dumper(yaml.SafeDumper):
@@ -36,9 +36,10 @@ _Dumper.add_representer(str, _text)
 def event_data(event: Event) -> dict[str, Any]:
     """The event as the fields of its file, in the usual order, times as wall-clock times in its zone."""
     data = event.model_dump(mode="json", exclude_defaults=True)
-    for key in ("start", "end"):
-        moment: datetime = getattr(event, key)
-        data[key] = moment.astimezone(event.zone).strftime("%Y-%m-%d %H:%M")
+    for key in ("start", "end", "previous_start"):
+        moment: datetime | None = getattr(event, key)
+        if moment is not None:
+            data[key] = moment.astimezone(event.zone).strftime("%Y-%m-%d %H:%M")
     if event.deadline is not None:  # a wall-clock time in the event's zone, as the file writes start and end
         data["accreditation"]["deadline"] = event.deadline.astimezone(event.zone).strftime("%Y-%m-%d %H:%M")
     data["status"] = event.status.value

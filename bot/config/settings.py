@@ -442,9 +442,24 @@ class OrganisationSettings(_Section):
         'ru = "Международный дискуссионный клуб «Валдай»"}',
     )
 
+    title: dict[LangCode, Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description='the name as a heading, per language: the public pages\' site name, link cards, the organiser '
+        'in search engines\' Event data: {en = "Valdai Discussion Club", ru = "Клуб «Валдай»"}',
+    )
+    url: dict[LangCode, Url] = Field(
+        default_factory=dict,
+        description='the organisation\'s own site per language: {en = "https://valdaiclub.com", '
+        'ru = "https://ru.valdaiclub.com"}',
+    )
+
     def name_in(self, lang: str) -> str | None:
         """The name in `lang`; None when it is not given in that language (a greeting then names nobody)."""
         return self.name.get(lang)
+
+    def url_in(self, lang: str) -> str | None:
+        """The site in `lang`, else in English, else any given; None when there is none."""
+        return self.url.get(lang) or self.url.get("en") or next(iter(self.url.values()), None)
 
 
 class Settings(BaseSettings):
@@ -481,15 +496,19 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _dzen_feed_urls(self) -> Settings:
-        # A feed names its own address (atom:link rel=self): the web app serves each one at /feeds/dzen/<name>.xml.
+        # A feed names its own address (atom:link rel=self) as the web app serves it: the first feed at
+        # /feeds/dzen.xml (its /feeds/dzen/<name>.xml redirects there), any other at /feeds/dzen/<name>.xml.
         base = (self.web.public_url or "").rstrip("/")
         if not base:
             return self
-        targets = {
-            name: target.model_copy(update={"feed_url": f"{base}/feeds/dzen/{name}.xml"})
-            if isinstance(target, DzenTarget) and target.route == "rss" and not target.feed_url else target
-            for name, target in self.targets.items()
-        }
+        feeds = [name for name, target in self.targets.items()
+                 if isinstance(target, DzenTarget) and target.route == "rss" and target.enabled]
+        targets = dict(self.targets)
+        for name in feeds:
+            target = targets[name]
+            if isinstance(target, DzenTarget) and not target.feed_url:
+                url = f"{base}/feeds/dzen.xml" if name == feeds[0] else f"{base}/feeds/dzen/{name}.xml"
+                targets[name] = target.model_copy(update={"feed_url": url})
         object.__setattr__(self, "targets", targets)  # frozen: set once, while validating
         return self
 

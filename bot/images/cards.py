@@ -13,6 +13,7 @@ from PIL import Image, ImageChops, ImageColor, ImageDraw, UnidentifiedImageError
 
 from bot.config.settings import BrandingSettings
 from bot.domain import Event, EventStatus, Platform, pick
+from bot.i18n import translations
 from bot.images.fonts import Face
 from bot.images.layout import Block, Setter, ellipsize, fit, wrap
 from bot.rendering.context import view
@@ -21,7 +22,7 @@ from bot.summaries import when_with_year
 log = logging.getLogger(__name__)
 
 # Bumped whenever the drawing changes, so that cached cards are drawn again.
-DESIGN_VERSION = "1"
+DESIGN_VERSION = "2"
 
 
 class CardSize(StrEnum):
@@ -32,6 +33,8 @@ class CardSize(StrEnum):
     VK = "vk"  # a wall photo: 3:2 reads well in VK's feed on phones and desktop
     X = "x"  # X's recommended 16:9 at 1600x900
     DZEN = "dzen"  # a cover at least 700 px wide (webp is ignored: PNG)
+    CLASSIC = "4x3"  # search engines' Event images: 16:9 (telegram's), 4:3 and 1:1, at least 1200 px wide
+    SQUARE = "1x1"
 
     @property
     def pixels(self) -> tuple[int, int]:
@@ -44,21 +47,17 @@ _PIXELS: dict[CardSize, tuple[int, int]] = {
     CardSize.VK: (1200, 800),
     CardSize.X: (1600, 900),
     CardSize.DZEN: (1280, 720),
+    CardSize.CLASSIC: (1200, 900),
+    CardSize.SQUARE: (1200, 1200),
 }
+# The images an event's structured data lists, one per aspect ratio Google's Event guidelines ask for.
+EVENT_DATA_SIZES = (CardSize.TELEGRAM, CardSize.CLASSIC, CardSize.SQUARE)
 PLATFORM_SIZES: dict[Platform, CardSize] = {
     Platform.TELEGRAM: CardSize.TELEGRAM,
     Platform.VK: CardSize.VK,
     Platform.X: CardSize.X,
     Platform.DZEN: CardSize.DZEN,
 }
-
-_WORDS = {
-    "en": {"speakers": "Speakers", "cancelled": "Cancelled", "postponed": "Postponed", "draft": "Draft",
-           "more": "+{n} more"},
-    "ru": {"speakers": "Спикеры", "cancelled": "Отменено", "postponed": "Перенесено", "draft": "Черновик",
-           "more": "и ещё {n}"},
-}
-
 
 @dataclass(frozen=True, kw_only=True)
 class CardContent:
@@ -90,13 +89,22 @@ class Style:
 
 
 def words(lang: str) -> dict[str, str]:
-    return _WORDS.get(lang, _WORDS["en"])
+    """The card's own words in `lang` (bot/i18n.py's catalog)."""
+    _ = translations(lang).gettext
+    return {"speakers": _("Speakers"), "cancelled": _("Cancelled"), "postponed": _("Postponed"), "draft": _("Draft"),
+            "moved": _("New date")}
+
+
+def more(n: int, lang: str) -> str:
+    """'+2 more', 'и ещё 2': the speakers a card has no room for."""
+    return translations(lang).ngettext("+%(num)d more", "+%(num)d more", n) % {"num": n}
 
 
 def content_of(event: Event, lang: str, organisation: str) -> CardContent:
     """The card's texts for `event` in `lang`; `organisation` is the branding's name (else the site's title)."""
     shown = view(event, lang)
-    status = "" if event.status is EventStatus.SCHEDULED else words(lang)[event.status.value]
+    status = words(lang)["moved"] if event.moved else (
+        "" if event.status is EventStatus.SCHEDULED else words(lang)[event.status.value])
     site = urlsplit(event.url or "").hostname or ""
     return CardContent(
         lang=lang,
@@ -173,7 +181,7 @@ def _speakers_block(content: CardContent, faces: tuple[Face, ...], width: float,
         rest = len(names) - shown
         text = label + "\u00a0· ".join(names[:shown])
         if rest:
-            text += " " + words(content.lang)["more"].format(n=rest)
+            text += " " + more(rest, content.lang)
         lines = wrap(text, setter, width)
         if len(lines) <= max_lines:
             return Block(setter, tuple(lines))

@@ -37,7 +37,8 @@ class CardStore:
 
     def organisation(self, event: Event, lang: str) -> str:
         own = pick(event.organiser, lang, event.lang)
-        fallback = self.settings.web.site_title or (own[:1].upper() + own[1:])
+        fallback = self.settings.organisation.title.get(lang) or self.settings.web.site_title or (
+            own[:1].upper() + own[1:])
         return _organisation_name(self.branding, lang, fallback)
 
     def content(self, event: Event, lang: str) -> CardContent:
@@ -95,6 +96,25 @@ class CardStore:
         if post.image:
             return post.image
         return self.url(event, post.lang, PLATFORM_SIZES[post.platform])
+
+    def image_length(self, event: Event, post: RenderedPost) -> int | None:
+        """The size in bytes of the image `post` carries when it is this app's own file: its generated card (drawn
+        now if it is not yet) or an uploaded cover; None for an image elsewhere, or when the card cannot be
+        written."""
+        if post.image is None:
+            return None
+        size = PLATFORM_SIZES[post.platform]
+        try:
+            if post.image == self.url(event, post.lang, size):
+                return self.path(event, post.lang, size).stat().st_size
+            covers = absolute(self.settings.web, "/covers/") or "/covers/"
+            if post.image.startswith((covers, "/covers/")):
+                name = post.image.rsplit("/", 1)[-1]
+                file = self.settings.web.covers_dir / name
+                return file.stat().st_size if "/" not in name and file.is_file() else None
+        except OSError as exc:
+            log.warning("cards: cannot tell the size of %s (%s)", post.image, exc)
+        return None
 
     def _warn_missing(self, content: CardContent) -> None:
         gaps = missing(self.faces, [content.organisation, content.series, content.title, content.when,

@@ -167,7 +167,9 @@ def _event_texts(event: Event) -> dict[str, Text | None]:
         # Not set, the format is said in the post's own language ("an event", "мероприятие").
         "format": event.format if "format" in event.model_fields_set else None,
         "topic": event.topic, "lead": event.lead, "description": event.description, "venue.name": event.venue.name,
-        "venue.address": event.venue.address, "report": event.report, "report_title": event.report_title,
+        "venue.address": event.venue.address, "venue.street": event.venue.street,
+        "venue.locality": event.venue.locality, "venue.region": event.venue.region, "report": event.report,
+        "report_title": event.report_title,
         "accreditation.text": event.accreditation.text if event.accreditation else None,
     }
     for i, person in enumerate(event.speakers):

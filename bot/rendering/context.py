@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache, lru_cache
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 import pymorphy3
@@ -15,7 +16,7 @@ from babel.core import get_global
 from babel.dates import format_datetime, format_skeleton, format_timedelta, get_timezone_name
 from babel.lists import format_list
 
-from bot.domain import Event, Person, pick
+from bot.domain import Event, Person, Venue, pick
 
 # The places a broadcast can be watched, as a reader of each language knows them: the name in a list
 # ("• Website") and the phrase in a sentence ("on the website", "во ВКонтакте": Russian needs the
@@ -81,7 +82,8 @@ class EventView:
     lead: str
     description: str
     venue: str
-    address: str
+    address: str  # one line: the file's `address`, else its parts joined ("Tsvetnoy boulevard 16/1, Moscow, Russia")
+    locality: str  # the city, when the address is given in parts
     map_url: str | None
     speakers: tuple[PersonView, ...]
     moderator: PersonView | None
@@ -117,15 +119,39 @@ _FULL = {
     "ru": "{date} в {time} {tz}",
 }
 # Russian names a zone by an adjective ("по московскому времени"), which CLDR does not give; the metazones
-# a Russian reader knows by name, and for any other "по местному времени (GMT+1)".
+# a Russian reader knows by name. Anywhere else the local time comes with Moscow's, as an editor writes it:
+# "в 8:30 по местному времени (1:30 мск)".
 _RU_METAZONES = {"Moscow": "по московскому времени"}
+MOSCOW = ZoneInfo("Europe/Moscow")
+# Time-zone abbreviations that name one zone only; any other ("CST": China, or US Central, or Cuba) is shown as
+# its offset from GMT.
+_UNAMBIGUOUS = frozenset({"UTC", "GMT", "MSK", "CET", "CEST", "EET", "EEST", "WET", "WEST", "JST", "KST", "HKT"})
 
 
 def _zone_phrase(moment: datetime, lang: str, zone: str, gmt: str) -> str:
     if lang != "ru":
         return f"{zone} ({gmt})"
     metazone = get_global("meta_zones").get(getattr(moment.tzinfo, "key", ""))
-    return _RU_METAZONES.get(metazone or "", f"по местному времени ({gmt})")
+    if metazone in _RU_METAZONES:
+        return _RU_METAZONES[metazone]
+    moscow = moment.astimezone(MOSCOW)
+    if moscow.utcoffset() == moment.utcoffset():
+        return _RU_METAZONES["Moscow"]  # the same clock as Moscow's (Minsk, Simferopol): no sum to do
+    at = format_datetime(moscow, "H:mm", locale="ru")
+    if moscow.date() != moment.date():
+        at = f"{format_skeleton('MMMMd', moscow, locale='ru')} в {at}"  # "(2 декабря в 19:30 мск)"
+    return f"по местному времени ({at} мск)"
+
+
+def zone_label(moment: datetime) -> str:
+    """The zone after a time in tables and logs: its abbreviation when it names one zone only (MSK, CET), else
+    its offset (GMT+8, never the "CST" that also reads as US Central Time)."""
+    abbreviation = moment.tzname() or ""
+    return abbreviation if abbreviation in _UNAMBIGUOUS else gmt_offset(moment)
+
+
+# Hours as each language writes them: "08:30" in English, "8:30" in Russian ("в 8:30 по местному времени").
+_HOURS = {"ru": "H:mm"}
 
 
 def describe(moment: datetime, lang: str) -> When:
@@ -136,7 +162,7 @@ def describe(moment: datetime, lang: str) -> When:
     tz = _zone_phrase(moment, lang, zone, gmt)
     # The locale's own order: "November 27" in English, "27 ноября" in Russian.
     date = format_skeleton("MMMMd", moment, locale=locale)
-    time = format_datetime(moment, "HH:mm", locale=locale)
+    time = format_datetime(moment, _HOURS.get(lang, "HH:mm"), locale=locale)
     return When(
         date=date,
         time=time,
@@ -273,18 +299,20 @@ def accusative_head(phrase: str) -> pymorphy3.analyzer.Parse | None:
 
 
 @lru_cache(maxsize=1024)  # pure, and asked for at every render of the event
-def dedicated(format_text: str, lang: str) -> str:
-    """'dedicated' agreeing with the format: 'посвящённую' (дискуссию), 'посвящённый' (семинар), 'посвящённые'."""
+def dedicated(format_text: str, lang: str, word: str = "посвящённый") -> str:
+    """'dedicated' agreeing with the format: 'посвящённую' (дискуссию), 'посвящённый' (семинар), 'посвящённые';
+    `word` another Russian participle made to agree the same way ('назначенную')."""
     if lang != "ru":
         return "dedicated"
+    feminine = str(morph().parse(word)[0].inflect({"accs", "femn"}).word)
     head = accusative_head(format_text)
     if head is None:
-        return "посвящённую"  # most formats are feminine (дискуссию, конференцию, встречу); `validate` warns
+        return feminine  # most formats are feminine (дискуссию, конференцию, встречу); `validate` warns
     wanted = {"accs", "plur", "inan"} if head.tag.number == "plur" else {"accs", head.tag.gender or "femn"}
     if head.tag.number != "plur" and head.tag.gender == "masc":
         wanted.add(head.tag.animacy or "inan")
-    form = morph().parse("посвящённый")[0].inflect(wanted)
-    return str(form.word) if form else "посвящённую"
+    form = morph().parse(word)[0].inflect(wanted)
+    return str(form.word) if form else feminine
 
 
 def live_phrase(links: tuple[LinkView, ...], lang: str) -> str:
@@ -305,6 +333,22 @@ def _person(person: Person, lang: str, fallback: str) -> PersonView:
 
 def language_name(code: str, lang: str) -> str:
     return Locale.parse(code).get_display_name(lang) or code
+
+
+def country_name(code: str | None, lang: str) -> str:
+    """'Russia', 'Россия' for RU: the country as `lang` names it (CLDR)."""
+    if not code:
+        return ""
+    return str(Locale.parse(lang).territories.get(code, code))
+
+
+def address_line(venue: Venue, lang: str, fallback: str) -> str:
+    """The venue's address on one line: as written in `address`, else street, locality, region and country."""
+    if venue.address is not None:
+        return pick(venue.address, lang, fallback)
+    parts = [pick(venue.street, lang, fallback), pick(venue.locality, lang, fallback),
+             pick(venue.region, lang, fallback), country_name(venue.country, lang)]
+    return ", ".join(part for part in parts if part)
 
 
 def _channel(key: str, url: str, lang: str) -> LinkView:
@@ -339,7 +383,8 @@ def view(event: Event, lang: str, now: datetime | None = None) -> EventView:
         lead=pick(event.lead, lang, own),
         description=pick(event.description, lang, own),
         venue=pick(event.venue.name, lang, own),
-        address=pick(event.venue.address, lang, own),
+        address=address_line(event.venue, lang, own),
+        locality=pick(event.venue.locality, lang, own),
         map_url=event.venue.map_url,
         speakers=tuple(_person(p, lang, own) for p in event.speakers),
         moderator=_person(event.moderator, lang, own) if event.moderator else None,

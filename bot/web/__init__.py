@@ -50,8 +50,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if request.url.path.startswith(("/events", "/admin")) and request.method == "GET":
         web = web_of(request)
+        asked = request.query_params.get("lang", "")
+        lang = asked if asked in public.LANGUAGES else web.settings.branding.lang
         return web.templates.TemplateResponse(
-            request, "error.html", {"title": web.site_title, "status": exc.status_code, "detail": exc.detail},
+            request, "error.html", {"title": web.site_name(lang), "lang": lang, "status": exc.status_code,
+                                    "detail": exc.detail},
             status_code=exc.status_code,
         )
     return PlainTextResponse(f"{exc.status_code}: {exc.detail}", status_code=exc.status_code)

@@ -89,13 +89,11 @@ def checked(data: bytes, max_bytes: int) -> tuple[bytes, str, tuple[int, int]]:
 
 def store(web: WebSettings, event_id: str, data: bytes) -> StoredCover:
     """Check an upload and keep it as `<event>-<hash>.<ext>` (the same image twice is one file); CoverError if
-    it is not a fit cover, or if `[web] public_url` is unset: the platforms fetch a cover from its absolute URL."""
+    it is not a fit cover. Its URL is absolute with `[web] public_url`; without it (a fresh install) the path on
+    this app, made absolute where a platform fetches it once public_url is set."""
     image, extension, (width, height) = checked(data, web.cover_max_bytes)
     name = f"{event_id if SLUG.match(event_id) else 'new'}-{hashlib.sha256(image).hexdigest()[:16]}.{extension}"
-    url = absolute(web, f"{ROUTE}/{name}")
-    if url is None:
-        raise CoverError("an uploaded cover needs [web] public_url (the address the public reaches this app at), "
-                         "since Telegram, VK and Dzen fetch the image from it; set it, or give the image's URL")
+    url = absolute(web, f"{ROUTE}/{name}") or f"{ROUTE}/{name}"
     path = web.covers_dir / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,6 +106,36 @@ def store(web: WebSettings, event_id: str, data: bytes) -> StoredCover:
             Path(temporary).unlink(missing_ok=True)
             raise
     return StoredCover(name=name, url=url, width=width, height=height)
+
+
+# Uploads no saved event uses (a form refused, or not sent again) are kept this long and at most this many, so a
+# form sent back with errors keeps its picture while nobody can fill the disk with uploads never saved.
+UNUSED_KEPT = 20
+UNUSED_FOR = 86_400  # seconds
+
+
+def name_of(url: str | None) -> str | None:
+    """The stored file an event's cover URL names, if it is one of ours (absolute or a /covers/ path)."""
+    if not url or f"{ROUTE}/" not in url:
+        return None
+    name = url.rsplit("/", 1)[-1]
+    return name if NAME.match(name) else None
+
+
+def sweep(covers_dir: Path, used: set[str], now: float) -> list[str]:
+    """Remove the uploads no event uses, beyond the newest UNUSED_KEPT and any older than UNUSED_FOR seconds
+    (an orphan); the names removed."""
+    try:
+        files = [path for path in covers_dir.iterdir() if NAME.match(path.name) and path.name not in used]
+    except FileNotFoundError:
+        return []
+    files.sort(key=lambda path: path.stat().st_mtime, reverse=True)
+    removed = []
+    for index, path in enumerate(files):
+        if index >= UNUSED_KEPT or now - path.stat().st_mtime > UNUSED_FOR:
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed
 
 
 def file_of(covers_dir: Path, name: str) -> Path | None:

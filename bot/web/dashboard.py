@@ -26,8 +26,11 @@ from bot.domain import (
 )
 from bot.operations import ActionResult
 from bot.planning import still_useful
+from bot.platforms import SPECS
+from bot.rendering.context import view
 from bot.storage import reports as queries
 from bot.streams import WEBSITE
+from bot.summaries import synopsis
 from bot.web.auth import csrf_token, current_user, flash, requires, take_flashes
 from bot.web.previews import event_previews
 from bot.web.public import phase as public_phase
@@ -36,7 +39,9 @@ from bot.web.state import Web, web_of
 PENDING = frozenset({PostState.PLANNED, PostState.RETRYING, PostState.WAITING})
 UNSENT = PENDING | {PostState.AWAITING_APPROVAL}
 PREVIEW_BUDGET = 10.0  # seconds a page waits for its previews
-LIVE_NAMES = (WEBSITE, *(platform.value for platform in Platform))  # where a stream link is given at go-live
+# Where a stream link is given at go-live, and how the form names each place.
+LIVE_FIELDS = ((WEBSITE, "Website"), *((platform.value, SPECS[platform].label) for platform in Platform))
+LIVE_NAMES = tuple(name for name, _ in LIVE_FIELDS)
 TROUBLE = frozenset({PostState.FAILED, PostState.UNKNOWN})
 
 
@@ -87,8 +92,12 @@ def previews_html(web: Web, event: Event | None, *, editing: bool = False) -> st
     """The preview groups of an event's posts (none: the editor's note that the form is not an event yet), as
     the event page shows them and the editor's script swaps them in."""
     groups = event_previews(web.config, web.renderer, event) if event is not None else []
+    # What a shared link, the calendar and the feeds say of it (bot.summaries.synopsis), in each language posted.
+    langs = dict.fromkeys([event.lang, *(t.lang for t in web.settings.targets.values())]) if event else {}
+    synopses = [(lang, view(event, lang).title, synopsis(event, lang)) for lang in langs] if event else []
     template = web.templates.env.get_template("_preview_groups.html")
-    return template.render(groups=groups, zone=event.timezone if event else "UTC", editing=editing)
+    return template.render(groups=groups, zone=event.timezone if event else "UTC", editing=editing,
+                           synopses=synopses)
 
 
 async def previews_off_loop(web: Web, event: Event | None, *, editing: bool = False) -> str:
@@ -166,7 +175,7 @@ async def event_page(request: Request) -> Response:
         "late": {post.id: note for post in posts if (note := lateness(post, event, now))},
         "deliveries": deliveries,
         "previews": await previews_off_loop(web, event),
-        "live_names": LIVE_NAMES,
+        "live_fields": LIVE_FIELDS,
         "can_publish": COMMANDS[Command.PUBLISH],
         "can_retry": COMMANDS[Command.RETRY],
         "can_skip": COMMANDS[Command.SKIP],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import replace
 from datetime import datetime
 from functools import cache
@@ -45,7 +46,8 @@ PREVIEW_ID = "new-event"  # the id previews use while the form has none yet
 LABELS = {
     SUMMARY: "The event", "id": "Id", "lang": "Own language", "status": "Status", "series": "Series", "title": "Title",
     "organiser": "Organiser", "format": "Format", "topic": "Topic", "lead": "Lead", "description": "Description",
-    "start": "Start", "end": "End", "timezone": "Time zone", "venue": "Venue", "speakers": "Speakers",
+    "start": "Start", "end": "End", "previous_start": "Start before the move",
+    "timezone": "Time zone", "venue": "Venue", "speakers": "Speakers",
     "moderator": "Moderator", "languages": "Working languages", "accreditation": "Accreditation",
     "live": "Live broadcast", "url": "Event page", "hashtags": "Hashtags", "cover": "Cover",
     "report_title": "Report headline", "report": "Report", "past": "Record a past event",
@@ -84,6 +86,22 @@ async def _submitted(request: Request) -> tuple[dict[str, str], UploadFile | Non
     return fields, upload if isinstance(upload, UploadFile) and upload.filename else None
 
 
+def _sweep_covers(web: Web, keep: str | None = None) -> None:
+    """Remove the uploads no saved event uses (bot/web/covers.py: the newest few kept a while for forms sent back
+    with errors); `keep` the one the form just handled names."""
+    used = {name for stored in web.operations.events() if stored.event.cover
+            and (name := covers.name_of(stored.event.cover.url))}
+    if keep and (name := covers.name_of(keep)):
+        used.add(name)
+    try:
+        removed = covers.sweep(web.settings.web.covers_dir, used, time.time())  # files age by the real clock
+    except OSError as exc:
+        log.warning("unused covers could not be removed: %s", exc)
+        return
+    if removed:
+        log.info("removed %d uploaded cover(s) no event uses: %s", len(removed), ", ".join(removed))
+
+
 async def _with_cover(web: Web, form: EventForm, upload: UploadFile | None) -> tuple[EventForm, dict[str, list[str]]]:
     """Keep a new cover upload, once it has been checked, under its hash; the form then carries its URL (so a
     form returned with errors, or the next preview, keeps the picture without a second upload)."""
@@ -115,17 +133,23 @@ async def _read_form(request: Request) -> tuple[EventForm, dict[str, list[str]]]
 # -- pages ----------------------------------------------------------------------------------------------
 
 
-def _preview_event(checked: Checked) -> Event | None:
-    """The event to draw previews of: the form's, or while only its id is missing, the same with a stand-in id."""
+def _preview_event(checked: Checked, stored: StoredEvent | None = None) -> Event | None:
+    """The event to draw previews of: the form's; while only its id is missing, the same with a stand-in id;
+    while only its cover is wrong (an upload refused), the same without the cover; else the event as saved (an
+    edit), so that a refused form never blanks the previews."""
     if checked.event is not None:
         return checked.event
-    if set(checked.errors) != {"id"}:
-        return None
     data, _ = checked.form.data()
-    try:
-        return Event.model_validate({**data, "id": PREVIEW_ID})
-    except ValueError:
-        return None
+    slots = {slot.split(".", 1)[0] for slot in checked.errors}
+    if slots <= {"id", "cover"}:
+        fixed = {key: value for key, value in data.items() if key != "cover" or "cover" not in slots}
+        if "id" in slots:
+            fixed["id"] = PREVIEW_ID
+        try:
+            return Event.model_validate(fixed)
+        except ValueError:
+            pass
+    return stored.event if stored is not None else None
 
 
 async def _editor(request: Request, form: EventForm, stored: StoredEvent | None,
@@ -135,7 +159,7 @@ async def _editor(request: Request, form: EventForm, stored: StoredEvent | None,
     previews are drawn (off the event loop) whenever the form holds an event."""
     web = web_of(request)
     shown = errors or {}
-    previews = await previews_off_loop(web, _preview_event(check(form)), editing=True)
+    previews = await previews_off_loop(web, _preview_event(check(form), stored), editing=True)
     return page(request, "admin_editor.html", {
         "form": form,
         "errors": shown,
@@ -209,9 +233,11 @@ async def _save(request: Request, stored: StoredEvent | None) -> Response:
                                                  "make an event with another id")
     checked = check(form, extra=cover_errors)
     if checked.event is None:
+        _sweep_covers(web, keep=form.get("cover.url"))
         return await _editor(request, form, stored, checked.errors, status=422)
     result = await web.operations.editing.save(checked.event, actor=actor_of(request), expected=form.version,
                                                new=form.new)
+    _sweep_covers(web, keep=form.get("cover.url"))
     if result.problems:  # posts that could not go out, a start that has passed...: at their fields
         return await _editor(request, form, stored, _slots(result.problems), status=422, prepared=result.prepared)
     if not result.ok:
@@ -262,9 +288,11 @@ async def preview(request: Request) -> Response:
     errors: dict[str, list[str]] = {}
     for slot, messages in problems.items():
         errors.setdefault(anchor(slot), []).extend(messages)
+    shown = _preview_event(checked)
     return JSONResponse({
         "ok": checked.event is not None and (prepared is None or prepared.ok),
-        "previews": await previews_off_loop(web, _preview_event(checked), editing=True),
+        "drawn": shown is not None,  # not drawn: the script keeps the previews it has
+        "previews": await previews_off_loop(web, shown, editing=True),
         "errors": errors,
         "problems": [f"{label(slot)}: {message}" for slot, messages in problems.items() for message in messages],
         "notes": _told(prepared)["notes"],

@@ -19,7 +19,8 @@ from bot.streams import platform_of_link
 # The Event's texts of its own (Text fields), and those inside its parts.
 TEXTS = ("series", "title", "organiser", "format", "topic", "lead", "description", "report_title", "report")
 PERSON_TEXTS = ("name", "position")
-VENUE_TEXTS = ("name", "address")
+VENUE_TEXTS = ("name", "address", "street", "locality", "region")
+VENUE_PLAIN = ("postal_code", "country", "map_url")
 LONG_TEXTS = frozenset({"description", "report", "lead"})  # shown as text areas
 DEFAULT_LANGS = ("en", "ru")
 SUMMARY = "form"  # the slot of errors that belong to no one field: shown at the top
@@ -128,14 +129,16 @@ class EventForm:
         for name in TEXTS:
             if (text := self.text(name)) is not None:
                 data[name] = text
-        for name in ("start", "end"):
+        for name in ("start", "end", "previous_start"):
             if value := self.get(name).strip():
                 try:
                     data[name] = datetime.fromisoformat(value).isoformat(sep=" ", timespec="minutes")
                 except ValueError:
                     errors.setdefault(name, []).append(f"not a date and time: {value!r} (write 2025-03-10 11:00)")
-        venue = _drop_empty({"name": self.text("venue.name"), "address": self.text("venue.address"),
-                             "map_url": self.get("venue.map_url").strip() or None})
+        venue = _drop_empty({**{name: self.text(f"venue.{name}") for name in VENUE_TEXTS},
+                             **{name: self.get(f"venue.{name}").strip() or None for name in VENUE_PLAIN}})
+        if isinstance(venue.get("country"), str):
+            venue["country"] = venue["country"].upper()
         if venue:
             data["venue"] = venue
         speakers = [person for i in range(self.speakers) if (person := self.person(speaker(i)))]
@@ -207,11 +210,11 @@ class EventForm:
 
     def slots(self) -> set[str]:
         """Every place of the form an error can be shown next to."""
-        found = {SUMMARY, "id", "lang", "status", "past", "start", "end", "timezone", "url", "languages", "hashtags",
-                 "venue", "venue.map_url", "speakers", "moderator", "moderator.link", "accreditation",
-                 "accreditation.form_url", "accreditation.phone", "accreditation.deadline", "live", "recording",
-                 "cover", "cover.url", "cover.file",
-                 *TEXTS, "venue.name", "venue.address", "moderator.name", "moderator.position",
+        found = {SUMMARY, "id", "lang", "status", "past", "start", "end", "previous_start", "timezone", "url",
+                 "languages", "hashtags", "venue", *(f"venue.{name}" for name in (*VENUE_TEXTS, *VENUE_PLAIN)),
+                 "speakers", "moderator", "moderator.link", "accreditation", "accreditation.form_url",
+                 "accreditation.phone", "accreditation.deadline", "live", "recording", "cover", "cover.url",
+                 "cover.file", *TEXTS, "moderator.name", "moderator.position",
                  "accreditation.text", "cover.alt"}
         for i in range(self.speakers):
             found |= {speaker(i), f"{speaker(i)}.name", f"{speaker(i)}.position", f"{speaker(i)}.link"}
@@ -312,14 +315,15 @@ def form_of(data: Mapping[str, Any], target_langs: Iterable[str], *, new: bool =
         values["past"] = "yes"
     for name in ("id", "timezone", "url"):
         values[name] = str(data.get(name) or "")
-    for name in ("start", "end"):
+    for name in ("start", "end", "previous_start"):
         values[name] = str(data.get(name) or "").replace(" ", "T")
     for name in TEXTS:
         text(name, data.get(name))
     venue = data.get("venue") or {}
     for name in VENUE_TEXTS:
         text(f"venue.{name}", venue.get(name))
-    values["venue.map_url"] = str(venue.get("map_url") or "")
+    for name in VENUE_PLAIN:
+        values[f"venue.{name}"] = str(venue.get(name) or "")
     speakers = list(data.get("speakers") or [])
     for i, one in enumerate(speakers):
         person(speaker(i), one)

@@ -6,12 +6,12 @@ import asyncio
 import hashlib
 import html
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.adapters.dzen import parse_feed, render_feed
@@ -19,6 +19,7 @@ from bot.calendar import calendar_ics, event_ics, ics_filename
 from bot.config.settings import DzenTarget
 from bot.domain import Event, EventStatus, Platform, PostKind
 from bot.errors import PermanentError
+from bot.i18n import gettext
 from bot.links import absolute, event_path, href, path
 from bot.reach import is_robot
 from bot.rendering.context import view
@@ -27,17 +28,21 @@ from bot.web.public import LANGUAGES
 from bot.web.state import Web, web_of
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
+CALENDAR_REFRESH = timedelta(hours=1)  # how often a subscribed calendar app reads the feed again
+
 ICS_TYPE = "text/calendar; charset=utf-8"
 
 
 # -- Dzen ---------------------------------------------------------------------------------------------
 
 
-def _dzen_target(web: Web, name: str | None) -> DzenTarget:
+def _dzen_targets(web: Web) -> dict[str, DzenTarget]:
     # Only the feed route has a feed; a telegram-sync target publishes through its Telegram channel.
-    targets: dict[str, DzenTarget] = {
-        key: target for key, target in web.settings.targets_of(Platform.DZEN).items() if target.route == "rss"
-    }
+    return {key: target for key, target in web.settings.targets_of(Platform.DZEN).items() if target.route == "rss"}
+
+
+def _dzen_target(web: Web, name: str | None) -> DzenTarget:
+    targets = _dzen_targets(web)
     target = next(iter(targets.values()), None) if name is None else targets.get(name)
     if target is None:
         raise HTTPException(404, "no Dzen feed is configured" if name is None else f"no Dzen target {name!r}")
@@ -73,7 +78,11 @@ async def dzen_feed(request: Request) -> Response:
 
 
 async def dzen_target_feed(request: Request) -> Response:
-    return await _serve_dzen(request, request.path_params["target"])
+    name = request.path_params["target"]
+    if name == next(iter(_dzen_targets(web_of(request))), None):
+        # The first feed's address is /feeds/dzen.xml, which its atom:link rel=self names: one address per feed.
+        return RedirectResponse("/feeds/dzen.xml", status_code=301)
+    return await _serve_dzen(request, name)
 
 
 # -- calendars ----------------------------------------------------------------------------------------
@@ -87,8 +96,9 @@ def _lang(web: Web, request: Request) -> str:
 async def events_calendar(request: Request) -> Response:
     web = web_of(request)
     asked = request.query_params.get("lang")
-    data = calendar_ics(web.store.events(), web.settings.web, name=web.site_title, now=web.clock(),
-                        lang=asked if asked in LANGUAGES else None)
+    lang = asked if asked in LANGUAGES else None
+    data = calendar_ics(web.store.events(), web.settings.web, name=web.site_name(lang or web.settings.branding.lang),
+                        now=web.clock(), lang=lang, refresh=CALENDAR_REFRESH)
     return Response(data, media_type=ICS_TYPE)
 
 
@@ -130,11 +140,11 @@ async def announcements_feed(request: Request) -> Response:
     items = sorted(((when, e) for when, e in announced if when <= now), key=lambda pair: pair[0], reverse=True)
     rss = ET.Element("rss", {"version": "2.0", "xmlns:atom": "http://www.w3.org/2005/Atom"})
     channel = ET.SubElement(rss, "channel")
-    _add(channel, "title", web.site_title)
+    _add(channel, "title", web.site_name(lang))
     # Absolute links only from public_url; without it, relative ones (a reader resolves them against the feed's
     # address), never the Host header a request happened to carry.
     _add(channel, "link", href(settings, "/events"))
-    _add(channel, "description", f"Announcements of {web.site_title}")
+    _add(channel, "description", gettext("Announcements of %(site)s", lang) % {"site": web.site_name(lang)})
     _add(channel, "language", lang)
     own = path("/feeds/events.rss", lang=request.query_params.get("lang") and lang)
     self_link = absolute(settings, own)

@@ -12,10 +12,11 @@ from babel.core import get_global
 from markupsafe import Markup
 
 from bot.config.settings import Settings
-from bot.domain import Event, EventStatus, Platform
-from bot.images import CardSize, CardStore
+from bot.domain import Event, EventStatus, Platform, pick
+from bot.i18n import gettext
+from bot.images import EVENT_DATA_SIZES, CardSize, CardStore
 from bot.links import absolute, event_path, href
-from bot.rendering.context import view
+from bot.rendering.context import PersonView, view
 from bot.summaries import synopsis
 
 SCHEMA = "https://schema.org/"
@@ -69,12 +70,41 @@ def _site_root(url: str | None) -> str | None:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
-def event_jsonld(event: Event, lang: str, *, organisation: str, page: str | None, images: list[str],
-                 live: bool) -> dict[str, Any]:
-    """schema.org Event (schema.org/Event; Google's event rich results use the same fields). Until `live`, the
-    virtual location is the page the stream will appear on: the page holds the stream links back until then."""
+def postal_address(event: Event, lang: str) -> dict[str, Any]:
+    """schema.org PostalAddress of the venue: its parts as given (street, locality, region, postal code, ISO
+    country code); a one-line address only is its street address."""
+    venue, own = event.venue, event.lang
+    if venue.street is None and venue.locality is None:
+        return {"@type": "PostalAddress", "streetAddress": view(event, lang).address}
+    parts = {
+        "streetAddress": pick(venue.street, lang, own),
+        "addressLocality": pick(venue.locality, lang, own),
+        "addressRegion": pick(venue.region, lang, own),
+        "postalCode": venue.postal_code or "",
+        "addressCountry": venue.country or "",
+    }
+    return {"@type": "PostalAddress", **{key: value for key, value in parts.items() if value}}
+
+
+def _person(person: PersonView, role: str | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {"@type": "Person", "name": person.name}
+    if person.position:
+        data["jobTitle"] = person.position
+    if person.link:
+        data["url"] = person.link
+    if role:
+        data["description"] = role
+    return data
+
+
+def event_jsonld(event: Event, lang: str, *, organisation: str, organisation_url: str | None, page: str | None,
+                 images: list[str], live: bool) -> dict[str, Any]:
+    """schema.org Event, with what Google's Event guidelines require and recommend: name, startDate, location (a
+    Place with a PostalAddress, and a VirtualLocation when it is broadcast), description, endDate, eventStatus
+    (previousStartDate after a move), eventAttendanceMode, image (16:9, 4:3, 1:1), organizer, performer. Until
+    `live`, the virtual location is the page the stream will appear on: the page holds the links back until then."""
     shown = view(event, lang)
-    place: dict[str, Any] = {"@type": "Place", "name": shown.venue, "address": shown.address}
+    place: dict[str, Any] = {"@type": "Place", "name": shown.venue, "address": postal_address(event, lang)}
     if shown.map_url:
         place["hasMap"] = shown.map_url
     locations: list[dict[str, Any]] = [place]
@@ -83,7 +113,7 @@ def event_jsonld(event: Event, lang: str, *, organisation: str, page: str | None
     if stream and where:
         locations.append({"@type": "VirtualLocation", "url": where})
     organizer: dict[str, Any] = {"@type": "Organization", "name": organisation}
-    root = _site_root(event.url)
+    root = organisation_url or _site_root(event.url)
     if root:
         organizer["url"] = root
     data: dict[str, Any] = {
@@ -93,16 +123,17 @@ def event_jsonld(event: Event, lang: str, *, organisation: str, page: str | None
         "description": synopsis(event, lang),
         "startDate": event.start.isoformat(),
         "endDate": event.end.isoformat(),
-        "eventStatus": EVENT_STATUS[event.status],
+        # Moved to a new date: rescheduled, with the start it had (Google's Event guidelines).
+        "eventStatus": SCHEMA + "EventRescheduled" if event.moved else EVENT_STATUS[event.status],
         "eventAttendanceMode": SCHEMA + ("MixedEventAttendanceMode" if stream else "OfflineEventAttendanceMode"),
         "location": locations,
         "organizer": organizer,
-        "performer": [
-            {"@type": "Person", "name": person.name, **({"jobTitle": person.position} if person.position else {})}
-            for person in shown.speakers
-        ],
+        "performer": [_person(person) for person in shown.speakers] + (
+            [_person(shown.moderator, gettext("Moderator", lang))] if shown.moderator else []),
         "inLanguage": list(event.languages) or [lang],
     }
+    if event.moved and event.previous_start is not None:
+        data["previousStartDate"] = event.previous_start.isoformat()
     if images:
         data["image"] = images
     if page:
@@ -123,7 +154,8 @@ def page_meta(event: Event, lang: str, langs: list[str], settings: Settings, *, 
                       Alternate("x-default", href(web, page_of(event, event.lang))))
     page = absolute(web, page_of(event, lang))
     card = cards.url(event, lang, CardSize.OG)
-    image = shown.cover or card
+    cover = absolute(web, shown.cover) if shown.cover and shown.cover.startswith("/") else shown.cover
+    image = cover or card
     og: list[tuple[str, str]] = [
         ("og:type", "website"),
         ("og:site_name", site_name),
@@ -151,10 +183,10 @@ def page_meta(event: Event, lang: str, langs: list[str], settings: Settings, *, 
         twitter.append(("twitter:site", f"@{handle.lstrip('@')}"))
     if image:
         twitter += [("twitter:image", image), ("twitter:image:alt", shown.title)]
-    images = [image] if image else []
-    if shown.cover and card:
-        images.append(card)
-    organisation = cards.organisation(event, lang)
-    jsonld = event_jsonld(event, lang, organisation=organisation, page=page, images=images, live=live)
+    # The cover (if any), then the generated card at each ratio search engines ask for (absolute URLs only).
+    images = [cover] if cover else []
+    images += [url for size in EVENT_DATA_SIZES if (url := cards.url(event, lang, size))]
+    jsonld = event_jsonld(event, lang, organisation=site_name, organisation_url=settings.organisation.url_in(lang),
+                          page=page, images=images, live=live)
     return PageMeta(description=description, canonical=canonical, alternates=alternates, og=tuple(og),
                     twitter=tuple(twitter), jsonld=script_json(jsonld), image=image)

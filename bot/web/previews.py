@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
 
-from bot.adapters.dzen import lead
+from bot.adapters.dzen import lead, without_title
 from bot.config import AppConfig
 from bot.delivery import render_post, step_targets, targets_for
 from bot.domain import Event, Platform, PostKind, RenderedPost, Step
@@ -221,14 +221,17 @@ def preview(config: AppConfig, renderer: Renderer, event: Event, kind: PostKind,
     base = Preview(target=target, platform=settings.platform, label=spec.label, lang=settings.lang,
                    account=_account(config, target))
     try:
-        post = render_post(config, renderer, event, kind, target, step)
+        post = render_post(config, renderer, event, kind, target, step, measure=False)
     except (ConfigError, FitError) as exc:
         return replace(base, error=f"{type(exc).__name__}: {exc}")
     parts = []
+    # The Dzen feed's article, as the adapter writes it: its title above, not again in the body.
+    feed = settings.platform is Platform.DZEN and getattr(settings, "route", "rss") == "rss"
     for number, part in enumerate(post.parts, 1):
         caption = bool(post.image and number == 1 and spec.caption_length)
         limit = spec.caption_length if caption and spec.caption_length else spec.max_length
-        parts.append(PartView(number=number, html=_draw(spec.markup, part.text), source=part.text,
+        shown = without_title(part.text, post.title) if feed else part.text
+        parts.append(PartView(number=number, html=_draw(spec.markup, shown), source=part.text,
                               length=part.length, limit=limit, limit_name="caption" if caption else "message"))
     problems: list[str] = []
     for part in post.parts:
@@ -240,7 +243,7 @@ def preview(config: AppConfig, renderer: Renderer, event: Event, kind: PostKind,
             problems += max_html_problems(part.text)
     return replace(
         base, post=post, parts=tuple(parts), markup_problems=tuple(dict.fromkeys(problems)),
-        dzen_lead=lead(post.text) if settings.platform is Platform.DZEN else "",
+        dzen_lead=(post.summary or lead(post.text)) if settings.platform is Platform.DZEN else "",
     )
 
 

@@ -11,41 +11,27 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from bot import i18n
 from bot.domain import Event, EventStatus, Text
 from bot.images import CardSize, CardStore
-from bot.links import href, path
+from bot.links import absolute, href, path
 from bot.reach import is_robot
 from bot.rendering.context import view
-from bot.summaries import when_with_year
+from bot.summaries import dated, when_with_year
 from bot.web.linkcards import page_meta
-from bot.web.state import web_of
+from bot.web.state import Web, web_of
 
 LIVE_EARLY = timedelta(minutes=15)  # the broadcast links show this long before the start
 
-# The few words of the public pages, per language (English for any other).
-WORDS: dict[str, dict[str, str]] = {
-    "en": {
-        "events": "Events", "upcoming": "Upcoming events", "past": "Past events", "none": "None yet.",
-        "speakers": "Speakers", "moderator": "Moderator", "venue": "Venue", "when": "When",
-        "languages": "Working languages", "media": "Information for the media", "form": "Accreditation form",
-        "phone": "Questions", "watch": "Watch the broadcast", "live": "Live now", "ended": "The event has ended.",
-        "starts": "Starts", "links_later": "Links to the live broadcast appear here when it starts.",
-        "calendar": "Add to calendar", "more": "Event page", "report": "Report", "cancelled": "Cancelled",
-        "postponed": "Postponed", "feeds": "Feeds", "recording": "Watch the recording",
-        "closes": "Accreditation closes",
-    },
-    "ru": {
-        "events": "Мероприятия", "upcoming": "Предстоящие мероприятия", "past": "Прошедшие мероприятия",
-        "none": "Пока нет.", "speakers": "Спикеры", "moderator": "Модератор", "venue": "Место",
-        "when": "Когда", "languages": "Рабочие языки", "media": "Информация для СМИ",
-        "form": "Форма аккредитации", "phone": "Вопросы", "watch": "Смотрите трансляцию", "live": "Сейчас в эфире",
-        "ended": "Мероприятие завершилось.", "starts": "Начало",
-        "links_later": "Ссылки на трансляцию появятся здесь, когда она начнётся.", "calendar": "В календарь",
-        "more": "Страница мероприятия", "report": "Итоги", "cancelled": "Отменено", "postponed": "Перенесено",
-        "feeds": "Ленты", "recording": "Смотрите запись", "closes": "Аккредитация открыта до",
-    },
-}
-LANGUAGES = tuple(WORDS)  # the languages the pages and feeds are written in
+LANGUAGES = i18n.languages()  # the languages the pages and feeds are written in (those with a catalog)
+
+
+def subscription(web: Web, lang: str) -> str:
+    """The calendar feed in `lang` as a subscription: webcal:// (calendar apps subscribe rather than import) when
+    the app's public address is known, else its relative http link (webcal: cannot be relative)."""
+    own = path("/feeds/events.ics", lang=lang)
+    full = absolute(web.settings.web, own)
+    return "webcal" + full[full.index(":"):] if full else own
 
 
 def languages(event: Event) -> list[str]:
@@ -62,7 +48,7 @@ def _lang(request: Request, event: Event | None) -> str:
     asked = request.query_params.get("lang", "")
     if event is not None:
         return asked if asked in languages(event) else event.lang
-    return asked if asked in WORDS else web_of(request).settings.branding.lang
+    return asked if asked in LANGUAGES else web_of(request).settings.branding.lang
 
 
 def phase(event: Event, now: datetime) -> str:
@@ -93,10 +79,10 @@ async def events_page(request: Request) -> Response:
         return event, view(event, own), phase(event, now), when_with_year(event, own)
 
     return web.templates.TemplateResponse(request, "public_events.html", {
-        "title": web.site_title,
+        "title": web.site_name(lang),
         "lang": lang,
-        "words": WORDS.get(lang, WORDS["en"]),
         "canonical": href(web.settings.web, path("/events", lang=None if lang == web.settings.branding.lang else lang)),
+        "subscribe": subscription(web, lang),
         "upcoming": [shown(e) for e in upcoming],
         "past": [shown(e) for e in past],
     })
@@ -132,23 +118,39 @@ async def event_page(request: Request) -> Response:
     return response
 
 
+def notice(event: Event, lang: str) -> tuple[str, str] | None:
+    """What the top of a cancelled, postponed or moved event's page says first: (its kind, the words)."""
+    _ = i18n.translations(lang).gettext
+    if event.status is EventStatus.CANCELLED:
+        return "cancelled", _("Cancelled: this event will not take place.")
+    if event.status is EventStatus.POSTPONED:
+        return "postponed", _("Postponed: the new date will be announced.")
+    if event.moved and event.previous_start is not None:
+        return "moved", _("New date: %(when)s. It was to start %(before)s.") % {
+            "when": when_with_year(event, lang), "before": dated(event.previous_start, lang)}
+    return None
+
+
 def _render_event(request: Request, event: Event, lang: str, state: str, until: str) -> Response:
     web = web_of(request)
     cards = CardStore(web.settings)
     langs = languages(event)
     v = view(event, lang, web.clock())
     return web.templates.TemplateResponse(request, "public_event.html", {
-        "title": web.site_title,
+        "title": web.site_name(lang),
         "lang": lang,
         "langs": langs,
-        "words": WORDS.get(lang, WORDS["en"]),
         "event": event,
         "v": v,
         "when": when_with_year(event, lang),
         "phase": state,
+        "notice": notice(event, lang),
+        "subscribe": subscription(web, lang),
+        # The reader's own time is computed in the browser (countdown.js) from the start and the event's offset.
+        "offset": int((event.start.utcoffset() or timedelta()).total_seconds() // 60),
         "until": until,
         "show_live": state in ("live", "ended"),
-        "meta": page_meta(event, lang, langs, web.settings, site_name=web.site_title, cards=cards,
+        "meta": page_meta(event, lang, langs, web.settings, site_name=web.site_name(lang), cards=cards,
                           live=state in ("live", "ended")),
         # The page shows the cover, else the generated card (a relative link: the page's own site).
         "picture": v.cover or cards.relative_url(event, lang, CardSize.OG),

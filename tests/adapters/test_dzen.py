@@ -25,7 +25,7 @@ from bot.adapters import OutboxAdapter, build_adapter, dzen
 from bot.adapters.dzen import MAX_ITEMS, DzenAdapter, FeedItem, lead, parse_feed, render_feed
 from bot.adapters.dzen_sync import DzenSyncAdapter, sync_text, title_sentence
 from bot.config.settings import DzenTarget, Settings, WebSettings
-from bot.domain import Cover, Event, Platform, PostKind, RenderedPost, pick
+from bot.domain import Cover, Event, EventStatus, Platform, PostKind, RenderedPost, pick
 from bot.errors import CredentialsError, PermanentError, TransientError
 from bot.platforms import utf16_units, visible_text
 from bot.rendering.markup import dzen_html_problems
@@ -35,7 +35,8 @@ from tests.fakes.telegram import FakeTelegram
 RenderFn = Callable[..., RenderedPost]
 
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
-GUID = "russia-dprk-treaty-announcement"
+EVENT_ID = "russia-dprk-treaty"
+GUID = f"{EVENT_ID}-announcement"
 NS = {
     "content": "http://purl.org/rss/1.0/modules/content/",
     "dc": "http://purl.org/dc/elements/1.1/",
@@ -135,15 +136,19 @@ async def test_item_fields(tmp_path: Path, clock: Clock, announcement: RenderedP
     assert categories(item) == ["native-draft", "format-article", "index", "comment-all"]
     assert item.find("enclosure") is None  # the reference event has no cover
     content = item.findtext("content:encoded", namespaces=NS)
-    assert content == announcement.text
+    # The article as rendered, less the paragraph that only says the title again (Dzen shows it above the body).
+    title_paragraph = "<p><b>Клуб «Валдай» обсудит договор России и КНДР</b></p>\n"
+    assert title_paragraph in announcement.text
+    assert content == announcement.text.replace(title_paragraph, "")
     speakers = [pick(person.name, "ru", reference_event.lang) for person in reference_event.speakers]
     assert len(speakers) == 6
     for name in speakers:
         assert name in (content or "")
     description = item.findtext("description", "")
-    # A real synopsis (the description's first sentence: the event has no lead), not the series name.
-    assert description == ("С начала специальной военной операции на Украине наблюдается заметное сближение "
-                           "России и КНДР.")
+    # A real synopsis (what, on what, when and where: the event has no lead), not the series name.
+    assert description == ("Клуб «Валдай» проведёт экспертную дискуссию, посвящённую договору России и КНДР и "
+                           "ситуации с безопасностью в Северо-Восточной Азии, 27 ноября 2024 г. в 11:00 по "
+                           "московскому времени в Москве.")
     assert description == announcement.summary
     assert item.findtext("contentType") == "blogs_only"  # the unified RSS: the channel only, by default
 
@@ -155,7 +160,7 @@ async def test_item_fields(tmp_path: Path, clock: Clock, announcement: RenderedP
     assert entry.published_parsed == NOW.timetuple()[:6] + entry.published_parsed[6:]
     assert entry.media_rating == {"scheme": "urn:simple", "content": "nonadult"}
     assert [tag.term for tag in entry.tags] == ["native-draft", "format-article", "index", "comment-all"]
-    assert entry.content[0].value == announcement.text
+    assert entry.content[0].value == content
     assert entry.summary == description
     assert entry.enclosures == []
     channel = ET.parse(target.feed_path).getroot().find("channel")
@@ -320,10 +325,11 @@ async def test_concurrent_publishes_lose_no_item(
 
     receipts = await asyncio.gather(*(adapters[n % 3].publish(post) for n, post in enumerate(posts)))
 
-    expected = {f"{event.id}-{kind.value}" for event in events for kind in PostKind}
+    # One article per event and kind, a change notice being the announcement's article updated in place.
+    expected = {f"{event.id}-{kind.value}" for event in events for kind in PostKind if kind is not PostKind.CHANGED}
     assert {receipt.post_id for receipt in receipts} == expected
     assert set(items_by_guid(target.feed_path)) == expected
-    assert len(feedparser.parse(target.feed_path.read_bytes()).entries) == 20
+    assert len(feedparser.parse(target.feed_path.read_bytes()).entries) == 16
 
 
 def test_render_and_parse_round_trip(tmp_path: Path) -> None:
@@ -390,8 +396,11 @@ async def test_the_feed_names_itself_and_each_item_its_destination(
 def test_the_public_url_gives_each_feed_its_address() -> None:
     own = DzenTarget(platform=Platform.DZEN, feed_url="https://x.org/f")
     found = Settings(web=WebSettings(public_url="https://events.valdaiclub.com/"),
-                     targets={"dzen_ru": DzenTarget(platform=Platform.DZEN), "own": own})
-    assert found.targets_of(Platform.DZEN)["dzen_ru"].feed_url == "https://events.valdaiclub.com/feeds/dzen/dzen_ru.xml"
+                     targets={"dzen_ru": DzenTarget(platform=Platform.DZEN), "own": own,
+                              "dzen_en": DzenTarget(platform=Platform.DZEN, lang="en")})
+    # The first feed is served at /feeds/dzen.xml, the others at their names' addresses: each names where it is.
+    assert found.targets_of(Platform.DZEN)["dzen_ru"].feed_url == "https://events.valdaiclub.com/feeds/dzen.xml"
+    assert found.targets_of(Platform.DZEN)["dzen_en"].feed_url == "https://events.valdaiclub.com/feeds/dzen/dzen_en.xml"
     assert found.targets_of(Platform.DZEN)["own"].feed_url == "https://x.org/f"
 
 
@@ -551,3 +560,85 @@ async def test_a_refused_token_is_a_credentials_error(channel: FakeTelegram, ren
         await adapter.publish(render("announcement", "dzen", "ru"))
     await adapter.aclose()
     assert "1:wrong" not in str(caught.value) and channel.messages == []
+
+
+# -- one article per event, as Dzen readers expect ------------------------------------------------------
+
+
+async def test_a_change_updates_the_events_article_in_place_with_the_notice_on_top(
+    tmp_path: Path, clock: Clock, render: RenderFn, reference_event: Event,
+) -> None:
+    target = make_target(tmp_path)
+    adapter = DzenAdapter("dzen_ru", target, now=clock)
+    announcement = render(PostKind.ANNOUNCEMENT, "dzen", "ru")
+    first = await adapter.publish(announcement)
+    published = items_by_guid(target.feed_path)[GUID]
+    cancelled = reference_event.model_copy(update={"status": EventStatus.CANCELLED})
+    notice = render(PostKind.CHANGED, "dzen", "ru", event=cancelled)
+    clock.now = NOW + timedelta(days=2)
+    receipt = await adapter.publish(notice)
+    # The same article (its guid, link and date), not a second one: titled and opened by what changed.
+    assert receipt.post_id == first.post_id == GUID
+    items = items_by_guid(target.feed_path)
+    assert list(items) == [GUID]
+    item = items[GUID]
+    assert item.findtext("title") == "Отменено: Клуб «Валдай» обсудит договор России и КНДР"
+    assert item.findtext("pubDate") == published.findtext("pubDate")
+    content = item.findtext("content:encoded", namespaces=NS) or ""
+    assert content.startswith("<blockquote><p>К сожалению, Клуб «Валдай» отменяет экспертную дискуссию.</p>")
+    assert "Дмитрий Кику" in content  # the announcement below it
+    assert item.findtext("description", "").startswith("Клуб «Валдай» отменяет экспертную дискуссию")
+    # The correction of the announcement (an edit with the notice) rewrites the same article once, not twice.
+    corrected = render(PostKind.ANNOUNCEMENT, "dzen", "ru", event=cancelled)
+    await adapter.edit((GUID,), corrected, notice)
+    again = items_by_guid(target.feed_path)[GUID].findtext("content:encoded", namespaces=NS) or ""
+    assert again.count("<blockquote>") == 1 and again.count("Дмитрий Кику") == content.count("Дмитрий Кику")
+
+
+async def test_the_summary_is_its_own_article_with_its_own_title(
+    tmp_path: Path, clock: Clock, render: RenderFn,
+) -> None:
+    target = make_target(tmp_path)
+    adapter = DzenAdapter("dzen_ru", target, now=clock)
+    await adapter.publish(render(PostKind.ANNOUNCEMENT, "dzen", "ru"))
+    await adapter.publish(render(PostKind.SUMMARY, "dzen", "ru"))
+    items = items_by_guid(target.feed_path)
+    summary = items[f"{EVENT_ID}-summary"]
+    assert summary.findtext("title") == "Эксперты Клуба «Валдай» обсудили договор России и КНДР"
+    assert summary.findtext("title") != items[GUID].findtext("title")
+    content = summary.findtext("content:encoded", namespaces=NS) or ""
+    assert "<b>Эксперты Клуба «Валдай» обсудили договор России и КНДР</b>" not in content
+
+
+def test_reminders_go_to_dzen_only_when_their_step_names_it() -> None:
+    from bot.domain import Campaign
+
+    campaign = Campaign.model_validate({"steps": [
+        {"id": "announcement", "kind": "announcement", "at": "start - 7d"},
+        {"id": "reminder-1d", "kind": "reminder", "at": "start - 1d"},
+        {"id": "reminder-dzen", "kind": "reminder", "at": "start - 2d", "platforms": ["dzen"]},
+    ]})
+    announcement, reminder, asked = campaign.steps
+    assert Platform.DZEN in campaign.platforms_of(announcement)
+    assert campaign.platforms_of(reminder) == tuple(p for p in Platform if p is not Platform.DZEN)
+    assert campaign.platforms_of(asked) == (Platform.DZEN,)
+
+
+def test_the_enclosure_says_the_images_length_and_reads_back(tmp_path: Path) -> None:
+    target = make_target(tmp_path)
+    item = FeedItem(guid="g", title="t", link="https://valdaiclub.com/a", pub_date=NOW, description="d",
+                    content="<p>x</p>", categories=(), image="https://e.org/card.png", image_length=95801)
+    data = render_feed([item], target)
+    assert b'length="95801"' in data
+    assert parse_feed(data, "test")[0].image_length == 95801
+
+
+async def test_a_reminder_a_step_sends_to_dzen_has_its_own_title(tmp_path: Path, clock: Clock,
+                                                                  render: RenderFn) -> None:
+    target = make_target(tmp_path)
+    adapter = DzenAdapter("dzen_ru", target, now=clock)
+    await adapter.publish(render(PostKind.ANNOUNCEMENT, "dzen", "ru"))
+    await adapter.publish(render(PostKind.REMINDER, "dzen", "ru"))
+    items = items_by_guid(target.feed_path)
+    assert items[f"{EVENT_ID}-reminder"].findtext("title") == "Напоминание: Клуб «Валдай» обсудит договор России и КНДР"
+    assert items[GUID].findtext("title") == "Клуб «Валдай» обсудит договор России и КНДР"

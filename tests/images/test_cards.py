@@ -63,7 +63,7 @@ def test_the_reference_events_card(reference_event: Event, artifacts: Path, lang
     organisation = {"en": "Valdai Discussion Club", "ru": "Международный дискуссионный клуб «Валдай»"}[lang]
     content = content_of(reference_event, lang, organisation)
     assert content.when == {"en": "Wednesday, November 27, 2024, 11:00–13:00 Moscow Time (GMT+3)",
-                            "ru": "среда, 27 ноября 2024\u202fг., 11:00–13:00 (Москва, GMT+3)"}[lang]
+                            "ru": "Среда, 27 ноября 2024\u202fг., 11:00–13:00 по московскому времени"}[lang]
     assert missing(FACES, [content.title, content.venue, *content.speakers, content.organisation]) == ""
     assert_inside(content, size, FACES)
     image = draw_card(content, size, STYLE, FACES)

@@ -10,7 +10,7 @@ import pytest
 
 from bot.domain import Event, EventStatus, Platform, PostKind, RenderedPost
 from bot.platforms import SPECS, visible_text
-from bot.rendering.context import CountdownKind, countdown, dedicated, phone_number, until, view
+from bot.rendering.context import CountdownKind, countdown, dedicated, phone_number, until, view, zone_label
 from bot.rendering.renderer import Destination, Renderer
 from tests.rendering.minimal import minimal_event
 
@@ -52,10 +52,34 @@ def test_russian_names_moscow_time_as_russians_do(renderer: Renderer, reference_
         assert "Москва, GMT" not in text
 
 
-def test_a_zone_russian_has_no_adjective_for_is_local_time_with_its_offset() -> None:
+def test_a_zone_russian_has_no_adjective_for_is_local_time_with_moscow_time() -> None:
     start = view(minimal_event(), "ru").start
-    assert start.full == "14 марта в 18:00 по местному времени (GMT+1)"
+    assert start.full == "14 марта в 18:00 по местному времени (20:00 мск)"
     assert view(minimal_event(), "en").start.full == "March 14, 18:00 Central European Time (GMT+1)"
+
+
+@pytest.mark.parametrize(("zone", "start", "full"), [
+    # As an editor writes it: the hour without a leading zero, Moscow's time beside the local one.
+    ("Asia/Vladivostok", "2024-12-03 08:30", "3 декабря в 8:30 по местному времени (1:30 мск)"),
+    # Moscow's clock already on the previous day: its date too.
+    ("Asia/Vladivostok", "2024-12-03 02:30", "3 декабря в 2:30 по местному времени (2 декабря в 19:30 мск)"),
+    ("Asia/Shanghai", "2024-12-03 11:00", "3 декабря в 11:00 по местному времени (6:00 мск)"),
+    # The same clock as Moscow's: nothing to add up.
+    ("Europe/Minsk", "2024-12-03 11:00", "3 декабря в 11:00 по московскому времени"),
+])
+def test_russian_gives_moscow_time_for_an_event_elsewhere(zone: str, start: str, full: str) -> None:
+    event = minimal_event(timezone=zone, start=start, end="2024-12-03 23:50")
+    assert view(event, "ru").start.full == full
+
+
+@pytest.mark.parametrize(("zone", "label"), [
+    ("Asia/Shanghai", "GMT+8"), ("America/Chicago", "GMT-6"), ("Europe/Moscow", "MSK"), ("Asia/Kolkata", "GMT+5:30"),
+])
+def test_tables_name_zones_unambiguously(zone: str, label: str) -> None:
+    moment = datetime(2024, 12, 3, 11, 0, tzinfo=ZoneInfo(zone))
+    assert zone_label(moment) == label
+    if zone != "Europe/Moscow":
+        assert moment.tzname() in ("CST", "IST")  # what the tables said before: China or US Central? India or Israel?
 
 
 def test_russian_lists_the_platforms_in_the_prepositional_case(renderer: Renderer, reference_event: Event) -> None:
@@ -241,3 +265,16 @@ def test_a_cancelled_event_is_announced_without_a_stray_article(renderer: Render
     assert "We are sorry to announce that the event has been cancelled." in text
     assert "an expert discussion that" not in text
 
+
+
+@pytest.mark.parametrize(("lang", "happened"), [
+    ("en", "On November 27, the Valdai Club hosted an expert discussion"),
+    ("ru", "27 ноября в Клубе «Валдай» состоялась экспертная дискуссия"),
+])
+def test_the_x_summarys_first_tweet_says_what_happened_and_links_once(renderer: Renderer, reference_event: Event,
+                                                                      lang: str, happened: str) -> None:
+    post = render(renderer, reference_event, PostKind.SUMMARY, "x", lang)
+    first = post.parts[0].text
+    assert first.startswith(happened)  # not the headline alone and "1/2"
+    assert first.count("https://") == 1 and post.text.count("https://") == 1
+    assert post.link is not None and post.link in first

@@ -86,12 +86,12 @@ async def test_a_duplicate_saved_with_a_new_title_and_date_is_a_planned_draft_of
     source = site.store.event(EVENT_ID)
     assert source is not None and event.speakers == source.speakers and event.description == source.description
     posts = site.store.posts(NEW_ID)
-    assert len(posts) == 22 and {p.state for p in posts} == {PostState.WAITING}  # a draft sends nothing
+    assert len(posts) == 21 and {p.state for p in posts} == {PostState.WAITING}  # a draft sends nothing
     announcement = next(p for p in posts if p.step_id == "announcement" and p.target == "telegram")
     assert announcement.due_at == event.start - timedelta(days=7)
     page = await admin.get(f"/admin/events/{NEW_ID}")
     assert page.status_code == 200 and "Spring Forum" in page.text  # a draft has its dashboard page
-    assert "created: 22 post(s) planned" in page.text  # the flash
+    assert "created: 21 post(s) planned" in page.text  # the flash
     assert (await admin.get(f"/events/{NEW_ID}")).status_code == 404  # and no public one
     index = (await admin.get("/admin")).text
     assert f'<tr data-event="{NEW_ID}" data-phase="draft">' in index
@@ -179,6 +179,11 @@ async def test_the_preview_draws_the_unsaved_form_with_its_problems_and_repeats(
     assert body["ok"] is False and body["errors"] == {anchor("id"): ["Field required"]}
     assert "<b>Spring Forum</b>" in body["previews"] and 'data-step="announcement"' in body["previews"]
     assert "March 10, 11:00 Moscow Time" in body["previews"]  # the new date, in the posts themselves
+    # The link card: what a shared link, the calendar and the feeds will say, per language, as it is typed.
+    assert ('<p class="synopsis">The Valdai Club will host an expert discussion dedicated to the Russia-DPRK Treaty '
+            "and the security situation in Northeast Asia in Moscow on March 10, 2025, at 11:00 Moscow Time "
+            "(GMT+3).</p>") in body["previews"]
+    assert "27 ноября" not in body["previews"] and "10 марта 2025 г. в 11:00 по московскому времени" in body["previews"]
     assert "title" not in body["repeats"] and "description" in body["repeats"]
     assert len(site.store.records()) == 1  # a preview saves nothing
     fields.update({"end": "2025-03-10T10:00"})

@@ -1,9 +1,11 @@
 """Cover uploads: checked by their content with Pillow, size-limited, re-encoded without metadata, kept under
-var/covers by hash and served at the app's own /covers/ URL (from [web] public_url; refused without it)."""
+var/covers by hash and served at the app's own /covers/ URL (from [web] public_url; a /covers/ path without it),
+kept only while an event uses them (or briefly, for a form sent back with errors)."""
 
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import httpx
@@ -11,9 +13,9 @@ import pytest
 from PIL import Image
 
 from bot.config.settings import WebSettings
-from bot.web.covers import CoverError, checked, file_of, store
+from bot.web.covers import UNUSED_FOR, UNUSED_KEPT, CoverError, checked, file_of, store, sweep
 from tests.web.editor_pages import form_fields, problems
-from tests.web.support import EVENT_ID, Site, SiteFactory, login
+from tests.web.support import EVENT_ID, Site, SiteFactory, csrf_of, login
 
 PUBLIC = "https://events.example.org"
 
@@ -68,11 +70,25 @@ def test_stored_by_content_hash_once_and_found_only_by_names_the_app_makes(tmp_p
         assert file_of(web.covers_dir, name) is None, name
 
 
-def test_without_public_url_an_upload_is_refused_and_nothing_kept(tmp_path: Path) -> None:
+def test_without_public_url_an_upload_is_kept_under_its_path(tmp_path: Path) -> None:
     web = WebSettings(covers_dir=tmp_path / "covers")
-    with pytest.raises(CoverError, match=r"needs \[web\] public_url"):
-        store(web, "spring-forum", _image("PNG"))
-    assert not (tmp_path / "covers").exists()
+    stored = store(web, "spring-forum", _image("PNG"))
+    assert stored.url == f"/covers/{stored.name}" and (tmp_path / "covers" / stored.name).is_file()
+
+
+def test_uploads_no_event_uses_are_removed_beyond_a_few_recent_ones(tmp_path: Path) -> None:
+    web = WebSettings(public_url=PUBLIC, covers_dir=tmp_path / "covers")
+    names = [store(web, "spring-forum", _image("PNG", (1200, 600 + n))).name for n in range(UNUSED_KEPT + 3)]
+    for age, name in enumerate(reversed(names)):  # the first stored is the oldest
+        os.utime(tmp_path / "covers" / name, (1_000_000 + age, 1_000_000 + age))
+    now = 1_000_000 + len(names)
+    used = {names[0]}  # the oldest is an event's cover: kept whatever its age
+    removed = sweep(web.covers_dir, used, now)
+    kept = {path.name for path in (tmp_path / "covers").iterdir()}
+    assert names[0] in kept and len(kept) == UNUSED_KEPT + 1 and len(removed) == 2
+    # A day later every upload no event uses is gone.
+    assert set(sweep(web.covers_dir, used, now + UNUSED_FOR + 1)) == kept - used
+    assert {path.name for path in (tmp_path / "covers").iterdir()} == used
 
 
 def _https(site: Site) -> httpx.AsyncClient:
@@ -149,16 +165,22 @@ async def test_a_bad_upload_is_said_next_to_the_cover_and_nothing_is_saved(
     assert not (site.workdir / "var" / "covers").exists()
 
 
-async def test_without_public_url_the_editor_says_why_an_upload_cannot_work(admin: httpx.AsyncClient,
-                                                                            site: Site) -> None:
+async def test_an_upload_works_on_a_fresh_install_without_public_url(admin: httpx.AsyncClient, site: Site) -> None:
     fields = await _duplicate_fields(admin)
     page = (await admin.get("/admin/editor/new")).text
-    assert "Uploads need <code>[web] public_url</code>" in page
+    assert "the platforms fetch it once <code>[web] public_url</code>" in page
+    fields["cover.alt.en"] = "The conference hall"
     answer = await admin.post("/admin/editor/new", data=fields,
                               files={"cover.file": ("hall.png", _image("PNG"), "image/png")})
-    assert answer.status_code == 422
-    assert "needs [web] public_url" in problems(answer.text, "cover.file")[0]
-    assert site.store.record("spring-forum") is None
+    assert answer.status_code == 303, problems(answer.text, "cover.url") + problems(answer.text, "cover.file")
+    stored = site.store.record("spring-forum")
+    assert stored is not None and stored.event.cover is not None
+    url = stored.event.cover.url
+    assert url.startswith("/covers/spring-forum-")
+    assert (await admin.get(url)).status_code == 200
+    # The editor shows it (a post gets no image until the platforms can fetch one).
+    page = (await admin.get("/admin/events/spring-forum/edit")).text
+    assert f'<img class="cover-thumb" src="{url}"' in page
 
 
 async def test_an_upload_over_the_limit_is_refused(make_site: SiteFactory, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -174,3 +196,28 @@ async def test_an_upload_over_the_limit_is_refused(make_site: SiteFactory, monke
     assert answer.status_code == 422
     assert problems(answer.text, "cover.file") == ["the file is larger than 20 kB, the most a cover may be"]
     assert site.store.record("spring-forum") is None
+
+
+async def test_a_refused_form_keeps_its_upload_and_its_previews(
+    make_site: SiteFactory, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ANNOUNCE_BOT_WEB__PUBLIC_URL", PUBLIC)
+    site: Site = make_site()
+    async with _https(site) as http:
+        await login(http)
+        fields = await _duplicate_fields(http)
+        fields["end"] = "2025-03-10T10:00"  # before the start: refused
+        answer = await http.post("/admin/editor/new", data=fields,
+                                 files={"cover.file": ("hall.png", _image("PNG"), "image/png")})
+        assert answer.status_code == 422
+        again = form_fields(answer.text)
+        assert again["cover.url"].startswith(f"{PUBLIC}/covers/spring-forum-")  # not uploaded a second time
+        # An edit refused keeps the previews of the event as saved, instead of blanking them.
+        # (the reference event is a file's: take it over to edit it)
+        file_page = (await http.get(f"/admin/events/{EVENT_ID}/edit")).text
+        await http.post(f"/admin/events/{EVENT_ID}/take-over", data={"csrf_token": csrf_of(file_page)})
+        edit = form_fields((await http.get(f"/admin/events/{EVENT_ID}/edit")).text)
+        edit["end"] = "2024-11-27T10:00"
+        refused = await http.post(f"/admin/events/{EVENT_ID}/edit", data=edit)
+        assert refused.status_code == 422
+        assert 'class="preview-group"' in refused.text and "The previews appear as soon as" not in refused.text

@@ -64,7 +64,9 @@ def test_live_links_keep_their_order_and_a_channel_given_twice_is_named(event: E
 @pytest.mark.parametrize(("changes", "slot", "words"), [
     ({"speakers[2].link": "nope"}, "speakers[2].link", "not an http(s) URL: 'nope'"),
     ({"speakers[2].name.en": "", "speakers[2].name.ru": ""}, "speakers[2].name", "Field required"),
-    ({"venue.address.en": "", "venue.address.ru": ""}, "venue.address", "Field required"),
+    ({"venue.street.en": "", "venue.street.ru": "", "venue.locality.en": "", "venue.locality.ru": ""}, "venue",
+     "give the venue's address: one line in `address`, or `street` and `locality`"),
+    ({"venue.country": "Russia"}, "venue.country", "String should match pattern '^[A-Z]{2}$'"),
     ({"live[0].channel": "Web Site"}, "live[0]", "a channel's name is 1-32 lower-case letters, digits, _ or -"),
     ({"live[2].url": "vk.com/valdaiclub"}, "live[2]", "not an http(s) URL: 'vk.com/valdaiclub'"),
     ({"languages": "ru english"}, "languages", "[1]: a language is a code of 2 or 3 lower-case letters (en, ru)"),

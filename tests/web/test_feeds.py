@@ -16,8 +16,7 @@ from icalendar import Calendar
 from PIL import Image
 
 from bot.adapters.dzen import NAMESPACES
-from bot.domain import pick
-from bot.summaries import first_sentence
+from bot.summaries import synopsis
 from tests.web.support import EVENT_ID, Site, SiteFactory, client_for, csrf_of, login
 
 
@@ -50,8 +49,9 @@ async def test_dzen_feed_serves_what_the_adapter_wrote(site: Site, admin: httpx.
     # A reader that has it already gets a 304.
     again = await admin.get("/feeds/dzen.xml", headers={"If-None-Match": answer.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
+    # The first feed has one address, the one its atom:link rel=self names: its name's address leads there.
     named = await admin.get("/feeds/dzen/dzen.xml")
-    assert named.content == answer.content
+    assert named.status_code == 301 and named.headers["location"] == "/feeds/dzen.xml"
     assert (await admin.get("/feeds/dzen/nope.xml")).status_code == 404
 
 
@@ -81,6 +81,20 @@ async def test_calendar_feed_parses_with_the_event_in_its_own_zone(site: Site, c
     assert str(event["STATUS"]) == "CONFIRMED"
     description = str(event["DESCRIPTION"])
     assert "Dmitry Kiku" in description and "https://valdaiclub.com/multimedia/video/russia-dprk-treaty/" in description
+
+
+async def test_the_calendar_feed_is_a_subscription_per_language(client: httpx.AsyncClient) -> None:
+    english = await client.get("/feeds/events.ics")
+    russian = await client.get("/feeds/events.ics", params={"lang": "ru"})
+    # Calendar apps read a subscribed feed again every hour (RFC 7986; Outlook's own property).
+    assert b"REFRESH-INTERVAL;VALUE=DURATION:PT1H\r\n" in english.content
+    assert b"X-PUBLISHED-TTL:PT1H\r\n" in english.content
+    calendar = Calendar.from_ical(russian.content)
+    assert str(calendar["X-WR-CALNAME"]) == "Международный дискуссионный клуб «Валдай»"
+    assert str(calendar.walk("VEVENT")[0]["SUMMARY"]) == "Клуб «Валдай» обсудит договор России и КНДР"
+    assert str(Calendar.from_ical(english.content)["X-WR-CALNAME"]) == "Valdai Discussion Club"
+    # One event's file is an import, not a subscription: nothing to re-read.
+    assert b"REFRESH-INTERVAL" not in (await client.get(f"/events/{EVENT_ID}.ics")).content
 
 
 async def test_one_events_calendar(client: httpx.AsyncClient) -> None:
@@ -119,7 +133,8 @@ async def test_announcements_rss_lists_announced_events(site: Site, client: http
     event = site.store.event(EVENT_ID)
     assert event is not None
     assert "Wednesday, November 27, 2024, 11:00–13:00 Moscow Time (GMT+3)" in entry.summary
-    assert entry.summary.endswith(first_sentence(pick(event.description, "en", "en"), "en"))
+    assert entry.summary.endswith(synopsis(event, "en"))
+    assert "The Valdai Club will host an expert discussion" in entry.summary
 
 
 async def test_an_event_is_not_in_the_rss_before_its_announcement(site: Site, client: httpx.AsyncClient) -> None:
@@ -156,10 +171,17 @@ async def test_a_dzen_item_without_a_cover_carries_the_events_card(public_url: s
         answer = await http.get("/feeds/dzen.xml")
         feed = feedparser.parse(answer.content)
         assert not feed.bozo
-        assert {(link.rel, link.href) for link in feed.feed.links} >= {("self", f"{public_url}/feeds/dzen/dzen.xml")}
+        # The feed names itself by the address it is served at.
+        assert {(link.rel, link.href) for link in feed.feed.links} >= {("self", f"{public_url}/feeds/dzen.xml")}
         [entry] = feed.entries
         [enclosure] = entry.enclosures
         assert enclosure.type == "image/png"
+        # The enclosure's length is the card's real size in bytes.
+        card = await http.get(enclosure.href.removeprefix(public_url))
+        assert card.status_code == 200 and int(enclosure.length) == len(card.content) > 0
+        # The article does not say its title again: Dzen shows it above the body.
+        assert "<b>Клуб «Валдай» обсудит договор России и КНДР</b>" not in entry.content[0].value
+        assert entry.title == "Клуб «Валдай» обсудит договор России и КНДР"
         assert enclosure.href.startswith(f"{public_url}/events/{EVENT_ID}/card.png?lang=ru&size=dzen&v=")
         figure, _ = entry.content[0].value.split("</figure>", 1)  # the cover on top of the article too
         assert figure.startswith("<figure><img") and f'src="{html.escape(enclosure.href)}"' in figure
@@ -177,5 +199,6 @@ async def test_rss_in_russian(public_url: str, make_site: SiteFactory) -> None:
     [entry] = feed.entries
     assert entry.title == "Клуб «Валдай» обсудит договор России и КНДР"
     assert entry.link == f"{public_url}/events/{EVENT_ID}?lang=ru"
-    assert "среда, 27 ноября 2024" in entry.summary
+    assert "Среда, 27 ноября 2024\u202fг., 11:00–13:00 по московскому времени" in entry.summary
+    assert feed.feed.title == "Международный дискуссионный клуб «Валдай»"  # the site's name in Russian
     assert {(link.rel, link.href) for link in feed.feed.links} >= {("self", f"{public_url}/feeds/events.rss?lang=ru")}

@@ -14,7 +14,13 @@
   function say(text) { if (state) { state.textContent = text; } }
 
   function show(answer) {
-    target.innerHTML = answer.previews;
+    // A form that describes no event yet keeps the previews already drawn (marked as not current).
+    if (answer.drawn !== false || !target.querySelector(".preview-group")) {
+      target.innerHTML = answer.previews;
+      target.removeAttribute("data-stale");
+    } else {
+      target.setAttribute("data-stale", "true");
+    }
     var lists = form.querySelectorAll("ul.field-errors");
     for (var i = 0; i < lists.length; i++) {
       lists[i].textContent = "";
