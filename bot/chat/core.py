@@ -209,7 +209,18 @@ class Services:
 
     async def subscribed(self, msg: Incoming, event: Event) -> bool:
         owner = msg.owner
-        return owner is not None and await self.read(self._wants, owner, event.id)
+        if owner is None or self.chats.known_lang(owner, messenger=self.messenger) == "":
+            return False  # someone the bot has not met (known from memory) has no subscriptions
+        return await self.read(self._wants, owner, event.id)
+
+    async def first(self, name: str) -> Event | None:
+        """The next event to start ("next") or the one on now, else next ("live"): from memory when the store
+        remembers it, else read in a worker thread."""
+        now = self.clock()
+        hit, event = self.chats.remembered(name, now)
+        if hit:
+            return event
+        return await self.read(self.chats.next_event if name == "next" else self.chats.live_or_next, now)
 
     def _wants(self, owner: int, event_id: str) -> bool:
         return self.chats.wants(owner, event_id, messenger=self.messenger)

@@ -88,7 +88,7 @@ class Events:
 
     async def next(self, msg: Incoming, out: Replies) -> None:
         services = self.services
-        event = await services.read(services.chats.next_event, services.clock())
+        event = await services.first("next")
         if event is None:
             await out.send(t("no_events", await services.lang(msg)))
             return
@@ -134,8 +134,7 @@ class Events:
         services = self.services
         lang = await services.lang(msg)
         wanted = msg.text(100)
-        event = await services.resolve(wanted.split()[0]) if wanted else \
-            await services.read(services.chats.live_or_next, services.clock())
+        event = await services.resolve(wanted.split()[0]) if wanted else await services.first("live")
         if event is None:
             await out.send(t("event_not_found", lang, id=wanted[:64]) if wanted else t("no_events", lang))
             return

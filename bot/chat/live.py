@@ -24,7 +24,7 @@ class Live:
         services = self.services
         lang = await services.lang(msg)
         now = services.clock()
-        event = await services.read(services.chats.live_or_next, now)
+        event = await services.first("live")
         if event is None:
             await out.send(t("no_events", lang))
             return

@@ -95,11 +95,9 @@ class ChatStore:
         /next and /live are the most frequent questions and their answer changes only when an event starts,
         ends or is edited: it is kept for a couple of seconds (an edit shows within `memo_seconds`).
         """
-        memo = self._memo.get(name)
-        if memo is not None:
-            expires, asked, valid_until, event = memo
-            if time.monotonic() < expires and asked <= now < valid_until:
-                return event
+        hit, event = self.remembered(name, now)
+        if hit:
+            return event
         with self.sessions() as session:
             row = session.execute(
                 select(EventRow.id, EventRow.content_hash, EventRow.data)
@@ -110,6 +108,16 @@ class ChatStore:
         horizon = until(found) if found is not None else now + timedelta(seconds=self.memo_seconds)
         self._memo[name] = (time.monotonic() + self.memo_seconds, now, horizon, found)
         return found
+
+    def remembered(self, name: str, now: datetime) -> tuple[bool, Event | None]:
+        """What `next_event` ("next") or `live_or_next` ("live") would answer, when memory alone can say: (True,
+        the answer), else (False, None). It touches no database: a front end may ask on its event loop."""
+        memo = self._memo.get(name)
+        if memo is not None:
+            expires, asked, valid_until, event = memo
+            if time.monotonic() < expires and asked <= now < valid_until:
+                return True, event
+        return False, None
 
     def all_events(self) -> list[Event]:
         with self.sessions() as session:
