@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
     from bot.config import AppConfig
     from bot.domain import Event
-    from bot.storage.repository import Claims
+    from bot.storage.claims import Claims
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:BENCH-telegram-SECRET-token"

@@ -29,7 +29,9 @@ def _check_url(value: str) -> str:
 
 
 Url = Annotated[str, AfterValidator(_check_url)]
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")]
+# An event's id (its address, its file's name): 1-80 lower-case letters, digits and hyphens, a letter or digit first.
+SLUG = r"[a-z0-9][a-z0-9-]{0,79}"
+Slug = Annotated[str, Field(pattern=rf"^{SLUG}$")]
 LangCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 NonEmpty = Annotated[str, Field(min_length=1)]
 
@@ -141,7 +143,7 @@ class Accreditation(Frozen):
 
 # A cover uploaded to this app before its public address was set: its path, made absolute with [web] public_url
 # where a platform fetches it (bot/web/covers.py names the files so).
-COVER_PATH = re.compile(r"^/covers/[a-z0-9][a-z0-9-]{0,79}-[0-9a-f]{16}\.(jpg|png)$")
+COVER_PATH = re.compile(rf"^/covers/{SLUG}-[0-9a-f]{{16}}\.(jpg|png)$")
 
 
 def _check_cover(value: str) -> str:

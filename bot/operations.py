@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.accounts import Role
 from bot.alerts import Alerts
+from bot.clock import Clock, utc_text
 from bot.config import AppConfig
 from bot.config.live import LiveConfig
 from bot.delivery import Outcome, step_of, targets_for
@@ -49,7 +50,6 @@ from bot.subscribers import Subscribers
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 
 
 class Result(StrEnum):
@@ -88,7 +88,7 @@ class ReloadResult:
 
 
 def when(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "?"
+    return utc_text(moment) if moment else "?"
 
 
 def describe(post: PlannedPost) -> str:

@@ -107,6 +107,11 @@ class PlatformSpec:
     def fits(self, text: str) -> bool:
         return self.measure(text) <= self.max_length
 
+    def part_limit(self, index: int, *, image: bool) -> int:
+        """What part number `index` (0 the first) may hold: a post with an image goes out as one whose caption
+        (its first part) is shorter where the platform says so (Telegram: 1,024 against 4,096)."""
+        return self.caption_length if image and index == 0 and self.caption_length else self.max_length
+
 
 TELEGRAM = PlatformSpec(
     platform=Platform.TELEGRAM,

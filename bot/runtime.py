@@ -19,19 +19,20 @@ from sqlalchemy.engine import make_url
 from bot.abc import Adapter
 from bot.adapters import OutboxAdapter, build_adapter, build_notifier
 from bot.alerts import Alerts
+from bot.clock import Clock, utcnow
 from bot.config import AppConfig, Settings, load_events
 from bot.config.live import LiveConfig
 from bot.delivery import AdapterFactory, Outcome, Publisher
 from bot.domain import CLAIMABLE, Platform, PostState
 from bot.importing import ImportReport
-from bot.leadership import Leadership
 from bot.links import missing_public_url
 from bot.operations import Operations, template_problems
 from bot.planning import plan, rehearsal
 from bot.preparation import targets
-from bot.scheduling import Clock, Dispatcher, Periodic, utcnow, worker_name
+from bot.scheduling import Dispatcher, Periodic, worker_name
 from bot.storage import Claims, Store, open_database
 from bot.storage.accounts import UserRecord
+from bot.storage.leadership import Leadership
 
 if TYPE_CHECKING:
     from bot.chat import Approvals, ChatBot

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,12 +26,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.abc import Adapter, Editing, Pinning
 from bot.alerts import Alerts
+from bot.clock import Clock, utcnow
 from bot.config import AppConfig
 from bot.config.live import LiveConfig
 from bot.config.settings import DeliverySettings
 from bot.delivery import Outcome, Publisher, step_of
 from bot.domain import (
-    CatchUp,
     Command,
     Event,
     EventStatus,
@@ -46,16 +45,16 @@ from bot.domain import (
     StoredEvent,
 )
 from bot.errors import ClaimLost, ConfigError, CredentialsError, FitError, OutcomeUnknown, PublishError, RateLimited
-from bot.planning import deadline, still_useful
+from bot.planning import still_useful
 from bot.platforms import SPECS
 from bot.ratelimit import TokenLimits
+from bot.retrying import after_failure
 from bot.storage import Claims, Store
 from bot.storage.batching import Batcher
 from bot.storage.hotpath import EVENT_CHANGED, Settlement
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 Periodic = tuple[str, float, Callable[[], Awaitable[object]]]  # (job id, seconds, coroutine function)
 LATE = timedelta(minutes=2)  # a reminder later than this says how long is really left, not its step's offset
 
@@ -71,10 +70,6 @@ def time_left(post: PlannedPost, event: Event, now: datetime) -> timedelta | Non
         return None
     # Minute precision: one rendering serves every target of a reminder going out in the same minute.
     return timedelta(minutes=round((event.start - now).total_seconds() / 60))
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def worker_name() -> str:
@@ -549,34 +544,12 @@ class Dispatcher:
         return outcome
 
     def _settlement(self, post: PlannedPost, event: Event, error: PublishError, adapter: Adapter) -> Settlement:
-        """What a failure means for the post: retry at a time, unknown, or failed for good (with why)."""
+        """What a failure means for the post (bot/retrying.py); a target whose credentials failed pauses."""
         now = self.clock()
-        message = f"{type(error).__name__}: {error}"
-        kind = type(error).__name__
         if isinstance(error, CredentialsError):
             self._paused[post.target] = now + timedelta(seconds=self.policy.credentials_pause)
-        if not error.retryable:
-            return Settlement(state=PostState.FAILED, reason=message, error=str(error), error_kind=kind)
-        uncertain = isinstance(error, OutcomeUnknown) and not adapter.idempotent
-        if uncertain and self._on_unknown(post) is OnUnknown.REPORT:
-            return Settlement(state=PostState.UNKNOWN, error=str(error), error_kind=kind, reason=(
-                f"{message}. Check the {post.platform.value} account; `announce-bot retry {post.id}` sends it again"))
-        attempts = post.attempts
-        if isinstance(error, RateLimited):
-            delay = error.retry_after  # exactly as long as the platform said
-        elif attempts >= self.policy.max_attempts:
-            reason = f"gave up after {attempts} attempts: {message}"
-            return Settlement(state=PostState.FAILED, reason=reason, error=str(error), error_kind=kind)
-        else:
-            backoff = min(self.policy.backoff_max, self.policy.backoff_base * 2 ** max(attempts - 1, 0))
-            delay = backoff * random.uniform(0.5, 1.0)  # jitter spreads retries of many posts apart
-        when = now + timedelta(seconds=delay)
-        limit = deadline(CatchUp(post.catch_up), event.start, event.end) if not post.manual else None
-        if limit is not None and when >= limit:
-            reason = f"no time left to retry before {limit:%Y-%m-%d %H:%M} UTC: {message}"
-            return Settlement(state=PostState.FAILED, reason=reason, error=str(error), error_kind=kind)
-        return Settlement(state=PostState.RETRYING, next_attempt_at=when, reason=message, error=str(error),
-                          error_kind=kind)
+        return after_failure(post, event, error, idempotent=adapter.idempotent, on_unknown=self._on_unknown(post),
+                             policy=self.policy, now=now)
 
     async def _pin_announcement(self, post: PlannedPost, event: Event, live: RenderedPost) -> None:
         """After a live post: add the stream link to the announcement on this target and pin it (`pin_live`)."""
@@ -589,7 +562,7 @@ class Dispatcher:
         text = None
         if teaser:
             spec = SPECS[Platform(post.platform)]
-            limit = spec.caption_length if announcement.image and spec.caption_length else spec.max_length
+            limit = spec.part_limit(0, image=bool(announcement.image))
             edited = f"{announcement.parts[0].text}\n\n{teaser}"
             text = edited if spec.measure(edited) <= limit else None  # too long to add: pin it as it is
         try:
@@ -614,11 +587,10 @@ def _flagged(post: RenderedPost, notice: RenderedPost) -> RenderedPost:
     spec = SPECS[post.platform]
     flag = notice.parts[0].text.split("\n\n", 1)[0]
     first = f"{flag}\n\n{post.parts[0].text}"
-    limit = spec.caption_length if post.image and spec.caption_length else spec.max_length
-    if spec.measure(first) > limit:
+    if spec.measure(first) > spec.part_limit(0, image=bool(post.image)):
         return post
     parts = (post.parts[0].model_copy(update={"text": first, "length": spec.measure(first)}), *post.parts[1:])
     return post.model_copy(update={"parts": parts})
 
 
-__all__ = ["Dispatcher", "StoredParts", "alive", "utcnow", "worker_name"]
+__all__ = ["Dispatcher", "StoredParts", "alive", "worker_name"]

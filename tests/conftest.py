@@ -189,3 +189,16 @@ def _logging_restored():  # type: ignore[no-untyped-def]
     for name, logger in logging.Logger.manager.loggerDict.items():
         if isinstance(logger, logging.Logger):
             logger.setLevel(levels.get(name, logging.NOTSET))
+
+
+@pytest.fixture(autouse=True)
+def _no_queries_on_the_event_loop():  # type: ignore[no-untyped-def]
+    """The bot never queries its database on a running event loop's thread (tests/loop_guard.py)."""
+    from tests.loop_guard import GUARD, install
+
+    install()
+    GUARD.found.clear()
+    yield
+    found = list(dict.fromkeys(GUARD.found))
+    GUARD.found.clear()
+    assert not found, f"the bot queried its database on the event loop: {found}"

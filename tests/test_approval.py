@@ -18,6 +18,7 @@ from bot.importing import import_events
 from bot.runtime import Runtime
 from bot.storage import Store, open_database
 from tests.chat.conftest import buttons
+from tests.clock import Clock
 from tests.conftest import Platforms
 from tests.fakes.telegram import FakeTelegram, User
 
@@ -25,14 +26,6 @@ START = datetime(2024, 11, 27, 8, 0, tzinfo=UTC)
 ANNOUNCED = START - timedelta(days=7)
 IMPORTED = datetime(2024, 11, 1, tzinfo=UTC)
 OLGA = User(id=1001, first_name="Olga", language_code="en")
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(autouse=True)

@@ -16,19 +16,12 @@ from bot.runtime import Runtime
 from bot.storage import Store, open_database
 from bot.storage.chat import ChatStore
 from bot.storage.reminders import ReminderQueue
+from tests.clock import Clock
 from tests.conftest import Platforms
 
 START = datetime(2024, 11, 27, 8, 0, tzinfo=UTC)
 ANNOUNCED = START - timedelta(days=7)
 IMPORTED = datetime(2024, 11, 1, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(autouse=True)

@@ -16,18 +16,11 @@ from bot.domain import Event, EventOrigin, EventStatus, PostKind, PostState
 from bot.importing import import_events
 from bot.runtime import Runtime
 from bot.storage import Store, open_database
+from tests.clock import Clock
 from tests.conftest import REFERENCE_EVENT_FILE
 
 IMPORTED = datetime(2024, 11, 1, tzinfo=UTC)
 ANNOUNCED = datetime(2024, 11, 20, 8, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

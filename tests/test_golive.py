@@ -19,6 +19,7 @@ from bot.storage import Store, open_database
 from bot.storage.chat import ChatStore
 from bot.storage.reminders import ReminderQueue
 from bot.streams import parse_links, platform_of_link
+from tests.clock import Clock
 from tests.conftest import Platforms
 
 START = datetime(2024, 11, 27, 8, 0, tzinfo=UTC)
@@ -29,14 +30,6 @@ STREAM = "https://valdaiclub.com/multimedia/video/russia-dprk-treaty/"
 def without_links(workdir: Path) -> None:
     path = workdir / "config" / "events" / "russia-dprk-treaty.yaml"
     path.write_text(re.sub(r"\nlive:\n(  .*\n)+", "\n", path.read_text()))
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(autouse=True)

@@ -21,6 +21,7 @@ from bot.domain import PostKind, PostState
 from bot.importing import import_events
 from bot.runtime import Runtime
 from bot.storage import Store, open_database
+from tests.clock import Clock
 from tests.fakes.base import record_then_drop
 from tests.fakes.max import TEXT_LIMIT, FakeMax
 
@@ -32,14 +33,6 @@ IMPORTED = datetime(2024, 11, 1, tzinfo=UTC)
 STREAM = "https://valdaiclub.com/multimedia/video/russia-dprk-treaty/"
 
 runner = CliRunner()
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

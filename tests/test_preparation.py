@@ -21,17 +21,10 @@ from bot.preparation import prepare, targets
 from bot.runtime import Runtime
 from bot.storage import Store, open_database
 from bot.storage.tables import PlannedPostRow
+from tests.clock import Clock
 from tests.conftest import Platforms
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(autouse=True)

@@ -134,8 +134,7 @@ def sync_text(post: RenderedPost, limit: int) -> str:
 def sync_message(post: RenderedPost) -> RenderedPost:
     """`post` (rendered for Dzen) as the Telegram message the channel gets: one part, plain text escaped for
     Telegram's HTML parse mode, within the caption limit when it goes with a photo."""
-    assert TELEGRAM.caption_length is not None
-    limit = TELEGRAM.caption_length if post.image else TELEGRAM.max_length
+    limit = TELEGRAM.part_limit(0, image=bool(post.image))
     text = sync_text(post, limit)
     return post.model_copy(update={
         "platform": Platform.TELEGRAM,

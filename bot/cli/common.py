@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from bot.clock import utc_text
 from bot.domain import Event, pick
 from bot.errors import AnnounceBotError
 
@@ -114,8 +115,7 @@ def local(moment: datetime, event: Event) -> str:
     return f"{shown:%Y-%m-%d %H:%M} {zone_label(shown)}"
 
 
-def utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+utc = utc_text
 
 
 def title(event: Event) -> str:

@@ -11,7 +11,7 @@ import typer
 from bot.cli.common import State, app, console, errors, fail, state_of
 from bot.cli.listing import event_of
 from bot.cli.users import users
-from bot.domain import Event, EventStatus
+from bot.domain import SLUG, Event, EventStatus
 
 events_app = typer.Typer(help="Events: draft a new event file, export any event as YAML.", no_args_is_help=True)
 app.add_typer(events_app, name="event")
@@ -35,7 +35,7 @@ def event_new(
     if path.exists():
         errors.print(f"{path} exists already")
         raise typer.Exit(1)
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,79}", event_id):
+    if not re.fullmatch(SLUG, event_id):
         errors.print(f"{event_id!r} is not an event id: lowercase letters, digits and hyphens, at most 80")
         raise typer.Exit(2)
     base, _ = event_of(state, source) if source else (_blank(), None)
@@ -78,16 +78,11 @@ app.add_typer(users, name="user")
 @db.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Bring the database schema up to date (`run` does this on start too)."""
-    from bot.storage.database import DatabaseUnavailable, migrate
-    from bot.storage.database import create as create_engine_for
+    from bot.storage.database import DatabaseUnavailable, upgrade
 
     state: State = ctx.obj
-    settings = state.config.settings
-    engine = create_engine_for(settings.database.url)
     try:
-        migrate(engine)
+        where, version = upgrade(state.config.settings.database.url)
     except DatabaseUnavailable as exc:
         raise fail(exc) from None
-    with engine.connect() as connection:
-        version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
-    console.print(f"database {engine.url.render_as_string(hide_password=True)} is at revision {version}")
+    console.print(f"database {where} is at revision {version}")

@@ -43,13 +43,12 @@ def _event_lines(state: State) -> list[EventLine]:
     store = state.store(create=False)
     lines: dict[str, EventLine] = {}
     if store is not None:
-        posts = store.posts()
+        counts = store.post_counts()
         for stored in store.records():
-            mine = [p for p in posts if p.event_id == stored.id]
+            sent, planned = counts.get(stored.id, (0, 0))
             lines[stored.id] = EventLine(
                 event=stored.event, state="withdrawn" if stored.withdrawn else stored.event.status.value,
-                origin=stored.origin.value, source=stored.source, sent=sum(p.state is PostState.SENT for p in mine),
-                planned=len(mine))
+                origin=stored.origin.value, source=stored.source, sent=sent, planned=planned)
     for event_id, event in files.events.items():
         if event_id not in lines:
             count = len(plan(event, config.campaign, targets(config)))

@@ -77,8 +77,7 @@ def preview(
 def _limit(post: RenderedPost, index: int) -> int:
     from bot.platforms import SPECS
 
-    spec = SPECS[post.platform]
-    return spec.caption_length if post.image and index == 1 and spec.caption_length else spec.max_length
+    return SPECS[post.platform].part_limit(index - 1, image=bool(post.image))
 
 
 def _post_json(label: str, post: RenderedPost, cost: PostPrice | None = None) -> dict[str, object]:

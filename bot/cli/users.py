@@ -10,11 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.accounts import AccountError, Role, check_name, check_password, hash_password
+from bot.accounts import AccountError, Role, check_name, check_password
+from bot.clock import utc_text
 
 if TYPE_CHECKING:
     from bot.config import AppConfig
-    from bot.storage.accounts import Accounts
+    from bot.users import UserOperations
 
 users = typer.Typer(help="The dashboard's users: viewer < editor < approver < admin.", no_args_is_help=True)
 console = Console(highlight=False)
@@ -30,13 +31,15 @@ class _State(Protocol):
     def config(self) -> AppConfig: ...
 
 
-def _accounts(ctx: typer.Context) -> Accounts:
+def _users(ctx: typer.Context) -> UserOperations:
+    """The users' operations on the configured database (bot/users.py)."""
     from bot.storage import open_database
     from bot.storage.accounts import Accounts
+    from bot.users import UserOperations
 
     state: _State = ctx.obj
     database = state.config.settings.database
-    return Accounts(open_database(database.url, echo=database.echo))
+    return UserOperations(Accounts(open_database(database.url, echo=database.echo)), lambda: datetime.now(UTC))
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -77,13 +80,6 @@ def _password(password_file: Path | None, name: str) -> str:
         raise fail(f"{exc}; nothing was changed") from None
 
 
-def _settings_user(accounts: Accounts, name: str) -> None:
-    found = accounts.credentials(name)
-    if found is not None and found.from_settings:
-        raise fail(f"{name!r} is the settings password's user: change ANNOUNCE_BOT_WEB__PASSWORD (or "
-                    "password_file under [web]) and restart instead")
-
-
 PasswordFile = Annotated[Path | None, typer.Option(
     "--password-file", help="read the password from this file (its first line) instead of asking for it twice",
     dir_okay=False)]
@@ -102,14 +98,16 @@ def add(
 ) -> None:
     """Add a dashboard user with a role; the password is asked for twice (or read from --password-file)."""
     name, chosen = _name(name), _role(role)
-    accounts = _accounts(ctx)
+    operations = _users(ctx)
     if no_password and telegram_id is None:
         raise fail("--no-password needs --telegram-id: the user could not sign in at all")
-    _settings_user(accounts, name)
+    try:
+        operations.changeable(name)
+    except AccountError as exc:
+        raise fail(str(exc)) from None
     password = None if no_password else _password(password_file, name)
     try:
-        user = accounts.add(name, chosen, hash_password(password) if password else None, telegram_id=telegram_id,
-                            now=datetime.now(UTC))
+        user = operations.add(name, chosen, password, telegram_id=telegram_id)
     except AccountError as exc:
         raise fail(str(exc)) from None
     console.print(f"added {user.name} ({user.role.value})" + (f", Telegram id {telegram_id}" if telegram_id else ""))
@@ -118,7 +116,7 @@ def add(
 @users.command("list")
 def list_users(ctx: typer.Context) -> None:
     """Every dashboard user: role, Telegram id, how they sign in, sessions open now."""
-    records = _accounts(ctx).users(datetime.now(UTC))
+    records = _users(ctx).list()
     if not records:
         console.print("no dashboard users (add one: announce-bot user add NAME --role admin)")
         return
@@ -129,7 +127,7 @@ def list_users(ctx: typer.Context) -> None:
                *(["password"] if record.has_password and not record.from_settings else []),
                *(["Telegram"] if record.user.telegram_id else [])]
         rows.append((record.user.name, record.user.role.value, str(record.user.telegram_id or ""), ", ".join(how),
-                     str(record.sessions), record.created_at.strftime("%Y-%m-%d %H:%M UTC")))
+                     str(record.sessions), utc_text(record.created_at)))
     if not console.is_terminal:  # piped: whole lines, one a user, tab-separated, never cut to a width
         for row in (header, *rows):
             print("\t".join(row))
@@ -144,10 +142,10 @@ def list_users(ctx: typer.Context) -> None:
 def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="the user to remove")]) -> None:
     """Remove a user; their open sessions end at once."""
     name = _name(name)
-    accounts = _accounts(ctx)
-    _settings_user(accounts, name)
-    if not accounts.remove(name):
-        raise fail(f"no user {name!r} (`announce-bot user list` shows them)")
+    try:
+        _users(ctx).remove(name)
+    except AccountError as exc:
+        raise fail(f"{exc} (`announce-bot user list` shows them)") from None
     console.print(f"removed {name}; their sessions have ended")
 
 
@@ -156,12 +154,17 @@ def passwd(ctx: typer.Context, name: Annotated[str, typer.Argument(help="whose p
            password_file: PasswordFile = None) -> None:
     """Set a new password; every session of that user ends (signed in anywhere, they must sign in again)."""
     name = _name(name)
-    accounts = _accounts(ctx)
-    _settings_user(accounts, name)
-    if accounts.credentials(name) is None:
+    operations = _users(ctx)
+    try:
+        operations.changeable(name)
+    except AccountError as exc:
+        raise fail(str(exc)) from None
+    if not operations.exists(name):
         raise fail(f"no user {name!r} (`announce-bot user list` shows them)")
-    password = _password(password_file, name)
-    ended = accounts.set_password(name, hash_password(password), datetime.now(UTC))
+    try:
+        ended = operations.set_password(name, _password(password_file, name))
+    except AccountError as exc:
+        raise fail(str(exc)) from None
     console.print(f"new password for {name}; {ended} session(s) ended")
 
 
@@ -170,10 +173,8 @@ def role(ctx: typer.Context, name: Annotated[str, typer.Argument(help="whose rol
          new_role: Annotated[str, typer.Argument(metavar="ROLE", help=f"one of {ROLES}")]) -> None:
     """Change a user's role; it applies from their next request."""
     name, chosen = _name(name), _role(new_role)
-    accounts = _accounts(ctx)
-    _settings_user(accounts, name)
     try:
-        user = accounts.set_role(name, chosen, datetime.now(UTC))
+        user = _users(ctx).set_role(name, chosen)
     except AccountError as exc:
         raise fail(f"{exc} (`announce-bot user list` shows them)") from None
     console.print(f"{user.name} is now {user.role.value}")

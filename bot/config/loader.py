@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from bot.config.settings import ENV_PREFIX, SECRET_KEYS, Settings
-from bot.domain import Campaign, Event, Platform
+from bot.domain import SLUG, Campaign, Event, Platform
 from bot.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
@@ -77,8 +77,8 @@ def _line(node: yaml.Node | None, loc: Iterable[int | str]) -> int | None:
 _NOISE = frozenset({"function-after", "function-before", "str", "dict[str,str]", "tagged-union", "constrained-str"})
 # The patterns of bot/domain.py in words: "String should match pattern '^[a-z]{2,3}$'" tells an organiser little.
 _PATTERNS = {
-    r"^[a-z0-9][a-z0-9-]{0,79}$": "use 1-80 lower-case letters, digits and hyphens, starting with a letter or digit "
-                                  "(e.g. spring-forum-2025)",
+    rf"^{SLUG}$": "use 1-80 lower-case letters, digits and hyphens, starting with a letter or digit "
+                  "(e.g. spring-forum-2025)",
     r"^[a-z]{2,3}$": "a language is a code of 2 or 3 lower-case letters (en, ru)",
     r"^\w{1,100}$": "a hashtag is letters, digits and _ only, without spaces or punctuation",
     r"^[a-z0-9_-]{1,32}$": "a channel's name is 1-32 lower-case letters, digits, _ or -",

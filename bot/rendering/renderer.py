@@ -210,7 +210,7 @@ class Renderer:
         # A post with a cover goes out as a photo, whose caption is shorter than a message.
         # Only the caption must be short: the rest follows as messages of the full length.
         text, suffix = self._placed_links(spec, event, kind, dest, text)
-        parts = fit(text, spec, first_limit=spec.caption_length if event.cover else None, suffix=suffix)
+        parts = fit(text, spec, first_limit=spec.part_limit(0, image=bool(event.cover)), suffix=suffix)
         link = _primary_link(event, kind, dest.platform)
         return RenderedPost(
             event_id=event.id,

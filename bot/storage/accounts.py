@@ -206,7 +206,7 @@ class Accounts:
             ended = session.execute(delete(WebSessionRow).where(WebSessionRow.user_id == user_id))
             return int(ended.rowcount)  # type: ignore[attr-defined]
 
-    # Failed sign-ins (the policy is bot/web/throttle.py's; these are its compare-and-set steps).
+    # Failed sign-ins (the policy is bot/web/signin_delays.py's; these are its compare-and-set steps).
 
     def failures(self, key: str) -> Failures | None:
         with self.sessions() as session:

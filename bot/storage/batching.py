@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.domain import PlannedPost, StoredEvent
+from bot.storage.claims import Claims
 from bot.storage.hotpath import Settle, Settlement, Start
-from bot.storage.repository import Claims
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ class Stats:
 
 
 _SCHEDULED = "scheduled"
-# What people may see of an event. The status column says "withdrawn" for a withdrawn event (bot/storage/repository).
+# What people may see of an event. The status column says "withdrawn" for a withdrawn event (bot/storage/events.py).
 _PUBLIC = (EventRow.status.not_in(("draft", "withdrawn")),)
 LANG_MAP = 200_000  # people whose language is kept in memory
 TELEGRAM = Platform.TELEGRAM

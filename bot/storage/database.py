@@ -7,7 +7,6 @@ import fcntl
 import os
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
@@ -17,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clock import utc_text, utcnow
 from bot.errors import AnnounceBotError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -122,6 +122,18 @@ def migrate(engine: Engine) -> None:
             command.upgrade(config, "head")
 
 
+def upgrade(url: str) -> tuple[str, str]:
+    """Migrate the database at `url` to the newest schema; (where it is, without a password; its revision)."""
+    engine = create(url)
+    try:
+        migrate(engine)
+        with engine.connect() as connection:
+            version = str(connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one())
+        return engine.url.render_as_string(hide_password=True), version
+    finally:
+        engine.dispose()
+
+
 def open_database(url: str, *, echo: bool = False) -> sessionmaker[Session]:
     engine = create(url, echo=echo)
     migrate(engine)
@@ -161,7 +173,7 @@ def hold_process_lock(url: str) -> ProcessLock | None:
             "`run` or `web` at a time: stop that one first, or use PostgreSQL for several replicas"
         ) from None
     # Who holds it, for the message above (the lock, not this text, is what excludes).
-    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    started = utc_text(utcnow())
     os.ftruncate(fd, 0)
     os.write(fd, f"pid {os.getpid()}: announce-bot {' '.join(sys.argv[1:])}, since {started}\n".encode())
     return ProcessLock(path, stack)

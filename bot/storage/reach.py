@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain import Platform, PostKind, PostState
-from bot.storage.repository import _parse_utc
 from bot.storage.tables import CounterRow, DeliveryRow, PlannedPostRow, ReachReadingRow
+from bot.storage.values import parse_utc
 
 DUE, CLAIMED, RETRYING, DONE, FAILED = "due", "claimed", "retrying", "done", "failed"
 CLAIM_LEASE = timedelta(minutes=10)  # a claimed reading whose reader died is read again then (reads repeat safely)
@@ -106,7 +106,7 @@ class ReachStore:
                 query = query.having(sent_at >= since)
             return [SentPost(id=id_, event_id=event, kind=PostKind(kind), step_id=step, target=target,
                              platform=Platform(platform), lang=lang, post_ref=str(ref), link=link,
-                             sent_at=_parse_utc(when))
+                             sent_at=parse_utc(when))
                     for id_, event, kind, step, target, platform, lang, ref, link, when in session.execute(query)]
 
     def posts_by_message(self, targets: Sequence[str], message_id: str) -> list[int]:

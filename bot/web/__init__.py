@@ -22,6 +22,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot.config.live import LiveConfig
 from bot.operations import Operations
+from bot.queries import Queries
 from bot.storage import Store
 from bot.storage.accounts import Accounts
 from bot.web import auth, dashboard, editor, feeds, health, public, reach
@@ -79,7 +80,7 @@ def create_app(
     config = live.current
     web = Web(
         live=live,
-        store=store,
+        queries=Queries(store),
         operations=operations,
         schedules=schedules,
         templates=page_templates(),

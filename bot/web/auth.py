@@ -26,18 +26,18 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.accounts import SETTINGS_ADMIN, Role, User, hash_password, needs_rehash, verify_password
+from bot.clock import Clock
 from bot.config.settings import Settings, TelegramTarget
 from bot.links import href
 from bot.storage.accounts import AccountError, Accounts
 from bot.web import telegram_login
 from bot.web.headers import TELEGRAM_LOGIN_CSP
+from bot.web.signin_delays import LoginThrottle, Refusal
 from bot.web.state import web_of
-from bot.web.throttle import LoginThrottle, Refusal
 
 log = logging.getLogger(__name__)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-Clock = Callable[[], datetime]
 
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -142,22 +142,27 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def current_user(request: Request) -> User | None:
-    """The signed-in user of this request (name, role, Telegram id), or None."""
+async def signed_in_user(request: Request) -> User | None:
+    """The signed-in user of this request (name, role, Telegram id), or None: looked up once per request, in a
+    worker thread (the event loop sends posts and answers the chat bot meanwhile)."""
     state = request.state
-    if getattr(state, "user_checked", False):
-        found: User | None = state.user
-        return found
-    user = None
-    token = request.session.get("sid")
-    if isinstance(token, str) and token:
-        auth = auth_of(request)
-        user = auth.accounts.session_user(token, auth.clock())
-        if user is None:
-            request.session.pop("sid", None)  # ended, expired or removed: the cookie forgets it too
-    state.user = user
-    state.user_checked = True
-    return user
+    if not getattr(state, "user_checked", False):
+        user = None
+        token = request.session.get("sid")
+        if isinstance(token, str) and token:
+            auth = auth_of(request)
+            user = await asyncio.to_thread(auth.accounts.session_user, token, auth.clock())
+            if user is None:
+                request.session.pop("sid", None)  # ended, expired or removed: the cookie forgets it too
+        state.user = user
+        state.user_checked = True
+    return current_user(request)
+
+
+def current_user(request: Request) -> User | None:
+    """The user `signed_in_user` found for this request (None before it looked, or when nobody is signed in)."""
+    found: User | None = getattr(request.state, "user", None)
+    return found
 
 
 def bearer_ok(request: Request, expected: str | None) -> bool:
@@ -220,9 +225,9 @@ def requires(role: Role) -> Callable[[Endpoint], Endpoint]:
     def decorate(endpoint: Endpoint) -> Endpoint:
         @functools.wraps(endpoint)
         async def guarded(request: Request) -> Response:
-            user = current_user(request)
+            user = await signed_in_user(request)
             if user is None:
-                if not auth_of(request).accounts.any_user():
+                if not await asyncio.to_thread(auth_of(request).accounts.any_user):
                     return _locked(request)
                 if request.method in SAFE_METHODS:
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -273,9 +278,9 @@ def _login_form(request: Request, error: str | None, status: int, name: str = ""
 
 
 async def login_page(request: Request) -> Response:
-    if current_user(request) is not None:
+    if await signed_in_user(request) is not None:
         return RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
-    if not auth_of(request).accounts.any_user():
+    if not await asyncio.to_thread(auth_of(request).accounts.any_user):
         return _locked(request)
     return _login_form(request, None, 200)
 
@@ -293,9 +298,9 @@ def _known_browser(request: Request, name: str) -> bool:
         return False
 
 
-def _signed_in(request: Request, user: User, next_path: object, how: str) -> Response:
+async def _signed_in(request: Request, user: User, next_path: object, how: str) -> Response:
     auth = auth_of(request)
-    token = auth.accounts.open_session(user.name, auth.clock(), auth.lifetime)
+    token = await asyncio.to_thread(auth.accounts.open_session, user.name, auth.clock(), auth.lifetime)
     # A fresh session on login: nothing chosen before it (a planted token) survives.
     request.session.clear()
     request.session.update({"sid": token, "csrf": secrets.token_urlsafe(32)})
@@ -313,7 +318,7 @@ def _too_soon(request: Request, refusal: Refusal, name: str) -> Response:
 
 async def login(request: Request) -> Response:
     auth = auth_of(request)
-    if not auth.accounts.any_user():
+    if not await asyncio.to_thread(auth.accounts.any_user):
         return _locked(request)
     form = await request.form()
     if not csrf_ok(request, form.get(CSRF_FIELD)):
@@ -324,22 +329,23 @@ async def login(request: Request) -> Response:
     if not isinstance(password, str) or not password or len(password) > MAX_PASSWORD:
         return _login_form(request, "Give your name and password.", 400, name)
     address = client_address(request)
-    attempt = auth.throttle.begin(address, name, known_browser=_known_browser(request, name))
+    attempt = await asyncio.to_thread(auth.throttle.begin, address, name, known_browser=_known_browser(request, name))
     if isinstance(attempt, Refusal):
         log.warning("dashboard: a sign-in from %s refused unchecked (%.0f s to wait)", address, attempt.wait)
         return _too_soon(request, attempt, name)
-    found = auth.accounts.credentials(name)
+    found = await asyncio.to_thread(auth.accounts.credentials, name)
     async with auth.checks:
         right = await asyncio.to_thread(verify_password, found.password_hash if found else None, password)
     if found is None or not right:
-        auth.throttle.failed(attempt)
+        await asyncio.to_thread(auth.throttle.failed, attempt)
         # An unknown name is not logged: it may be a password typed into the wrong field.
         log.warning("dashboard: failed sign-in for %s from %s", repr(name) if found else "an unknown name", address)
         return _login_form(request, "Wrong name or password.", 401, name)
-    auth.throttle.succeeded(attempt)
+    await asyncio.to_thread(auth.throttle.succeeded, attempt)
     if found.password_hash and not found.from_settings and needs_rehash(found.password_hash):
-        auth.accounts.set_password(name, hash_password(password), auth.clock(), end_sessions=False)
-    return _signed_in(request, found.user, form.get("next"), "with a password")
+        await asyncio.to_thread(auth.accounts.set_password, name, hash_password(password), auth.clock(),
+                                end_sessions=False)
+    return await _signed_in(request, found.user, form.get("next"), "with a password")
 
 
 async def login_with_telegram(request: Request) -> Response:
@@ -354,20 +360,21 @@ async def login_with_telegram(request: Request) -> Response:
         log.warning("dashboard: sign-in with Telegram from %s refused: %s", client_address(request), exc)
         reason = str(exc)
         return _refused(request, f"{reason[:1].upper()}{reason[1:]}.")
-    user = auth.accounts.by_telegram_id(signed.telegram_id)
+    user = await asyncio.to_thread(auth.accounts.by_telegram_id, signed.telegram_id)
     if user is None:
         log.warning("dashboard: Telegram account %d (@%s) is no dashboard user", signed.telegram_id, signed.username)
         return _refused(request, f"No dashboard user has this Telegram account (id {signed.telegram_id}). An "
                                  "admin can add one: announce-bot user add NAME --role viewer --telegram-id "
                                  f"{signed.telegram_id}")
-    return _signed_in(request, user, request.query_params.get("next"), "with Telegram")
+    return await _signed_in(request, user, request.query_params.get("next"), "with Telegram")
 
 
 @requires(Role.VIEWER)
 async def logout(request: Request) -> Response:
     token = request.session.get("sid")
     if isinstance(token, str):
-        auth_of(request).accounts.end_session(token)  # ended here, so a copy of the cookie is worthless too
+        # Ended here, so a copy of the cookie is worthless too.
+        await asyncio.to_thread(auth_of(request).accounts.end_session, token)
     request.session.clear()
     return RedirectResponse(LOGIN_PATH, status_code=303)
 

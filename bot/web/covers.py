@@ -18,14 +18,15 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from bot.config.settings import WebSettings
+from bot.domain import SLUG
 from bot.links import absolute
 from bot.web.state import web_of
 
 ROUTE = "/covers"
 # Pillow's name of each accepted format: the file's extension and its media type.
 FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png")}
-NAME = re.compile(r"^(?P<event>[a-z0-9][a-z0-9-]{0,79})-(?P<hash>[0-9a-f]{16})\.(?P<ext>jpg|png)$")
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+NAME = re.compile(rf"^(?P<event>{SLUG})-(?P<hash>[0-9a-f]{{16}})\.(?P<ext>jpg|png)$")
+SLUG_PATTERN = re.compile(rf"^{SLUG}$")
 # Telegram refuses photos whose width and height add up to more than 10,000 or whose sides differ more than 20
 # times; more than 40 megapixels is no cover but a decompression bomb, refused before it is decoded.
 MAX_SIDES = 10_000
@@ -92,7 +93,7 @@ def store(web: WebSettings, event_id: str, data: bytes) -> StoredCover:
     it is not a fit cover. Its URL is absolute with `[web] public_url`; without it (a fresh install) the path on
     this app, made absolute where a platform fetches it once public_url is set."""
     image, extension, (width, height) = checked(data, web.cover_max_bytes)
-    name = f"{event_id if SLUG.match(event_id) else 'new'}-{hashlib.sha256(image).hexdigest()[:16]}.{extension}"
+    name = f"{event_id if SLUG_PATTERN.match(event_id) else 'new'}-{hashlib.sha256(image).hexdigest()[:16]}.{extension}"
     url = absolute(web, f"{ROUTE}/{name}") or f"{ROUTE}/{name}"
     path = web.covers_dir / name
     if not path.exists():

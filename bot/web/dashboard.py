@@ -28,7 +28,6 @@ from bot.operations import ActionResult
 from bot.planning import still_useful
 from bot.platforms import SPECS
 from bot.rendering.context import view
-from bot.storage import reports as queries
 from bot.streams import WEBSITE
 from bot.summaries import synopsis
 from bot.web.auth import csrf_token, current_user, flash, requires, take_flashes
@@ -122,18 +121,30 @@ def page(request: Request, name: str, context: dict[str, object], status: int = 
 async def index(request: Request) -> Response:
     web = web_of(request)
     now = web.clock()
-    return page(request, "admin_index.html", {**await asyncio.to_thread(_overview, web, now), "now": now,
-                                              "scheduler_running": web.dispatcher.running,
-                                              "schedules": web.schedules})
+    records, posts, counts, subscribers, deliveries = await asyncio.gather(
+        web.queries.records(), web.queries.posts(), web.queries.post_counts(), web.queries.subscriber_counts(),
+        web.queries.deliveries(limit=25))
+    summaries = _summaries(records, posts, counts, now)
+    return page(request, "admin_index.html", {
+        "summaries": [s for s in summaries if s.phase != "withdrawn"],
+        "withdrawn": [s for s in summaries if s.phase == "withdrawn"],
+        "subscribers": subscribers,
+        "deliveries": deliveries,
+        "now": now,
+        "scheduler_running": web.dispatcher.running,
+        "schedules": web.schedules,
+    })
 
 
-def _overview(web: Web, now: datetime) -> dict[str, object]:
-    """Every event at a glance (read in a worker thread: the event loop sends and answers meanwhile), those with
-    posts that will not go out as planned first."""
-    posts = web.store.posts()
+def _summaries(records: list[StoredEvent], posts: list[PlannedPost], counts: dict[str, tuple[int, int]],
+               now: datetime) -> list[EventSummary]:
+    """Every event at a glance, those with posts that will not go out as planned first."""
+    by_event: dict[str, list[PlannedPost]] = {}
+    for post in posts:
+        by_event.setdefault(post.event_id, []).append(post)
     summaries = []
-    for stored in web.operations.events():
-        mine = [p for p in posts if p.event_id == stored.id]
+    for stored in records:
+        mine = by_event.get(stored.id, [])
         pending = sorted((p for p in mine if p.state in PENDING), key=lambda p: p.when)
         summaries.append(EventSummary(
             stored=stored,
@@ -143,27 +154,22 @@ def _overview(web: Web, now: datetime) -> dict[str, object]:
             next_note=lateness(pending[0], stored.event, now) if pending else None,
             failures=tuple(p for p in mine if p.state in TROUBLE),
             problems=tuple(p for p in mine if p.render_error and p.state in UNSENT),
-            sent=sum(p.state is PostState.SENT for p in mine),
-            total=len(mine),
+            sent=counts.get(stored.id, (0, 0))[0],
+            total=counts.get(stored.id, (0, 0))[1],
         ))
     summaries.sort(key=lambda s: not (s.failures or s.problems))  # stable: by start within each group
-    return {
-        "summaries": [s for s in summaries if s.phase != "withdrawn"],
-        "withdrawn": [s for s in summaries if s.phase == "withdrawn"],
-        "subscribers": queries.subscriber_counts(web.store.sessions),
-        "deliveries": web.store.deliveries(limit=25),
-    }
+    return summaries
 
 
 @requires(Role.VIEWER)
 async def event_page(request: Request) -> Response:
     web = web_of(request)
-    stored = await asyncio.to_thread(web.operations.event, request.path_params["event_id"])
+    stored = await web.queries.record(request.path_params["event_id"])
     if stored is None:
         raise HTTPException(404, "no such event")
     event, now = stored.event, web.clock()
-    posts, deliveries = await asyncio.to_thread(
-        lambda: (web.store.posts(event.id, text=True), web.store.deliveries(event.id, limit=50)))
+    posts, deliveries = await asyncio.gather(web.queries.posts(event.id, text=True),
+                                             web.queries.deliveries(event.id, limit=50))
     return page(request, "admin_event.html", {
         "stored": stored,
         "event": event,

@@ -63,8 +63,8 @@ def _target_langs(web: Web) -> list[str]:
     return list(dict.fromkeys(target.lang for target in web.settings.targets.values()))
 
 
-def _stored(web: Web, event_id: str) -> StoredEvent:
-    stored = web.operations.event(event_id)
+async def _stored(web: Web, event_id: str) -> StoredEvent:
+    stored = await web.queries.record(event_id)
     if stored is None:
         raise HTTPException(404, "no such event")
     return stored
@@ -86,15 +86,16 @@ async def _submitted(request: Request) -> tuple[dict[str, str], UploadFile | Non
     return fields, upload if isinstance(upload, UploadFile) and upload.filename else None
 
 
-def _sweep_covers(web: Web, keep: str | None = None) -> None:
+async def _sweep_covers(web: Web, keep: str | None = None) -> None:
     """Remove the uploads no saved event uses (bot/web/covers.py: the newest few kept a while for forms sent back
     with errors); `keep` the one the form just handled names."""
-    used = {name for stored in web.operations.events() if stored.event.cover
+    used = {name for stored in await web.queries.records() if stored.event.cover
             and (name := covers.name_of(stored.event.cover.url))}
     if keep and (name := covers.name_of(keep)):
         used.add(name)
     try:
-        removed = covers.sweep(web.settings.web.covers_dir, used, time.time())  # files age by the real clock
+        # Files age by the real clock.
+        removed = await asyncio.to_thread(covers.sweep, web.settings.web.covers_dir, used, time.time())
     except OSError as exc:
         log.warning("unused covers could not be removed: %s", exc)
         return
@@ -109,7 +110,7 @@ async def _with_cover(web: Web, form: EventForm, upload: UploadFile | None) -> t
         return form, {}
     data = await upload.read(web.settings.web.cover_max_bytes + 1)
     try:
-        stored = covers.store(web.settings.web, form.get("id").strip(), data)
+        stored = await asyncio.to_thread(covers.store, web.settings.web, form.get("id").strip(), data)  # Pillow
     except covers.CoverError as exc:
         return form, {"cover.file": [str(exc)]}
     except OSError as exc:
@@ -125,7 +126,7 @@ async def _read_form(request: Request) -> tuple[EventForm, dict[str, list[str]]]
     fields, upload = await _submitted(request)
     form = from_request(fields, _target_langs(web))
     if form.source is not None:
-        source = web.operations.event(form.source)
+        source = await web.queries.record(form.source)
         form = with_source(form, source.event if source else None, _target_langs(web))
     return await _with_cover(web, form, upload)
 
@@ -185,11 +186,11 @@ async def new_event(request: Request) -> Response:
     web = web_of(request)
     source_id = request.query_params.get("from")
     if source_id:
-        source = _stored(web, source_id)
+        source = await _stored(web, source_id)
         form = duplicate_of(source.event, copied_fields(source.event), _target_langs(web))
     else:
         # The zone of the latest event is the likeliest one for the next.
-        latest = web.operations.events()[-1:]
+        latest = (await web.queries.records())[-1:]
         start = {"status": EventStatus.DRAFT.value, "timezone": latest[0].event.timezone if latest else ""}
         form = form_of(start, _target_langs(web), new=True)
     return await _editor(request, form, None)
@@ -198,7 +199,7 @@ async def new_event(request: Request) -> Response:
 @requires(Role.EDITOR)
 async def edit_event(request: Request) -> Response:
     web = web_of(request)
-    stored = _stored(web, request.path_params["event_id"])
+    stored = await _stored(web, request.path_params["event_id"])
     if stored.origin is EventOrigin.FILE and stored.withdrawn is None:
         return _file_event(request, stored)
     form = form_of(event_data(stored.event), _target_langs(web), version=stored.version)
@@ -233,11 +234,11 @@ async def _save(request: Request, stored: StoredEvent | None) -> Response:
                                                  "make an event with another id")
     checked = check(form, extra=cover_errors)
     if checked.event is None:
-        _sweep_covers(web, keep=form.get("cover.url"))
+        await _sweep_covers(web, keep=form.get("cover.url"))
         return await _editor(request, form, stored, checked.errors, status=422)
     result = await web.operations.editing.save(checked.event, actor=actor_of(request), expected=form.version,
                                                new=form.new)
-    _sweep_covers(web, keep=form.get("cover.url"))
+    await _sweep_covers(web, keep=form.get("cover.url"))
     if result.problems:  # posts that could not go out, a start that has passed...: at their fields
         return await _editor(request, form, stored, _slots(result.problems), status=422, prepared=result.prepared)
     if not result.ok:
@@ -267,7 +268,7 @@ async def create_event(request: Request) -> Response:
 
 @requires(Role.EDITOR)
 async def update_event(request: Request) -> Response:
-    return await _save(request, _stored(web_of(request), request.path_params["event_id"]))
+    return await _save(request, await _stored(web_of(request), request.path_params["event_id"]))
 
 
 @requires(Role.EDITOR)
@@ -279,7 +280,7 @@ async def preview(request: Request) -> Response:
     checked = check(form, extra=cover_errors)
     prepared = None
     if checked.event is not None:  # the plan as saving would make it: what goes out now, what cannot
-        stored = None if form.new else await asyncio.to_thread(web.operations.event, checked.event.id)
+        stored = None if form.new else await web.queries.record(checked.event.id)
         try:
             prepared = await asyncio.wait_for(web.operations.editing.check(checked.event, stored), PREVIEW_BUDGET)
         except TimeoutError:
@@ -330,7 +331,7 @@ def _moment(value: object, event: Event) -> datetime | None:
 async def postpone(request: Request) -> Response:
     """To a new date (`when=date`, start and optionally end), or with no date yet (`when=open`)."""
     web = web_of(request)
-    stored = _stored(web, request.path_params["event_id"])
+    stored = await _stored(web, request.path_params["event_id"])
     fields = await request.form()
     expected = str(fields.get("version") or "") or None
     editing, actor = web.operations.editing, actor_of(request)
@@ -356,7 +357,7 @@ def _confirmed(fields: FormData) -> bool:
 @requires(Role.EDITOR)
 async def cancel(request: Request) -> Response:
     web = web_of(request)
-    stored = _stored(web, request.path_params["event_id"])
+    stored = await _stored(web, request.path_params["event_id"])
     fields = await request.form()
     if not _confirmed(fields):
         return _done(request, stored.id, EventResult(ok=False, message="cancel: tick the box to confirm"))
@@ -368,7 +369,7 @@ async def cancel(request: Request) -> Response:
 @requires(Role.EDITOR)
 async def withdraw(request: Request) -> Response:
     web = web_of(request)
-    stored = _stored(web, request.path_params["event_id"])
+    stored = await _stored(web, request.path_params["event_id"])
     fields = await request.form()
     if not _confirmed(fields):
         return _done(request, stored.id, EventResult(ok=False, message="withdraw: tick the box to confirm"))
@@ -380,7 +381,7 @@ async def withdraw(request: Request) -> Response:
 async def go_live(request: Request) -> Response:
     """"We are live": the stream links given (one per platform, or any one for all) and the live posts sent now."""
     web = web_of(request)
-    stored = _stored(web, request.path_params["event_id"])
+    stored = await _stored(web, request.path_params["event_id"])
     fields = await request.form()
     links = {name: str(fields.get(f"live-{name}") or "").strip() for name in LIVE_NAMES}
     given = {name: url for name, url in links.items() if url}
@@ -396,7 +397,7 @@ async def go_live(request: Request) -> Response:
 async def set_recording(request: Request) -> Response:
     """The recording's links (one per place); a summary waiting for it goes out, one that went out is edited."""
     web = web_of(request)
-    stored = _stored(web, request.path_params["event_id"])
+    stored = await _stored(web, request.path_params["event_id"])
     fields = await request.form()
     given = {name: url for name in RECORDING_NAMES if (url := str(fields.get(f"recording-{name}") or "").strip())}
     result = await web.operations.recording(stored.id, given, actor=actor_of(request))
@@ -409,7 +410,7 @@ async def set_recording(request: Request) -> Response:
 async def export(request: Request) -> Response:
     """The event as a file `announce-bot` reads back (a download)."""
     web = web_of(request)
-    stored = _stored(web, request.path_params["event_id"])
+    stored = await _stored(web, request.path_params["event_id"])
     text = event_yaml(stored.event, header=f"{stored.id}, exported from the dashboard at "
                                            f"{web.clock():%Y-%m-%d %H:%M} UTC (version {stored.version[:12]})")
     return Response(text, media_type="application/yaml; charset=utf-8", headers={

@@ -97,14 +97,15 @@ async def events_calendar(request: Request) -> Response:
     web = web_of(request)
     asked = request.query_params.get("lang")
     lang = asked if asked in LANGUAGES else None
-    data = calendar_ics(web.store.events(), web.settings.web, name=web.site_name(lang or web.settings.branding.lang),
+    events = await web.queries.public_events()
+    data = calendar_ics(events, web.settings.web, name=web.site_name(lang or web.settings.branding.lang),
                         now=web.clock(), lang=lang, refresh=CALENDAR_REFRESH)
     return Response(data, media_type=ICS_TYPE)
 
 
 async def event_calendar(request: Request) -> Response:
     web = web_of(request)
-    event = web.store.event(request.path_params["event_id"])
+    event = await web.queries.public_event(request.path_params["event_id"])
     if event is None:
         raise HTTPException(404, "no such event")
     asked = request.query_params.get("lang", "")
@@ -136,7 +137,7 @@ async def announcements_feed(request: Request) -> Response:
     settings = web.settings.web
     lang = _lang(web, request)
     now = web.clock()
-    announced = [(_announced_at(web, e), e) for e in web.store.events()]
+    announced = [(_announced_at(web, e), e) for e in await web.queries.public_events()]
     items = sorted(((when, e) for when, e in announced if when <= now), key=lambda pair: pair[0], reverse=True)
     rss = ET.Element("rss", {"version": "2.0", "xmlns:atom": "http://www.w3.org/2005/Atom"})
     channel = ET.SubElement(rss, "channel")

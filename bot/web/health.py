@@ -17,8 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.domain import Platform, PostState
-from bot.storage import reports as queries
-from bot.web.auth import auth_of, bearer_ok, current_user
+from bot.web.auth import auth_of, bearer_ok, signed_in_user
 from bot.web.state import Web, web_of
 
 log = logging.getLogger(__name__)
@@ -34,15 +33,14 @@ def _iso(moment: datetime | None) -> str | None:
 ChatHealth = Callable[[], Mapping[str, Any]]
 
 
-def health(web: Web, chat: ChatHealth | None = None) -> tuple[int, dict[str, Any]]:
+async def health(web: Web, chat: ChatHealth | None = None) -> tuple[int, dict[str, Any]]:
     """The health report and its HTTP status: 503 when the database fails, an expected scheduler is not running,
     or the chat bot says it is not ok."""
     report: dict[str, Any] = {}
     healthy = True
     try:
-        queries.ping(web.store.sessions)
+        targets = await web.queries.database_health()
         report["database"] = {"ok": True}
-        targets = queries.target_health(web.store.sessions)
     except SQLAlchemyError as exc:
         log.error("health check: the database does not answer: %s", type(exc).__name__)
         report["database"] = {"ok": False, "error": type(exc).__name__}
@@ -75,8 +73,8 @@ def health(web: Web, chat: ChatHealth | None = None) -> tuple[int, dict[str, Any
 async def healthz(request: Request) -> Response:
     """Status only for anyone (a load balancer's check); the details, which name targets and their last errors,
     for a signed-in dashboard user or with `Authorization: Bearer <[web] health_token>`."""
-    status, report = await asyncio.to_thread(health, web_of(request), request.app.state.chat_health)
-    if not (bearer_ok(request, auth_of(request).health_token) or current_user(request) is not None):
+    status, report = await health(web_of(request), request.app.state.chat_health)
+    if not (bearer_ok(request, auth_of(request).health_token) or await signed_in_user(request) is not None):
         report = {"status": report["status"]}
     return JSONResponse(report, status_code=status, headers={"Cache-Control": "no-store"})
 
@@ -88,8 +86,8 @@ class DatabaseCollector(Collector):
         self.web = web
 
     def collect(self) -> Iterator[Metric]:
-        sessions = self.web.store.sessions
-        counts = queries.delivery_counts(sessions)
+        read = self.web.queries.counts(self.web.clock())  # prometheus collects in a worker thread (`metrics`)
+        counts = read.deliveries
         labels = ["platform"]
         for name, state, doc in (
             ("announce_bot_posts_sent", PostState.SENT, "Posts (or threads) published, per platform."),
@@ -104,15 +102,15 @@ class DatabaseCollector(Collector):
                 family.add_metric([platform.value], counts.get((platform.value, state.value), 0))
             yield family
         yield GaugeMetricFamily("announce_bot_queue_depth", "Planned and retrying posts that are due now.",
-                                value=queries.queue_depth(sessions, self.web.clock()))
+                                value=read.queue_depth)
         yield GaugeMetricFamily("announce_bot_scheduler_running", "1 while the scheduler runs in this process.",
                                 value=1 if self.web.dispatcher.running else 0)
         subscribers = GaugeMetricFamily("announce_bot_subscribers", "Active subscribers, per language.",
                                         labels=["lang"])
-        for lang, count in queries.subscriber_counts(sessions).items():
+        for lang, count in read.subscribers.items():
             subscribers.add_metric([lang], count)
         yield subscribers
-        yield self._latency(queries.reply_latencies(sessions))
+        yield self._latency(read.latencies)
 
     @staticmethod
     def _latency(samples: list[tuple[str, float]]) -> Metric:

@@ -228,8 +228,8 @@ def preview(config: AppConfig, renderer: Renderer, event: Event, kind: PostKind,
     # The Dzen feed's article, as the adapter writes it: its title above, not again in the body.
     feed = settings.platform is Platform.DZEN and getattr(settings, "route", "rss") == "rss"
     for number, part in enumerate(post.parts, 1):
-        caption = bool(post.image and number == 1 and spec.caption_length)
-        limit = spec.caption_length if caption and spec.caption_length else spec.max_length
+        limit = spec.part_limit(number - 1, image=bool(post.image))
+        caption = limit != spec.max_length
         shown = without_title(part.text, post.title) if feed else part.text
         parts.append(PartView(number=number, html=_draw(spec.markup, shown), source=part.text,
                               length=part.length, limit=limit, limit_name="caption" if caption else "message"))

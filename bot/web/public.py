@@ -70,7 +70,7 @@ async def events_page(request: Request) -> Response:
     web = web_of(request)
     now = web.clock()
     lang = _lang(request, None)
-    events = web.store.events()
+    events = await web.queries.public_events()
     upcoming = [e for e in events if e.end > now]
     past = sorted((e for e in events if e.end <= now), key=lambda e: e.start, reverse=True)
 
@@ -93,7 +93,7 @@ PAGES_KEPT = 256  # event pages kept rendered (per event version, language, phas
 
 async def event_page(request: Request) -> Response:
     web = web_of(request)
-    event = web.store.event(request.path_params["event_id"])
+    event = await web.queries.public_event(request.path_params["event_id"])
     if event is None:
         raise HTTPException(404, "no such event")
     now = web.clock()
@@ -160,7 +160,7 @@ def _render_event(request: Request, event: Event, lang: str, state: str, until: 
 async def event_card(request: Request) -> Response:
     """The event's generated card as PNG (`?lang=` one of its languages, `?size=` og, telegram, vk, x, dzen)."""
     web = web_of(request)
-    event = web.store.event(request.path_params["event_id"])
+    event = await web.queries.public_event(request.path_params["event_id"])
     if event is None:
         raise HTTPException(404, "no such event")
     lang = request.query_params.get("lang") or event.lang

@@ -25,7 +25,7 @@ async def go(request: Request) -> Response:
     """`/go/<event>/<target>/<step>/<url>`: counts the click (not a crawler's), then sends the reader on to `url`, which
     must be one of the event's own links (the tail says where it leads; nothing else is redirected to)."""
     web = web_of(request)
-    event = web.store.event(request.path_params["event_id"])
+    event = await web.queries.public_event(request.path_params["event_id"])
     target, step = request.path_params["target"], request.path_params["step"]
     given = request.path_params["url"] + (f"?{request.url.query}" if request.url.query else "")
     if event is None or target not in web.settings.targets:
@@ -51,7 +51,7 @@ async def report_page(request: Request) -> Response:
     """The event's reach: the headline figures, views over time and a bar per platform, then every post."""
     web = web_of(request)
     report = await _report(request)
-    stored = web.operations.event(report.event_id)
+    stored = await web.queries.record(report.event_id)
     assert stored is not None
     series = {platform.value: points for platform, points in report.series.items()}
     return page(request, "admin_report.html", {

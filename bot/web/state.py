@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,20 +12,20 @@ from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
+from bot.clock import Clock, utc_text
 from bot.config import AppConfig, Settings
 from bot.config.live import LiveConfig
 from bot.domain import Platform
 from bot.i18n import translations
 from bot.operations import Operations
+from bot.queries import Queries
 from bot.rendering.context import zone_label
 from bot.rendering.renderer import Renderer
 from bot.scheduling import Dispatcher
-from bot.storage import Store
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 STATIC_DIR = Path(__file__).with_name("static")
 
-Clock = Callable[[], datetime]
 
 
 def _local(moment: datetime | None, zone: str) -> str:
@@ -37,7 +36,7 @@ def _local(moment: datetime | None, zone: str) -> str:
 
 
 def _utc(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+    return utc_text(moment) if moment else ""
 
 
 def _iso(moment: datetime | None) -> str:
@@ -72,11 +71,11 @@ def page_templates() -> Jinja2Templates:
 
 @dataclass(kw_only=True)
 class Web:
-    """The app's collaborators: the running configuration, the store to read, the operations that change
-    anything (publish, retry, skip...), the clock."""
+    """The app's collaborators: the running configuration, the queries it reads with (off the event loop), the
+    operations that change anything (publish, retry, skip...), the clock."""
 
     live: LiveConfig
-    store: Store
+    queries: Queries
     operations: Operations
     schedules: bool  # the dispatcher runs the campaign in this process: /healthz expects it running
     templates: Jinja2Templates

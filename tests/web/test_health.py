@@ -13,6 +13,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.domain import Platform, Receipt
 from bot.errors import CredentialsError, TransientError
+from bot.queries import Queries
 from bot.storage import Store
 from bot.web import create_app
 from tests.fakes.telegram import FakeTelegram
@@ -127,7 +128,7 @@ async def test_healthz_fails_when_the_database_does_not_answer(
     site = make_site()
     app = create_app(site.runtime.live, site.store, site.runtime.operations)  # started while the database answered
     engine = create_engine(f"sqlite:///{tmp_path / 'no' / 'such' / 'folder' / 'x.db'}")
-    app.state.web.store = Store(sessionmaker(engine))  # and then it went away
+    app.state.web.queries = Queries(Store(sessionmaker(engine)))  # and then it went away
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
         answer = await http.get("/healthz", headers={"Authorization": "Bearer a-long-health-token"})
         assert (await http.get("/healthz")).json() == {"status": "failing"}

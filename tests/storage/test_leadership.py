@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.leadership import Leadership
 from bot.storage.database import create
+from bot.storage.leadership import Leadership
 
 
 async def test_one_leader_and_a_bounded_takeover(postgres) -> None:  # type: ignore[no-untyped-def]

@@ -1,10 +1,10 @@
-"""bot/web/throttle.py's rules in small: which addresses count together, how the waits grow."""
+"""bot/web/signin_delays.py's rules in small: which addresses count together, how the waits grow."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.web.throttle import LoginThrottle, address_key
+from bot.web.signin_delays import LoginThrottle, address_key
 
 
 def test_an_ipv6_client_counts_per_64_and_a_mapped_ipv4_as_ipv4() -> None:

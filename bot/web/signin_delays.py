@@ -20,13 +20,11 @@ import hashlib
 import hmac
 import ipaddress
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.clock import Clock
 from bot.storage.accounts import Accounts, Failures
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True, kw_only=True)
