@@ -53,6 +53,7 @@ from telegram.request import HTTPXRequest  # noqa: E402
 from bench.chat_latency import serve_fake  # noqa: E402
 from bot.chat.broadcast import IN_FLIGHT, Broadcaster, reminder_keyboard, reminder_text  # noqa: E402
 from bot.chat.limiter import SharedRateLimiter  # noqa: E402
+from bot.chat.telegram import TelegramCourier, markup  # noqa: E402
 from bot.config import load_config, load_event  # noqa: E402
 from bot.config.live import LiveConfig  # noqa: E402
 from bot.domain import Event, Platform  # noqa: E402
@@ -149,7 +150,7 @@ def add_subscribers(store: Store, subscribers: int) -> None:
 async def bare_loop(base_url: str, event: Event, subscribers: int, paid: bool) -> None:
     """PTB alone: the same messages to the same chats, IN_FLIGHT at a time, as fast as they go."""
     now = datetime.now(UTC)
-    texts = {lang: (reminder_text(event, "reminder", lang, now), reminder_keyboard(event.id, lang))
+    texts = {lang: (reminder_text(event, "reminder", lang, now), markup(reminder_keyboard(event.id, lang)))
              for lang in ("en", "ru")}
     bot = Bot(TOKEN, base_url=f"{base_url}/bot", request=HTTPXRequest(connection_pool_size=IN_FLIGHT))
     await bot.initialize()
@@ -179,7 +180,7 @@ def broadcaster(base_url: str, store: Store, worker: str) -> tuple[Broadcaster, 
     bot: ExtBot[Any] = ExtBot(TOKEN, base_url=f"{base_url}/bot", rate_limiter=SharedRateLimiter(limits),
                               request=HTTPXRequest(connection_pool_size=IN_FLIGHT))
     config = load_config(ROOT / "config")
-    return Broadcaster(LiveConfig(config), store.sessions, bot, limits, worker=worker), bot
+    return Broadcaster(LiveConfig(config), store.sessions, TelegramCourier(bot), limits, worker=worker), bot
 
 
 async def broadcast(base_url: str, event: Event, subscribers: int, crash_at: int | None) -> dict[str, int]:

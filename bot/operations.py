@@ -43,8 +43,10 @@ from bot.rendering.renderer import Renderer
 from bot.scheduling import Dispatcher
 from bot.storage import Claims, Store, SyncResult
 from bot.storage.accounts import Accounts, UserRecord
+from bot.storage.chat import ChatStore
 from bot.storage.reminders import ReminderQueue
 from bot.streams import link_problems
+from bot.subscribers import Subscribers
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +155,7 @@ class Operations:
         self._importing = asyncio.Lock()  # one import at a time, whoever asks (timer, /reload, SIGHUP)
         self.editing = EventOperations(self)  # creating and changing events outside their files
         self.go_live = GoLive(self)
+        self.subscribers = Subscribers(ChatStore(store.sessions))  # the chat bots' people
         self.recording = Recordings(self)  # after the event: its recording links, and the summary that carries them
         self.reach = Reach(self)  # what the posts reached: readings, reactions, the bot's own counts
 
@@ -300,9 +303,12 @@ class Operations:
             found.append((post, rendered))
         return found
 
-    def approver_chats(self) -> frozenset[int]:
+    def approver_chats(self, messenger: Platform = Platform.TELEGRAM) -> frozenset[int]:
         """Who is asked in Telegram and whose buttons count: `[admin] approver_ids` (else the admins), and every
-        dashboard user with the approver role or above who signed in with Telegram (`announce-bot user`)."""
+        dashboard user with the approver role or above who signed in with Telegram (`announce-bot user`); on MAX,
+        `[admin] max_approver_ids` (else `max_user_ids`)."""
+        if messenger is Platform.MAX:
+            return frozenset(self.config.settings.admin.max_approvers)
         users = self.dashboard_users()
         linked = {r.user.telegram_id for r in users if r.user.telegram_id is not None and r.user.can(Role.APPROVER)}
         return frozenset(self.config.settings.admin.approvers) | frozenset(linked)

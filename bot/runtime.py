@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.engine import make_url
 
@@ -23,7 +23,7 @@ from bot.clock import Clock, utcnow
 from bot.config import AppConfig, Settings, load_events
 from bot.config.live import LiveConfig
 from bot.delivery import AdapterFactory, Outcome, Publisher
-from bot.domain import CLAIMABLE, PostState
+from bot.domain import CLAIMABLE, Platform, PostState
 from bot.importing import ImportReport
 from bot.links import missing_public_url
 from bot.operations import Operations, template_problems
@@ -35,7 +35,8 @@ from bot.storage.accounts import UserRecord
 from bot.storage.leadership import Leadership
 
 if TYPE_CHECKING:
-    from bot.chat import ChatBot
+    from bot.chat import Approvals, ChatBot
+    from bot.chat.max import MaxChat
     from bot.storage.reminders import Progress
     from bot.web.server import WebServer
 
@@ -182,12 +183,22 @@ class Service:
         self.watch_files = watch_files
         self.stopping = asyncio.Event()
         self.web: WebServer | None = None
-        self.chat: ChatBot | None = None
+        self.chat: ChatBot | None = None  # on Telegram
+        self.max_chat: MaxChat | None = None
+        self._approvals: Approvals | None = None  # asked through both chat bots, in one round
         self._sourcing = asyncio.Lock()
 
     def chat_health(self) -> dict[str, object]:
-        """The chat bot's side of /healthz: how it receives updates here, or why it does not run here."""
-        chat = self.chat
+        """The chat bots' side of /healthz: how each receives updates here, or why it does not run here (MAX's
+        under "max")."""
+        report = self._health(self.chat)
+        if self.max_chat is not None:
+            report["max"] = self._health(self.max_chat)
+            report["ok"] = bool(report["ok"] and report["max"]["ok"])
+        return report
+
+    @staticmethod
+    def _health(chat: ChatBot | MaxChat | None) -> dict[str, Any]:
         if chat is None:
             return {"ok": True, "running": False, "note": "not running in this process (off, or another replica "
                                                           "leads)"}
@@ -256,7 +267,8 @@ class Service:
         await runtime.dispatcher.start(periodic)
         if self.web_enabled and runtime.config.settings.web.enabled:
             self.web = await self._start_web()
-        chat = asyncio.create_task(self._chat_while_leading()) if self.chat_enabled else None
+        chat = asyncio.gather(*(self._chat_while_leading(messenger) for messenger in (Platform.TELEGRAM, Platform.MAX))
+                              ) if self.chat_enabled else None
         self.reporter.say("rehearsing…" if until_done else "announce-bot is running; Ctrl-C stops it")
         while not self.stopping.is_set():
             if until_done and not any(p.state in (*CLAIMABLE, PostState.CLAIMED, PostState.WAITING)
@@ -269,7 +281,7 @@ class Service:
         if self.web is not None:
             await self.web.stop()
         if chat is not None:
-            await chat  # it sees `stopping` and stops the chat bot
+            await chat  # they see `stopping` and stop the chat bots
         async with self._sourcing:  # an import under way finishes; none starts after `stopping`
             await runtime.dispatcher.stop()
         await self._flush_counts()
@@ -302,49 +314,66 @@ class Service:
             self.reporter.say(line)
         return server
 
-    async def _chat_while_leading(self) -> None:
-        """Run the chat bot; with long polling on a shared PostgreSQL database, only while this replica leads."""
+    async def _chat_while_leading(self, messenger: Platform) -> None:
+        """Run the chat bot on `messenger`; while it polls for updates on a shared PostgreSQL database (MAX always
+        does), only while this replica leads."""
         runtime = self.runtime
         settings = runtime.config.settings.chat
-        polling = settings.mode == "polling"
-        leadership = Leadership(runtime.store.engine, f"chat {settings.bot_target}") if polling else None
+        name = settings.bot_target if messenger is Platform.TELEGRAM else f"max {settings.max_target}"
+        polling = settings.mode == "polling" or messenger is Platform.MAX
+        leadership = Leadership(runtime.store.engine, f"chat {name}") if polling else None
         while not self.stopping.is_set():
             if leadership is not None and not await leadership.acquire(self.stopping):
                 return
-            chat = await self._start_chat()
+            chat = await self._start_chat(messenger)
             if chat is None:
                 if leadership is not None:
                     leadership.release()
                 return
-            self.chat = chat
+            self._running(messenger, chat)
             try:
                 while not self.stopping.is_set() and (leadership is None or await leadership.held()):
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.stopping.wait(), timeout=5.0)
             finally:
-                self.chat = None
+                self._running(messenger, None)
                 await chat.stop()
                 if leadership is not None:
                     leadership.release()
 
-    async def _start_chat(self) -> ChatBot | None:
-        """The subscriber bot beside the scheduler, when `[chat]` is on and its Telegram target has a token."""
-        from bot.chat import ChatUnavailable, chat_bot
+    def _running(self, messenger: Platform, chat: ChatBot | MaxChat | None) -> None:
+        from bot.chat import ChatBot
+
+        if messenger is Platform.TELEGRAM:
+            self.chat = chat if isinstance(chat, ChatBot) else None
+        else:
+            self.max_chat = None if isinstance(chat, ChatBot) else chat
+
+    async def _start_chat(self, messenger: Platform = Platform.TELEGRAM) -> ChatBot | MaxChat | None:
+        """The subscriber bot on `messenger` beside the scheduler, when `[chat]` is on and its target
+        (`bot_target`, `max_target`) has a token."""
+        from bot.chat import Approvals, ChatUnavailable, chat_bot
+        from bot.chat.max import max_chat
 
         runtime = self.runtime
+        on = "" if messenger is Platform.TELEGRAM else " on MAX"
+        if self._approvals is None:
+            self._approvals = Approvals(runtime.live, runtime.operations)
+        make = chat_bot if messenger is Platform.TELEGRAM else max_chat
         try:
-            bot = chat_bot(runtime.live, runtime.store, operations=runtime.operations, alerts=runtime.alerts,
-                           clock=runtime.dispatcher.clock, observer=self.reporter.progress,
-                           worker=runtime.dispatcher.worker, limits=runtime.publisher.limits)
+            bot = make(runtime.live, runtime.store, operations=runtime.operations, alerts=runtime.alerts,
+                       clock=runtime.dispatcher.clock, observer=self.reporter.progress,
+                       worker=runtime.dispatcher.worker, limits=runtime.publisher.limits, approvals=self._approvals)
         except ChatUnavailable as exc:
-            self.reporter.say(f"chat bot off: {exc}")
+            self.reporter.say(f"chat bot{on} off: {exc}")
             return None
         try:
             await bot.start()
         except Exception as exc:  # a bad token or no network: the channel posts go on without the chat bot
-            self.reporter.warn(f"the chat bot did not start: {type(exc).__name__}")
+            self.reporter.warn(f"the chat bot{on} did not start: {type(exc).__name__}")
             with contextlib.suppress(Exception):
                 await bot.stop()
             return None
-        self.reporter.say(f"chat bot @{bot.services.bot_username} answers people ({runtime.config.settings.chat.mode})")
+        mode = runtime.config.settings.chat.mode if messenger is Platform.TELEGRAM else "polling"
+        self.reporter.say(f"chat bot{on} @{bot.services.bot_username} answers people ({mode})")
         return bot

@@ -17,9 +17,6 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 _PASS_THROUGH = ("sqlalchemy", "bot.storage", "contextlib", "alembic")
-# Not checked yet: the chat bot, whose handlers are being moved onto one chat core shared with MAX (issue 21) and
-# off the event loop with it (issue 20). Remove when that lands.
-_NOT_YET = ("bot.chat",)
 
 
 @dataclass
@@ -42,8 +39,7 @@ class LoopGuard:
             if module.startswith("bot.") and not module.startswith(_PASS_THROUGH):
                 where = where or f"{module}:{frame.f_lineno} ({frame.f_code.co_name})"
                 if frame.f_code.co_flags & (inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR):
-                    if not module.startswith(_NOT_YET):
-                        self.found.append(where if where.startswith(module) else f"{where} in {module}")
+                    self.found.append(where if where.startswith(module) else f"{where} in {module}")
                     return
             frame = frame.f_back
 

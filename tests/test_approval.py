@@ -158,10 +158,10 @@ async def test_approvers_are_asked_in_telegram_and_answer_with_the_buttons(
                             poll_timeout=1)
     await bot.start()
     try:
-        await bot.approvals.ask(bot.application.bot)  # as its own loop does, every half minute
+        await bot.approvals.ask()  # as its own loop does, every half minute
         asked = fake.in_chat(OLGA.id)
         assert len(asked) == 5 and all("Approval needed" in m["text"] for m in asked)  # one message per target
-        assert await bot.approvals.ask(bot.application.bot) == 0  # asked once
+        assert await bot.approvals.ask() == 0  # asked once
         vk_request = next(m for m in asked if "→ vk" in m["text"])
         assert "Клуб «Валдай»" in vk_request["text"]  # the post as it will go out
         stranger = User(id=4242, first_name="Stranger", language_code="en")
@@ -202,7 +202,7 @@ async def test_dashboard_approvers_signed_in_with_telegram_are_asked_and_may_ans
                             poll_timeout=1)
     await bot.start()
     try:
-        assert await bot.approvals.ask(bot.application.bot) == 5
+        assert await bot.approvals.ask() == 5
         assert len(fake.in_chat(OLGA.id)) == 5 and len(fake.in_chat(maria.id)) == 5  # settings and dashboard
         assert fake.in_chat(victor.id) == []
         x_request = next(m for m in fake.in_chat(maria.id) if "→ x" in m["text"])
@@ -219,6 +219,64 @@ async def test_dashboard_approvers_signed_in_with_telegram_are_asked_and_may_ans
         await runtime.aclose()
         fake.stop()
 
+
+async def test_approvers_on_max_are_asked_in_the_same_round_and_answer_with_the_buttons(
+    database_url: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from bot.chat import Approvals
+    from bot.chat.max import max_chat
+    from tests.fakes.max import FakeMax
+
+    token, max_token, maria, stranger = "987654:APPROVAL-secret-token", "max-APPROVAL-token-0123456789", 70099, 70001
+    fake = FakeTelegram(token, chat_id="@valdaiclub")
+    fake.start()
+    on_max = FakeMax(max_token)
+    on_max.start()
+    with (workdir / "config" / "settings.toml").open("a", encoding="utf-8") as settings:
+        settings.write(f'\n[targets.max]\nplatform = "max"\nlang = "ru"\nchat_id = "{on_max.channel_id}"\n')
+    for name, value in (("TARGETS__TELEGRAM__TOKEN", token), ("TARGETS__TELEGRAM__API_BASE_URL", fake.base_url),
+                        ("TARGETS__MAX__TOKEN", max_token), ("TARGETS__MAX__API_BASE_URL", on_max.base_url),
+                        ("ADMIN__MAX_APPROVER_IDS", f"[{maria}]")):
+        monkeypatch.setenv(f"ANNOUNCE_BOT_{name}", value)
+    clock = Clock(ANNOUNCED - timedelta(hours=2))
+    runtime = build(database_url, clock)
+    approvals = Approvals(runtime.live, runtime.operations)  # one round for both messengers, as `run` makes it
+    bots = [chat_bot(LiveConfig(runtime.config), runtime.store, operations=runtime.operations, clock=clock,
+                     poll_timeout=1, approvals=approvals),
+            max_chat(runtime.live, runtime.store, operations=runtime.operations, clock=clock, poll_timeout=1,
+                     approvals=approvals)]
+    for bot in bots:
+        await bot.start()
+    try:
+        assert await approvals.ask() == 5  # as the loop does every half minute
+        assert await approvals.ask() == 0  # asked once, on both
+        assert len(fake.in_chat(OLGA.id)) == 5  # Telegram's approver too
+        asked = on_max.sent_to(maria)
+        assert all(m.text.startswith("Approval needed") for m in asked)
+        vk_request = next(m for m in asked if "→ vk" in m.text)
+        assert "Клуб «Валдай»" in vk_request.text and not vk_request.stripped
+        data = {b["text"]: b["payload"] for row in vk_request.buttons for b in row}
+        assert data["✅ Approve"].startswith("apv:") and data["Skip"].startswith("apx:")
+        on_max.user_presses(stranger, vk_request, data["✅ Approve"])
+        await asyncio.to_thread(on_max.wait_for, lambda: len(on_max.answers) == 1)
+        assert on_max.answers[-1][1] == {"notification": "Only the approvers may answer this."}
+        assert announcements(runtime)["vk"].approval is Approval.PENDING
+        on_max.user_presses(maria, vk_request, data["✅ Approve"], name="Maria")
+        await asyncio.to_thread(on_max.wait_for, lambda: len(on_max.answers) == 2)
+        vk = announcements(runtime)["vk"]
+        assert (vk.approval, vk.approved_by) == (Approval.APPROVED, f"max:{maria}")
+        await asyncio.to_thread(on_max.wait_for, lambda: on_max.sent_to(maria)[-1].link is not None)
+        note = on_max.sent_to(maria)[-1]
+        assert note.text.startswith(f"✅ approved by {maria}: ") and note.link == {"type": "reply",
+                                                                                  "mid": vk_request.mid}
+    finally:
+        for bot in bots:
+            await bot.stop()
+        await runtime.aclose()
+        fake.stop()
+        on_max.stop()
 
 async def test_nobody_is_asked_to_approve_a_step_whose_window_has_closed(database_url: str) -> None:
     # An approval was requested for a step of an event that had already ended, then skipped a sweep later.

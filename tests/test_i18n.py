@@ -1,16 +1,21 @@
 """The catalogs of the bot's own words (bot/i18n.py): every message the code and the web templates use is
-translated in every language that has a catalog, with as many plural forms as CLDR gives that language."""
+translated in every language that has a catalog, and every message of the chat bot's catalogs (domain `chat`) is in
+every language with the same placeholders (a message missing in one fails here), with as many plural forms as CLDR
+gives that language."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po
+from babel.messages.pofile import read_po, write_po
 
-from bot.i18n import DOMAIN, catalog_path, languages, translations
+from bot.chat.texts import DOMAIN as CHAT
+from bot.chat.texts import LANGS, tn
+from bot.i18n import DOMAIN, LOCALE_DIR, catalog_path, languages, problems, translations
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = [("bot/**.py", "python"), ("bot/web/templates/**.html", "jinja2")]
@@ -55,3 +60,38 @@ def test_the_catalog_is_read_from_its_po_file_at_run_time() -> None:
         "и ещё 1", "и ещё 3", "и ещё 5"]
     assert translations("en").gettext("Speakers") == "Speakers"
     assert translations("xx").gettext("Speakers") == "Speakers"  # no catalog: the words as written
+
+
+def test_the_chat_bot_s_words_are_complete_in_every_language() -> None:
+    assert problems(CHAT, LANGS) == []
+
+
+def test_a_message_missing_or_unlike_in_a_language_is_named(tmp_path: Path) -> None:
+    shutil.copytree(LOCALE_DIR, tmp_path / "locale")
+    path = tmp_path / "locale" / "ru" / "LC_MESSAGES" / "chat.po"
+    with path.open("rb") as source:
+        catalog = read_po(source, locale="ru")
+    catalog.delete("hint")
+    catalog["stale_button"].flags.add("fuzzy")
+    catalog["search_none"].string = "Ничего не нашлось."  # its {query} lost
+    plural = catalog["golive_reminders"]
+    plural.string = plural.string[:2]  # as many as English has: Russian has three
+    with path.open("wb") as out:
+        write_po(out, catalog)
+    found = problems(CHAT, LANGS, tmp_path / "locale")
+    assert "chat/ru: 'hint' is missing" in found
+    assert "chat/ru: 'stale_button' is missing (fuzzy)" in found
+    assert "chat/ru: 'golive_reminders' has 2 plural forms, not 3" in found
+    assert "chat: 'search_none' has other placeholders in another language: en ['query'], ru []" in found
+
+
+def test_the_chat_bot_s_plurals_by_cldr_s_rules() -> None:
+    assert [tn("golive_reminders", n, "ru") for n in (1, 3, 5, 11, 21)] == [
+        "Напоминание о начале трансляции получит 1 подписчик.",
+        "Напоминание о начале трансляции получат 3 подписчика.",
+        "Напоминание о начале трансляции получат 5 подписчиков.",
+        "Напоминание о начале трансляции получат 11 подписчиков.",
+        "Напоминание о начале трансляции получит 21 подписчик.",
+    ]
+    assert tn("golive_reminders", 1, "en") == "1 subscriber will get the live reminder."
+    assert tn("golive_reminders", 2, "de") == "2 subscribers will get the live reminder."  # the default language

@@ -141,22 +141,26 @@ class MaxApi:
         if problem is not None:
             log.warning("%s: the cover %s is not attached (%s); the post goes out without it", self.where, url, problem)
             return None
-        endpoint = await self.call("POST", "/uploads", params={"type": "image"}, sending=False)
+        return await self.upload("image", f"cover.{IMAGE_TYPES[kind]}", image.content, kind, "the cover")
+
+    async def upload(self, kind: str, name: str, content: bytes, content_type: str, what: str) -> dict[str, Any]:
+        """POST /uploads?type=`kind`, then the file to the URL it gives: the payload to attach (an image's, or a
+        file's token). Nothing is published either way."""
+        endpoint = await self.call("POST", "/uploads", params={"type": kind}, sending=False)
         upload_url = endpoint.get("url")
         if not isinstance(upload_url, str) or not upload_url.startswith(("https://", "http://")):
-            raise TransientError(f"{self.where}: MAX gave no upload URL for the cover; nothing was sent")
+            raise TransientError(f"{self.where}: MAX gave no upload URL for {what}; nothing was sent")
         failure: PublishError
         try:
             # The upload URL carries its own authorisation: the bot's token does not go there.
-            uploaded = await self.client.post(
-                upload_url, files={"data": (f"cover.{IMAGE_TYPES[kind]}", image.content, kind)})
+            uploaded = await self.client.post(upload_url, files={"data": (name, content, content_type)})
         except httpx.HTTPError as exc:
             failure = self._network(exc, False, self.timeout)
         else:
             payload = json_object(uploaded.content)
             if uploaded.status_code == 200 and payload:
                 return payload
-            failure = TransientError(f"{self.where}: uploading the cover answered HTTP {uploaded.status_code}; "
+            failure = TransientError(f"{self.where}: uploading {what} answered HTTP {uploaded.status_code}; "
                                      "nothing was sent")
         raise failure from None
 
@@ -180,15 +184,15 @@ class MaxApi:
             raise CredentialsError(f"{self.where}: MAX rejected the bot token ({detail}); check it at "
                                    "business.max.ru (Chat bots -> the bot -> Token)")
         if status == 403:
-            raise CredentialsError(f"{self.where}: the bot may not do this there ({detail}); make it an "
-                                   "administrator of the channel allowed to write, edit and pin")
+            raise Denied(f"{self.where}: the bot may not do this there ({detail}); make it an "
+                         "administrator of the channel allowed to write, edit and pin")
         shared = http_error(status, where=self.where, platform="MAX", detail=detail,
                             retry_after=retry_after_header(response.headers.get("Retry-After"), time.time()),
                             default_wait=DEFAULT_RETRY_AFTER, default_why="MAX names no wait")
         if shared is not None:
             raise shared
         if status == 404:
-            raise PermanentError(f"{self.where}: MAX knows no such chat or message ({detail})")
+            raise NotFound(f"{self.where}: MAX knows no such chat or message ({detail})")
         raise PermanentError(f"{self.where}: MAX refused it: {detail}")
 
     def _network(self, exc: httpx.HTTPError, sending: bool, timeout: float) -> PublishError:
@@ -211,6 +215,14 @@ class MaxApi:
 
 class _NotReady(PublishError):
     """An attachment MAX has not processed yet (400 attachment.not.ready): nothing was published."""
+
+
+class Denied(CredentialsError):
+    """403: the bot may not write there (a channel it does not administer; a person who blocked it)."""
+
+
+class NotFound(PermanentError):
+    """404: MAX knows no such chat, person or message."""
 
 
 class MaxAdapter(Adapter):

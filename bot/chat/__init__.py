@@ -1,4 +1,5 @@
-"""The subscriber bot: a python-telegram-bot Application built from the config, one router per feature."""
+"""The subscriber bot: one chat core (bot/chat/core.py and a module per feature) on two messengers, Telegram (a
+python-telegram-bot Application built from the config, bot/chat/telegram.py) and MAX (bot/chat/max.py)."""
 
 from __future__ import annotations
 
@@ -6,27 +7,24 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
-from telegram.ext import (
-    Application,
-    ApplicationBuilder,
-    CallbackQueryHandler,
-    MessageHandler,
-    filters,
-)
+from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from bot.alerts import Alerts
-from bot.chat import admin, approvals, events, lang, reactions, start, subscriptions, throttle
-from bot.chat import live as watch
+from bot.chat import reactions, telegram, throttle
+from bot.chat.approvals import Approvals
 from bot.chat.broadcast import Broadcaster, progress_lines
-from bot.chat.core import Clock, Context, Services, answer, is_private, reply, utcnow
+from bot.chat.core import ChatUnavailable, Clock, Services, people, utcnow
+from bot.chat.features import COMMANDS, routes
+from bot.chat.health import ChatHealth, PollingMonitor, PollState
 from bot.chat.limiter import SharedRateLimiter
-from bot.chat.polling import ChatHealth, PollingBot, PollingMonitor, PollState, UpdatesRequest, quiet_batch_errors
-from bot.chat.texts import LANGS, t
+from bot.chat.polling import PollingBot, UpdatesRequest, quiet_batch_errors
+from bot.chat.texts import LANGS, command_description
 from bot.config import AppConfig
 from bot.config.live import LiveConfig
 from bot.config.settings import ChatSettings, TelegramTarget
@@ -34,7 +32,6 @@ from bot.domain import Platform
 from bot.operations import Operations
 from bot.ratelimit import RateLimits, TokenLimits
 from bot.storage import Store
-from bot.storage.chat import ChatStore
 from bot.storage.reminders import Progress
 
 log = logging.getLogger("announce_bot.chat")
@@ -42,25 +39,10 @@ log = logging.getLogger("announce_bot.chat")
 ChatApp = Application[Any, Any, Any, Any, Any, Any]
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-COMMANDS = ("start", "events", "next", "live", "speakers", "search", "subscribe", "unsubscribe", "mysubs", "lang",
-            "help")
-_DESCRIPTIONS = {
-    "en": {"start": "Start", "events": "Upcoming events", "next": "The next event", "live": "Where to watch",
-           "speakers": "Who speaks", "search": "Find events", "subscribe": "Reminders on",
-           "unsubscribe": "Reminders off", "mysubs": "My reminders", "lang": "Language", "help": "Help"},
-    "ru": {"start": "Начало", "events": "Ближайшие мероприятия", "next": "Следующее мероприятие",
-           "live": "Где смотреть", "speakers": "Кто выступает", "search": "Поиск", "subscribe": "Включить напоминания",
-           "unsubscribe": "Выключить напоминания", "mysubs": "Мои напоминания", "lang": "Язык", "help": "Помощь"},
-}
-
 
 # Every kind of update, listed: Telegram sends message_reaction_count (the channel posts' reactions, for the reach
 # report) only to a bot that names it in allowed_updates; an empty list would leave it out.
 ALLOWED_UPDATES: list[str] = list(Update.ALL_TYPES)
-
-
-class ChatUnavailable(Exception):
-    """The chat bot cannot run with these settings (no token, no webhook secret...): says why."""
 
 
 def bot_target(config: AppConfig) -> TelegramTarget:
@@ -89,8 +71,10 @@ def build_application(
     clock: Clock = utcnow,
     concurrent_updates: int = 16,
     limits: RateLimits | None = None,
+    approvals: Approvals | None = None,
 ) -> ChatApp:
-    """The Application for `[chat] bot_target`'s bot, with every feature's handlers; `services` in bot_data.
+    """The Application for `[chat] bot_target`'s bot, with every feature's handlers; `services` in bot_data, and the
+    approval requests (which a MAX chat bot may join).
 
     Every request it makes goes through the token's limits in `limits` (the runtime's, shared with the channel
     posts of that token; else limits of its own); `token_limits(application)` returns them."""
@@ -113,24 +97,25 @@ def build_application(
                      updates_request=client(UpdatesRequest, 1), rate_limiter=SharedRateLimiter(shared),
                      monitor=PollingMonitor(config.settings.chat.mode, clock))
     application: ChatApp = ApplicationBuilder().bot(bot).concurrent_updates(concurrent_updates).build()
-    chats = ChatStore(store.sessions)
-    services = Services(live=live, chats=chats, clock=clock, operations=operations,
-                        progress=lambda: progress_lines(store.sessions))
+    services = Services(live=live, subscribers=people(store, operations), messenger=Platform.TELEGRAM, clock=clock,
+                        operations=operations, progress=lambda: progress_lines(store.sessions))
     application.bot_data["services"] = services
     application.bot_data["limits"] = shared
-    settings = config.settings.chat
     # The same clock as everything else, so that tests can hold time still instead of racing the refill.
-    gate = throttle.Throttle(settings.flood_burst, settings.flood_rate, clock=lambda: clock().timestamp())
+    gate = flood_gate(config.settings.chat, clock)
     application.bot_data["throttle"] = gate
-    application.add_handlers(throttle.handlers(services, gate), group=-1)
-    for feature in (start, lang, events, watch, subscriptions, admin, reactions):
-        application.add_handlers(feature.handlers(services))
-    requests = approvals.Approvals(services)
+    application.add_handler(telegram.gate(services, gate), group=-1)
+    application.add_handlers(reactions.handlers(services))  # Telegram's own: the channel posts' reactions
+    requests = approvals or Approvals(live, operations)
+    requests.join(telegram.TelegramAsker(bot))
     application.bot_data["approvals"] = requests
-    application.add_handlers(approvals.handlers(services, requests))
-    application.add_handlers(_fallbacks(services))
-    application.add_error_handler(_error_handler)
+    application.add_handlers(telegram.handlers(services, routes(services, requests)))
+    application.add_error_handler(telegram.error_handler)
     return application
+
+
+def flood_gate(settings: ChatSettings, clock: Clock) -> throttle.Throttle:
+    return throttle.Throttle(settings.flood_burst, settings.flood_rate, clock=lambda: clock().timestamp())
 
 
 def token_limits(application: ChatApp) -> TokenLimits:
@@ -146,52 +131,12 @@ def _quiet_loggers() -> None:
             logger.setLevel(logging.WARNING)
 
 
-def _fallbacks(services: Services) -> list[Any]:
-    """What no feature took: edited messages, unknown commands, other input in private, stale buttons."""
-
-    async def edited(update: Update, context: Context) -> None:
-        if is_private(update):
-            await reply(update, context, t("edited", services.lang(update)))
-
-    async def unknown_command(update: Update, context: Context) -> None:
-        message = update.effective_message
-        first = (message.text or "").split(maxsplit=1)[0] if message and message.text else ""
-        addressee = first.partition("@")[2]
-        if addressee and addressee.lower() != services.bot_username.lower():
-            return  # another bot's command in a group
-        if is_private(update) or addressee:
-            await reply(update, context, t("unknown_command", services.lang(update)))
-
-    async def other(update: Update, context: Context) -> None:
-        await reply(update, context, t("hint", services.lang(update)))
-
-    async def stale(update: Update, context: Context) -> None:
-        await answer(update.callback_query, t("stale_button", services.lang(update)))
-
-    new = filters.UpdateType.MESSAGE
-    return [
-        MessageHandler(filters.UpdateType.EDITED, edited),
-        MessageHandler(filters.COMMAND & new, unknown_command),
-        MessageHandler(filters.ChatType.PRIVATE & new, other),
-        CallbackQueryHandler(stale),
-    ]
-
-
-async def _error_handler(update: object, context: Context) -> None:
-    error = context.error
-    # Only the type and Telegram's own message: never a request URL (it would hold the token).
-    detail = error.message if isinstance(error, TelegramError) else ""
-    update_id = update.update_id if isinstance(update, Update) else "?"
-    log.error("handling update %s failed: %s %s", update_id, type(error).__name__, detail,
-              exc_info=None if isinstance(error, TelegramError) else error)
-
-
 async def post_init(application: ChatApp) -> None:
     """After initialize(): learn the bot's @username (for deep links) and publish the command menus."""
     services: Services = application.bot_data["services"]
     services.bot_username = application.bot.username or services.bot_username
     for code in LANGS:
-        commands = [BotCommand(name, _DESCRIPTIONS[code][name]) for name in COMMANDS]
+        commands = [BotCommand(name, command_description(name, code)) for name in COMMANDS]
         await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault(),
                                               language_code=None if code == "en" else code)
 
@@ -235,11 +180,11 @@ class ChatBot:
             await updater.start_polling(poll_interval=0.0, timeout=self.poll_timeout,
                                         allowed_updates=ALLOWED_UPDATES, error_callback=lambda _: None)
         await self.broadcaster.start()
-        await self.approvals.start(app.bot)
+        await self.approvals.start()
 
     @property
-    def approvals(self) -> approvals.Approvals:
-        requests: approvals.Approvals = self.application.bot_data["approvals"]
+    def approvals(self) -> Approvals:
+        requests: Approvals = self.application.bot_data["approvals"]
         return requests
 
     @property
@@ -263,7 +208,7 @@ class ChatBot:
             if app.running:
                 await app.stop()
 
-        for part, step in (("the approval requests", self.approvals.stop),
+        for part, step in (("the approval requests", partial(self.approvals.leave, Platform.TELEGRAM)),
                            ("the reminder broadcaster", self.broadcaster.stop), ("receiving updates", updater),
                            ("handling updates", application), ("the Bot API client", app.shutdown)):
             try:
@@ -285,8 +230,10 @@ def chat_bot(
     poll_timeout: int = 10,
     worker: str | None = None,
     limits: RateLimits | None = None,
+    approvals: Approvals | None = None,
 ) -> ChatBot:
-    """The chat bot for the running configuration, ready to start; ChatUnavailable says why it cannot run."""
+    """The chat bot for the running configuration, ready to start; ChatUnavailable says why it cannot run.
+    `approvals`: the process's approval requests, when a MAX chat bot asks through them too."""
     settings = live.current.settings.chat
     if not settings.enabled:
         raise ChatUnavailable("[chat] enabled = false")
@@ -297,12 +244,15 @@ def chat_bot(
         if not secret or not _SECRET.match(secret):
             raise ChatUnavailable("[chat] webhook mode needs webhook_secret (1-256 of A-Z a-z 0-9 _ -), set "
                                   "ANNOUNCE_BOT_CHAT__WEBHOOK_SECRET or webhook_secret_file")
-    application = build_application(live, store, operations=operations, clock=clock, limits=limits)
+    application = build_application(live, store, operations=operations, clock=clock, limits=limits,
+                                    approvals=approvals)
     services: Services = application.bot_data["services"]
-    broadcaster = Broadcaster(live, store.sessions, application.bot, token_limits(application), chats=services.chats,
+    courier = telegram.TelegramCourier(application.bot)
+    broadcaster = Broadcaster(live, store.sessions, courier, token_limits(application), chats=services.chats,
                               alerts=alerts, clock=clock, key=services.key, observer=observer,
                               worker=f"chat:{worker}" if worker else None)
     return ChatBot(application=application, broadcaster=broadcaster, settings=settings, poll_timeout=poll_timeout)
 
 
-__all__ = ["ChatBot", "ChatHealth", "ChatUnavailable", "PollState", "Services", "build_application", "chat_bot"]
+__all__ = ["Approvals", "ChatBot", "ChatHealth", "ChatUnavailable", "PollState", "Services", "build_application",
+           "chat_bot"]

@@ -1,99 +1,118 @@
-"""Approval in Telegram: each approver gets a post as it will look, one message per platform, with Approve / Skip /
-Open in dashboard; the buttons act through the operations layer, so the dashboard and the CLI see the same."""
+"""Approval in the chat bots: each approver gets a post as it will look, one message per platform, with Approve /
+Skip / Open in dashboard, on Telegram and on MAX; the buttons act through the operations layer, so the dashboard
+and the CLI see the same."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Protocol
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
-from telegram.constants import ParseMode
-from telegram.error import TelegramError
-from telegram.ext import BaseHandler, CallbackQueryHandler
-
-from bot.chat.core import Context, Services, answer, clip
+from bot.chat.callbacks import Approve, Skip
+from bot.chat.core import Button, Incoming, Keyboard, Replies, Routes, Services, clip, keyboard
 from bot.chat.texts import esc
-from bot.domain import PlannedPost, RenderedPost
+from bot.config.live import LiveConfig
+from bot.domain import PlannedPost, Platform, RenderedPost
 from bot.links import absolute
-from bot.platforms import SPECS, Markup
+from bot.operations import Operations
+from bot.platforms import SPECS, Markup, PlatformSpec
 
 log = logging.getLogger("announce_bot.chat.approvals")
 
-APPROVE, SKIP = "apv", "apx"
 
-
-def request_text(post: PlannedPost, rendered: RenderedPost | None) -> str:
+def request_text(post: PlannedPost, rendered: RenderedPost | None, spec: PlatformSpec = SPECS[Platform.TELEGRAM]
+                 ) -> str:
     """The approver's message: what, where and when, then the post as it will be published."""
-    spec = SPECS[post.platform]
+    target = SPECS[post.platform]
     head = (f"<b>Approval needed</b> · #{post.id} {esc(post.event_id)} {esc(post.step_id)}\n"
-            f"→ {esc(post.target)} ({spec.label}, {esc(post.lang)}), due {post.due_at:%Y-%m-%d %H:%M} UTC\n")
+            f"→ {esc(post.target)} ({target.label}, {esc(post.lang)}), due {post.due_at:%Y-%m-%d %H:%M} UTC\n")
     if rendered is None:
         return head + "\n<i>It cannot be rendered: see the dashboard.</i>"
-    body = rendered.text if spec.markup is Markup.TELEGRAM_HTML else esc(rendered.text)
-    return clip(head + "\n" + body)
+    html = target.markup in (Markup.TELEGRAM_HTML, Markup.MAX_HTML)  # the chat bots' own markup, near enough
+    return clip(head + "\n" + (rendered.text if html else esc(rendered.text)), spec)
+
+
+class Asker(Protocol):
+    """Sends an approval request to one approver on one messenger."""
+
+    messenger: Platform
+
+    async def ask(self, approver: int, text: str, buttons: Keyboard) -> bool:
+        """Whether it was delivered (a failure is logged: one approver's chat failing stops no one else)."""
 
 
 class Approvals:
-    """Asks the approvers (`Operations.approver_chats`: `[admin] approver_ids`, else the admins, and dashboard users
-    with the approver role who signed in with Telegram) about posts coming due, and takes their answer."""
+    """Asks the approvers (`Operations.approver_chats`: on Telegram `[admin] approver_ids`, else the admins, and
+    dashboard users with the approver role who signed in with Telegram; on MAX `[admin] max_approver_ids`) about
+    posts coming due, on every messenger that `join`ed, in one round (a post is marked asked once all were), and
+    takes their answer."""
 
-    def __init__(self, services: Services, interval: float = 30.0) -> None:
-        self.services = services
+    def __init__(self, live: LiveConfig, operations: Operations | None, interval: float = 30.0) -> None:
+        self.live = live
+        self.operations = operations
         self.interval = interval
+        self.askers: dict[Platform, Asker] = {}
         self._task: asyncio.Task[None] | None = None
         self._asking = asyncio.Lock()  # one round of requests at a time: nobody is asked twice
 
-    def keyboard(self, post: PlannedPost) -> InlineKeyboardMarkup:
-        buttons = [InlineKeyboardButton("✅ Approve", callback_data=f"{APPROVE}:{post.id}"),
-                   InlineKeyboardButton("Skip", callback_data=f"{SKIP}:{post.id}")]
-        rows = [buttons]
-        dashboard = absolute(self.services.config.settings.web, f"/admin/events/{post.event_id}#post-{post.id}")
-        if dashboard:
-            rows.append([InlineKeyboardButton("Open in dashboard", url=dashboard)])
-        return InlineKeyboardMarkup(rows)
+    def join(self, asker: Asker) -> None:
+        self.askers[asker.messenger] = asker
 
-    async def ask(self, bot: Any) -> int:
+    def keyboard(self, post: PlannedPost) -> Keyboard:
+        dashboard = absolute(self.live.current.settings.web, f"/admin/events/{post.event_id}#post-{post.id}")
+        return keyboard([Button(text="✅ Approve", data=Approve(post.id)), Button(text="Skip", data=Skip(post.id))],
+                        [Button(text="Open in dashboard", url=dashboard)] if dashboard else [])
+
+    async def ask(self) -> int:
         """Send every request that is due; returns how many posts were asked about."""
         async with self._asking:
-            return await self._ask(bot)
+            return await self._ask()
 
-    async def _ask(self, bot: Any) -> int:
-        ops = self.services.operations
-        if ops is None:
+    async def _ask(self) -> int:
+        ops = self.operations
+        if ops is None or not self.askers:
             return 0
-        approvers = sorted(await asyncio.to_thread(ops.approver_chats))
-        if not approvers:
+        askers = dict(self.askers)  # a messenger joining meanwhile is asked from the next round on
+        approvers = {messenger: sorted(await asyncio.to_thread(ops.approver_chats, messenger)) for messenger in askers}
+        if not any(approvers.values()):
             return 0
         requests = await asyncio.to_thread(ops.approval_requests)
         asked = []
         for post, rendered in requests:
             delivered = False
-            for chat_id in approvers:
-                try:
-                    await bot.send_message(chat_id=chat_id, text=request_text(post, rendered),
-                                           parse_mode=ParseMode.HTML, reply_markup=self.keyboard(post),
-                                           link_preview_options=LinkPreviewOptions(is_disabled=True))
-                    delivered = True
-                except TelegramError as exc:  # one approver's chat failing must not stop the others
-                    log.warning("could not ask approver %s about post #%s: %s", chat_id, post.id, exc.message)
+            for messenger, asker in askers.items():
+                text = request_text(post, rendered, SPECS[messenger])
+                for approver in approvers[messenger]:
+                    delivered = await asker.ask(approver, text, self.keyboard(post)) or delivered
             if delivered:
                 asked.append(post.id)
         if asked:
             await asyncio.to_thread(ops.mark_asked, asked)
         return len(asked)
 
-    async def start(self, bot: Any) -> None:
+    async def start(self) -> None:
+        """Ask every `interval` seconds until stopped (a second start, by another messenger's bot, changes nothing)."""
+        if self._task is not None:
+            return
+
         async def loop() -> None:
             while True:
+                # First after an interval: the other messenger's bot, starting beside this one, joins by then (a
+                # post is asked about once, on the messengers that had joined).
+                await asyncio.sleep(self.interval)
                 try:
-                    await self.ask(bot)
+                    await self.ask()
                 except Exception:
                     log.exception("could not send the approval requests")
-                await asyncio.sleep(self.interval)
 
         self._task = asyncio.create_task(loop(), name="approval-requests")
+
+    async def leave(self, messenger: Platform) -> None:
+        """A messenger's bot stops: its approvers are not asked any more; the last one to leave stops the asking."""
+        self.askers.pop(messenger, None)
+        if not self.askers:
+            await self.stop()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -102,37 +121,32 @@ class Approvals:
                 await self._task
             self._task = None
 
-    async def answered(self, update: Update, context: Context) -> None:
-        query = update.callback_query
-        user = update.effective_user
-        ops = self.services.operations
-        if query is None or user is None or ops is None:
-            return
-        if user.id not in await asyncio.to_thread(ops.approver_chats):
-            log.warning("refused an approval answer from user %s: not an approver", user.id)
-            await answer(query, "Only the approvers may answer this.")
-            return
-        action, _, raw = (query.data or "").partition(":")
-        if not raw.isdigit():
-            await answer(query)
-            return
-        who = user.username or user.full_name or str(user.id)
-        actor = f"telegram:{user.id}"
-        if action == APPROVE:
-            result = await ops.approve(int(raw), actor=actor)
-        else:
-            result = await ops.skip(int(raw), actor=actor, reason=f"skipped by {who} in Telegram")
-        await answer(query, result.message[:200])
-        if result.ok and query.message is not None:
-            mark = "✅ approved" if action == APPROVE else "⏭ skipped"
-            with contextlib.suppress(TelegramError):  # the request may be too old to edit: the answer stands
-                await context.bot.edit_message_reply_markup(chat_id=query.message.chat.id,
-                                                            message_id=query.message.message_id, reply_markup=None)
-                await context.bot.send_message(chat_id=query.message.chat.id,
-                                               text=f"{mark} by {esc(who)}: {esc(result.message)}",
-                                               parse_mode=ParseMode.HTML,
-                                               reply_to_message_id=query.message.message_id)
+    def routes(self, services: Services) -> Routes:
+        """The Approve and Skip buttons of `services`' messenger."""
 
+        async def answered(msg: Incoming, out: Replies) -> None:
+            ops = self.operations
+            if msg.user_id is None or ops is None:
+                return
+            if msg.user_id not in await asyncio.to_thread(ops.approver_chats, services.messenger):
+                log.warning("refused an approval answer from user %s on %s: not an approver", msg.user_id,
+                            services.messenger)
+                await out.answer("Only the approvers may answer this.")
+                return
+            approve, skip = Approve.unpack(msg.data), Skip.unpack(msg.data)
+            label = SPECS[services.messenger].label
+            who = msg.handle or str(msg.user_id)
+            if approve is not None:
+                result = await ops.approve(approve.post, actor=msg.actor)
+            elif skip is not None:
+                result = await ops.skip(skip.post, actor=msg.actor, reason=f"skipped by {who} in {label}")
+            else:
+                await out.answer()
+                return
+            await out.answer(result.message[:200])
+            if result.ok:
+                await out.drop_buttons()
+                mark = "✅ approved" if approve is not None else "⏭ skipped"
+                await out.send(f"{mark} by {esc(who)}: {esc(result.message)}", reply=True)
 
-def handlers(services: Services, approvals: Approvals) -> list[BaseHandler[Update, Any, Any]]:
-    return [CallbackQueryHandler(approvals.answered, pattern=rf"^({APPROVE}|{SKIP}):\d+$")]
+        return Routes(buttons={Approve: answered, Skip: answered})

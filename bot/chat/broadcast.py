@@ -1,4 +1,5 @@
-"""Personal reminders at scale: durable rows per (person, event, step), claimed in batches, sent at Telegram's pace.
+"""Personal reminders at scale: durable rows per (person, event, step), claimed in batches, sent at each messenger's
+pace (one Broadcaster per messenger, each claiming its own people's rows, sending through its `Courier`).
 
 The campaign's reminder and live steps fire here too, independently of the channel posts: a periodic sweep
 finds the steps that came due (with the campaign's catch-up rules) and queues one row per subscriber with
@@ -11,8 +12,8 @@ receipts written in groups (while one group is written, the next gathers). A cra
 (given back) and the `sending` ones, which are reported unknown and never sent again: the sends in flight,
 the receipts not yet written, and the two small groups marked ahead of them. Sends go through the bot
 token's shared limits (bot/ratelimit.py: channel posts and chat replies count there too) on an even grid at
-`broadcast_rate`; a 429 pauses everything the token sends for as long as Telegram asks; a 403 marks the
-person inactive.
+`broadcast_rate` (at most the messenger's declared rate, bot/platforms.py); a 429 pauses everything the token
+sends for as long as the messenger asks; a person who blocked the bot is marked inactive.
 """
 
 from __future__ import annotations
@@ -24,24 +25,21 @@ import math
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
-from telegram.ext import ExtBot
 
-from bot.adapters.transport import Reach, transport_failure
 from bot.alerts import Alerts
-from bot.chat.core import live_lines, utcnow, when_line
-from bot.chat.limiter import retry_after
+from bot.chat.callbacks import Calendar, EventCard
+from bot.chat.core import Button, Keyboard, keyboard, live_lines, utcnow, when_line
 from bot.chat.texts import esc, t
 from bot.config import AppConfig
 from bot.config.live import LiveConfig
 from bot.config.settings import ChatSettings
-from bot.domain import CatchUp, Event, PostKind, ReminderState, Step
+from bot.domain import CatchUp, Event, Platform, PostKind, ReminderState, Step
+from bot.errors import CredentialsError, OutcomeUnknown, PermanentError, PublishError, RateLimited, TransientError
 from bot.planning import still_useful
+from bot.platforms import SPECS
 from bot.ratelimit import Pacer, Slot, TokenLimits
 from bot.rendering.context import until, view
 from bot.storage.chat import ChatStore
@@ -50,14 +48,34 @@ from bot.storage.reminders import Progress, Reminder, ReminderQueue, Settled
 log = logging.getLogger("announce_bot.chat.broadcast")
 
 Clock = Callable[[], datetime]
-Ready = tuple[Reminder, str, InlineKeyboardMarkup]  # a row marked `sending`, its text and buttons
+Ready = tuple[Reminder, str, Keyboard]  # a row marked `sending`, its text and buttons
 MAX_ATTEMPTS = 5
 HEADROOM = 0.99  # sends are spaced for 99% of the rate; the token's windows hold the limit itself
 MARK_AHEAD = 0.02  # seconds of sends marked `sending` in one transaction (and of receipts written in one)
 RECEIPT_DELAY = 0.1  # seconds a receipt waits for a transaction to ride with
 IN_FLIGHT = 16  # sends waiting for their answer at most: 16 x a 10 ms round trip is 1,600/s
 STOP_GRACE = 2.0  # seconds the sender gets to stop between two sends before it is cancelled
-_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+class Unreachable(PermanentError):
+    """The person blocked the bot (`blocked`), or their chat is gone: nothing more is sent to them until they write
+    again."""
+
+    def __init__(self, message: str, *, blocked: bool) -> None:
+        super().__init__(message)
+        self.blocked = blocked
+
+
+class Courier(Protocol):
+    """Sends personal reminders on one messenger. A failure is one of the bot's errors, by the rule every sender
+    follows (bot/adapters/transport.py): TransientError when the request never left (tried again), OutcomeUnknown
+    when it may have arrived (never sent twice), RateLimited, Unreachable, CredentialsError or PermanentError."""
+
+    messenger: Platform
+    paid_broadcasts: bool  # the messenger sells sends above its free rate (Telegram's allow_paid_broadcast)
+
+    async def send(self, row: Reminder, text: str, buttons: Keyboard, slot: Slot, *, paid: bool) -> int | None:
+        """Send in the pacer's `slot` (taken already: not taken again); the message's id, if a number."""
 
 
 def due_steps(event: Event, steps: Sequence[Step], kinds: Sequence[str], now: datetime
@@ -102,11 +120,9 @@ def reminder_text(event: Event, kind: str, lang: str, now: datetime) -> str:
     return "\n".join(lines)
 
 
-def reminder_keyboard(event_key: str, lang: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton(t("btn_calendar", lang), callback_data=f"ics:{event_key}"),
-        InlineKeyboardButton(t("btn_back", lang), callback_data=f"ev:{event_key}"),
-    ]])
+def reminder_keyboard(event_key: str, lang: str) -> Keyboard:
+    return keyboard([Button(text=t("btn_calendar", lang), data=Calendar(event_key)),
+                     Button(text=t("btn_back", lang), data=EventCard(event_key))])
 
 
 class _Receipts:
@@ -179,15 +195,16 @@ class _Receipts:
 class Broadcaster:
     """Queues due reminders and sends them: `start()` runs the sweep and the sender until `stop()`.
 
-    `bot` is the chat Application's bot, whose rate limiter (bot/chat/limiter.py) works on `limits`, the
-    bot token's shared limits; `limits.clock` and `limits.sleep` are the sender's time (a test's virtual one).
+    `courier` sends on one messenger (the chat Application's bot for Telegram, whose rate limiter works on
+    `limits`), and `limits` are that bot token's shared limits; `limits.clock` and `limits.sleep` are the sender's
+    time (a test's virtual one). Only the rows of the courier's messenger are claimed.
     """
 
     def __init__(
         self,
         live: LiveConfig,
         sessions: sessionmaker[Session],
-        bot: ExtBot[Any],
+        courier: Courier,
         limits: TokenLimits,
         *,
         chats: ChatStore | None = None,
@@ -201,19 +218,22 @@ class Broadcaster:
         self.live = live
         self.queue = ReminderQueue(sessions)
         self.chats = chats or ChatStore(sessions)
-        self.bot = bot
+        self.courier = courier
+        self.messenger = courier.messenger
         self.limits = limits
         self.alerts = alerts
         self.clock = clock
         self.worker = worker or f"chat:{uuid.uuid4().hex[:12]}"  # unique per process: claims say whose they are
         self.key = key
         self.observer = observer
-        self.paid = self.settings.paid_broadcast
+        self.paid = self.settings.paid_broadcast and courier.paid_broadcasts
         wanted = rate or self.settings.broadcast_rate
         self.rate = min(wanted, limits.ceiling(paid=self.paid))
         if self.rate < wanted:
-            log.warning("personal reminders go at %g/s, not broadcast_rate = %g: that is Telegram's limit%s",
-                        self.rate, wanted, "" if self.paid else " without paid broadcasts ([chat] paid_broadcast)")
+            log.warning("personal reminders on %s go at %g/s, not broadcast_rate = %g: that is its limit%s",
+                        SPECS[self.messenger].label, self.rate, wanted,
+                        " without paid broadcasts ([chat] paid_broadcast)" if courier.paid_broadcasts and not self.paid
+                        else "")
         self.pacer = Pacer(limits, self.rate * HEADROOM, paid=self.paid)
         self._group = max(1, round(self.rate * MARK_AHEAD))
         # Receipts mostly ride with the next group's marks; alone only after RECEIPT_DELAY or two groups' worth.
@@ -248,7 +268,7 @@ class Broadcaster:
         """After a crash: claimed rows back to the queue, rows caught `sending` reported unknown."""
         delivery = self.config.settings.delivery
         older = self.clock() - timedelta(seconds=delivery.claim_lease) if delivery.shared_database else None
-        back, unknown = await asyncio.to_thread(self.queue.recover, older)
+        back, unknown = await asyncio.to_thread(self.queue.recover, older, self.messenger)
         if unknown:
             message = (f"{unknown} personal reminder(s) were being sent when the bot stopped: they may or may not "
                        "have arrived, and are not sent again (no one gets a reminder twice)")
@@ -341,11 +361,12 @@ class Broadcaster:
         """Claim batches and send them, until stopped (or, with `until_empty`, until nothing is queued)."""
         last_report = -math.inf
         while not self._stopping:
-            batch = await asyncio.to_thread(self.queue.claim, self.clock(), self.worker, self.settings.broadcast_batch)
+            batch = await asyncio.to_thread(self.queue.claim, self.clock(), self.worker, self.settings.broadcast_batch,
+                                            self.messenger)
             if not batch:
                 await self.settled()
                 await self._report()
-                if until_empty and not await asyncio.to_thread(self.queue.open_count):
+                if until_empty and not await asyncio.to_thread(self.queue.open_count, self.messenger):
                     return
                 await self._nap()
                 continue
@@ -356,7 +377,7 @@ class Broadcaster:
 
     async def _nap(self) -> None:
         """Nothing to claim: wait until the earliest row put off comes due (at most a second), or a sweep wakes us."""
-        due = await asyncio.to_thread(self.queue.next_due)
+        due = await asyncio.to_thread(self.queue.next_due, self.messenger)
         wait = 1.0 if due is None else min(1.0, max(0.01, (due - self.clock()).total_seconds()))
         self._wake.clear()
         nap = asyncio.ensure_future(self.limits.sleep(wait))
@@ -432,10 +453,10 @@ class Broadcaster:
         settled, blocked = self._receipts.take()  # the receipts so far go in the same transaction
         marked = await asyncio.to_thread(self.queue.mark, self.worker, [row.id for row in go], skipped, later, settled)
         if blocked:
-            await asyncio.to_thread(self.chats.deactivate, blocked)
+            await asyncio.to_thread(self._deactivate, blocked)
         self._outcomes += len(skipped) + len(later)
         texts: dict[tuple[str, str, str], str] = {}
-        buttons: dict[tuple[str, str], InlineKeyboardMarkup] = {}
+        buttons: dict[tuple[str, str], Keyboard] = {}
         ready: list[Ready] = []
         for row in go:
             if row.id not in marked:
@@ -451,7 +472,7 @@ class Broadcaster:
             ready.append((row, text, keyboard))
         return ready
 
-    async def _fire(self, row: Reminder, text: str, keyboard: InlineKeyboardMarkup) -> None:
+    async def _fire(self, row: Reminder, text: str, keyboard: Keyboard) -> None:
         """Wait for a slot (the grid, the token's windows, any 429 pause), then send in a task."""
         await self._inflight.acquire()
         try:
@@ -480,19 +501,15 @@ class Broadcaster:
             CatchUp.WHILE_RUNNING if row.kind == PostKind.LIVE.value else CatchUp.BEFORE_START)
         return still_useful(catch_up, event.start, event.end, now)
 
-    async def _send(self, row: Reminder, text: str, keyboard: InlineKeyboardMarkup, slot: Slot) -> None:
+    async def _send(self, row: Reminder, text: str, keyboard: Keyboard, slot: Slot) -> None:
         blocked: int | None = None
         try:
-            message = await self.bot.send_message(
-                chat_id=row.chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
-                link_preview_options=_NO_PREVIEW, allow_paid_broadcast=True if self.paid else None,
-                rate_limit_args=slot,
-            )
-        except TelegramError as exc:
+            message_id = await self.courier.send(row, text, keyboard, slot, paid=self.paid)
+        except PublishError as exc:
             settled, blocked = self._failure(row, exc)
         else:
             self.sent += 1
-            settled = Settled(row_id=row.id, state=ReminderState.SENT, message_id=message.message_id)
+            settled = Settled(row_id=row.id, state=ReminderState.SENT, message_id=message_id)
         finally:
             slot.done()
         self._outcomes += 1
@@ -500,40 +517,27 @@ class Broadcaster:
 
     def _record(self, settled: list[Settled], blocked: list[int]) -> None:
         self.queue.settle(self.worker, settled)
-        self.chats.deactivate(blocked)
+        self._deactivate(blocked)
 
-    def _failure(self, row: Reminder, exc: TelegramError) -> tuple[Settled, int | None]:
-        """What a failed send means for the row (and a person to stop writing to), by the rule every Telegram
-        sender follows (bot/adapters/transport.py): a request that never left is tried again, one that may
-        have arrived is unknown, never sent twice."""
-        if isinstance(exc, RetryAfter):  # refused, not delivered; the limiter paused the whole token already
-            wait = retry_after(exc)
-            log.warning("Telegram asks to slow down: personal reminders pause for %g s", wait)
-            return Settled(row_id=row.id, state=ReminderState.QUEUED, error=f"rate limited ({wait:g} s)",
-                           next_attempt_at=self.clock() + timedelta(seconds=wait)), None
-        if isinstance(exc, Forbidden):  # blocked by the person, or deactivated: stop writing to them
-            return Settled(row_id=row.id, state=ReminderState.BLOCKED, error=exc.message[:200]), row.user_id
-        if isinstance(exc, ChatMigrated):
-            return Settled(row_id=row.id, state=ReminderState.FAILED,
-                           error=f"the group moved to chat {exc.new_chat_id}"), None
-        if isinstance(exc, BadRequest):
-            gone = "chat not found" in exc.message.lower()
-            return Settled(row_id=row.id, state=ReminderState.FAILED, error=exc.message[:200]), \
-                row.user_id if gone else None
-        if isinstance(exc, InvalidToken):  # its message may quote the token: not used
-            return self._again(row, "Telegram rejected the bot token"), None
-        failure = transport_failure(exc)
-        if failure is not None:
-            if failure.reach is Reach.NOT_SENT:
-                return self._again(row, f"cannot reach Telegram ({failure.reason}); nothing was sent"), None
-            return Settled(row_id=row.id, state=ReminderState.UNKNOWN,
-                           error=f"Telegram did not answer ({failure.reason}): it may or may not have arrived"), None
-        if isinstance(exc, NetworkError) and (exc.__cause__ is None or isinstance(exc.__cause__, TelegramError)):
-            # Telegram answered with an HTTP error (a 5xx; PTB chains the body it could not read): not sent.
-            return self._again(row, f"Telegram answered an error: {exc.message[:200]}"), None
-        return Settled(row_id=row.id, state=ReminderState.UNKNOWN,
-                       error=f"unexpected answer from Telegram ({exc.message[:200]}): it may or may not have "
-                             "arrived"), None
+    def _deactivate(self, people: list[int]) -> None:
+        self.chats.deactivate(people, messenger=self.messenger)
+
+    def _failure(self, row: Reminder, exc: PublishError) -> tuple[Settled, int | None]:
+        """What a failed send means for the row (and a person to stop writing to): a request that never left is
+        tried again, one that may have arrived is unknown, never sent twice."""
+        if isinstance(exc, RateLimited):  # refused, not delivered; the whole token pauses already
+            log.warning("%s asks to slow down: personal reminders pause for %g s", SPECS[self.messenger].label,
+                        exc.retry_after)
+            return Settled(row_id=row.id, state=ReminderState.QUEUED, error=f"rate limited ({exc.retry_after:g} s)",
+                           next_attempt_at=self.clock() + timedelta(seconds=exc.retry_after)), None
+        if isinstance(exc, Unreachable):  # blocked by the person, or their chat is gone: stop writing to them
+            state = ReminderState.BLOCKED if exc.blocked else ReminderState.FAILED
+            return Settled(row_id=row.id, state=state, error=str(exc)[:200]), row.user_id
+        if isinstance(exc, OutcomeUnknown):
+            return Settled(row_id=row.id, state=ReminderState.UNKNOWN, error=str(exc)), None
+        if isinstance(exc, TransientError | CredentialsError):  # nothing was sent (a token refused sends nothing)
+            return self._again(row, str(exc)), None
+        return Settled(row_id=row.id, state=ReminderState.FAILED, error=str(exc)[:200]), None
 
     def _again(self, row: Reminder, why: str) -> Settled:
         """Not delivered: tried again later (back-off), or failed after MAX_ATTEMPTS."""

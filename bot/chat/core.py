@@ -1,59 +1,176 @@
-"""What every chat feature shares: the services it is built on, the reader's language, event cards and replies."""
+"""What every chat feature shares, whatever the messenger: a message or a press as the bot reads it (`Incoming`), the
+replies it can make (`Replies`), the services it is built on, the reader's language, and how an event reads."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol, TypeVar
 
-from telegram import (
-    CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    LinkPreviewOptions,
-    Message,
-    Update,
-)
-from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest
-from telegram.ext import ContextTypes
-
+from bot.chat.callbacks import Calendar, CallbackData, EventCard, LiveLinks, Remind, Speakers, StopReminding
 from bot.chat.texts import esc, lang_of, t
 from bot.config import AppConfig
 from bot.config.live import LiveConfig
-from bot.domain import Event
+from bot.domain import Event, Platform
 from bot.operations import Operations
-from bot.platforms import telegram_length
+from bot.platforms import SPECS, TELEGRAM, PlatformSpec
 from bot.rendering.context import EventView, view
+from bot.storage import Store
 from bot.storage.chat import ChatStore
+from bot.subscribers import Subscribers
 from bot.summaries import synopsis
 
 Clock = Callable[[], datetime]
-Context = ContextTypes.DEFAULT_TYPE
-TEXT_LIMIT = 4096
+T = TypeVar("T")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
-_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# A "Remind me" button in a group opens the private chat with the bot on that event (its /start payload).
+DEEP_LINKS = {Platform.TELEGRAM: "https://t.me/{bot}?start={payload}",
+              Platform.MAX: "https://max.ru/{bot}?start={payload}"}
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class ChatUnavailable(Exception):
+    """A chat bot cannot run with these settings (no token, no webhook secret...): says why."""
+
+
+# -- what comes in, what goes out ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Incoming:
+    """A message or a button press, as every feature reads it, whichever messenger it came from."""
+
+    messenger: Platform
+    chat_id: int | None  # where to answer
+    user_id: int | None  # who wrote or pressed
+    private: bool  # a person's own chat with the bot (else a group)
+    name: str | None = None  # their first name
+    handle: str | None = None  # their username, else full name (who approved a post)
+    language: str | None = None  # their app's language ("ru-RU")
+    command: str | None = None  # "next" for "/next@bot ..."
+    addressee: str | None = None  # "bot" for "/next@bot": a command in a group may be for another bot
+    args: tuple[str, ...] = ()
+    data: str | None = None  # the pressed button's payload (bot/chat/callbacks.py)
+    rows: int = 0  # rows of buttons under the message whose button was pressed
+
+    @property
+    def owner(self) -> int | None:
+        """The subscriber: the person in a private chat, the group itself in a group."""
+        if self.private or self.chat_id is None:
+            return self.user_id if self.user_id is not None else self.chat_id
+        return self.chat_id
+
+    @property
+    def actor(self) -> str:
+        """Who asked, for the records ("telegram:1001")."""
+        return f"{self.messenger}:{self.user_id}"
+
+    def text(self, limit: int = 200) -> str:
+        """The command's arguments as one line, at most `limit` characters."""
+        return " ".join(self.args)[:limit].strip()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Button:
+    text: str
+    data: CallbackData | None = None  # pressed: comes back as the Incoming's `data`
+    url: str | None = None  # or opens a link
+
+
+Keyboard = tuple[tuple[Button, ...], ...]  # rows of buttons
+
+
+def keyboard(*rows: Sequence[Button]) -> Keyboard:
+    return tuple(tuple(row) for row in rows if row)
+
+
+class Replies(Protocol):
+    """How a feature answers, implemented once per messenger (bot/chat/telegram.py, bot/chat/max.py). Texts are the
+    chat bot's HTML (<b>, <i>, <a>, <code>), clipped to the messenger's limit by the implementation."""
+
+    async def send(self, text: str, buttons: Keyboard | None = None, *, reply: bool = False) -> None:
+        """A new message in the chat the update came from (`reply`: as a reply to the pressed message)."""
+
+    async def edit(self, text: str, buttons: Keyboard | None = None) -> None:
+        """Change the message whose button was pressed (else send a new one)."""
+
+    async def edit_buttons(self, text: str, buttons: Keyboard | None) -> None:
+        """Change only the pressed message's buttons; `text` is what it says (a messenger that cannot edit
+        buttons alone sends it again)."""
+
+    async def drop_buttons(self) -> None:
+        """Remove the pressed message's buttons where the messenger can without sending its text again; best
+        effort (a message too old to edit keeps them)."""
+
+    async def answer(self, note: str | None = None) -> None:
+        """Answer the press (a short note the person sees for a moment, or nothing)."""
+
+    async def send_file(self, name: str, data: bytes, caption: str) -> None:
+        """A file (the calendar's .ics) with a caption."""
+
+
+Handler = Callable[[Incoming, Replies], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Routes:
+    """What a feature answers: commands by name, and presses by the kind of payload."""
+
+    commands: Mapping[str, Handler] = field(default_factory=dict)
+    buttons: Mapping[type[CallbackData], Handler] = field(default_factory=dict)
+
+    def __add__(self, other: Routes) -> Routes:
+        return Routes({**self.commands, **other.commands}, {**self.buttons, **other.buttons})
+
+    def button(self, data: str | None) -> Handler | None:
+        """The handler of a press with this payload, or None (a stale or foreign button)."""
+        return next((handler for kind, handler in self.buttons.items() if kind.pattern().match(data or "")), None)
+
+
+# -- the services every feature is built on --------------------------------------------------------------
+
+
 @dataclass(kw_only=True)
 class Services:
-    """Everything the handlers use, built once and passed in (no globals). The configuration is read from `live`
-    at each use, so a reload (from anywhere) reaches the chat bot with everything else."""
+    """Everything the handlers use, built once per messenger and passed in (no globals). The configuration is read
+    from `live` at each use, so a reload (from anywhere) reaches the chat bot with everything else.
+
+    Storage is never touched on the event loop: reads go through `read` (a worker thread), changes through
+    `subscribers` (the operations layer's)."""
 
     live: LiveConfig
-    chats: ChatStore
+    subscribers: Subscribers
+    messenger: Platform = Platform.TELEGRAM
     clock: Clock = utcnow
     operations: Operations | None = None  # the admin commands act through it (None: they are unavailable)
-    progress: Callable[[], list[str]] | None = None  # reminder broadcasts, for /status
+    progress: Callable[[], list[str]] | None = None  # reminder broadcasts, for /status (called in a thread)
     bot_username: str = "announce_bot"
     keys: dict[str, str] = field(default_factory=dict)  # short key -> event id, for long ids
     cards: dict[tuple[str, str], tuple[Event, bool, str]] = field(default_factory=dict)
+
+    @property
+    def chats(self) -> ChatStore:
+        return self.subscribers.chats
+
+    @property
+    def config(self) -> AppConfig:
+        return self.live.current
+
+    @property
+    def spec(self) -> PlatformSpec:
+        """The messenger's limits: a message's length, and how it is counted."""
+        return SPECS[self.messenger]
+
+    async def read(self, call: Callable[..., T], *args: object) -> T:
+        """Storage reads, in a worker thread."""
+        return await asyncio.to_thread(call, *args)
 
     def card(self, event: Event, lang: str) -> str:
         """`card()`, made once per event version and language (the store hands out one object per version), and
@@ -62,28 +179,53 @@ class Services:
         hit = self.cards.get((event.id, lang))
         if hit is not None and hit[0] is event and hit[1] == event.accreditation_open(now):
             return hit[2]
-        text = card(event, lang, now)
+        text = card(event, lang, now, self.spec)
         self.cards[(event.id, lang)] = (event, event.accreditation_open(now), text)
         return text
 
-    @property
-    def config(self) -> AppConfig:
-        return self.live.current
+    def is_admin(self, msg: Incoming) -> bool:
+        admin = self.config.settings.admin
+        ids = admin.max_user_ids if self.messenger is Platform.MAX else admin.user_ids
+        return msg.user_id is not None and msg.user_id in ids
 
-    def is_admin(self, user_id: int | None) -> bool:
-        return user_id is not None and user_id in self.config.settings.admin.user_ids
+    def deep_link(self, payload: str) -> str:
+        return DEEP_LINKS[self.messenger].format(bot=self.bot_username, payload=payload)
 
     # -- who is asking ----------------------------------------------------------------------------
 
-    def lang(self, update: Update) -> str:
-        """The language of whoever asked: the one they chose, else their Telegram app's, else English."""
-        owner, _ = who(update)
-        if owner is not None and (chosen := self.chats.lang(owner)):
-            return chosen
-        user = update.effective_user
-        return lang_of(user.language_code if user else None)
+    async def lang(self, msg: Incoming) -> str:
+        """The language of whoever asked: the one they chose, else their app's, else English."""
+        owner = msg.owner
+        if owner is not None:
+            chosen = self.chats.known_lang(owner, messenger=self.messenger)  # from memory, mostly
+            if chosen is None:
+                chosen = await self.read(self._lang, owner)
+            if chosen:
+                return chosen
+        return lang_of(msg.language)
 
-    # -- event keys (callback data and deep links hold at most 64 bytes) --------------------------
+    def _lang(self, owner: int) -> str:
+        return self.chats.lang(owner, messenger=self.messenger) or ""
+
+    async def subscribed(self, msg: Incoming, event: Event) -> bool:
+        owner = msg.owner
+        if owner is None or self.chats.known_lang(owner, messenger=self.messenger) == "":
+            return False  # someone the bot has not met (known from memory) has no subscriptions
+        return await self.read(self._wants, owner, event.id)
+
+    async def first(self, name: str) -> Event | None:
+        """The next event to start ("next") or the one on now, else next ("live"): from memory when the store
+        remembers it, else read in a worker thread."""
+        now = self.clock()
+        hit, event = self.chats.remembered(name, now)
+        if hit:
+            return event
+        return await self.read(self.chats.next_event if name == "next" else self.chats.live_or_next, now)
+
+    def _wants(self, owner: int, event_id: str) -> bool:
+        return self.chats.wants(owner, event_id, messenger=self.messenger)
+
+    # -- event keys (Telegram's callback data and deep links hold at most 64 bytes) --------------
 
     def key(self, event_id: str) -> str:
         if len(event_id) <= 48:
@@ -92,7 +234,10 @@ class Services:
         self.keys[short] = event_id
         return short
 
-    def resolve(self, key: str) -> Event | None:
+    async def resolve(self, key: str) -> Event | None:
+        return await self.read(self._resolve, key)
+
+    def _resolve(self, key: str) -> Event | None:
         key = key.strip().lower()
         if key.startswith("_"):
             if key not in self.keys:
@@ -105,70 +250,27 @@ class Services:
         return self.chats.event(key)
 
 
-def who(update: Update) -> tuple[int | None, int | None]:
-    """(subscriber id, chat id): a person in a private chat, the group itself in a group."""
-    chat = update.effective_chat
-    user = update.effective_user
-    if chat is None:
-        return (user.id if user else None), None
-    if chat.type == ChatType.PRIVATE:
-        return (user.id if user else chat.id), chat.id
-    return chat.id, chat.id
-
-
-def is_private(update: Update) -> bool:
-    chat = update.effective_chat
-    return chat is not None and chat.type == ChatType.PRIVATE
-
-
-async def reply(update: Update, context: Context, text: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
-    """Send `text` (Telegram HTML) to the chat the update came from."""
-    chat = update.effective_chat
-    if chat is None:
-        return
-    await context.bot.send_message(
-        chat_id=chat.id, text=clip(text), parse_mode=ParseMode.HTML, reply_markup=keyboard,
-        link_preview_options=_NO_PREVIEW,
-    )
-
-
-async def show(
-    update: Update, context: Context, text: str, keyboard: InlineKeyboardMarkup | None = None, *, edit: bool = False
-) -> None:
-    """Answer a button press: edit the message it belongs to (`edit`), else send a new one."""
-    query = update.callback_query
-    if edit and query is not None and isinstance(query.message, Message):
-        try:
-            await query.message.edit_text(clip(text), parse_mode=ParseMode.HTML, reply_markup=keyboard,
-                                          link_preview_options=_NO_PREVIEW)
-        except BadRequest as exc:
-            if "not modified" not in exc.message:  # the same button pressed twice: nothing to change
-                raise
-        return
-    await reply(update, context, text, keyboard)
-
-
-async def answer(query: CallbackQuery | None, text: str | None = None) -> None:
-    """Stop the button's spinner (Telegram wants an answer to every press)."""
-    if query is not None:
-        await query.answer(text=text[:200] if text else None)
-
-
-def clip(text: str, limit: int = TEXT_LIMIT) -> str:
-    """Drop whole lines from the end until Telegram's limit is met (lines are self-contained HTML)."""
-    if telegram_length(text) <= limit:
-        return text
-    lines = text.split("\n")
-    while len(lines) > 1 and telegram_length("\n".join([*lines, "…"])) > limit:
-        lines.pop()
-    return "\n".join([*lines, "…"]) if len(lines) > 1 else esc(text[: limit - 1]) + "…"
-
-
-def args_text(context: Context, limit: int = 200) -> str:
-    return " ".join(context.args or [])[:limit].strip()
+def people(store: Store, operations: Operations | None) -> Subscribers:
+    """The operations layer's subscribers (a chat bot without operations, in a test, gets its own)."""
+    return operations.subscribers if operations is not None else Subscribers(ChatStore(store.sessions))
 
 
 # -- how an event reads -------------------------------------------------------------------------------
+
+
+def clip(text: str, spec: PlatformSpec = TELEGRAM) -> str:
+    """Drop whole lines from the end until the messenger's limit is met (lines are self-contained HTML)."""
+    if spec.fits(text):
+        return text
+    lines = text.split("\n")
+    while len(lines) > 1 and not spec.fits("\n".join([*lines, "…"])):
+        lines.pop()
+    if len(lines) > 1:
+        return "\n".join([*lines, "…"])
+    cut = text[: spec.max_length - 1]
+    while not spec.fits(esc(cut) + "…"):  # escaping lengthens it where tags count (MAX)
+        cut = cut[: len(cut) - max(1, spec.measure(esc(cut) + "…") - spec.max_length)]
+    return esc(cut) + "…"
 
 
 def when_line(shown: EventView, lang: str) -> str:
@@ -187,8 +289,9 @@ def live_lines(shown: EventView) -> list[str]:
     return [f'• <a href="{esc(item.url)}">{esc(item.label)}</a>' for item in shown.live]
 
 
-def card(event: Event, lang: str, now: datetime | None = None) -> str:
-    """The event in one message: past `now`'s accreditation deadline, without the accreditation."""
+def card(event: Event, lang: str, now: datetime | None = None, spec: PlatformSpec = TELEGRAM) -> str:
+    """The event in one message, within the messenger's limit: past `now`'s accreditation deadline, without the
+    accreditation."""
     shown = view(event, lang, now)
     lines = [f"<b>{esc(shown.title)}</b>"]
     if shown.series:
@@ -225,40 +328,37 @@ def card(event: Event, lang: str, now: datetime | None = None) -> str:
         lines.append(f'🔗 <a href="{esc(shown.url)}">{t("more", lang)}</a>')
     lines.append(t("id_line", lang, id=event.id))
     text = "\n".join(lines)
-    if telegram_length(text) > TEXT_LIMIT:  # many speakers: names only here, the Speakers button has the rest
+    if not spec.fits(text):  # many speakers: names only here, the Speakers button has the rest
         short = [line if not line.startswith("• <b>") else line.split(" — ")[0] for line in lines]
         text = "\n".join(short)
-    return clip(text)
+    return clip(text, spec)
 
 
-def card_keyboard(services: Services, event: Event, lang: str, *, subscribed: bool, private: bool
-                  ) -> InlineKeyboardMarkup:
+def card_keyboard(services: Services, event: Event, lang: str, *, subscribed: bool, private: bool) -> Keyboard:
     key = services.key(event.id)
-    rows = [
-        [InlineKeyboardButton(t("btn_speakers", lang), callback_data=f"sp:{key}"),
-         InlineKeyboardButton(t("btn_live", lang), callback_data=f"lv:{key}")],
-        [InlineKeyboardButton(t("btn_calendar", lang), callback_data=f"ics:{key}")],
-    ]
     if private:
-        rows.append([InlineKeyboardButton(t("btn_unremind" if subscribed else "btn_remind", lang),
-                                          callback_data=f"{'uns' if subscribed else 'sub'}:{key}")])
+        remind = Button(text=t("btn_unremind" if subscribed else "btn_remind", lang),
+                        data=StopReminding(key) if subscribed else Remind(key))
     else:  # reminders come by direct message: the button opens the private chat on this event
-        rows.append([InlineKeyboardButton(t("btn_remind", lang),
-                                          url=f"https://t.me/{services.bot_username}?start=event_{key}")])
-    return InlineKeyboardMarkup(rows)
+        remind = Button(text=t("btn_remind", lang), url=services.deep_link(f"event_{key}"))
+    return keyboard(
+        [Button(text=t("btn_speakers", lang), data=Speakers(key)),
+         Button(text=t("btn_live", lang), data=LiveLinks(key))],
+        [Button(text=t("btn_calendar", lang), data=Calendar(key))],
+        [remind],
+    )
 
 
-def back_keyboard(services: Services, event: Event, lang: str) -> InlineKeyboardMarkup:
-    button = InlineKeyboardButton(t("btn_back", lang), callback_data=f"ev:{services.key(event.id)}")
-    return InlineKeyboardMarkup([[button]])
+def back_keyboard(services: Services, event: Event, lang: str) -> Keyboard:
+    return keyboard([Button(text=t("btn_back", lang), data=EventCard(services.key(event.id)))])
 
 
-def event_buttons(services: Services, events: Sequence[Event], lang: str) -> list[list[InlineKeyboardButton]]:
+def event_buttons(services: Services, events: Sequence[Event], lang: str) -> list[list[Button]]:
     rows = []
     for event in events:
         title = view(event, lang).title
         label = title if len(title) <= 48 else title[:47] + "…"
-        rows.append([InlineKeyboardButton(label, callback_data=f"ev:{services.key(event.id)}")])
+        rows.append([Button(text=label, data=EventCard(services.key(event.id)))])
     return rows
 
 
@@ -269,9 +369,5 @@ def list_line(event: Event, lang: str, index: int) -> str:
     return f"{index}. <b>{esc(shown.title)}</b>\n    {when}"
 
 
-def subscribed_to(services: Services, update: Update, event: Event) -> bool:
-    owner, _ = who(update)
-    return owner is not None and services.chats.wants(owner, event.id)
-
-
-__all__ = ["Context", "Services", "answer", "card", "card_keyboard", "reply", "show", "who"]
+__all__ = ["Button", "Handler", "Incoming", "Keyboard", "Replies", "Routes", "Services", "card", "card_keyboard",
+           "clip", "keyboard"]

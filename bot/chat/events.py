@@ -5,30 +5,26 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
-
 from bot.calendar import event_ics, ics_filename
+from bot.chat.callbacks import Calendar, EventCard, Page, Speakers
 from bot.chat.core import (
-    Context,
+    Button,
+    Incoming,
+    Keyboard,
+    Replies,
+    Routes,
     Services,
-    answer,
-    args_text,
     back_keyboard,
     card_keyboard,
     event_buttons,
-    is_private,
+    keyboard,
     list_line,
     person_line,
-    reply,
-    show,
-    subscribed_to,
 )
 from bot.chat.texts import t
 from bot.domain import Event
 from bot.rendering.context import view
 
-NEW = filters.UpdateType.MESSAGE
 SEARCH_LIMIT = 10
 
 
@@ -53,104 +49,103 @@ class Events:
 
     # -- lists ------------------------------------------------------------------------------------
 
-    async def events(self, update: Update, context: Context) -> None:
-        text, keyboard = self._page(update, 0)
-        await reply(update, context, text, keyboard)
+    async def events(self, msg: Incoming, out: Replies) -> None:
+        text, buttons = await self._page(msg, 0)
+        await out.send(text, buttons)
 
-    async def page(self, update: Update, context: Context) -> None:
-        query = update.callback_query
-        raw = (query.data or "").removeprefix("pg:") if query else ""
-        if not raw.isdigit() or len(raw) > 6:
-            await answer(query, t("stale_button", self.services.lang(update)))
+    async def page(self, msg: Incoming, out: Replies) -> None:
+        pressed = Page.unpack(msg.data)
+        if pressed is None or pressed.number > 999_999:
+            await out.answer(t("stale_button", await self.services.lang(msg)))
             return
-        await answer(query)
-        text, keyboard = self._page(update, int(raw))
-        await show(update, context, text, keyboard, edit=True)
+        await out.answer()
+        text, buttons = await self._page(msg, pressed.number)
+        await out.edit(text, buttons)
 
-    def _page(self, update: Update, number: int) -> tuple[str, InlineKeyboardMarkup | None]:
+    async def _page(self, msg: Incoming, number: int) -> tuple[str, Keyboard | None]:
         services = self.services
-        lang = services.lang(update)
+        lang = await services.lang(msg)
         size = services.config.settings.chat.page_size
-        events, total = services.chats.upcoming(services.clock(), number * size, size)
+        now = services.clock()
+        events, total = await services.read(services.chats.upcoming, now, number * size, size)
         if not total:
             return t("no_events", lang), None
         pages = max(1, math.ceil(total / size))
         if not events:  # the list shrank since the button was made: show the last page
             number = pages - 1
-            events, total = services.chats.upcoming(services.clock(), number * size, size)
+            events, total = await services.read(services.chats.upcoming, now, number * size, size)
         lines = [t("events_page", lang, page=number + 1, pages=pages), ""]
         lines += [list_line(event, lang, number * size + index) for index, event in enumerate(events, 1)]
         rows = event_buttons(services, events, lang)
         nav = []
         if number > 0:
-            nav.append(InlineKeyboardButton(t("btn_prev", lang), callback_data=f"pg:{number - 1}"))
+            nav.append(Button(text=t("btn_prev", lang), data=Page(number - 1)))
         if number + 1 < pages:
-            nav.append(InlineKeyboardButton(t("btn_next", lang), callback_data=f"pg:{number + 1}"))
-        if nav:
-            rows.append(nav)
-        return "\n".join(lines), InlineKeyboardMarkup(rows)
+            nav.append(Button(text=t("btn_next", lang), data=Page(number + 1)))
+        return "\n".join(lines), keyboard(*rows, nav)
 
     # -- one event --------------------------------------------------------------------------------
 
-    async def next(self, update: Update, context: Context) -> None:
+    async def next(self, msg: Incoming, out: Replies) -> None:
         services = self.services
-        event = services.chats.next_event(services.clock())
+        event = await services.first("next")
         if event is None:
-            await reply(update, context, t("no_events", services.lang(update)))
+            await out.send(t("no_events", await services.lang(msg)))
             return
-        await self._card(update, context, event)
+        await self._card(msg, out, event)
 
-    async def event(self, update: Update, context: Context) -> None:
-        lang = self.services.lang(update)
-        wanted = args_text(context, 100)
+    async def event(self, msg: Incoming, out: Replies) -> None:
+        lang = await self.services.lang(msg)
+        wanted = msg.text(100)
         if not wanted:
-            await reply(update, context, t("event_usage", lang))
+            await out.send(t("event_usage", lang))
             return
-        event = self.services.resolve(wanted.split()[0])
+        event = await self.services.resolve(wanted.split()[0])
         if event is None:
-            await reply(update, context, t("event_not_found", lang, id=wanted[:64]))
+            await out.send(t("event_not_found", lang, id=wanted[:64]))
             return
-        await self._card(update, context, event)
+        await self._card(msg, out, event)
 
-    async def open(self, update: Update, context: Context) -> None:
-        event = await self._pressed(update, "ev:")
+    async def open(self, msg: Incoming, out: Replies) -> None:
+        pressed = EventCard.unpack(msg.data)
+        event = await self._pressed(msg, out, pressed.event if pressed else None)
         if event is not None:
-            await self._card(update, context, event)
+            await self._card(msg, out, event)
 
-    async def _card(self, update: Update, context: Context, event: Event) -> None:
-        lang = self.services.lang(update)
-        keyboard = card_keyboard(self.services, event, lang, subscribed=subscribed_to(self.services, update, event),
-                                 private=is_private(update))
-        await reply(update, context, self.services.card(event, lang), keyboard)
+    async def _card(self, msg: Incoming, out: Replies, event: Event) -> None:
+        services = self.services
+        lang = await services.lang(msg)
+        buttons = card_keyboard(services, event, lang, subscribed=await services.subscribed(msg, event),
+                                private=msg.private)
+        await out.send(services.card(event, lang), buttons)
 
-    async def _pressed(self, update: Update, prefix: str) -> Event | None:
+    async def _pressed(self, msg: Incoming, out: Replies, key: str | None) -> Event | None:
         """The event a button names; a button whose event is gone gets a short note instead."""
-        query = update.callback_query
-        event = self.services.resolve((query.data or "").removeprefix(prefix)) if query else None
+        event = await self.services.resolve(key) if key is not None else None
         if event is None:
-            await answer(query, t("stale_button", self.services.lang(update)))
+            await out.answer(t("stale_button", await self.services.lang(msg)))
             return None
-        await answer(query)
+        await out.answer()
         return event
 
     # -- speakers ---------------------------------------------------------------------------------
 
-    async def speakers(self, update: Update, context: Context) -> None:
+    async def speakers(self, msg: Incoming, out: Replies) -> None:
         services = self.services
-        lang = services.lang(update)
-        wanted = args_text(context, 100)
-        event = services.resolve(wanted.split()[0]) if wanted else services.chats.live_or_next(services.clock())
+        lang = await services.lang(msg)
+        wanted = msg.text(100)
+        event = await services.resolve(wanted.split()[0]) if wanted else await services.first("live")
         if event is None:
-            await reply(update, context, t("event_not_found", lang, id=wanted[:64]) if wanted else
-                        t("no_events", lang))
+            await out.send(t("event_not_found", lang, id=wanted[:64]) if wanted else t("no_events", lang))
             return
-        await reply(update, context, self._speakers(event, lang), back_keyboard(services, event, lang))
+        await out.send(self._speakers(event, lang), back_keyboard(services, event, lang))
 
-    async def speakers_pressed(self, update: Update, context: Context) -> None:
-        event = await self._pressed(update, "sp:")
+    async def speakers_pressed(self, msg: Incoming, out: Replies) -> None:
+        pressed = Speakers.unpack(msg.data)
+        event = await self._pressed(msg, out, pressed.event if pressed else None)
         if event is not None:
-            lang = self.services.lang(update)
-            await reply(update, context, self._speakers(event, lang), back_keyboard(self.services, event, lang))
+            lang = await self.services.lang(msg)
+            await out.send(self._speakers(event, lang), back_keyboard(self.services, event, lang))
 
     @staticmethod
     def _speakers(event: Event, lang: str) -> str:
@@ -164,56 +159,49 @@ class Events:
 
     # -- search -----------------------------------------------------------------------------------
 
-    async def search(self, update: Update, context: Context) -> None:
+    async def search(self, msg: Incoming, out: Replies) -> None:
         services = self.services
-        lang = services.lang(update)
-        query = args_text(context, 100)
+        lang = await services.lang(msg)
+        query = msg.text(100)
         words = [word.casefold() for word in query.split() if word][:10]
         if not words:
-            await reply(update, context, t("search_usage", lang))
+            await out.send(t("search_usage", lang))
             return
         now = services.clock()
-        found = [e for e in services.chats.all_events() if matches(e, words)]
+        found = [e for e in await services.read(services.chats.all_events) if matches(e, words)]
         # Upcoming first (soonest first), then past ones (latest first).
         found.sort(key=lambda e: (e.end < now, abs((e.start - now).total_seconds())))
         found = found[:SEARCH_LIMIT]
         if not found:
-            await reply(update, context, t("search_none", lang, query=query))
+            await out.send(t("search_none", lang, query=query))
             return
         lines = [t("search_found", lang, query=query), ""]
         lines += [list_line(event, lang, index) for index, event in enumerate(found, 1)]
-        await reply(update, context, "\n".join(lines), InlineKeyboardMarkup(event_buttons(services, found, lang)))
+        await out.send("\n".join(lines), keyboard(*event_buttons(services, found, lang)))
 
     # -- calendar ---------------------------------------------------------------------------------
 
-    async def calendar(self, update: Update, context: Context) -> None:
-        event = await self._pressed(update, "ics:")
-        chat = update.effective_chat
-        if event is None or chat is None:
+    async def calendar(self, msg: Incoming, out: Replies) -> None:
+        pressed = Calendar.unpack(msg.data)
+        event = await self._pressed(msg, out, pressed.event if pressed else None)
+        if event is None or msg.chat_id is None:
             return
-        lang = self.services.lang(update)
-        data = event_ics(event, self.services.config.settings.web, lang, now=self.services.clock())
-        await context.bot.send_document(
-            chat_id=chat.id, document=InputFile(data, filename=ics_filename(event)),
-            caption=t("calendar_caption", lang, title=view(event, lang).title)[:1000], parse_mode="HTML",
-        )
-        if self.services.operations is not None:  # a calendar download, for the reach report
-            await self.services.operations.reach.count(event.id, "calendar", "telegram")
+        services = self.services
+        lang = await services.lang(msg)
+        data = event_ics(event, services.config.settings.web, lang, now=services.clock())
+        await out.send_file(ics_filename(event), data, t("calendar_caption", lang, title=view(event, lang).title))
+        if services.operations is not None:  # a calendar download, for the reach report
+            await services.operations.reach.count(event.id, "calendar", services.messenger)
 
 
-def handlers(services: Services) -> list[BaseHandler[Update, Any, Any]]:
+def routes(services: Services) -> Routes:
     feature = Events(services)
-    return [
-        CommandHandler("events", feature.events, filters=NEW),
-        CommandHandler("next", feature.next, filters=NEW),
-        CommandHandler("event", feature.event, filters=NEW),
-        CommandHandler("speakers", feature.speakers, filters=NEW),
-        CommandHandler("search", feature.search, filters=NEW),
-        CallbackQueryHandler(feature.page, pattern=r"^pg:"),
-        CallbackQueryHandler(feature.open, pattern=r"^ev:"),
-        CallbackQueryHandler(feature.speakers_pressed, pattern=r"^sp:"),
-        CallbackQueryHandler(feature.calendar, pattern=r"^ics:"),
-    ]
+    return Routes(
+        commands={"events": feature.events, "next": feature.next, "event": feature.event,
+                  "speakers": feature.speakers, "search": feature.search},
+        buttons={Page: feature.page, EventCard: feature.open, Speakers: feature.speakers_pressed,
+                 Calendar: feature.calendar},
+    )
 
 
-__all__ = ["Events", "handlers", "matches"]
+__all__ = ["Events", "matches", "routes"]

@@ -2,53 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
-
-from bot.chat.core import Context, Services, answer, reply, show, who
+from bot.chat.callbacks import Language
+from bot.chat.core import Button, Incoming, Keyboard, Replies, Routes, Services, keyboard
 from bot.chat.texts import LANG_NAMES, LANGS, t
 
 
-def lang_keyboard(current: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton(("✓ " if code == current else "") + LANG_NAMES[code], callback_data=f"lang:{code}")
-        for code in LANGS
-    ]])
+def lang_keyboard(current: str) -> Keyboard:
+    return keyboard([Button(text=("✓ " if code == current else "") + LANG_NAMES[code], data=Language(code))
+                     for code in LANGS])
 
 
 class Lang:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    async def ask(self, update: Update, context: Context) -> None:
-        lang = self.services.lang(update)
-        code = (context.args or [""])[0].lower()
+    async def ask(self, msg: Incoming, out: Replies) -> None:
+        code = (msg.args or ("",))[0].lower()
         if code in LANGS:
-            await self._set(update, context, code)
+            await self._set(msg, out, code)
             return
-        await reply(update, context, t("choose_lang", lang), lang_keyboard(lang))
+        lang = await self.services.lang(msg)
+        await out.send(t("choose_lang", lang), lang_keyboard(lang))
 
-    async def pressed(self, update: Update, context: Context) -> None:
-        query = update.callback_query
-        code = (query.data or "").removeprefix("lang:") if query else ""
-        if code not in LANGS:
-            await answer(query, t("stale_button", self.services.lang(update)))
+    async def pressed(self, msg: Incoming, out: Replies) -> None:
+        chosen = Language.unpack(msg.data)
+        if chosen is None or chosen.code not in LANGS:
+            await out.answer(t("stale_button", await self.services.lang(msg)))
             return
-        await answer(query)
-        await self._set(update, context, code, edit=True)
+        await out.answer()
+        await self._set(msg, out, chosen.code, edit=True)
 
-    async def _set(self, update: Update, context: Context, code: str, *, edit: bool = False) -> None:
-        owner, chat_id = who(update)
-        if owner is not None and chat_id is not None:
-            self.services.chats.remember(owner, chat_id, code)
-        await show(update, context, t("lang_set", code), lang_keyboard(code) if edit else None, edit=edit)
+    async def _set(self, msg: Incoming, out: Replies, code: str, *, edit: bool = False) -> None:
+        services = self.services
+        if msg.owner is not None and msg.chat_id is not None:
+            await services.subscribers.choose_language(services.messenger, msg.owner, msg.chat_id, code)
+        if edit:
+            await out.edit(t("lang_set", code), lang_keyboard(code))
+        else:
+            await out.send(t("lang_set", code))
 
 
-def handlers(services: Services) -> list[BaseHandler[Update, Any, Any]]:
+def routes(services: Services) -> Routes:
     feature = Lang(services)
-    return [
-        CommandHandler("lang", feature.ask, filters=filters.UpdateType.MESSAGE),
-        CallbackQueryHandler(feature.pressed, pattern=r"^lang:"),
-    ]
+    return Routes(commands={"lang": feature.ask}, buttons={Language: feature.pressed})

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from telegram import Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
-
-from bot.chat.core import Context, Services, answer, back_keyboard, live_lines, reply, when_line
+from bot.chat.callbacks import LiveLinks
+from bot.chat.core import Incoming, Replies, Routes, Services, back_keyboard, live_lines, when_line
 from bot.chat.texts import t
 from bot.domain import Event
 from bot.rendering.context import view
@@ -24,34 +20,30 @@ class Live:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    async def live(self, update: Update, context: Context) -> None:
+    async def live(self, msg: Incoming, out: Replies) -> None:
         services = self.services
-        lang = services.lang(update)
+        lang = await services.lang(msg)
         now = services.clock()
-        event = services.chats.live_or_next(now)
+        event = await services.first("live")
         if event is None:
-            await reply(update, context, t("no_events", lang))
+            await out.send(t("no_events", lang))
             return
-        await reply(update, context, live_text(event, lang, on_now=event.start <= now),
-                    back_keyboard(services, event, lang))
+        await out.send(live_text(event, lang, on_now=event.start <= now), back_keyboard(services, event, lang))
 
-    async def pressed(self, update: Update, context: Context) -> None:
+    async def pressed(self, msg: Incoming, out: Replies) -> None:
         services = self.services
-        lang = services.lang(update)
-        query = update.callback_query
-        event = services.resolve((query.data or "").removeprefix("lv:")) if query else None
+        lang = await services.lang(msg)
+        pressed = LiveLinks.unpack(msg.data)
+        event = await services.resolve(pressed.event) if pressed else None
         if event is None:
-            await answer(query, t("stale_button", lang))
+            await out.answer(t("stale_button", lang))
             return
-        await answer(query)
+        await out.answer()
         now = services.clock()
-        await reply(update, context, live_text(event, lang, on_now=event.start <= now < event.end),
-                    back_keyboard(services, event, lang))
+        await out.send(live_text(event, lang, on_now=event.start <= now < event.end),
+                       back_keyboard(services, event, lang))
 
 
-def handlers(services: Services) -> list[BaseHandler[Update, Any, Any]]:
+def routes(services: Services) -> Routes:
     feature = Live(services)
-    return [
-        CommandHandler("live", feature.live, filters=filters.UpdateType.MESSAGE),
-        CallbackQueryHandler(feature.pressed, pattern=r"^lv:"),
-    ]
+    return Routes(commands={"live": feature.live}, buttons={LiveLinks: feature.pressed})

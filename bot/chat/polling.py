@@ -1,13 +1,11 @@
-"""Long polling that one bad update cannot stop: unreadable updates are skipped, and polling's health is kept."""
+"""Telegram's long polling that one bad update cannot stop: unreadable updates are skipped, and polling's health is
+kept (bot/chat/health.py)."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
+from collections.abc import Sequence
 from typing import Any
 
 from telegram import Update
@@ -17,71 +15,9 @@ from telegram.error import NetworkError, TelegramError
 from telegram.ext import BaseRateLimiter, ExtBot
 from telegram.request import HTTPXRequest, RequestData
 
+from bot.chat.health import PollingMonitor
+
 log = logging.getLogger("announce_bot.chat")
-
-Clock = Callable[[], datetime]
-
-
-class PollState(StrEnum):
-    STARTING = "starting"
-    OK = "ok"  # the last getUpdates was answered (or, for a webhook, the webhook is set)
-    FAILING = "failing"  # the last getUpdates failed; PTB's network loop retries with growing pauses
-    STOPPED = "stopped"
-
-
-@dataclass(frozen=True, kw_only=True)
-class ChatHealth:
-    """How the chat bot receives updates, for /healthz: its state since when, and the last error seen."""
-
-    mode: str
-    state: PollState
-    since: datetime | None
-    last_error: str | None = None
-    last_error_at: datetime | None = None
-    failed_calls: int = 0  # getUpdates failures in a row
-    skipped_updates: int = 0  # updates that could not be read, skipped since start
-
-    @property
-    def ok(self) -> bool:
-        return self.state is PollState.OK
-
-
-class PollingMonitor:
-    """Follows what getUpdates answers; logs the first failure of a run and the recovery, not every retry."""
-
-    def __init__(self, mode: str, clock: Clock) -> None:
-        self.clock = clock
-        self._health = ChatHealth(mode=mode, state=PollState.STARTING, since=clock())
-
-    def health(self) -> ChatHealth:
-        return self._health
-
-    def _set(self, state: PollState, **changes: Any) -> None:
-        health = self._health
-        since = health.since if state is health.state else self.clock()
-        self._health = ChatHealth(**{**health.__dict__, "state": state, "since": since, **changes})
-
-    def answered(self) -> None:
-        if self._health.state is PollState.FAILING:
-            log.info("getUpdates answers again, after %d failed calls", self._health.failed_calls)
-        self._set(PollState.OK, failed_calls=0)
-
-    def failed(self, error: TelegramError) -> None:
-        text = f"{type(error).__name__}: {error.message}"
-        first = self._health.state is not PollState.FAILING
-        (log.warning if first else log.debug)("getUpdates failed: %s; polling goes on with growing pauses", text)
-        now = self.clock()
-        self._set(PollState.FAILING, last_error=text, last_error_at=now, failed_calls=self._health.failed_calls + 1)
-
-    def skipped(self, update_id: int, error: Exception) -> None:
-        log.warning("update %d could not be read (%s: %s): skipped", update_id, type(error).__name__, error)
-        self._set(self._health.state, skipped_updates=self._health.skipped_updates + 1)
-
-    def webhook(self) -> None:
-        self._set(PollState.OK)
-
-    def stopped(self) -> None:
-        self._set(PollState.STOPPED)
 
 
 class UpdatesRequest(HTTPXRequest):
@@ -145,13 +81,13 @@ class PollingBot(ExtBot[None]):
                 offset, limit, timeout, allowed_updates, read_timeout=read_timeout, write_timeout=write_timeout,
                 connect_timeout=connect_timeout, pool_timeout=pool_timeout, api_kwargs=api_kwargs)
         except TelegramError as exc:
-            self.monitor.failed(exc)
+            self.monitor.failed(f"{type(exc).__name__}: {exc.message}")
             raise
         except Exception:  # the answer came, but PTB could not read some update in it
             try:
                 updates = self._one_by_one(self._updates_request.last_payload)
             except TelegramError as exc:
-                self.monitor.failed(exc)
+                self.monitor.failed(f"{type(exc).__name__}: {exc.message}")
                 raise
         self.monitor.answered()
         return updates

@@ -9,7 +9,8 @@ from typing import Any
 from telegram import ReactionTypeCustomEmoji, ReactionTypeEmoji, Update
 from telegram.ext import BaseHandler, MessageReactionHandler
 
-from bot.chat.core import Context, Services
+from bot.chat.core import Services
+from bot.chat.telegram import Context
 
 log = logging.getLogger("announce_bot.chat.reactions")
 

@@ -5,12 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from telegram import Update
-from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
-
-from bot.chat.core import Context, Services, answer, reply
+from bot.chat.core import Incoming, Replies, Services
 from bot.chat.texts import t
 
 
@@ -59,22 +55,20 @@ class Throttle:
             del self._buckets[uid]
 
 
-def handlers(services: Services, throttle: Throttle) -> list[BaseHandler[Update, Any, Any]]:
-    async def gate(update: Update, context: Context) -> None:
-        user = update.effective_user
-        if user is None:
-            return
-        allowed, warn = throttle.allow(user.id)
-        if allowed:
-            return
-        if warn:
-            lang = services.lang(update)
-            if update.callback_query is not None:
-                await answer(update.callback_query, t("slow_down", lang))
-            elif update.effective_chat is not None and update.effective_message is not None:
-                await reply(update, context, t("slow_down", lang))
-        elif update.callback_query is not None:
-            await answer(update.callback_query)
-        raise ApplicationHandlerStop
-
-    return [TypeHandler(Update, gate)]
+async def admitted(throttle: Throttle, services: Services, msg: Incoming, out: Replies) -> bool:
+    """Whether to handle this update: someone past their bucket is told once to slow down, then ignored (a press
+    is still answered, so that its button stops spinning)."""
+    if msg.user_id is None:
+        return True
+    allowed, warn = throttle.allow(msg.user_id)
+    if allowed:
+        return True
+    if warn:
+        note = t("slow_down", await services.lang(msg))
+        if msg.data is not None:
+            await out.answer(note)
+        elif msg.chat_id is not None:
+            await out.send(note)
+    elif msg.data is not None:
+        await out.answer()
+    return False

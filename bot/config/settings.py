@@ -288,10 +288,17 @@ class AdminSettings(_Section):
     approver_ids: tuple[int, ...] = ()
     approval_ahead: float = Field(default=24.0, gt=0, description="hours before its due time a post is sent to "
                                                                   "the approvers")
+    # The same on MAX, by MAX's user ids (a person's ids on the two messengers differ).
+    max_user_ids: tuple[int, ...] = ()
+    max_approver_ids: tuple[int, ...] = ()
 
     @property
     def approvers(self) -> tuple[int, ...]:
         return self.approver_ids or self.user_ids
+
+    @property
+    def max_approvers(self) -> tuple[int, ...]:
+        return self.max_approver_ids or self.max_user_ids
 
 
 class ChatSettings(_Section):
@@ -299,6 +306,8 @@ class ChatSettings(_Section):
 
     enabled: bool = True
     bot_target: str = Field(default="telegram", description="the Telegram target whose bot token answers people")
+    max_target: str = Field(default="max", description="the MAX target whose bot answers people on MAX (none "
+                                                       "without a token)")
     mode: Literal["polling", "webhook"] = "polling"
     webhook_url: Url | None = Field(default=None, description="the public HTTPS URL Telegram posts updates to")
     webhook_listen: str = "127.0.0.1"

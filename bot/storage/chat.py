@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.domain import STORED, Event
+from bot.domain import STORED, Event, Platform
 from bot.storage.tables import EventRow, SubscriberRow, SubscriptionRow, utcnow
 
 
@@ -34,6 +34,7 @@ _SCHEDULED = "scheduled"
 # What people may see of an event. The status column says "withdrawn" for a withdrawn event (bot/storage/events.py).
 _PUBLIC = (EventRow.status.not_in(("draft", "withdrawn")),)
 LANG_MAP = 200_000  # people whose language is kept in memory
+TELEGRAM = Platform.TELEGRAM
 
 
 class ChatStore:
@@ -42,7 +43,7 @@ class ChatStore:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
         self._events: dict[str, tuple[str, Event]] = {}
-        self._langs: dict[int, str] = {}
+        self._langs: dict[tuple[Platform, int], str] = {}
         self._memo: dict[str, tuple[float, datetime, datetime, Event | None]] = {}
         self._all_langs: bool | None = None  # None: not loaded yet; False: too many people to keep
         self.memo_seconds = 2.0
@@ -94,11 +95,9 @@ class ChatStore:
         /next and /live are the most frequent questions and their answer changes only when an event starts,
         ends or is edited: it is kept for a couple of seconds (an edit shows within `memo_seconds`).
         """
-        memo = self._memo.get(name)
-        if memo is not None:
-            expires, asked, valid_until, event = memo
-            if time.monotonic() < expires and asked <= now < valid_until:
-                return event
+        hit, event = self.remembered(name, now)
+        if hit:
+            return event
         with self.sessions() as session:
             row = session.execute(
                 select(EventRow.id, EventRow.content_hash, EventRow.data)
@@ -110,6 +109,16 @@ class ChatStore:
         self._memo[name] = (time.monotonic() + self.memo_seconds, now, horizon, found)
         return found
 
+    def remembered(self, name: str, now: datetime) -> tuple[bool, Event | None]:
+        """What `next_event` ("next") or `live_or_next` ("live") would answer, when memory alone can say: (True,
+        the answer), else (False, None). It touches no database: a front end may ask on its event loop."""
+        memo = self._memo.get(name)
+        if memo is not None:
+            expires, asked, valid_until, event = memo
+            if time.monotonic() < expires and asked <= now < valid_until:
+                return True, event
+        return False, None
+
     def all_events(self) -> list[Event]:
         with self.sessions() as session:
             rows = session.execute(
@@ -118,47 +127,58 @@ class ChatStore:
             ).all()
             return [self._parse(row) for row in rows]
 
-    # -- people -----------------------------------------------------------------------------------
+    # -- people ---------------------------------------------------------------------------------------
+    # A person (or a group) is known by their messenger and that messenger's id for them: `user_id` alone names a
+    # Telegram person, as it did before MAX.
 
-    def lang(self, user_id: int) -> str | None:
+    def known_lang(self, user_id: int, *, messenger: Platform = TELEGRAM) -> str | None:
+        """What `lang` would answer, when memory alone can say ("" for someone not met yet); None: ask `lang`."""
+        hit = self._langs.get((messenger, user_id))
+        if hit is not None:
+            return hit
+        return "" if self._all_langs else None
+
+    def lang(self, user_id: int, *, messenger: Platform = TELEGRAM) -> str | None:
         """The language a person chose, or None for someone the bot has not met."""
-        if user_id in self._langs:
-            return self._langs[user_id] or None
+        key = (messenger, user_id)
         if self._all_langs is None:
             self._load_langs()
+        if key in self._langs:
+            return self._langs[key] or None
         if self._all_langs:
             return None  # every person the bot has met is in the map: this one is new
         with self.sessions() as session:
-            lang = session.scalar(select(SubscriberRow.lang).where(SubscriberRow.user_id == user_id))
+            lang = session.scalar(select(SubscriberRow.lang).where(*_person(messenger, user_id)))
         if len(self._langs) > LANG_MAP:  # a cache, not a copy of the table
             self._langs.clear()
-        self._langs[user_id] = lang or ""  # "" = not met yet; remember() and subscribe() fill it in
+        self._langs[key] = lang or ""  # "" = not met yet; remember() and subscribe() fill it in
         return lang
 
     def _load_langs(self) -> None:
-        """Everyone's language in memory, read once (only one chat bot answers a bot token's updates, and it is
-        the only writer of people), so a message from someone new costs no query; past LANG_MAP people,
-        each is looked up instead."""
+        """Everyone's language in memory, read once (only one chat bot answers a messenger's updates, and it is the
+        only writer of its people), so a message from someone new costs no query; past LANG_MAP people, each is
+        looked up instead."""
         with self.sessions() as session:
             count = session.scalar(select(func.count()).select_from(SubscriberRow)) or 0
             if count > LANG_MAP:
                 self._all_langs = False
                 return
-            rows = session.execute(select(SubscriberRow.user_id, SubscriberRow.lang))
-            self._langs.update({user_id: lang for user_id, lang in rows})
+            rows = session.execute(select(SubscriberRow.messenger, SubscriberRow.user_id, SubscriberRow.lang))
+            self._langs.update({(Platform(messenger), user_id): lang for messenger, user_id, lang in rows})
         self._all_langs = True
 
-    def remember(self, user_id: int, chat_id: int, lang: str) -> None:
+    def remember(self, user_id: int, chat_id: int, lang: str, *, messenger: Platform = TELEGRAM) -> None:
         """Record a person (and their language); someone who had blocked the bot and writes again is active."""
         with self.sessions.begin() as session:
-            self._upsert(session, user_id, chat_id, lang)
-        self._langs[user_id] = lang
+            self._upsert(session, messenger, user_id, chat_id, lang)
+        self._langs[messenger, user_id] = lang
 
-    def _upsert(self, session: Session, user_id: int, chat_id: int, lang: str | None = None) -> SubscriberRow:
-        row = session.get(SubscriberRow, user_id)
+    def _upsert(self, session: Session, messenger: Platform, user_id: int, chat_id: int,
+                lang: str | None = None) -> SubscriberRow:
+        row = session.get(SubscriberRow, (messenger.value, user_id))
         if row is None:
-            row = SubscriberRow(user_id=user_id, chat_id=chat_id, lang=lang or "en", active=True, all_events=False,
-                                created_at=utcnow())
+            row = SubscriberRow(messenger=messenger.value, user_id=user_id, chat_id=chat_id, lang=lang or "en",
+                                active=True, all_events=False, created_at=utcnow())
             session.add(row)
             session.flush()
         else:
@@ -167,26 +187,27 @@ class ChatStore:
                 row.lang = lang
         return row
 
-    def subscribe(self, user_id: int, chat_id: int, lang: str, event_id: str | None) -> bool:
+    def subscribe(self, user_id: int, chat_id: int, lang: str, event_id: str | None, *,
+                  messenger: Platform = TELEGRAM) -> bool:
         """Subscribe to one event, or to all (None); False if it was already so."""
-        self._langs[user_id] = lang
+        self._langs[messenger, user_id] = lang
         with self.sessions.begin() as session:
-            row = self._upsert(session, user_id, chat_id, lang)
+            row = self._upsert(session, messenger, user_id, chat_id, lang)
             if event_id is None:
                 was, row.all_events = row.all_events, True
                 return not was
-            if session.get(SubscriptionRow, (user_id, event_id)) is not None:
+            if session.get(SubscriptionRow, (messenger.value, user_id, event_id)) is not None:
                 return False
-            session.add(SubscriptionRow(user_id=user_id, event_id=event_id))
+            session.add(SubscriptionRow(messenger=messenger.value, user_id=user_id, event_id=event_id))
             return True
 
-    def unsubscribe(self, user_id: int, event_id: str | None) -> bool:
+    def unsubscribe(self, user_id: int, event_id: str | None, *, messenger: Platform = TELEGRAM) -> bool:
         """Stop one event's reminders, or all of them (None); False if there was nothing to stop."""
         with self.sessions.begin() as session:
-            row = session.get(SubscriberRow, user_id)
+            row = session.get(SubscriberRow, (messenger.value, user_id))
             if row is None:
                 return False
-            query = delete(SubscriptionRow).where(SubscriptionRow.user_id == user_id)
+            query = delete(SubscriptionRow).where(*_subscription(messenger, user_id))
             if event_id is not None:
                 query = query.where(SubscriptionRow.event_id == event_id)
             removed = bool(getattr(session.execute(query), "rowcount", 0))
@@ -195,38 +216,41 @@ class ChatStore:
                 row.all_events = False
             return removed
 
-    def subscriptions(self, user_id: int) -> Subscriptions:
+    def subscriptions(self, user_id: int, *, messenger: Platform = TELEGRAM) -> Subscriptions:
         with self.sessions() as session:
-            all_events = bool(session.scalar(select(SubscriberRow.all_events).where(SubscriberRow.user_id == user_id)))
+            all_events = bool(session.scalar(select(SubscriberRow.all_events).where(*_person(messenger, user_id))))
             ids = session.scalars(
                 select(SubscriptionRow.event_id).join(EventRow, EventRow.id == SubscriptionRow.event_id)
-                .where(SubscriptionRow.user_id == user_id).order_by(EventRow.start_at)
+                .where(*_subscription(messenger, user_id)).order_by(EventRow.start_at)
             ).all()
             return Subscriptions(all_events=all_events, event_ids=tuple(ids))
 
-    def wants(self, user_id: int, event_id: str) -> bool:
+    def wants(self, user_id: int, event_id: str, *, messenger: Platform = TELEGRAM) -> bool:
         """Does this person get reminders of this event? One query, and none for someone not met yet."""
-        if self.lang(user_id) is None:  # not met yet (usually answered from memory)
+        if self.lang(user_id, messenger=messenger) is None:  # not met yet (usually answered from memory)
             return False
         with self.sessions() as session:
             row = session.execute(
                 select(SubscriberRow.all_events,
-                       select(SubscriptionRow.user_id).where(SubscriptionRow.user_id == user_id,
+                       select(SubscriptionRow.user_id).where(*_subscription(messenger, user_id),
                                                              SubscriptionRow.event_id == event_id).exists())
-                .where(SubscriberRow.user_id == user_id)
+                .where(*_person(messenger, user_id))
             ).first()
             return bool(row and (row[0] or row[1]))
 
-    def deactivate(self, user_ids: list[int]) -> None:
+    def deactivate(self, user_ids: list[int], *, messenger: Platform = TELEGRAM) -> None:
         """People who blocked the bot: no more reminders until they write again."""
         if not user_ids:
             return
         with self.sessions.begin() as session:
-            session.execute(update(SubscriberRow).where(SubscriberRow.user_id.in_(user_ids)).values(active=False))
+            session.execute(update(SubscriberRow).where(SubscriberRow.messenger == messenger.value,
+                                                        SubscriberRow.user_id.in_(user_ids)).values(active=False))
 
     def stats(self) -> Stats:
+        """Everyone, on every messenger."""
         with self.sessions() as session:
-            has_sub = select(SubscriptionRow.user_id).where(SubscriptionRow.user_id == SubscriberRow.user_id).exists()
+            has_sub = select(SubscriptionRow.user_id).where(SubscriptionRow.messenger == SubscriberRow.messenger,
+                                                            SubscriptionRow.user_id == SubscriberRow.user_id).exists()
             subscribed = or_(SubscriberRow.all_events.is_(True), has_sub)
             people = session.scalar(select(func.count()).select_from(SubscriberRow)) or 0
             inactive = session.scalar(
@@ -238,3 +262,11 @@ class ChatStore:
             )
             langs = Counter({lang: count for lang, count in rows})
             return Stats(people=people, subscribed=sum(langs.values()), inactive=inactive, by_lang=dict(langs))
+
+
+def _person(messenger: Platform, user_id: int) -> tuple[Any, ...]:
+    return SubscriberRow.messenger == messenger.value, SubscriberRow.user_id == user_id
+
+
+def _subscription(messenger: Platform, user_id: int) -> tuple[Any, ...]:
+    return SubscriptionRow.messenger == messenger.value, SubscriptionRow.user_id == user_id

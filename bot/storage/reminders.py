@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, exists, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.domain import EventStatus, ReminderState
+from bot.domain import EventStatus, Platform, ReminderState
 from bot.storage.tables import BroadcastRow, EventRow, ReminderRow, SubscriberRow, SubscriptionRow, UTCDateTime, utcnow
 
 _TABLE = cast(Table, ReminderRow.__table__)  # Core statements for the group updates (executemany)
@@ -25,6 +25,7 @@ class Reminder:
     """One reminder to one person, as the sender sees it."""
 
     id: int
+    messenger: Platform
     user_id: int
     chat_id: int
     event_id: str
@@ -49,8 +50,8 @@ class Settled:
 
 
 def _reminder(row: ReminderRow) -> Reminder:
-    return Reminder(id=row.id, user_id=row.user_id, chat_id=row.chat_id, event_id=row.event_id, step_id=row.step_id,
-                    kind=row.kind, lang=row.lang, attempts=row.attempts)
+    return Reminder(id=row.id, messenger=Platform(row.messenger), user_id=row.user_id, chat_id=row.chat_id,
+                    event_id=row.event_id, step_id=row.step_id, kind=row.kind, lang=row.lang, attempts=row.attempts)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,18 +130,19 @@ class ReminderQueue:
                 return 0
             wants = or_(
                 SubscriberRow.all_events.is_(True),
-                exists().where(SubscriptionRow.user_id == SubscriberRow.user_id, SubscriptionRow.event_id == event_id),
+                exists().where(SubscriptionRow.messenger == SubscriberRow.messenger,
+                               SubscriptionRow.user_id == SubscriberRow.user_id, SubscriptionRow.event_id == event_id),
             )
             chosen = select(
-                SubscriberRow.user_id, SubscriberRow.chat_id, literal(event_id), literal(step_id), literal(kind),
-                SubscriberRow.lang, literal(ReminderState.QUEUED), literal(0), literal(now, UTCDateTime()),
-                literal(now, UTCDateTime()),
+                SubscriberRow.messenger, SubscriberRow.user_id, SubscriberRow.chat_id, literal(event_id),
+                literal(step_id), literal(kind), SubscriberRow.lang, literal(ReminderState.QUEUED), literal(0),
+                literal(now, UTCDateTime()), literal(now, UTCDateTime()),
             ).where(SubscriberRow.active.is_(True), wants)
             insert = self._insert(session)(ReminderRow)
             statement = insert.from_select(  # type: ignore[attr-defined]
-                ["user_id", "chat_id", "event_id", "step_id", "kind", "lang", "state", "attempts", "created_at",
-                 "updated_at"], chosen,
-            ).on_conflict_do_nothing(index_elements=["user_id", "event_id", "step_id"])
+                ["messenger", "user_id", "chat_id", "event_id", "step_id", "kind", "lang", "state", "attempts",
+                 "created_at", "updated_at"], chosen,
+            ).on_conflict_do_nothing(index_elements=["messenger", "user_id", "event_id", "step_id"])
             session.execute(statement)
             # Counted, not read from rowcount: psycopg reports -1 for this INSERT ... SELECT.
             broadcast.total = session.scalar(select(func.count()).select_from(ReminderRow).where(
@@ -151,12 +153,14 @@ class ReminderQueue:
         with self.sessions() as session:
             return session.get(BroadcastRow, (event_id, step_id)) is not None
 
-    def claim(self, now: datetime, worker: str, limit: int) -> list[Reminder]:
+    def claim(self, now: datetime, worker: str, limit: int, messenger: Platform | None = None) -> list[Reminder]:
+        """Up to `limit` due rows (of one messenger's people, or of everyone's), claimed by `worker`."""
         with self.sessions.begin() as session:
             due = (
                 select(ReminderRow.id)
                 .where(ReminderRow.state == ReminderState.QUEUED,
-                       or_(ReminderRow.next_attempt_at.is_(None), ReminderRow.next_attempt_at <= now))
+                       or_(ReminderRow.next_attempt_at.is_(None), ReminderRow.next_attempt_at <= now),
+                       *_of(messenger))
                 .order_by(ReminderRow.id).limit(limit)
             )
             if session.get_bind().dialect.name == "postgresql":
@@ -216,17 +220,18 @@ class ReminderQueue:
                 .execution_options(synchronize_session=False)
             )
 
-    def next_due(self) -> datetime | None:
+    def next_due(self, messenger: Platform | None = None) -> datetime | None:
         """When the earliest queued row that waits (for a chat, a 429, a retry) may be claimed."""
         with self.sessions() as session:
             return session.scalar(select(func.min(ReminderRow.next_attempt_at))
-                                  .where(ReminderRow.state == ReminderState.QUEUED))
+                                  .where(ReminderRow.state == ReminderState.QUEUED, *_of(messenger)))
 
-    def recover(self, older_than: datetime | None = None) -> tuple[int, int]:
+    def recover(self, older_than: datetime | None = None, messenger: Platform | None = None) -> tuple[int, int]:
         """After a crash: claimed rows go back to the queue; rows caught mid-send become unknown.
 
         Returns (given back, unknown). With `older_than` (replicas sharing the database) only claims
-        older than that are touched.
+        older than that are touched; with `messenger`, only that messenger's (its sender may be starting while
+        another messenger's sends).
         """
         with self.sessions.begin() as session:
             counts = []
@@ -235,7 +240,7 @@ class ReminderQueue:
                 (ReminderState.SENDING, {"state": ReminderState.UNKNOWN,
                                          "error": "the bot stopped while sending: it may or may not have arrived"}),
             ):
-                query = update(ReminderRow).where(ReminderRow.state == source)
+                query = update(ReminderRow).where(ReminderRow.state == source, *_of(messenger))
                 if older_than is not None:
                     query = query.where(ReminderRow.claimed_at < older_than)
                 result = session.execute(query.values(updated_at=utcnow(), **values)
@@ -283,7 +288,12 @@ class ReminderQueue:
                                    .where(BroadcastRow.event_id.in_(event_ids)))
             return {(event_id, step_id) for event_id, step_id in rows}
 
-    def open_count(self) -> int:
+    def open_count(self, messenger: Platform | None = None) -> int:
         with self.sessions() as session:
             return session.scalar(select(func.count()).select_from(ReminderRow)
-                                  .where(ReminderRow.state.in_(OPEN))) or 0
+                                  .where(ReminderRow.state.in_(OPEN), *_of(messenger))) or 0
+
+
+def _of(messenger: Platform | None) -> tuple[Any, ...]:
+    """The rows of one messenger's people (None: everyone's)."""
+    return () if messenger is None else (ReminderRow.messenger == messenger.value,)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -150,8 +151,12 @@ class DeliveryRow(Base):
 
 
 class SubscriberRow(Base):
+    """A person, or a group, who talked to the chat bot on one messenger: ids are each messenger's own, so the
+    messenger is part of the key (rows made before MAX are Telegram's)."""
+
     __tablename__ = "subscribers"
 
+    messenger: Mapped[str] = mapped_column(String(10), primary_key=True, default="telegram")
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     chat_id: Mapped[int] = mapped_column(BigInteger)
     lang: Mapped[str] = mapped_column(String(3), default="en")
@@ -160,10 +165,17 @@ class SubscriberRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+def _subscriber() -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(["messenger", "user_id"], ["subscribers.messenger", "subscribers.user_id"],
+                                ondelete="CASCADE")
+
+
 class SubscriptionRow(Base):
     __tablename__ = "subscriptions"
+    __table_args__ = (_subscriber(),)
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("subscribers.user_id", ondelete="CASCADE"), primary_key=True)
+    messenger: Mapped[str] = mapped_column(String(10), primary_key=True, default="telegram")
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
 
 
@@ -172,13 +184,15 @@ class ReminderRow(Base):
 
     __tablename__ = "reminder_deliveries"
     __table_args__ = (
-        UniqueConstraint("user_id", "event_id", "step_id", name="uq_reminder_delivery"),
+        _subscriber(),
+        UniqueConstraint("messenger", "user_id", "event_id", "step_id", name="uq_reminder_delivery"),
         Index("ix_reminder_deliveries_state_next", "state", "next_attempt_at"),
         Index("ix_reminder_deliveries_event_step", "event_id", "step_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("subscribers.user_id", ondelete="CASCADE"))
+    messenger: Mapped[str] = mapped_column(String(10), default="telegram")
+    user_id: Mapped[int] = mapped_column(BigInteger)
     chat_id: Mapped[int] = mapped_column(BigInteger)
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     step_id: Mapped[str] = mapped_column(String(80))

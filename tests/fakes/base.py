@@ -178,7 +178,7 @@ class FakeServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = do_DELETE = _serve
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
         self._handler = Handler
         self._server: _Server | None = _Server(("127.0.0.1", 0), Handler)

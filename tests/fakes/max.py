@@ -13,7 +13,9 @@ What it holds to, as documented:
 - PUT /messages?message_id= edits (null attachments: unchanged); PUT/GET/DELETE /chats/{chatId}/pin;
 - POST /uploads?type=image|video|audio|file gives an upload URL (type=photo is no longer supported); a multipart
   POST of the field `data` there answers `{"photos": {id: {"token"}}}` for an image, `{"token"}` otherwise;
-- GET /updates?marker&timeout&limit long-polls (UpdateList `{"updates", "marker"}`), POST /answers?callback_id=.
+- GET /updates?marker&timeout&limit long-polls (UpdateList `{"updates", "marker"}`); POST /answers?callback_id= with a
+  CallbackAnswer (`notification`, and/or `message`: "fill this if you want to modify current message", which edits the
+  message whose button was pressed); PATCH /me/commands (BotCommandsPatch: at most 32, names of 1-64 characters).
 The chat's limits of rate are not enforced here (tests/test_ratelimit.py tests the windows).
 """
 
@@ -132,8 +134,10 @@ class FakeMax(ScriptedFaults):
         self.files: dict[str, tuple[bytes, str]] = {}  # paths served without authorisation (a cover's host)
         self.uploads: dict[str, tuple[str, bytes, str]] = {}  # token -> (type, bytes, file name)
         self.answers: list[tuple[str, dict[str, Any]]] = []
+        self.commands: list[dict[str, Any]] = []  # the bot's command menu (PATCH /me/commands)
+        self.file_names: dict[str, str] = {}  # an uploaded file's token -> the name it was uploaded with
         self._upload_urls: dict[str, str] = {}  # upload path -> type
-        self._callbacks: dict[str, int] = {}  # callback_id -> user
+        self._callbacks: dict[str, tuple[int, str]] = {}  # callback_id -> (user, the pressed message's mid)
         self._updates: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         self._state = threading.Condition()
@@ -171,14 +175,14 @@ class FakeMax(ScriptedFaults):
         self._push({"update_type": "bot_started", "timestamp": _ms(), "chat_id": _dialog(user_id),
                     "user": _user(user_id, name), "payload": payload, "user_locale": locale})
 
-    def user_presses(self, user_id: int, message: Sent, payload: str, name: str = "Anna") -> str:
+    def user_presses(self, user_id: int, message: Sent, payload: str, name: str = "Anna", locale: str = "en") -> str:
         """A person presses the callback button with `payload` under `message`; the callback_id."""
         assert any(b.get("payload") == payload for row in message.buttons for b in row), \
             f"no button {payload!r} under the message"
         callback_id = f"cb{next(self._ids)}"
         with self._state:
-            self._callbacks[callback_id] = user_id
-        self._push({"update_type": "message_callback", "timestamp": _ms(), "user_locale": "en",
+            self._callbacks[callback_id] = (user_id, message.mid)
+        self._push({"update_type": "message_callback", "timestamp": _ms(), "user_locale": locale,
                     "callback": {"timestamp": _ms(), "callback_id": callback_id, "payload": payload,
                                  "user": _user(user_id, name)},
                     "message": self._message(message)})
@@ -249,13 +253,25 @@ class FakeMax(ScriptedFaults):
         if route == "PUT /messages":
             return self._edit(params.get("message_id"), body)
         if route == "POST /answers":
-            user = self._callbacks.get(params.get("callback_id", ""))
-            if user is None:
+            pressed = self._callbacks.get(params.get("callback_id", ""))
+            if pressed is None:
                 return error(400, "proto.payload", "callback_id: unknown callback")
             if not body.get("message") and not body.get("notification"):
                 return error(400, "proto.payload", "either message or notification is required")
+            if body.get("message"):
+                edited = self._edit(pressed[1], body["message"])
+                if edited.status != 200:
+                    return edited
             self.answers.append((params["callback_id"], body))
             return Reply(body={"success": True})
+        if route == "PATCH /me/commands":
+            commands = body.get("commands")
+            if not isinstance(commands, list) or len(commands) > 32 or not all(
+                    isinstance(c, dict) and 1 <= len(c.get("name") or "") <= 64
+                    and len(c.get("description") or "x") <= 128 for c in commands):
+                return error(400, "proto.payload", "commands: at most 32, each with a name of 1-64 characters")
+            self.commands = commands
+            return Reply(body={"commands": commands})
         if route == "GET /updates":
             return self._poll(params)
         if request.path.startswith("/chats/") and request.path.endswith("/pin"):
@@ -387,6 +403,7 @@ class FakeMax(ScriptedFaults):
         token = f"tok{next(self._ids)}"
         with self._state:
             self.uploads[token] = (kind, data, str(request.headers.get("content-type", "")))
+            self.file_names[token] = _file_name(request)
         if kind == "image":
             return Reply(body={"photos": {str(next(self._ids)): {"token": token}}})
         return Reply(body={"token": token})
@@ -429,6 +446,16 @@ def _formatted(source: str, markup: str | None) -> tuple[str, list[dict[str, Any
     parser.feed(source)
     parser.close()
     return parser.text, parser.markup, parser.stripped
+
+
+def _file_name(request: Request) -> str:
+    """The name of the file in a multipart upload (its Content-Disposition's filename)."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + str(request.headers.get("content-type", "")).encode() + b"\r\n\r\n" + request.body)
+    return next((str(part.get_filename()) for part in message.iter_parts() if part.get_filename()), "")
 
 
 def _user(user_id: int, name: str) -> dict[str, Any]:

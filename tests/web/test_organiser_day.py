@@ -144,12 +144,12 @@ def test_the_organisers_day_duplicate_approve_go_live(day: tuple[Served, Site], 
                 made = chat_bot(runtime.live, site.store, operations=runtime.operations, alerts=runtime.alerts,
                                 clock=clock, poll_timeout=1)
                 await made.start()
-                await made.approvals.ask(made.application.bot)  # as its own loop does every half minute
+                await made.approvals.ask()  # as its own loop does every half minute
                 return made
 
             bot = served.call(start_bot)
             assert fake.wait_until(lambda: len(fake.in_chat(OLGA.id)) >= 5, 10)
-            assert served.call(lambda: bot.approvals.ask(bot.application.bot)) == 0  # asked once
+            assert served.call(lambda: bot.approvals.ask()) == 0  # asked once
             requests = fake.in_chat(OLGA.id)
             assert len(requests) == 5 and all("Approval needed" in m["text"] for m in requests)
             assert all(TITLE["en"] in m["text"] or TITLE["ru"] in m["text"] for m in requests)
