@@ -87,9 +87,10 @@ def postgres():  # type: ignore[no-untyped-def]
     server.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Every database the bot supports; storage tests run once per database (a contract suite)."""
+    """Every database the bot supports; storage tests run once per database (a contract suite). PostgreSQL's run is
+    `slow`: `make check` tries SQLite, `make test` both."""
     if request.param == "postgresql":
         server = request.getfixturevalue("postgres")
         url: str = server.new_database()

@@ -12,6 +12,8 @@ import pytest
 
 from bench import delivery
 
+pytestmark = pytest.mark.slow  # the benchmarks at their quick sizes: processes and thousands of messages
+
 
 def test_delivery_bench_quick_mode_produces_figures_without_duplicates() -> None:
     report = delivery.run(delivery.QUICK)

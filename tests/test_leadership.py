@@ -6,10 +6,13 @@ import asyncio
 import threading
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, event
 
 from bot.leadership import Leadership
 from bot.storage.database import create
+
+pytestmark = pytest.mark.slow  # PostgreSQL only
 
 
 class Tries:
