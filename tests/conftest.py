@@ -175,6 +175,18 @@ def platforms(workdir: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[n
 
 
 @pytest.fixture(autouse=True)
+def _cheapest_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Password hashes in this process are argon2id at the library's test profile: the real parameters (RFC 9106,
+    64 MiB, ~0.4 s a hash here) made a third of the fast tests' CPU. tests/test_accounts.py checks the real ones;
+    the bot started as a process (the CLI, `run`) hashes with them as ever."""
+    import argon2
+
+    import bot.accounts
+
+    monkeypatch.setattr(bot.accounts, "_hasher", argon2.PasswordHasher.from_parameters(argon2.profiles.CHEAPEST))
+
+
+@pytest.fixture(autouse=True)
 def _logging_restored():  # type: ignore[no-untyped-def]
     """A command run in-process configures logging for the whole interpreter (levels, handlers): put it back,
     so that no test depends on which ran before it."""
