@@ -1,10 +1,11 @@
-# Two commands do all the set-up: `make run` (the bot and what it needs) and `make test` (the dev tools too).
+# Two commands do all the set-up: `make run` (the bot and what it needs) and `make test` (the dev tools too);
+# `make check` is the developer's quicker loop.
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 SUPPORTED = sys.version_info >= (3, 11)
 
-.PHONY: run test lint bench clean system-deps
+.PHONY: run test check lint bench clean system-deps
 
 # A .venv made by an unsupported Python (or by one that is gone) would stay broken: rebuild it.
 ifneq ($(wildcard $(VENV)),)
@@ -39,6 +40,10 @@ system-deps:
 
 test: lint system-deps
 	NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost $(BIN)/pytest
+
+# The developer's loop, a few minutes: lint, types and the tests not marked slow (`make test` runs them all).
+check: lint
+	NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost $(BIN)/pytest -m 'not slow' -n auto
 
 bench: $(BIN)/.dev-installed
 	NO_PROXY=127.0.0.1,localhost $(BIN)/python -m bench

@@ -3,7 +3,8 @@
 With no NAME, all of them: delivery (~1 min), chat_latency (~1 min), chat_broadcast (20,000 reminders at a
 1,000/s ceiling: twice against a bare loop twice, then once killed and resumed, ~5 min), web (~10 s), soak
 (240 posts with faults and SIGKILLs: ~5 min), memory (peak RSS of `python -m bot run` with 1,000 events and
-20,000 subscribers, ~2.5 min). `--quick` runs each at a tiny size, in a few seconds, to check that it still
+20,000 subscribers, ~2.5 min), cli_start (`announce-bot --help` against importing typer and rich, 15 processes
+each, ~20 s). `--quick` runs each at a tiny size, in a few seconds, to check that it still
 works. Each ends with one `NAME: VALUE (target ...)` line per figure.
 """
 
@@ -21,6 +22,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "web": ([], ["--requests", "50", "--old-requests", "3"]),
     "soak": ([], ["--quick"]),
     "memory": ([], ["--events", "20", "--subscribers", "200", "--hold", "2"]),
+    "cli_start": ([], ["--runs", "2"]),
 }
 
 

@@ -17,6 +17,10 @@ class Alerts:
         self._notify = notify
         self.sent: list[str] = []  # what was raised this run, newest last: shown by the status views
 
+    def redirect(self, notify: Notify | None) -> None:
+        """Send the alerts from now on to `notify` (a reload changed the admin chat or the bot that sends there)."""
+        self._notify = notify
+
     async def __call__(self, text: str) -> None:
         self.sent.append(text)
         log.warning("ALERT: %s", text)

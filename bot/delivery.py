@@ -145,7 +145,7 @@ class Publisher:
         self.live = live
         self.clock = clock or (lambda: datetime.now(UTC))  # what a post says can depend on when it goes out
         self._factory = adapters
-        self._adapters: dict[str, tuple[Any, Adapter]] = {}  # target -> (its settings when built, adapter)
+        self._adapters: dict[str, tuple[Any, Adapter]] = {}  # target -> (what it was built from, adapter)
         self._retired: list[Adapter] = []
         self._renderer: tuple[int, Renderer] | None = None
         self._limits: dict[str, tuple[Any, TokenLimits]] = {}
@@ -168,12 +168,17 @@ class Publisher:
     def adapter(self, target: str) -> Adapter:
         settings = self.config.settings.targets[target]
         held = self._adapters.get(target)
-        if held is not None and held[0] == settings:
+        if held is not None and held[0][0] is settings:  # built for this configuration
+            return held[1]
+        # A reload: a new adapter if the target's settings, its secrets (a token file read again) or the outbox changed.
+        built_from = (settings, settings.secrets(), self.config.settings.outbox.dir)
+        if held is not None and held[0] == built_from:
+            self._adapters[target] = (built_from, held[1])
             return held[1]
         if held is not None:
             self._retired.append(held[1])  # closed at aclose(): a send may still be using it
         adapter = self._factory(target, self.config.settings)
-        self._adapters[target] = (settings, adapter)
+        self._adapters[target] = (built_from, adapter)
         return adapter
 
     def limits_for(self, target: str) -> TokenLimits:

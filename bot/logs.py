@@ -7,10 +7,14 @@ import html
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from urllib.parse import quote, quote_plus
+
+if TYPE_CHECKING:
+    from bot.config.live import LiveConfig
 
 # Fields a delivery's log lines carry (logging's `extra=`), so that one post can be followed in the logs.
 CONTEXT_FIELDS = ("event", "kind", "platform", "target", "post")
@@ -80,17 +84,31 @@ def encoded_forms(secret: str) -> set[str]:
 
 class Redactor(logging.Filter):
     """Replaces secrets, in each of their encoded forms, in a record's message, arguments, traceback and
-    stack with '***'."""
+    stack with '***'. `add` teaches it more (a reload's new token) while records go through it."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self.secrets = sorted({s for s in secrets if len(s) >= _MIN_LENGTH}, key=len, reverse=True)
-        forms = {form for secret in self.secrets for form in encoded_forms(secret)}
-        # Longest first: a form containing another is removed whole.
-        self._pattern = re.compile("|".join(map(re.escape, sorted(forms, key=len, reverse=True)))) if forms else None
+        self.secrets: frozenset[str] = frozenset()
+        self._pattern: re.Pattern[str] | None = None
+        self._adding = threading.Lock()
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        """Scrub these too, from the next record on. A secret is never forgotten: a token a reload replaced may
+        still be valid, and lines about it may still be written."""
+        with self._adding:  # two reloads at once: neither's secrets are lost
+            known = self.secrets | {s for s in secrets if len(s) >= _MIN_LENGTH}
+            if known == self.secrets:
+                return
+            forms = {form for secret in known for form in encoded_forms(secret)}
+            # Longest first: a form containing another is removed whole.
+            pattern = re.compile("|".join(map(re.escape, sorted(forms, key=len, reverse=True))))
+            # One assignment: a record being filtered meanwhile is scrubbed of the old secrets or of all of them.
+            self._pattern, self.secrets = pattern, known
 
     def scrub(self, text: str) -> str:
-        return self._pattern.sub(MASK, text) if self._pattern is not None else text
+        pattern = self._pattern
+        return pattern.sub(MASK, text) if pattern is not None else text
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self._pattern is None:
@@ -126,3 +144,17 @@ def configure(level: str = "INFO", secrets: Iterable[str] = (), json_lines: bool
         for name in names:
             logging.getLogger(name).setLevel(max(floor, root.level))
     return redactor
+
+
+def scrub_also(secrets: Iterable[str]) -> None:
+    """Every scrubber `configure` installed removes these secrets too, from now on."""
+    for handler in logging.getLogger().handlers:
+        for scrubber in handler.filters:
+            if isinstance(scrubber, Redactor):
+                scrubber.add(secrets)
+
+
+def follow(live: LiveConfig) -> None:
+    """Scrub the secrets each reload of `live` brings (a new token in the environment or a file, a new target)
+    before the new configuration is in use: a line logged with it can no longer hold one in clear."""
+    live.subscribe(lambda _old, new: scrub_also(new.settings.all_secrets()), before=True)

@@ -14,7 +14,7 @@ from bot.accounts import Role
 from bot.alerts import Alerts
 from bot.clock import Clock, utc_text
 from bot.config import AppConfig
-from bot.config.live import LiveConfig
+from bot.config.live import LiveConfig, restart_needed
 from bot.delivery import Outcome, step_of, targets_for
 from bot.domain import (
     COMMANDS,
@@ -85,6 +85,7 @@ class ReloadResult:
     ok: bool
     message: str
     report: ImportReport | None = None
+    restart: tuple[str, ...] = ()  # settings that changed but apply only after a restart (RESTART_ONLY)
 
 
 def when(moment: datetime | None) -> str:
@@ -172,16 +173,21 @@ class Operations:
     async def reload(self, actor: str | None = None) -> ReloadResult:
         """Read settings, campaign and templates again and swap them in for every service at once, then sync
         the event files with the new configuration; a bad configuration is refused and the running one stays."""
+        old = self.live.current
         try:
-            await asyncio.to_thread(self.live.reload)
+            new = await asyncio.to_thread(self.live.reload)
         except ConfigError as exc:
             log.warning("reload refused%s: %s", f" (asked by {actor})" if actor else "", exc)
             return ReloadResult(ok=False, message=f"reload refused, the running configuration stays: {exc}")
+        restart = tuple(restart_needed(old.settings, new.settings))
+        if restart:
+            log.warning("reloaded, but these settings are read at start only; restart to apply: %s", ", ".join(restart))
         report = await self.sync_files()
         changed = sum(r.outcome not in ("unchanged", "ignored") for r in report.results)
-        return ReloadResult(ok=True, report=report, message=(
+        return ReloadResult(ok=True, report=report, restart=restart, message=(
             f"configuration reloaded: {len(report.results)} events, {changed} changed, "
-            f"{len(report.errors)} file problem(s), {len(report.withdrawn)} withdrawn"))
+            f"{len(report.errors)} file problem(s), {len(report.withdrawn)} withdrawn"
+            + (f"; restart to apply: {', '.join(restart)}" if restart else "")))
 
     def tell_subscribers(self, results: Iterable[SyncResult]) -> None:
         """People subscribed to a changed event get the change notice by direct message too (once per change)."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.engine import make_url
 
+from bot import logs
 from bot.abc import Adapter
 from bot.adapters import OutboxAdapter, build_adapter, build_notifier
 from bot.alerts import Alerts
@@ -57,6 +58,12 @@ class Reporter(Protocol):
     def progress(self, items: list[Progress]) -> None: ...
 
 
+def _admin_chat(settings: Settings) -> tuple[object, ...]:
+    """Where alerts go and the bot that sends them, with its token (perhaps from a file that changed)."""
+    target = settings.targets.get(settings.admin.bot_target)
+    return settings.admin.chat_id, target, target.secrets() if target is not None else None
+
+
 def database_exists(url: str) -> bool:
     """False for an SQLite file not made yet (a read-only command must not create it); True otherwise."""
     parsed = make_url(url)
@@ -84,9 +91,13 @@ class Runtime:
         observer: Callable[[Outcome], None] | None = None,
     ) -> Runtime:
         live = LiveConfig(config, check=template_problems)
+        logs.follow(live)
         settings = config.settings
         store = store or Store(open_database(settings.database.url, echo=settings.database.echo))
         alerts = Alerts(notify=build_notifier(settings) if notify else None)
+        if notify:
+            live.subscribe(lambda old, new: alerts.redirect(build_notifier(new.settings))
+                           if _admin_chat(old.settings) != _admin_chat(new.settings) else None)
         publisher = Publisher(live, adapters, clock=clock)
         dispatcher = Dispatcher(live, store, Claims(store.sessions), publisher, alerts, clock=clock,
                                 worker=worker or worker_name(), observer=observer)
@@ -219,7 +230,7 @@ class Service:
         live = self.runtime.live
         if live.changed_on_disk():
             result = await self.runtime.operations.reload(actor="files")
-            if not result.ok:
+            if not result.ok or result.restart:  # refused, or some of it waits for a restart: the organiser is told
                 await self.runtime.alerts(result.message)
             return  # the reload imported the event files already
         await self.runtime.operations.sync_files()
@@ -238,8 +249,8 @@ class Service:
     async def serve_web_only(self) -> None:
         """Keep the event files and configuration in step (nothing is sent on schedule) until stopped."""
         self._signals()
-        interval = self.runtime.config.settings.delivery.reimport_interval
         while not self.stopping.is_set():
+            interval = self.runtime.config.settings.delivery.reimport_interval  # as it is now: reloads change it
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), timeout=interval)
             if not self.stopping.is_set():
@@ -260,10 +271,10 @@ class Service:
         is left to send."""
         runtime = self.runtime
         self._signals()
-        delivery = runtime.config.settings.delivery
-        periodic: list[Periodic] = [("sources", delivery.reimport_interval, self.sources)] if self.watch_files else []
+        periodic: list[Periodic] = [("sources", lambda s: s.delivery.reimport_interval, self.sources)] \
+            if self.watch_files else []
         # What the posts reached, read after they went out (a job of its own: it never holds up a post).
-        periodic.append(("reach", runtime.config.settings.reach.sweep_interval, runtime.operations.reach.sweep))
+        periodic.append(("reach", lambda s: s.reach.sweep_interval, runtime.operations.reach.sweep))
         await runtime.dispatcher.start(periodic)
         if self.web_enabled and runtime.config.settings.web.enabled:
             self.web = await self._start_web()

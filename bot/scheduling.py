@@ -29,7 +29,7 @@ from bot.alerts import Alerts
 from bot.clock import Clock, utcnow
 from bot.config import AppConfig
 from bot.config.live import LiveConfig
-from bot.config.settings import DeliverySettings
+from bot.config.settings import DeliverySettings, Settings
 from bot.delivery import Outcome, Publisher, step_of
 from bot.domain import (
     Command,
@@ -55,7 +55,8 @@ from bot.storage.hotpath import EVENT_CHANGED, Settlement
 
 log = logging.getLogger(__name__)
 
-Periodic = tuple[str, float, Callable[[], Awaitable[object]]]  # (job id, seconds, coroutine function)
+Interval = Callable[[Settings], float]  # a periodic job's seconds, read from the settings (a reload re-arms it)
+Periodic = tuple[str, Interval, Callable[[], Awaitable[object]]]  # (job id, seconds, coroutine function)
 LATE = timedelta(minutes=2)  # a reminder later than this says how long is really left, not its step's offset
 
 
@@ -144,6 +145,8 @@ class Dispatcher:
         self.worker = worker or worker_name()
         self.observer = observer
         self.scheduler: AsyncIOScheduler | None = None
+        self._intervals: dict[str, Interval] = {}  # periodic job id -> its seconds
+        live.subscribe(self._rearm)
         self._tasks: set[asyncio.Task[Outcome]] = set()
         self._target_locks: dict[str, asyncio.Lock] = {}
         self._records: dict[str, StoredEvent] = {}  # events of claimed posts, as last read
@@ -171,11 +174,18 @@ class Dispatcher:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         # Real posts never live in APScheduler, so a missed job loses nothing; still, run late jobs at once.
         defaults = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
-        self.scheduler.add_job(self.sweep, "interval", seconds=self.policy.sweep_interval, id="sweep", **defaults)
-        for job_id, seconds, job in periodic:
-            self.scheduler.add_job(job, "interval", seconds=seconds, id=job_id, **defaults)
+        sweep: Periodic = ("sweep", lambda settings: settings.delivery.sweep_interval, self.sweep)
+        for job_id, every, job in [sweep, *periodic]:
+            self._intervals[job_id] = every
+            self.scheduler.add_job(job, "interval", seconds=every(self.config.settings), id=job_id, **defaults)
         self.scheduler.start()
         await self.dispatch()
+
+    def _rearm(self, old: AppConfig, new: AppConfig) -> None:
+        """After a reload: each periodic job whose interval changed runs at the new one from now on."""
+        for job_id, every in self._intervals.items():
+            if (scheduler := self.scheduler) is not None and every(old.settings) != every(new.settings):
+                scheduler.reschedule_job(job_id, trigger="interval", seconds=every(new.settings))
 
     async def stop(self) -> None:
         """Stop claiming; give in-flight sends `shutdown_grace` seconds to finish and be recorded."""

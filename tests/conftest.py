@@ -87,9 +87,10 @@ def postgres():  # type: ignore[no-untyped-def]
     server.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Every database the bot supports; storage tests run once per database (a contract suite)."""
+    """Every database the bot supports; storage tests run once per database (a contract suite). PostgreSQL's run is
+    `slow`: `make check` tries SQLite, `make test` both."""
     if request.param == "postgresql":
         server = request.getfixturevalue("postgres")
         url: str = server.new_database()
@@ -171,6 +172,18 @@ def platforms(workdir: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[n
     yield fakes
     for fake in fakes.fakes:
         fake.stop()
+
+
+@pytest.fixture(autouse=True)
+def _cheapest_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Password hashes in this process are argon2id at the library's test profile: the real parameters (RFC 9106,
+    64 MiB, ~0.4 s a hash here) made a third of the fast tests' CPU. tests/test_accounts.py checks the real ones;
+    the bot started as a process (the CLI, `run`) hashes with them as ever."""
+    import argon2
+
+    import bot.accounts
+
+    monkeypatch.setattr(bot.accounts, "_hasher", argon2.PasswordHasher.from_parameters(argon2.profiles.CHEAPEST))
 
 
 @pytest.fixture(autouse=True)

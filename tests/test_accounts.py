@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argon2
 import pytest
 
 from bot.accounts import Role, User, check_name, check_password, hash_password, needs_rehash, verify_password
@@ -39,3 +40,15 @@ def test_hashes_are_argon2id_salted_and_verified() -> None:
     assert not verify_password(None, "the password")  # no such user: same work, and no
     assert not verify_password("not a hash", "the password")
     assert not needs_rehash(first)
+
+
+def test_the_bot_hashes_with_rfc_9106s_parameters() -> None:
+    """The tests hash at argon2's cheapest profile (tests/conftest.py); the bot itself at RFC 9106's low-memory one."""
+    import subprocess
+    import sys
+
+    probe = "import argon2, bot.accounts as a; print(a._hasher.time_cost, a._hasher.memory_cost, a._hasher.parallelism)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    low_memory = argon2.profiles.RFC_9106_LOW_MEMORY
+    assert done.stdout.split() == [str(low_memory.time_cost), str(low_memory.memory_cost), str(low_memory.parallelism)]
+    assert hash_password("the password").startswith("$argon2id$v=19$m=8,t=1,p=1$")  # here: the cheapest

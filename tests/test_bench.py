@@ -12,6 +12,8 @@ import pytest
 
 from bench import delivery
 
+pytestmark = pytest.mark.slow  # the benchmarks at their quick sizes: processes and thousands of messages
+
 
 def test_delivery_bench_quick_mode_produces_figures_without_duplicates() -> None:
     report = delivery.run(delivery.QUICK)
@@ -61,3 +63,16 @@ def test_memory_bench_quick_mode_measures_run_and_stops_it_cleanly(capsys: pytes
     assert report["exit_code"] == 0, report["output"]
     assert report["answered"] == memory.ASKS  # the chat bot ran against the fake and answered /next
     assert report["chat"]["running"] and report["peak_rss_mb"] >= report["rss_at_end_mb"] > 0
+
+
+def test_cli_start_bench_quick_mode_times_the_command_line_against_typer_and_rich(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bench import cli_start
+    from bench.__main__ import BENCHMARKS
+
+    report = cli_start.main(BENCHMARKS["cli_start"][1])  # what `python -m bench --quick cli_start` runs
+    printed = capsys.readouterr().out
+    ratio = re.search(r"^cli_start_ratio: ([0-9.]+) \(target <= 4\)$", printed, re.MULTILINE)
+    assert ratio is not None and float(ratio.group(1)) > 0, printed
+    assert len(report["help"]) == len(report["baseline"]) == 2 and min(report["help"] + report["baseline"]) > 0

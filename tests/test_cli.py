@@ -248,6 +248,30 @@ def test_python_dash_m_entry_point(workdir: Path) -> None:
     assert done.returncode == 0 and "validate" in done.stdout
 
 
+# What the bot's commands load when they run, never before: each costs `--help` from tens of ms to seconds.
+HEAVY = ("sqlalchemy", "alembic", "psycopg", "telegram", "tweepy", "vk_api", "httpx", "requests", "jinja2", "babel",
+         "inflect", "pymorphy3", "regex", "phonenumbers", "PIL", "fontTools", "apscheduler", "starlette", "uvicorn",
+         "yaml", "icalendar", "pydantic_settings")
+_LOADED = f"""
+import contextlib, io, sys
+import bot.cli
+with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+    bot.cli.app(["--help"])
+print(sorted({{name.partition(".")[0] for name in sys.modules}} & set({HEAVY!r})))
+"""
+
+
+def test_the_command_line_loads_no_heavy_part_for_help() -> None:
+    """What keeps `announce-bot --help` quick (bench/cli_start.py times it): importing the command line and asking
+    for help load none of the libraries the commands use."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _LOADED], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"loaded before any command ran: {done.stdout}"
+
+
 def test_post_publishes_to_every_platform_and_records_it(platforms: Platforms) -> None:
     result = invoke("post", "russia-dprk-treaty", "announcement")
     assert result.exit_code == 0, result.output

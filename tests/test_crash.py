@@ -10,9 +10,13 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.storage import Store, open_database
 from tests.conftest import REFERENCE_EVENT_FILE, Platforms
 from tests.fakes.telegram import FakeTelegram
+
+pytestmark = pytest.mark.slow  # a `run` process killed mid-campaign
 
 EVENTS = 6
 

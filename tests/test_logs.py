@@ -8,16 +8,19 @@ import io
 import json
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
 from pydantic import SecretStr
 
 from bot.adapters.x import XAdapter
+from bot.config import load_config
 from bot.config.settings import XTarget
 from bot.domain import RenderedPost
 from bot.errors import CredentialsError
 from bot.logs import NEVER_DEBUG, WARNING_ONLY, JsonFormatter, Redactor, configure
+from bot.runtime import Runtime
 from tests.fakes.x import FakeX
 
 
@@ -218,3 +221,54 @@ async def test_at_the_default_floor_oauthlib_says_nothing(restore_logging: None,
     output = stream.getvalue()
     assert "the bot's own DEBUG lines still show" in output
     assert "oauthlib" not in output and "oauth_signature" not in output and "DEBUG tweepy" not in output
+
+
+# -- secrets a reload brings ------------------------------------------------------------------------------------
+
+RELOADED = {  # each only in the configuration a reload brings (lower case: see "url, lower-case hex")
+    "a token in the environment": MARKER,
+    "a token file": "vk:secret/ü+=&<token file>~>?",
+    "a new target's token": "max-secret+é/=&\"token'",
+}
+
+
+async def test_a_secret_only_a_reload_brought_never_reaches_the_logs_in_any_encoding(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, restore_logging: None
+) -> None:
+    config = load_config(Path("config"))
+    stream = io.StringIO()
+    configure("INFO", config.settings.all_secrets(), json_lines=True, stream=stream)  # as the CLI does at start
+    runtime = Runtime.build(config, notify=False)
+    log = logging.getLogger("bot.test.reload")
+    log.warning("before the reload: %s", MARKER)
+    assert MARKER in json.loads(stream.getvalue().splitlines()[-1])["message"]  # not a secret yet: this can fail
+
+    monkeypatch.setenv("ANNOUNCE_BOT_TARGETS__TELEGRAM__TOKEN", RELOADED["a token in the environment"])
+    (workdir / "vk-token").write_text(RELOADED["a token file"] + "\n", encoding="utf-8")
+    monkeypatch.setenv("ANNOUNCE_BOT_TARGETS__MAX__TOKEN", RELOADED["a new target's token"])
+    settings = workdir / "config" / "settings.toml"
+    settings.write_text(settings.read_text().replace("group_id = 89190013\n",
+                                                     'group_id = 89190013\ntoken_file = "vk-token"\n')
+                        + '\n[targets.max]\nplatform = "max"\nlang = "ru"\nchat_id = "-72000000001"\n')
+    result = await runtime.operations.reload()
+    assert result.ok, result.message
+    stream.seek(0)
+    stream.truncate()
+    lines = 0
+    for what, secret in RELOADED.items():
+        for name, form in independent_encodings(secret).items():
+            log.warning("%s, %s: %s", what, name, form)
+            lines += 1
+    output = stream.getvalue()
+    for what, secret in RELOADED.items():
+        for name, form in independent_encodings(secret).items():
+            assert form not in output, f"{what} appears {name}"
+    ours = [json.loads(line)["message"] for line in output.splitlines() if '"bot.test.reload"' in line]
+    assert len(ours) == lines and all(message.endswith(": ***") for message in ours)
+    await runtime.aclose()
+
+
+def test_a_scrubber_taught_more_secrets_keeps_the_old_ones() -> None:
+    redactor = Redactor(["old-SECRET-token"])
+    redactor.add(["new-SECRET-token"])  # a reload replaced the token: the old one may still be valid
+    assert redactor.scrub("old-SECRET-token new-SECRET-token") == "*** ***"

@@ -11,8 +11,12 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.storage import Store, open_database
 from tests.conftest import REFERENCE_EVENT_FILE, Platforms
+
+pytestmark = pytest.mark.slow  # two `run` processes on PostgreSQL, one killed
 
 EVENTS = 125  # x 4 targets (telegram, telegram_ru, x, dzen) = 500 posts
 CAMPAIGN = """platforms: [telegram, x, dzen]

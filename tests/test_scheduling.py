@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from bot.runtime import Runtime
 from bot.storage import Store, open_database
 from bot.storage.hotpath import Settlement
 from tests.conftest import Platforms
+from tests.fakes.base import held
 from tests.fakes.telegram import FakeTelegram
 
 # The reference event: 27 November 2024, 11:00-13:00 Moscow time (08:00-10:00 UTC).
@@ -187,15 +189,16 @@ async def test_late_posts_follow_the_campaigns_catch_up_policy(database_url: str
 
 async def test_read_timeout_is_reported_not_resent(database_url: str, platforms: Platforms) -> None:
     h = Harness(database_url, ANNOUNCEMENT)
-    platforms.telegram.fail_method("sendMessage", FakeTelegram.slow(3.0))  # the timeout is 2 s
+    answer = threading.Event()  # Telegram posts the message but answers only after the client gave up (2 s)
+    platforms.telegram.fail_method("sendMessage", held(answer))
     await h.at(ANNOUNCEMENT)
     post = h.post("announcement", "telegram")
     assert post.state == "unknown" and "may or may not have been published" in (post.reason or "")
     assert any("announcement on telegram (telegram) may or may not be published" in a and f"retry {post.id}" in a
                for a in h.alerts.sent)
     await h.at(ANNOUNCEMENT + timedelta(hours=1))
-    await asyncio.sleep(1.2)  # let the slow answer finish on the fake's side
     assert len([t for t in platforms.sent()["telegram"] if "Dmitry Kiku" in t]) == 1  # never sent twice
+    answer.set()  # the late answer comes to a client that no longer listens
     h.claims.command(post.id, Command.RETRY, h.now)  # the organiser checked: it did not arrive; send it again
     await h.at(ANNOUNCEMENT + timedelta(hours=1))
     assert h.post("announcement", "telegram").state == "sent"
@@ -294,25 +297,26 @@ async def test_cancelled_event_cancels_posts_and_sends_the_notice(
 
 async def test_the_wake_up_job_fires_at_the_next_due_time(database_url: str, platforms: Platforms, workdir: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).replace(microsecond=0)
     path = workdir / "config" / "events" / "russia-dprk-treaty.yaml"
-    start = (now + timedelta(days=7, seconds=2)).astimezone(UTC)
+    start = now + timedelta(days=7, hours=1)  # the announcement is due in an hour
     path.write_text(path.read_text().replace("start: 2024-11-27 11:00", f"start: {start:%Y-%m-%dT%H:%M:%S}+00:00")
                     .replace("end: 2024-11-27 13:00", f"end: {start + timedelta(hours=2):%Y-%m-%dT%H:%M:%S}+00:00"))
-    monkeypatch.setenv("ANNOUNCE_BOT_DELIVERY__SWEEP_INTERVAL", "3600")  # only the wake-up job can fire it
+    monkeypatch.setenv("ANNOUNCE_BOT_DELIVERY__SWEEP_INTERVAL", "86400")  # only the wake-up job can fire it
     h = Harness(database_url, now)
-    h.dispatcher.clock = lambda: datetime.now(UTC)
     await h.dispatcher.start()
     due = h.post("announcement", "telegram").due_at
     assert h.dispatcher.scheduler is not None
     wake = h.dispatcher.scheduler.get_job("wake")
     assert wake is not None and wake.next_run_time == due  # armed for the due second, not a sweep later
-    for _ in range(100):  # how late it arrives is the delivery benchmark's business, not a test's
-        if len(platforms.telegram.messages) == 1:
-            break
-        await asyncio.sleep(0.1)
+    assert platforms.telegram.messages == []
+    # The hour passes: the bot's clock reaches the due time and APScheduler (whose clock is the system's) fires the
+    # job as it would then.
+    h.now = due
+    wake.modify(next_run_time=datetime.now(UTC))
+    sent = await platforms.telegram.wait_messages("@valdaiclub", 1, timeout=60)  # on a condition, not a sleep
     await h.dispatcher.stop()
-    assert len(platforms.telegram.messages) == 1
+    assert len(sent) == 1 and len(platforms.telegram.messages) == 1
 
 
 async def test_secrets_never_reach_logs_or_records(

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # builds a wheel, installs it into new virtualenvs, runs the set-up scripts
+
 ROOT = Path(__file__).resolve().parent.parent
 DEV_TOOLS = {"pytest", "pytest-asyncio", "hypothesis", "feedparser", "ruff", "mypy", "types-pyyaml", "types-requests",
              "playwright"}

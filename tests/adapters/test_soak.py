@@ -15,6 +15,8 @@ from bot.domain import Part
 from bot.errors import OutcomeUnknown, PublishError, RateLimited, TransientError
 from tests.adapters.sides import Fault, Side, post_for
 
+pytestmark = pytest.mark.slow  # the soak: hundreds of posts through random faults
+
 POSTS_PER_PLATFORM = 80
 ATTEMPTS = 8
 REFUSED = "connection refused"

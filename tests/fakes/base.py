@@ -7,6 +7,8 @@ Faults a platform's network can produce, as the client sees them:
   without an answer -- the case where a blind retry publishes twice;
 - `reset()` / `record_then_reset()`: the same with a TCP reset instead of an orderly close;
 - `late(seconds)`: the platform acts on the request and answers, `seconds` late (a read timeout);
+- `held(release)`: the platform acts on the request and answers when the test sets `release` (a read timeout
+  that waits on no clock);
 - `refuse_connections()`: nothing listens on the port any more (connection refused), until
   `accept_connections()`;
 - `Blackhole()`: an address where connecting times out.
@@ -25,6 +27,8 @@ from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+HELD_AT_MOST = 60.0  # a held answer whose test failed before releasing it ends its thread after this
 
 
 @dataclass
@@ -47,6 +51,7 @@ class Reply:
     drop: bool = False  # close the connection without answering
     reset: bool = False  # abort the connection (TCP RST) without answering
     handled: bool = False  # a fault only in delivery: the request is handled as usual first, then delay/drop/reset
+    release: threading.Event | None = None  # answer only once this is set (a test's hand, not a clock)
 
 
 def dropped() -> Reply:
@@ -72,6 +77,11 @@ def record_then_reset() -> Reply:
 def late(seconds: float) -> Reply:
     """The platform acts on the request and answers as usual, `seconds` late."""
     return Reply(handled=True, delay=seconds)
+
+
+def held(release: threading.Event) -> Reply:
+    """The platform acts on the request and answers once `release` is set: after the client gave up waiting."""
+    return Reply(handled=True, release=release)
 
 
 class Blackhole:
@@ -158,6 +168,8 @@ class FakeServer:
                 reply = fake._reply(request)
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.release is not None:
+                    reply.release.wait(HELD_AT_MOST)
                 if reply.reset:
                     # SO_LINGER with a zero timeout turns the close into a TCP RST.
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -253,7 +265,7 @@ class FakeServer:
             return self.handle(request)
         if fault.handled:
             answer = self.handle(request)
-            return replace(answer, delay=fault.delay, drop=fault.drop, reset=fault.reset)
+            return replace(answer, delay=fault.delay, drop=fault.drop, reset=fault.reset, release=fault.release)
         return fault
 
     def handle(self, request: Request) -> Reply:

@@ -113,6 +113,7 @@ def test_long_texts_wrap_and_shrink_never_overflow(size: CardSize, artifacts: Pa
         draw_card(content, size, STYLE, FACES).save(artifacts / "long-texts.telegram.png")
 
 
+@pytest.mark.slow  # ~1.5 min on a loaded 2-core machine: every card size lays out 700 unbreakable characters
 def test_a_word_longer_than_the_line_is_broken_between_characters() -> None:
     content = replace(long_content(), title="A" * 400, speakers=("Б" * 300,), venue="x")
     for size in CardSize:

@@ -308,6 +308,7 @@ def test_a_run_of_flags_is_never_cut_between_the_two_halves_of_a_flag(offset: st
     assert "".join(parts) == text
 
 
+@pytest.mark.slow  # a flag repeated past VK's 16,384 characters takes ~15-30 s to fit
 @pytest.mark.parametrize("spec", [TELEGRAM, X, VK], ids=lambda s: s.label)
 @pytest.mark.parametrize("character", [FLAG_RU, FAMILY, THUMB, E_ACUTE, DEVANAGARI])
 def test_no_cluster_is_cut_when_a_word_is(spec: PlatformSpec, character: str) -> None:

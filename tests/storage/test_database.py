@@ -49,6 +49,7 @@ def _cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProc
                           capture_output=True, text=True, timeout=120, check=False)
 
 
+@pytest.mark.slow  # `run` as a process, killed
 def test_a_second_run_is_refused_short_commands_still_work_and_kill_9_frees_the_file(workdir: Path) -> None:
     env = {**os.environ, "ANNOUNCE_BOT_WEB__ENABLED": "false", "ANNOUNCE_BOT_CHAT__ENABLED": "false",
            "COLUMNS": "300"}
@@ -92,6 +93,7 @@ open_database(sys.argv[1])
 """
 
 
+@pytest.mark.slow  # five processes a round
 @pytest.mark.parametrize("round_", range(3))
 def test_processes_starting_together_on_a_new_sqlite_file_all_open_it(tmp_path: Path, round_: int) -> None:
     """Before: `database is locked` on PRAGMA journal_mode=WAL, or `table events already exists`."""
@@ -124,6 +126,7 @@ def test_a_sqlite_file_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
         open_database(f"sqlite:///{tmp_path / 'taken' / 'bot.db'}")
 
 
+@pytest.mark.slow  # a process per command
 @pytest.mark.parametrize("command", [["status"], ["events"], ["run", "--once"], ["web"], ["db", "upgrade"]])
 def test_every_command_says_an_unreachable_database_in_one_line(workdir: Path, command: list[str]) -> None:
     env = {**os.environ, "ANNOUNCE_BOT_DATABASE__URL": "postgresql://bot:pw-SECRET@127.0.0.1:1/announce",

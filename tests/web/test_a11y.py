@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.web.browser import (
@@ -24,6 +25,8 @@ from tests.web.browser import (
     widest,
 )
 from tests.web.support import EVENT_ID
+
+pytestmark = pytest.mark.slow  # Chromium
 
 # Each view: a name, and how the browser gets there from a signed-in page (a path, or a few steps).
 READ_ONLY = ["/admin", f"/admin/events/{EVENT_ID}", f"/admin/events/{EVENT_ID}/edit", "/admin/editor/new",

@@ -8,6 +8,7 @@ import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from bot.delivery import render_post
@@ -31,6 +32,8 @@ from tests.web.browser import (
     watch,
 )
 from tests.web.support import EVENT_ID, PASSWORD, Site
+
+pytestmark = pytest.mark.slow  # Chromium
 
 
 def _names(event: Event, lang: str) -> list[str]:

@@ -18,6 +18,8 @@ import pytest
 
 from tests.web.support import EVENT_ID, PASSWORD
 
+pytestmark = pytest.mark.slow  # `run` and `web` as processes
+
 URL = re.compile(r"web app: (http://127\.0\.0\.1:\d+)/events")
 HEALTH_TOKEN = "health-token-for-the-cli-tests"
 DETAILS = {"Authorization": f"Bearer {HEALTH_TOKEN}"}  # /healthz's details; anyone else gets the status only

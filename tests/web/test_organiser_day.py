@@ -29,6 +29,8 @@ from tests.fakes.telegram import FakeTelegram, User
 from tests.web.browser import DESKTOP, PHONE, Served, context, keep, launch, log_in, overflow, serious, shoot, watch
 from tests.web.support import EVENT_ID, Clock, Site, SiteFactory
 
+pytestmark = pytest.mark.slow  # Chromium
+
 NEW_ID = "autumn-forum"
 TITLE = {"en": "Autumn Forum on Northeast Asia", "ru": "Осенний форум о Северо-Восточной Азии"}
 # The new event starts 12 November 2024, 11:00 Moscow time (08:00 UTC): before the reference event's campaign

@@ -36,6 +36,7 @@ def checked_site(fake_telegram: FakeTelegram, make_site: SiteFactory, monkeypatc
     served.stop()
 
 
+@pytest.mark.slow  # Chromium
 def test_an_event_three_days_ahead_is_announced_at_once_and_oversized_texts_are_refused(
     checked_site: tuple[Served, Site], fake_telegram: FakeTelegram, tmp_path: Path
 ) -> None:

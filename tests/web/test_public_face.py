@@ -46,6 +46,7 @@ def _labels_above_inputs(page: Page) -> list[str]:
     }""")
 
 
+@pytest.mark.slow  # Chromium
 def test_the_public_face_in_chromium(served_with_hostile: Served, tmp_path: Path) -> None:
     url = served_with_hostile.url
     shots: list[Path] = []

@@ -141,6 +141,7 @@ def served_reach(reach_site: Site, platforms: Platforms) -> Iterator[Served]:
     server.stop()
 
 
+@pytest.mark.slow  # Chromium
 def test_the_report_page_in_chromium_at_1280_and_390_px(served_reach: Served, tmp_path: Path) -> None:
     checked: list[str] = []
     shots = []
