@@ -59,6 +59,8 @@ from bot.config.live import LiveConfig  # noqa: E402
 from bot.domain import Event, Platform  # noqa: E402
 from bot.ratelimit import RateLimits  # noqa: E402
 from bot.storage import Store, open_database  # noqa: E402
+from bot.storage.chat import ChatStore  # noqa: E402
+from bot.storage.reminders import ReminderQueue  # noqa: E402
 from bot.storage.tables import ReminderRow, SubscriberRow  # noqa: E402
 
 TOKEN = "123456:BENCH-token"  # the same as chat_latency's fake
@@ -180,7 +182,8 @@ def broadcaster(base_url: str, store: Store, worker: str) -> tuple[Broadcaster, 
     bot: ExtBot[Any] = ExtBot(TOKEN, base_url=f"{base_url}/bot", rate_limiter=SharedRateLimiter(limits),
                               request=HTTPXRequest(connection_pool_size=IN_FLIGHT))
     config = load_config(ROOT / "config")
-    return Broadcaster(LiveConfig(config), store.sessions, TelegramCourier(bot), limits, worker=worker), bot
+    return Broadcaster(LiveConfig(config), ReminderQueue(store.sessions), TelegramCourier(bot), limits,
+                       chats=ChatStore(store.sessions), worker=worker), bot
 
 
 async def broadcast(base_url: str, event: Event, subscribers: int, crash_at: int | None) -> dict[str, int]:

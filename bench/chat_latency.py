@@ -39,7 +39,7 @@ from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filte
 
 from bot.chat import chat_bot  # noqa: E402
 from bot.config import load_config, load_event  # noqa: E402
-from bot.config.live import LiveConfig  # noqa: E402
+from bot.runtime import Runtime  # noqa: E402
 from bot.storage import Store, open_database  # noqa: E402
 
 TOKEN = "123456:BENCH-token"
@@ -106,7 +106,8 @@ async def compare(echo_url: str, chat_url: str, store: Store, count: int) -> tup
     else the machine does weighs on both alike."""
     os.environ["ANNOUNCE_BOT_TARGETS__TELEGRAM__TOKEN"] = TOKEN
     os.environ["ANNOUNCE_BOT_TARGETS__TELEGRAM__API_BASE_URL"] = chat_url
-    bot = chat_bot(LiveConfig(load_config(ROOT / "config")), store, poll_timeout=10)
+    operations = Runtime.build(load_config(ROOT / "config"), store=store, notify=False).operations
+    bot = chat_bot(operations.live, operations, poll_timeout=10)
     await bot.start()
     echo = await start_echo(echo_url)
     echo_times: list[float] = []

@@ -70,7 +70,7 @@ async def _serve(connection: Connection) -> None:
         store = Store(open_database(f"sqlite:///{folder / 'web.db'}"))
         import_events(config, store, datetime(2024, 9, 1, tzinfo=UTC))
         runtime = Runtime.build(config, store=store, notify=False)
-        app = create_app(runtime.live, store, runtime.operations, clock=runtime.dispatcher.clock)
+        app = create_app(runtime.live, runtime.operations, clock=runtime.dispatcher.clock)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as inside:
             page = await inside.get(PATH)
         assert page.status_code == 200, page.text

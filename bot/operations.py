@@ -37,6 +37,7 @@ from bot.errors import ConfigError, FitError
 from bot.importing import FileSource, ImportReport, import_events
 from bot.planning import still_useful
 from bot.preparation import Prepared, Saved, prepare
+from bot.queries import Queries
 from bot.reach import Reach
 from bot.recording import Recordings
 from bot.rendering.renderer import Renderer
@@ -156,6 +157,10 @@ class Operations:
         self._importing = asyncio.Lock()  # one import at a time, whoever asks (timer, /reload, SIGHUP)
         self.editing = EventOperations(self)  # creating and changing events outside their files
         self.go_live = GoLive(self)
+        # What the front ends read and keep through, so that none of them holds the store or its sessions.
+        self.queries = Queries(store)  # the pages' reads, off the event loop
+        self.accounts = Accounts(store.sessions)  # the dashboard's sign-in
+        self.reminders = ReminderQueue(store.sessions)  # personal reminders, sent by each chat bot's broadcaster
         self.subscribers = Subscribers(ChatStore(store.sessions))  # the chat bots' people
         self.recording = Recordings(self)  # after the event: its recording links, and the summary that carries them
         self.reach = Reach(self)  # what the posts reached: readings, reactions, the bot's own counts
@@ -193,7 +198,7 @@ class Operations:
         """People subscribed to a changed event get the change notice by direct message too (once per change)."""
         if not self.config.settings.chat.enabled:
             return
-        queue = ReminderQueue(self.store.sessions)
+        queue = self.reminders
         now = self.clock()
         for result in results:
             if result.notice is not None:
@@ -321,7 +326,7 @@ class Operations:
 
     def dashboard_users(self) -> list[UserRecord]:
         """Who can sign in to the dashboard, and how (`announce-bot user list`)."""
-        return Accounts(self.store.sessions).users(self.clock())
+        return self.accounts.users(self.clock())
 
     def mark_asked(self, post_ids: Sequence[int]) -> None:
         self.claims.mark_asked(post_ids, self.clock())
@@ -643,7 +648,7 @@ class GoLive:
         chat = self.ops.config.settings.chat
         if not chat.enabled or PostKind.LIVE.value not in chat.reminder_kinds:
             return None
-        queue = ReminderQueue(self.ops.store.sessions)
+        queue = self.ops.reminders
         queued = None
         for step in self.ops.config.campaign.steps:
             if step.kind is PostKind.LIVE:

@@ -312,7 +312,7 @@ class Service:
         runtime = self.runtime
         settings = runtime.config.settings.web
         try:
-            app = create_app(runtime.live, runtime.store, runtime.operations, schedules=True,
+            app = create_app(runtime.live, runtime.operations, schedules=True,
                              clock=runtime.dispatcher.clock, chat_health=self.chat_health)
             server = WebServer(app, settings.host, settings.port)
             await server.start()
@@ -372,7 +372,7 @@ class Service:
             self._approvals = Approvals(runtime.live, runtime.operations)
         make = chat_bot if messenger is Platform.TELEGRAM else max_chat
         try:
-            bot = make(runtime.live, runtime.store, operations=runtime.operations, alerts=runtime.alerts,
+            bot = make(runtime.live, runtime.operations, alerts=runtime.alerts,
                        clock=runtime.dispatcher.clock, observer=self.reporter.progress,
                        worker=runtime.dispatcher.worker, limits=runtime.publisher.limits, approvals=self._approvals)
         except ChatUnavailable as exc:

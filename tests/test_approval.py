@@ -154,7 +154,7 @@ async def test_approvers_are_asked_in_telegram_and_answer_with_the_buttons(
     monkeypatch.setenv("ANNOUNCE_BOT_TARGETS__TELEGRAM__API_BASE_URL", fake.base_url)
     clock = Clock(ANNOUNCED - timedelta(hours=2))  # within a day of the announcement
     runtime = build(database_url, clock)
-    bot: ChatBot = chat_bot(LiveConfig(runtime.config), runtime.store, operations=runtime.operations, clock=clock,
+    bot: ChatBot = chat_bot(LiveConfig(runtime.config), runtime.operations, clock=clock,
                             poll_timeout=1)
     await bot.start()
     try:
@@ -198,7 +198,7 @@ async def test_dashboard_approvers_signed_in_with_telegram_are_asked_and_may_ans
     accounts = Accounts(runtime.store.sessions)
     accounts.add("maria", Role.APPROVER, None, telegram_id=maria.id, now=clock())
     accounts.add("victor", Role.EDITOR, None, telegram_id=victor.id, now=clock())  # prepares, does not approve
-    bot: ChatBot = chat_bot(LiveConfig(runtime.config), runtime.store, operations=runtime.operations, clock=clock,
+    bot: ChatBot = chat_bot(LiveConfig(runtime.config), runtime.operations, clock=clock,
                             poll_timeout=1)
     await bot.start()
     try:
@@ -243,9 +243,9 @@ async def test_approvers_on_max_are_asked_in_the_same_round_and_answer_with_the_
     clock = Clock(ANNOUNCED - timedelta(hours=2))
     runtime = build(database_url, clock)
     approvals = Approvals(runtime.live, runtime.operations)  # one round for both messengers, as `run` makes it
-    bots = [chat_bot(LiveConfig(runtime.config), runtime.store, operations=runtime.operations, clock=clock,
+    bots = [chat_bot(LiveConfig(runtime.config), runtime.operations, clock=clock,
                      poll_timeout=1, approvals=approvals),
-            max_chat(runtime.live, runtime.store, operations=runtime.operations, clock=clock, poll_timeout=1,
+            max_chat(runtime.live, runtime.operations, clock=clock, poll_timeout=1,
                      approvals=approvals)]
     for bot in bots:
         await bot.start()

@@ -86,7 +86,7 @@ async def test_the_report_shows_what_each_platform_gives_and_says_what_it_does_n
     wall.views, wall.likes, wall.reposts = 1234, 56, 7
     fakes.x.tweets[0].metrics.update(impression_count=987, like_count=12, retweet_count=3, reply_count=2)
     # Telegram: no views in the Bot API; the chat bot (the channel's administrator) receives the reaction counts.
-    bot = chat_bot(runtime.live, runtime.store, operations=runtime.operations, clock=clock, poll_timeout=1)
+    bot = chat_bot(runtime.live, runtime.operations, clock=clock, poll_timeout=1)
     await bot.start()
     chat.append(bot)
     assert await fakes.telegram.until(lambda: fakes.telegram.allowed_updates is not None)  # its first getUpdates
@@ -102,7 +102,7 @@ async def test_the_report_shows_what_each_platform_gives_and_says_what_it_does_n
     links = re.findall(r'href="([^"]+)"', text)
     assert links and all(link.startswith(f"{PUBLIC}/go/{EVENT}/telegram/announcement/https://") for link in links)
     go = next(link for link in links if link.endswith("/https://valdaiclub.com/events/announcements/russia-dprk-treaty/"))
-    web = create_app(runtime.live, runtime.store, runtime.operations, clock=clock)
+    web = create_app(runtime.live, runtime.operations, clock=clock)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url=PUBLIC) as http:
         path = go.removeprefix(PUBLIC)
         for agent in (BROWSER, PREVIEW):

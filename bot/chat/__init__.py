@@ -19,19 +19,19 @@ from bot.alerts import Alerts
 from bot.chat import reactions, telegram, throttle
 from bot.chat.approvals import Approvals
 from bot.chat.broadcast import Broadcaster, progress_lines
-from bot.chat.core import ChatUnavailable, Clock, Services, people, utcnow
+from bot.chat.core import ChatUnavailable, Services
 from bot.chat.features import COMMANDS, routes
 from bot.chat.health import ChatHealth, PollingMonitor, PollState
 from bot.chat.limiter import SharedRateLimiter
 from bot.chat.polling import PollingBot, UpdatesRequest, quiet_batch_errors
 from bot.chat.texts import LANGS, command_description
+from bot.clock import Clock, utcnow
 from bot.config import AppConfig
 from bot.config.live import LiveConfig
 from bot.config.settings import ChatSettings, TelegramTarget
 from bot.domain import Platform
 from bot.operations import Operations
 from bot.ratelimit import RateLimits, TokenLimits
-from bot.storage import Store
 from bot.storage.reminders import Progress
 
 log = logging.getLogger("announce_bot.chat")
@@ -65,9 +65,8 @@ def base_urls(target: TelegramTarget) -> tuple[str, str]:
 
 def build_application(
     live: LiveConfig,
-    store: Store,
+    operations: Operations,
     *,
-    operations: Operations | None = None,
     clock: Clock = utcnow,
     concurrent_updates: int = 16,
     limits: RateLimits | None = None,
@@ -97,8 +96,8 @@ def build_application(
                      updates_request=client(UpdatesRequest, 1), rate_limiter=SharedRateLimiter(shared),
                      monitor=PollingMonitor(config.settings.chat.mode, clock))
     application: ChatApp = ApplicationBuilder().bot(bot).concurrent_updates(concurrent_updates).build()
-    services = Services(live=live, subscribers=people(store, operations), messenger=Platform.TELEGRAM, clock=clock,
-                        operations=operations, progress=lambda: progress_lines(store.sessions))
+    services = Services(live=live, subscribers=operations.subscribers, messenger=Platform.TELEGRAM, clock=clock,
+                        operations=operations, progress=lambda: progress_lines(operations.reminders))
     application.bot_data["services"] = services
     application.bot_data["limits"] = shared
     # The same clock as everything else, so that tests can hold time still instead of racing the refill.
@@ -221,9 +220,8 @@ class ChatBot:
 
 def chat_bot(
     live: LiveConfig,
-    store: Store,
+    operations: Operations,
     *,
-    operations: Operations | None = None,
     alerts: Alerts | None = None,
     clock: Clock = utcnow,
     observer: Callable[[list[Progress]], None] | None = None,
@@ -244,11 +242,11 @@ def chat_bot(
         if not secret or not _SECRET.match(secret):
             raise ChatUnavailable("[chat] webhook mode needs webhook_secret (1-256 of A-Z a-z 0-9 _ -), set "
                                   "ANNOUNCE_BOT_CHAT__WEBHOOK_SECRET or webhook_secret_file")
-    application = build_application(live, store, operations=operations, clock=clock, limits=limits,
+    application = build_application(live, operations, clock=clock, limits=limits,
                                     approvals=approvals)
     services: Services = application.bot_data["services"]
     courier = telegram.TelegramCourier(application.bot)
-    broadcaster = Broadcaster(live, store.sessions, courier, token_limits(application), chats=services.chats,
+    broadcaster = Broadcaster(live, operations.reminders, courier, token_limits(application), chats=services.chats,
                               alerts=alerts, clock=clock, key=services.key, observer=observer,
                               worker=f"chat:{worker}" if worker else None)
     return ChatBot(application=application, broadcaster=broadcaster, settings=settings, poll_timeout=poll_timeout)

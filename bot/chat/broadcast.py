@@ -27,12 +27,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from bot.alerts import Alerts
 from bot.chat.callbacks import Calendar, EventCard
-from bot.chat.core import Button, Keyboard, keyboard, live_lines, utcnow, when_line
+from bot.chat.core import Button, Keyboard, keyboard, live_lines, when_line
 from bot.chat.texts import esc, t
+from bot.clock import Clock, utcnow
 from bot.config import AppConfig
 from bot.config.live import LiveConfig
 from bot.config.settings import ChatSettings
@@ -47,7 +46,6 @@ from bot.storage.reminders import Progress, Reminder, ReminderQueue, Settled
 
 log = logging.getLogger("announce_bot.chat.broadcast")
 
-Clock = Callable[[], datetime]
 Ready = tuple[Reminder, str, Keyboard]  # a row marked `sending`, its text and buttons
 MAX_ATTEMPTS = 5
 HEADROOM = 0.99  # sends are spaced for 99% of the rate; the token's windows hold the limit itself
@@ -203,11 +201,11 @@ class Broadcaster:
     def __init__(
         self,
         live: LiveConfig,
-        sessions: sessionmaker[Session],
+        queue: ReminderQueue,
         courier: Courier,
         limits: TokenLimits,
         *,
-        chats: ChatStore | None = None,
+        chats: ChatStore,
         alerts: Alerts | None = None,
         clock: Clock = utcnow,
         worker: str | None = None,
@@ -216,8 +214,8 @@ class Broadcaster:
         rate: float | None = None,
     ) -> None:
         self.live = live
-        self.queue = ReminderQueue(sessions)
-        self.chats = chats or ChatStore(sessions)
+        self.queue = queue
+        self.chats = chats
         self.courier = courier
         self.messenger = courier.messenger
         self.limits = limits
@@ -547,5 +545,5 @@ class Broadcaster:
         return Settled(row_id=row.id, state=ReminderState.QUEUED, error=why, next_attempt_at=self.clock() + delay)
 
 
-def progress_lines(sessions: sessionmaker[Session], event_id: str | None = None) -> list[str]:
-    return [p.line() for p in ReminderQueue(sessions).progress(event_id)]
+def progress_lines(queue: ReminderQueue, event_id: str | None = None) -> list[str]:
+    return [p.line() for p in queue.progress(event_id)]

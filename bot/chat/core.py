@@ -8,32 +8,27 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol, TypeVar
 
 from bot.chat.callbacks import Calendar, CallbackData, EventCard, LiveLinks, Remind, Speakers, StopReminding
 from bot.chat.texts import esc, lang_of, t
+from bot.clock import Clock, utcnow
 from bot.config import AppConfig
 from bot.config.live import LiveConfig
 from bot.domain import Event, Platform
 from bot.operations import Operations
 from bot.platforms import SPECS, TELEGRAM, PlatformSpec
 from bot.rendering.context import EventView, view
-from bot.storage import Store
 from bot.storage.chat import ChatStore
 from bot.subscribers import Subscribers
 from bot.summaries import synopsis
 
-Clock = Callable[[], datetime]
 T = TypeVar("T")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 # A "Remind me" button in a group opens the private chat with the bot on that event (its /start payload).
 DEEP_LINKS = {Platform.TELEGRAM: "https://t.me/{bot}?start={payload}",
               Platform.MAX: "https://max.ru/{bot}?start={payload}"}
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class ChatUnavailable(Exception):
@@ -248,11 +243,6 @@ class Services:
         if not _SLUG.match(key):
             return None
         return self.chats.event(key)
-
-
-def people(store: Store, operations: Operations | None) -> Subscribers:
-    """The operations layer's subscribers (a chat bot without operations, in a test, gets its own)."""
-    return operations.subscribers if operations is not None else Subscribers(ChatStore(store.sessions))
 
 
 # -- how an event reads -------------------------------------------------------------------------------

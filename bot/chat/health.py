@@ -4,15 +4,15 @@ the updates it skipped; the same for every messenger."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bot.clock import Clock
+
 log = logging.getLogger("announce_bot.chat")
 
-Clock = Callable[[], datetime]
 
 
 class PollState(StrEnum):

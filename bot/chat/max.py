@@ -17,11 +17,12 @@ from bot.adapters.max import Denied, MaxApi, NotFound
 from bot.alerts import Alerts
 from bot.chat.approvals import Approvals
 from bot.chat.broadcast import Broadcaster, Unreachable, progress_lines
-from bot.chat.core import ChatUnavailable, Clock, Handler, Incoming, Keyboard, Services, clip, people, utcnow
+from bot.chat.core import ChatUnavailable, Handler, Incoming, Keyboard, Services, clip
 from bot.chat.features import COMMANDS, Fallbacks, routes
 from bot.chat.health import ChatHealth, PollingMonitor
 from bot.chat.texts import command_description, lang_of
 from bot.chat.throttle import Throttle, admitted
+from bot.clock import Clock, utcnow
 from bot.config.live import LiveConfig
 from bot.config.settings import MaxTarget
 from bot.domain import Platform
@@ -29,7 +30,6 @@ from bot.errors import PublishError, RateLimited
 from bot.operations import Operations
 from bot.platforms import MAX
 from bot.ratelimit import RateLimits, Slot, TokenLimits
-from bot.storage import Store
 from bot.storage.reminders import Progress, Reminder
 
 log = logging.getLogger("announce_bot.chat.max")
@@ -377,9 +377,8 @@ class MaxChat:
 
 def max_chat(
     live: LiveConfig,
-    store: Store,
+    operations: Operations,
     *,
-    operations: Operations | None = None,
     alerts: Alerts | None = None,
     clock: Clock = utcnow,
     observer: Callable[[list[Progress]], None] | None = None,
@@ -407,10 +406,10 @@ def max_chat(
     shared = (limits or RateLimits(enabled=config.settings.delivery.rate_limit)).for_token(Platform.MAX, token)
     api = MaxApi(token, target.api_base_url, target.timeout, f"MAX chat bot ({settings.max_target})", target.ca_file)
     client = MaxClient(api, shared)
-    services = Services(live=live, subscribers=people(store, operations), messenger=Platform.MAX, clock=clock,
-                        operations=operations, progress=lambda: progress_lines(store.sessions))
-    broadcaster = Broadcaster(live, store.sessions, MaxCourier(client), shared, chats=services.chats, alerts=alerts,
-                              clock=clock, key=services.key, observer=observer,
+    services = Services(live=live, subscribers=operations.subscribers, messenger=Platform.MAX, clock=clock,
+                        operations=operations, progress=lambda: progress_lines(operations.reminders))
+    broadcaster = Broadcaster(live, operations.reminders, MaxCourier(client), shared, chats=services.chats,
+                              alerts=alerts, clock=clock, key=services.key, observer=observer,
                               worker=f"chat-max:{worker}" if worker else None)
     return MaxChat(services, client, broadcaster, approvals or Approvals(live, operations), target,
                    poll_timeout=poll_timeout)

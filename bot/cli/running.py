@@ -122,7 +122,7 @@ def web_command(
     async def go() -> None:
         for line in summary(await runtime.operations.sync_files()):
             console.print(line)
-        server = WebServer(create_app(runtime.live, runtime.store, runtime.operations),
+        server = WebServer(create_app(runtime.live, runtime.operations),
                            host or settings.host, settings.port if port is None else port)
         await server.start()
         console.print(f"web app: {server.url}/events (public), {server.url}/admin (dashboard), {server.url}/healthz")

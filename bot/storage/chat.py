@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clock import utcnow
 from bot.domain import STORED, Event, Platform
-from bot.storage.tables import EventRow, SubscriberRow, SubscriptionRow, utcnow
+from bot.storage.tables import EventRow, SubscriberRow, SubscriptionRow
 
 
 @dataclass(frozen=True, kw_only=True)

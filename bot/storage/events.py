@@ -11,6 +11,7 @@ from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clock import utcnow
 from bot.domain import (
     STORED,
     Approval,
@@ -27,7 +28,7 @@ from bot.planning import FIRST_SEEN_GRACE, Late, PlanItem
 from bot.storage.hotpath import WITHDRAWN
 from bot.storage.plans import desired, keep_rendering, new_post, plan_notices, plan_summary_edits, update_post
 from bot.storage.posts import PostReads
-from bot.storage.tables import EventRow, PlannedPostRow, utcnow
+from bot.storage.tables import EventRow, PlannedPostRow
 from bot.storage.values import (
     REPLANNABLE,
     UNSENT,

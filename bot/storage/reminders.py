@@ -13,8 +13,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clock import utcnow
 from bot.domain import EventStatus, Platform, ReminderState
-from bot.storage.tables import BroadcastRow, EventRow, ReminderRow, SubscriberRow, SubscriptionRow, UTCDateTime, utcnow
+from bot.storage.tables import BroadcastRow, EventRow, ReminderRow, SubscriberRow, SubscriptionRow, UTCDateTime
 
 _TABLE = cast(Table, ReminderRow.__table__)  # Core statements for the group updates (executemany)
 OPEN = (ReminderState.QUEUED, ReminderState.CLAIMED, ReminderState.SENDING)

@@ -22,9 +22,6 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot.config.live import LiveConfig
 from bot.operations import Operations
-from bot.queries import Queries
-from bot.storage import Store
-from bot.storage.accounts import Accounts
 from bot.web import auth, dashboard, editor, feeds, health, public, reach
 from bot.web.headers import SecurityHeaders
 from bot.web.state import STATIC_DIR, Web, page_templates, web_of
@@ -63,7 +60,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def create_app(
     live: LiveConfig,
-    store: Store,
     operations: Operations,
     *,
     schedules: bool = False,
@@ -80,14 +76,14 @@ def create_app(
     config = live.current
     web = Web(
         live=live,
-        queries=Queries(store),
+        queries=operations.queries,
         operations=operations,
         schedules=schedules,
         templates=page_templates(),
         clock=now,
     )
     settings = config.settings.web
-    accounts = Accounts(store.sessions)
+    accounts = operations.accounts
     signing_in = auth.build(config.settings, accounts, now)  # checks the settings, then makes the key if new
     auth.settle_settings_admin(accounts, settings.secret(), now())
     middleware = [

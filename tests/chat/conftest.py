@@ -109,7 +109,7 @@ def runtime(config: AppConfig, chat_store: Store, clock: Clock) -> Runtime:
 @pytest.fixture
 async def bot(runtime: Runtime, chat_store: Store, clock: Clock) -> AsyncIterator[ChatBot]:
     """The real Application polling the fake."""
-    running = chat_bot(runtime.live, chat_store, operations=runtime.operations, clock=clock, poll_timeout=1)
+    running = chat_bot(runtime.live, runtime.operations, clock=clock, poll_timeout=1)
     await running.start()
     yield running
     await running.stop()

@@ -18,7 +18,7 @@ import pytest
 from bot.chat import ChatBot, PollState, chat_bot
 from bot.config import AppConfig
 from bot.config.live import LiveConfig
-from bot.storage import Store
+from bot.runtime import Runtime
 from tests.chat.conftest import ANNA, TOKEN, Say
 from tests.fakes.base import Reply, Request
 from tests.fakes.telegram import FakeTelegram
@@ -87,14 +87,14 @@ async def test_a_malformed_update_is_skipped_once_and_the_next_one_answered(
 
 
 async def test_a_restart_does_not_see_the_skipped_update_again(
-    fake: RecordingTelegram, bot: ChatBot, config: AppConfig, chat_store: Store
+    fake: RecordingTelegram, bot: ChatBot, config: AppConfig, runtime: Runtime
 ) -> None:
     bad = malformed(fake)
     since = fake.mark()
     fake.send(ANNA, "/help")
     assert await fake.wait_messages(ANNA.id, 1, since)
     await bot.stop()
-    again = chat_bot(LiveConfig(config), chat_store, poll_timeout=1)  # a new process would build it the same way
+    again = chat_bot(LiveConfig(config), runtime.operations, poll_timeout=1)  # as a new process would build it
     await again.start()
     try:
         since = fake.mark()
@@ -191,8 +191,8 @@ def test_run_answers_after_a_malformed_update_and_exits_0_on_sigterm(
     assert fake.served(bad) == 1
 
 
-async def test_health_in_webhook_mode_and_as_a_value(config: AppConfig, chat_store: Store) -> None:
-    health = chat_bot(LiveConfig(config), chat_store).health()
+async def test_health_in_webhook_mode_and_as_a_value(config: AppConfig, runtime: Runtime) -> None:
+    health = chat_bot(LiveConfig(config), runtime.operations).health()
     assert (health.mode, health.state, health.ok) == ("polling", PollState.STARTING, False)
     with pytest.raises(AttributeError):
         health.state = PollState.OK  # type: ignore[misc]

@@ -80,7 +80,8 @@ def people(store: Store, count: int, *, first: int = 10_000, lang: str = "en", e
 
 def broadcaster(config: AppConfig, store: Store, bot: ExtBot[Any], vt: VirtualTime, limits: TokenLimits,
                 **kwargs: Any) -> Broadcaster:
-    sender = Broadcaster(LiveConfig(config), store.sessions, TelegramCourier(bot), limits, clock=vt.utc, **kwargs)
+    sender = Broadcaster(LiveConfig(config), ReminderQueue(store.sessions), TelegramCourier(bot), limits,
+                         chats=ChatStore(store.sessions), clock=vt.utc, **kwargs)
 
     def quiet() -> bool:
         # Virtual time waits for the sends in flight and their receipts: what the receipts' short timer would
@@ -365,7 +366,8 @@ async def test_stopping_during_a_long_429_pause_gives_every_unsent_row_back(
     limits = RateLimits().for_token(Platform.TELEGRAM, TOKEN)
     bot = await ext_bot(fake.base_url, limits)
     offset = datetime.now(UTC) - (START - timedelta(hours=1))
-    sender = Broadcaster(LiveConfig(config), chat_store.sessions, TelegramCourier(bot), limits,
+    sender = Broadcaster(LiveConfig(config), ReminderQueue(chat_store.sessions), TelegramCourier(bot), limits,
+                         chats=ChatStore(chat_store.sessions),
                          clock=lambda: datetime.now(UTC) - offset)
     try:
         await sender.start()
@@ -395,7 +397,8 @@ async def test_a_reminder_caught_mid_send_is_reported_and_never_resent(
     alerts = Alerts()
     limits = RateLimits().for_token(Platform.TELEGRAM, TOKEN)
     bot = await ext_bot(fake.base_url, limits)
-    sender = Broadcaster(LiveConfig(config), chat_store.sessions, TelegramCourier(bot), limits, clock=clock,
+    sender = Broadcaster(LiveConfig(config), ReminderQueue(chat_store.sessions), TelegramCourier(bot), limits,
+                         chats=ChatStore(chat_store.sessions), clock=clock,
                          alerts=alerts, worker="new")
     await sender.start()
     try:

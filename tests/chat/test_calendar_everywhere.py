@@ -37,7 +37,7 @@ async def test_chat_and_web_give_one_uid_and_status(say: Say, press: Say, fake: 
     (sent,) = await press(ANNA, card, buttons(card)["📅 Add to calendar"])
     [from_chat] = icalendar.Calendar.from_ical(sent["document"]).walk("VEVENT")
 
-    app = create_app(runtime.live, chat_store, runtime.operations)
+    app = create_app(runtime.live, runtime.operations)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://elsewhere.example") as http:
         answer = await http.get(f"/events/{event_id}.ics")

@@ -18,7 +18,7 @@ from bot.config.live import LiveConfig
 from bot.delivery import Publisher
 from bot.domain import Platform
 from bot.ratelimit import RateLimits, TokenLimits
-from bot.storage import Store
+from bot.runtime import Runtime
 from tests.chat.conftest import TOKEN
 from tests.fakes.telegram import FakeTelegram
 from tests.virtual_time import VirtualTime
@@ -82,11 +82,11 @@ async def test_a_429_pauses_everything_the_token_sends_and_the_reply_goes_once_i
 
 
 def test_the_chat_bot_and_the_channel_posts_of_one_token_share_one_limit(
-    config: AppConfig, chat_store: Store
+    config: AppConfig, runtime: Runtime
 ) -> None:
     registry = RateLimits()
     live = LiveConfig(config)
-    application = build_application(live, chat_store, limits=registry)
+    application = build_application(live, runtime.operations, limits=registry)
     assert isinstance(application.bot.rate_limiter, SharedRateLimiter)
     shared = token_limits(application)
     assert Publisher(live, limits=registry).limits_for("telegram") is shared  # [chat] bot_target's token

@@ -58,7 +58,7 @@ def config(max_fake: FakeMax, workdir: Path) -> AppConfig:
 @pytest.fixture
 async def bot(runtime: Runtime, chat_store: Store, clock: Clock) -> AsyncIterator[MaxChat]:
     """The MAX chat bot polling the fake, on the tests' clock."""
-    chat = max_chat(runtime.live, chat_store, operations=runtime.operations, clock=clock, poll_timeout=1)
+    chat = max_chat(runtime.live, runtime.operations, clock=clock, poll_timeout=1)
     await chat.start()
     yield chat
     await chat.stop()
@@ -219,7 +219,7 @@ def test_reminders_and_replies_share_the_token_s_limits_with_the_channel_at_max_
     runtime: Runtime, chat_store: Store
 ) -> None:
     registry = RateLimits()
-    chat = max_chat(runtime.live, chat_store, limits=registry)
+    chat = max_chat(runtime.live, runtime.operations, limits=registry)
     assert chat.broadcaster.rate == 30  # [chat] broadcast_rate = 500 here: MAX's ~30 a second (bot/platforms.py)
     assert Publisher(runtime.live, limits=registry).limits_for("max") is chat.client.limits is chat.broadcaster.limits
 

@@ -13,7 +13,7 @@ import pytest
 from bot.chat import ChatBot, ChatUnavailable, chat_bot
 from bot.config import load_config
 from bot.config.live import LiveConfig
-from bot.storage import Store
+from bot.runtime import Runtime
 from tests.chat.conftest import ANNA, Clock
 from tests.fakes.telegram import FakeTelegram
 
@@ -38,8 +38,8 @@ def port(chat_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> int:
 
 
 @pytest.fixture
-async def webhook_bot(port: int, workdir: Path, chat_store: Store, clock: Clock) -> AsyncIterator[ChatBot]:
-    running = chat_bot(LiveConfig(load_config(workdir / "config")), chat_store, clock=clock)
+async def webhook_bot(port: int, workdir: Path, runtime: Runtime, clock: Clock) -> AsyncIterator[ChatBot]:
+    running = chat_bot(LiveConfig(load_config(workdir / "config")), runtime.operations, clock=clock)
     await running.start()
     yield running
     await running.stop()
@@ -71,19 +71,19 @@ async def test_webhook_registers_and_checks_the_secret_on_every_request(
 
 
 async def test_webhook_mode_needs_a_secret_and_a_url(
-    chat_env: dict[str, str], workdir: Path, chat_store: Store, monkeypatch: pytest.MonkeyPatch
+    chat_env: dict[str, str], workdir: Path, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ANNOUNCE_BOT_CHAT__MODE", "webhook")
     monkeypatch.setenv("ANNOUNCE_BOT_CHAT__WEBHOOK_URL", "https://bot.example.org/hook")
     with pytest.raises(ChatUnavailable, match="webhook_secret"):
-        chat_bot(LiveConfig(load_config(workdir / "config")), chat_store)
+        chat_bot(LiveConfig(load_config(workdir / "config")), runtime.operations)
     monkeypatch.setenv("ANNOUNCE_BOT_CHAT__WEBHOOK_SECRET", "has spaces!")
     with pytest.raises(ChatUnavailable, match="webhook_secret"):
-        chat_bot(LiveConfig(load_config(workdir / "config")), chat_store)
+        chat_bot(LiveConfig(load_config(workdir / "config")), runtime.operations)
     monkeypatch.delenv("ANNOUNCE_BOT_CHAT__WEBHOOK_URL")
     monkeypatch.setenv("ANNOUNCE_BOT_CHAT__WEBHOOK_SECRET", SECRET)
     with pytest.raises(ChatUnavailable, match="webhook_url"):
-        chat_bot(LiveConfig(load_config(workdir / "config")), chat_store)
+        chat_bot(LiveConfig(load_config(workdir / "config")), runtime.operations)
 
 
 async def test_secret_in_settings_file_is_refused(chat_env: dict[str, str], workdir: Path) -> None:
@@ -95,8 +95,8 @@ async def test_secret_in_settings_file_is_refused(chat_env: dict[str, str], work
         load_config(workdir / "config")
 
 
-async def test_no_token_means_no_chat_bot(workdir: Path, chat_store: Store, monkeypatch: pytest.MonkeyPatch,
+async def test_no_token_means_no_chat_bot(workdir: Path, runtime: Runtime, monkeypatch: pytest.MonkeyPatch,
                                           chat_env: dict[str, str]) -> None:
     monkeypatch.delenv("ANNOUNCE_BOT_TARGETS__TELEGRAM__TOKEN")
     with pytest.raises(ChatUnavailable, match="no bot token"):
-        chat_bot(LiveConfig(load_config(workdir / "config")), chat_store)
+        chat_bot(LiveConfig(load_config(workdir / "config")), runtime.operations)

@@ -38,7 +38,7 @@ def make_site(web_env: Path) -> Iterator[SiteFactory]:
         assert not report.errors, report.errors
         clock = clock or Clock()
         runtime = Runtime.build(config, store=store, clock=clock, notify=False, schedules=with_dispatcher)
-        app = create_app(runtime.live, store, runtime.operations, schedules=with_dispatcher, clock=clock)
+        app = create_app(runtime.live, runtime.operations, schedules=with_dispatcher, clock=clock)
         site = Site(config=config, store=store, publisher=runtime.publisher, app=app, clock=clock, workdir=web_env,
                     runtime=runtime)
         made.append(site)

@@ -70,7 +70,7 @@ async def test_healthz_details_with_the_health_token(monkeypatch: pytest.MonkeyP
 
 async def test_the_chat_bots_health_is_part_of_the_details(site: Site) -> None:
     said = {"ok": True, "mode": "polling", "leader": True}
-    app = create_app(site.runtime.live, site.store, site.runtime.operations, clock=site.clock,
+    app = create_app(site.runtime.live, site.runtime.operations, clock=site.clock,
                      chat_health=lambda: said)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
         await login(http)
@@ -126,7 +126,7 @@ async def test_healthz_fails_when_the_database_does_not_answer(
 ) -> None:
     monkeypatch.setenv("ANNOUNCE_BOT_WEB__HEALTH_TOKEN", "a-long-health-token")
     site = make_site()
-    app = create_app(site.runtime.live, site.store, site.runtime.operations)  # started while the database answered
+    app = create_app(site.runtime.live, site.runtime.operations)  # started while the database answered
     engine = create_engine(f"sqlite:///{tmp_path / 'no' / 'such' / 'folder' / 'x.db'}")
     app.state.web.queries = Queries(Store(sessionmaker(engine)))  # and then it went away
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:

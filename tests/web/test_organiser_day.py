@@ -143,7 +143,7 @@ def test_the_organisers_day_duplicate_approve_go_live(day: tuple[Served, Site], 
 
             # 2. The chat bot asks the approver in Telegram, one message per target.
             async def start_bot() -> ChatBot:  # on the served app's loop, beside its dispatcher
-                made = chat_bot(runtime.live, site.store, operations=runtime.operations, alerts=runtime.alerts,
+                made = chat_bot(runtime.live, runtime.operations, alerts=runtime.alerts,
                                 clock=clock, poll_timeout=1)
                 await made.start()
                 await made.approvals.ask()  # as its own loop does every half minute
