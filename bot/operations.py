@@ -227,10 +227,6 @@ class Operations:
 
     # -- reading ----------------------------------------------------------------------------------
 
-    def events(self) -> list[StoredEvent]:
-        """Every stored event, withdrawn ones included."""
-        return self.store.records()
-
     def event(self, event_id: str) -> StoredEvent | None:
         return self.store.record(event_id)
 

@@ -45,7 +45,7 @@ class Queries:
 
     async def public_events(self) -> list[Event]:
         """The events the public sees (neither withdrawn nor drafts), by start."""
-        return await self._off_loop(self._store.events)
+        return await self._off_loop(self._store.public_events)
 
     async def public_event(self, event_id: str) -> Event | None:
         """A public event, or None (unknown, withdrawn or a draft)."""

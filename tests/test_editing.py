@@ -101,7 +101,7 @@ async def test_a_draft_sends_nothing_and_is_not_shown_until_scheduled(runtime: R
     draft = _new(reference_event, status=EventStatus.DRAFT)
     assert (await editing.save(draft, actor="olga", new=True)).ok
     assert {p.state for p in runtime.store.posts("spring-forum")} == {PostState.WAITING}
-    assert runtime.store.event("spring-forum") is None and runtime.store.events() == []
+    assert runtime.store.event("spring-forum") is None and runtime.store.public_events() == []
     assert runtime.dispatcher.claims.claim_due(reference_event.end, "w") == []
     stored = runtime.store.record("spring-forum")
     assert stored is not None

@@ -287,7 +287,7 @@ class Store(PostReads):
             row.origin, row.source = origin.value, source
             return True
 
-    def events(self) -> list[Event]:
+    def public_events(self) -> list[Event]:
         """The public events (neither withdrawn nor drafts), by start: what the pages, feeds and chat bot show."""
         return [stored.event for stored in self.records() if stored.public]
 

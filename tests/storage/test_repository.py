@@ -140,7 +140,7 @@ def test_a_withdrawn_event_cancels_its_unsent_posts_once_and_comes_back(store: S
     cancelled = store.withdraw(reference_event.id, "its file was removed", ANNOUNCED)
     assert cancelled is not None and cancelled > 0
     assert store.withdraw(reference_event.id, "again", ANNOUNCED) is None  # told once
-    assert store.event(reference_event.id) is None and store.events() == []  # not shown to the public
+    assert store.event(reference_event.id) is None and store.public_events() == []  # not shown to the public
     record = store.record(reference_event.id)
     assert record is not None and record.withdrawn == "its file was removed" and not record.active
     assert store.post(sent.id).state is PostState.SENT  # type: ignore[union-attr]
@@ -249,4 +249,4 @@ def test_an_event_stored_before_a_text_bound_existed_is_read_back_as_it_was(stor
         row.content_hash = "older"
     stored = store.record(reference_event.id)
     assert stored is not None and stored.event.title == long_title
-    assert [e.id for e in store.events()] == [reference_event.id]
+    assert [e.id for e in store.public_events()] == [reference_event.id]
