@@ -16,7 +16,7 @@ from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from bot.alerts import Alerts
-from bot.chat import reactions, telegram, throttle
+from bot.chat import flood, reactions, telegram
 from bot.chat.approvals import Approvals
 from bot.chat.broadcast import Broadcaster, progress_lines
 from bot.chat.core import ChatUnavailable, Services
@@ -113,8 +113,8 @@ def build_application(
     return application
 
 
-def flood_gate(settings: ChatSettings, clock: Clock) -> throttle.Throttle:
-    return throttle.Throttle(settings.flood_burst, settings.flood_rate, clock=lambda: clock().timestamp())
+def flood_gate(settings: ChatSettings, clock: Clock) -> flood.Throttle:
+    return flood.Throttle(settings.flood_burst, settings.flood_rate, clock=lambda: clock().timestamp())
 
 
 def token_limits(application: ChatApp) -> TokenLimits:

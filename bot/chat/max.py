@@ -19,9 +19,9 @@ from bot.chat.approvals import Approvals
 from bot.chat.broadcast import Broadcaster, Unreachable, progress_lines
 from bot.chat.core import ChatUnavailable, Handler, Incoming, Keyboard, Services, clip
 from bot.chat.features import COMMANDS, Fallbacks, routes
+from bot.chat.flood import Throttle, admitted
 from bot.chat.health import ChatHealth, PollingMonitor
 from bot.chat.texts import command_description, lang_of
-from bot.chat.throttle import Throttle, admitted
 from bot.clock import Clock, utcnow
 from bot.config.live import LiveConfig
 from bot.config.settings import MaxTarget

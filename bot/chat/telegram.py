@@ -41,8 +41,8 @@ from bot.adapters.transport import Reach, transport_failure
 from bot.chat.broadcast import Unreachable
 from bot.chat.core import Handler, Incoming, Keyboard, Routes, Services, clip
 from bot.chat.features import Fallbacks
+from bot.chat.flood import Throttle, admitted
 from bot.chat.limiter import retry_after
-from bot.chat.throttle import Throttle, admitted
 from bot.domain import Platform
 from bot.errors import CredentialsError, OutcomeUnknown, PermanentError, PublishError, RateLimited, TransientError
 from bot.platforms import TELEGRAM

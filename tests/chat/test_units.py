@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.chat.core import card, clip
+from bot.chat.flood import Throttle
 from bot.chat.texts import LANGS, TEXTS, lang_of, t
-from bot.chat.throttle import Throttle
 from bot.domain import Event, Person
 from bot.platforms import telegram_length
 from bot.rendering.markup import telegram_html_problems
