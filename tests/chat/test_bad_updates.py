@@ -121,6 +121,8 @@ async def test_stop_is_clean_when_the_server_is_gone(fake: RecordingTelegram, bo
     assert bot.health().state is PollState.STOPPED
 
 
+# slow: PTB's own back-off between polls (1 s, 1.5 s, 2.25 s) is real time that no clock of ours moves
+@pytest.mark.slow
 async def test_a_failing_server_is_polled_with_growing_pauses_and_health_says_so(
     fake: RecordingTelegram, bot: ChatBot, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -149,6 +151,8 @@ async def test_a_failing_server_is_polled_with_growing_pauses_and_health_says_so
     assert "getUpdates answers again, after 3 failed calls" in lines
 
 
+# slow: PTB's own back-off between polls is real time
+@pytest.mark.slow
 async def test_an_answer_with_no_update_id_is_a_failed_call_backed_off(fake: RecordingTelegram,
                                                                        bot: ChatBot) -> None:
     assert await _until(lambda: bot.health().state is PollState.OK)
@@ -164,6 +168,7 @@ async def test_an_answer_with_no_update_id_is_a_failed_call_backed_off(fake: Rec
     assert len(gaps) == 2 and all(gap >= 0.95 for gap in gaps), arrivals
 
 
+@pytest.mark.slow
 def test_run_answers_after_a_malformed_update_and_exits_0_on_sigterm(
     fake: RecordingTelegram, chat_env: dict[str, str], workdir: Path
 ) -> None:
