@@ -18,7 +18,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 class Frozen(BaseModel):
     """Base for immutable value types: unknown fields are errors, nothing changes after validation."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    # The validators are built on first use, not on import: a command that validates nothing (`--help`) starts
+    # without paying for every model.
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 def _check_url(value: str) -> str:

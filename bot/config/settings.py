@@ -36,6 +36,21 @@ def _readable(path: Path) -> Path:
 SecretFile = Annotated[Path, AfterValidator(_readable)]
 
 
+def read_secret(section: BaseModel, name: str) -> str | None:
+    """A secret setting's value: the field `name` (set from the environment) or the file its `<name>_file` names;
+    None when neither is set or the value is blank."""
+    value: SecretStr | None = getattr(section, name)
+    if value is not None:
+        return value.get_secret_value().strip() or None
+    path: Path | None = getattr(section, f"{name}_file")
+    if path is not None:
+        try:
+            return path.read_text(encoding="utf-8").strip() or None
+        except OSError as exc:
+            raise ValueError(f"cannot read {name}_file {str(path)!r}: {exc.strerror}") from None
+    return None
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -52,16 +67,7 @@ class _TargetBase(_Section):
     secret_fields: ClassVar[tuple[str, ...]] = ()
 
     def secret(self, name: str) -> str | None:
-        value: SecretStr | None = getattr(self, name)
-        if value is not None:
-            return value.get_secret_value().strip() or None
-        path: Path | None = getattr(self, f"{name}_file")
-        if path is not None:
-            try:
-                return path.read_text(encoding="utf-8").strip() or None
-            except OSError as exc:
-                raise ValueError(f"cannot read {name}_file {str(path)!r}: {exc.strerror}") from None
-        return None
+        return read_secret(self, name)
 
     def secrets(self) -> dict[str, str]:
         found = {name: self.secret(name) for name in self.secret_fields}
@@ -338,14 +344,7 @@ class ChatSettings(_Section):
         return url
 
     def secret(self) -> str | None:
-        if self.webhook_secret is not None:
-            return self.webhook_secret.get_secret_value().strip() or None
-        if self.webhook_secret_file is not None:
-            try:
-                return self.webhook_secret_file.read_text(encoding="utf-8").strip() or None
-            except OSError as exc:
-                raise ValueError(f"cannot read webhook_secret_file: {exc.strerror}") from None
-        return None
+        return read_secret(self, "webhook_secret")
 
 
 class WebSettings(_Section):
@@ -398,16 +397,7 @@ class WebSettings(_Section):
 
     def secret_value(self, name: str) -> str | None:
         """One of the web app's secrets (password, session_key, health_token, metrics_token), from env or file."""
-        value: SecretStr | None = getattr(self, name)
-        if value is not None:
-            return value.get_secret_value().strip() or None
-        path: Path | None = getattr(self, f"{name}_file")
-        if path is not None:
-            try:
-                return path.read_text(encoding="utf-8").strip() or None
-            except OSError as exc:
-                raise ValueError(f"cannot read {name}_file: {exc.strerror}") from None
-        return None
+        return read_secret(self, name)
 
     def secrets(self) -> list[str]:
         found = (self.secret_value(name) for name in ("password", "session_key", "health_token", "metrics_token"))
