@@ -5,6 +5,7 @@ operations layer (bot/operations.py)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,14 +32,20 @@ class Counts:
     latencies: list[tuple[str, float]]
 
 
+FRESH = 1.0  # seconds a public event read is reused while this process has written nothing (see public_event)
+KEPT = 1_000  # public events remembered at most
+
+
 class Queries:
     """Read-only questions about events, posts and deliveries, each answered off the event loop."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._store = store
+        self._monotonic = monotonic
         # Threads of their own, kept warm: a page's query does not wait behind the dispatcher's writes or a
         # preview in the default pool.
         self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="queries")
+        self._public: dict[str, tuple[int, float, Event | None]] = {}  # id -> (commits then, when, the answer)
 
     async def _off_loop(self, work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         return await asyncio.get_running_loop().run_in_executor(self._threads, partial(work, *args, **kwargs))
@@ -48,8 +55,18 @@ class Queries:
         return await self._off_loop(self._store.public_events)
 
     async def public_event(self, event_id: str) -> Event | None:
-        """A public event, or None (unknown, withdrawn or a draft)."""
-        return await self._off_loop(self._store.event, event_id)
+        """A public event, or None (unknown, withdrawn or a draft). Its page is what a shared link brings in bursts:
+        an answer is reused for up to FRESH seconds, and at once no longer after any commit of this process (a
+        change made here shows on the next request; one made by another process or replica, within FRESH)."""
+        commits, now = self._store.commits, self._monotonic()
+        memo = self._public.get(event_id)
+        if memo is not None and memo[0] == commits and now - memo[1] < FRESH:
+            return memo[2]
+        found = await self._off_loop(self._store.event, event_id)  # `commits` was read first: a commit meanwhile
+        if len(self._public) >= KEPT:  # makes this answer stale at once
+            self._public.clear()
+        self._public[event_id] = (commits, now, found)
+        return found
 
     async def record(self, event_id: str) -> StoredEvent | None:
         """Any stored event (withdrawn and drafts included), with where it comes from."""

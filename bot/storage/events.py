@@ -3,11 +3,13 @@ its go-live links and recording laid over; the posts and the delivery log read b
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
+from sqlalchemy import event as engine_events
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -82,6 +84,14 @@ class Store(PostReads):
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
         self._parsed: dict[str, tuple[str, Event]] = {}  # id -> (content hash, event): parsed once per version
+        # Commits made through this engine (by this process): a reader's memo of an answer holds while it stands.
+        self.commits = 0
+        self._counting = threading.Lock()  # commits come from worker threads
+        engine_events.listen(self.engine, "commit", self._committed)
+
+    def _committed(self, _connection: Connection) -> None:
+        with self._counting:
+            self.commits += 1
 
     @property
     def engine(self) -> Engine:
