@@ -3,6 +3,7 @@ features' routes as PTB handlers, and personal reminders and approval requests s
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -79,7 +80,10 @@ def incoming(update: Update, context: Context | None = None) -> Incoming:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def markup(buttons: Keyboard | None) -> InlineKeyboardMarkup | None:
+    """Telegram's keyboard for `buttons`, made once per keyboard (an event card's is the same for every reader, and
+    python-telegram-bot's buttons cost more to make than the rest of an answer); its objects are frozen."""
     if buttons is None:
         return None
     return InlineKeyboardMarkup([[
