@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from bot.config import load_config
@@ -40,13 +41,19 @@ def queries_counted(store: Store) -> list[str]:
     return seen
 
 
-async def test_a_burst_of_asks_reads_the_database_once(database_url: str, reference_event: Event) -> None:
-    store = Store(open_database(database_url))
-    store.sync_event(reference_event, "events/x.yaml", plan(reference_event, CONFIG.campaign, targets(CONFIG)),
-                     now=IMPORTED)
+@pytest.fixture
+def with_event(database_url: str, reference_event: Event) -> Store:
+    """The reference event stored, as an import would."""
+    stored = Store(open_database(database_url))
+    stored.sync_event(reference_event, "events/x.yaml", plan(reference_event, CONFIG.campaign, targets(CONFIG)),
+                      now=IMPORTED)
+    return stored
+
+
+async def test_a_burst_of_asks_reads_the_database_once(with_event: Store, reference_event: Event) -> None:
     clock = Monotonic()
-    queries = Queries(store, monotonic=clock)
-    seen = queries_counted(store)
+    queries = Queries(with_event, monotonic=clock)
+    seen = queries_counted(with_event)
     first = await queries.public_event(reference_event.id)
     asked = len(seen)
     assert first is not None and asked > 0
@@ -59,24 +66,18 @@ async def test_a_burst_of_asks_reads_the_database_once(database_url: str, refere
     assert len(seen) > asked
 
 
-async def test_a_change_made_here_shows_at_once(database_url: str, reference_event: Event) -> None:
-    store = Store(open_database(database_url))
-    store.sync_event(reference_event, "events/x.yaml", plan(reference_event, CONFIG.campaign, targets(CONFIG)),
-                     now=IMPORTED)
-    queries = Queries(store, monotonic=Monotonic())  # time stands still: only the commit can tell
+async def test_a_change_made_here_shows_at_once(with_event: Store, reference_event: Event) -> None:
+    queries = Queries(with_event, monotonic=Monotonic())  # time stands still: only the commit can tell
     assert await queries.public_event(reference_event.id) is not None
-    store.withdraw(reference_event.id, "its file was removed", WITHDRAWN)
+    with_event.withdraw(reference_event.id, "its file was removed", WITHDRAWN)
     assert await queries.public_event(reference_event.id) is None
 
 
 async def test_a_change_made_by_another_process_shows_within_fresh_seconds(
-    database_url: str, reference_event: Event
+    with_event: Store, database_url: str, reference_event: Event
 ) -> None:
-    store = Store(open_database(database_url))
-    store.sync_event(reference_event, "events/x.yaml", plan(reference_event, CONFIG.campaign, targets(CONFIG)),
-                     now=IMPORTED)
     clock = Monotonic()
-    queries = Queries(store, monotonic=clock)
+    queries = Queries(with_event, monotonic=clock)
     assert await queries.public_event(reference_event.id) is not None
     elsewhere = Store(open_database(database_url))  # its own engine, as another process or replica has
     elsewhere.withdraw(reference_event.id, "its file was removed", WITHDRAWN)
