@@ -24,7 +24,6 @@ from bot.config.settings import ReachSettings
 from bot.domain import Platform
 from bot.errors import PublishError, RateLimited
 from bot.storage.reach import REACTIONS, REFRESH, ReachReading, ReachStore, SentPost
-from bot.storage.reminders import ReminderQueue
 
 if TYPE_CHECKING:
     from bot.operations import Operations
@@ -295,8 +294,7 @@ class Reach:
             return None
         await self.flush()
         done = await self.refresh(event_id, wait=wait) if refresh else None
-        reminders = ReminderQueue(self.ops.store.sessions)
-        return await asyncio.to_thread(build, self.config, self.store, reminders, stored, self.ops.clock(),
+        return await asyncio.to_thread(build, self.config, self.store, self.ops.reminders, stored, self.ops.clock(),
                                        refresh=done)
 
     # -- what the platforms send ------------------------------------------------------------------------------
